@@ -1,0 +1,6 @@
+"""Domain workers, one FastStream app each. ``openstage worker NAME`` runs WORKERS[NAME]."""
+
+# name -> "module:factory" (the factory returns a FastStream app)
+WORKERS: dict[str, str] = {
+    "lifecycle": "workers.lifecycle.app:build",
+}

@@ -1,0 +1,7 @@
+"""Routers of the HTTP edge, one per API group. app.py includes every router listed here."""
+from api_edge.routers import environments, metadata
+
+ROUTERS = [
+    metadata.router,
+    environments.router,
+]

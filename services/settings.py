@@ -1,0 +1,40 @@
+"""Runtime settings, read from OPENSTAGE_* environment variables (and CLI flags that set them)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENSTAGE_", extra="ignore")
+
+    # Where the embedded runtime keeps its data (nats JetStream files, the store file, generated secrets).
+    data_dir: Path = Path(".openstage")
+    # External dependencies. When unset, `openstage up` starts embedded ones.
+    nats_url: str | None = None
+    mongodb_url: str | None = None
+    mongodb_db: str = "openstage"
+
+    # HTTP edge
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    # Seconds the edge waits for a worker's reply before answering 503.
+    request_timeout: float = 3.0
+
+    # Authentication: JSON lists, see README.
+    credentials: str | None = None
+    tokens: str | None = None
+    max_clock_skew_seconds: int = 900
+
+    # Deployment driver (simulated): seconds each task takes.
+    simulated_task_seconds: float = Field(default=0.2, ge=0)
+
+    # Outbox relay: how often leftovers are swept (seconds).
+    outbox_sweep_seconds: float = 1.0
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,67 @@
+"""Every NATS subject name in one place.
+
+Commands and queries (request-reply, queue group = domain):
+    openstage.cmd.<project_id>.<domain>.<entity>.<action>
+Events (JetStream stream OPENSTAGE_EVENTS, CloudEvents JSON):
+    openstage.evt.<project_id>.<domain>.<entity>.<verb>
+Worker liveness (request-reply, answered by every process of the domain):
+    openstage.ping.<domain>
+
+The handler of a command lives in ``workers/<domain>/<entity>s.py`` (e.g.
+``openstage.cmd.p1.lifecycle.environment.create`` -> ``workers/lifecycle/environments.py``).
+"""
+from __future__ import annotations
+
+import re
+
+CMD_PREFIX = "openstage.cmd"
+EVT_PREFIX = "openstage.evt"
+PING_PREFIX = "openstage.ping"
+EVENTS_STREAM = "OPENSTAGE_EVENTS"
+EVENT_TYPE_PREFIX = "io.openstage"
+
+# A project id becomes one subject token: it may not contain '.', '*', '>' or spaces.
+PROJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+LIFECYCLE = "lifecycle"
+CONFIG = "config"
+REGISTRY = "registry"
+JOBS = "jobs"
+DOMAINS = (LIFECYCLE, CONFIG, REGISTRY, JOBS)
+
+
+def command(project_id: str, domain: str, action: str) -> str:
+    """Subject a client requests to run ``action`` (``entity.verb``) of ``domain`` in a project."""
+    return f"{CMD_PREFIX}.{project_id}.{domain}.{action}"
+
+
+def command_template(domain: str, action: str) -> str:
+    """The subscriber's subject, with the project as a FastStream path parameter."""
+    return f"{CMD_PREFIX}.{{project}}.{domain}.{action}"
+
+
+def event(project_id: str, domain: str, entity: str, verb: str) -> str:
+    return f"{EVT_PREFIX}.{project_id}.{domain}.{entity}.{verb}"
+
+
+def event_type(domain: str, entity: str, verb: str) -> str:
+    """CloudEvents ``type`` of an event, e.g. ``io.openstage.lifecycle.environment.created``."""
+    return f"{EVENT_TYPE_PREFIX}.{domain}.{entity}.{verb}"
+
+
+def ping(domain: str) -> str:
+    return f"{PING_PREFIX}.{domain}"
+
+
+# --- lifecycle worker: metadata and environments ---------------------------------------------------
+class Lifecycle:
+    METADATA_RUNTIMES = "metadata.runtimes"
+    METADATA_FLAVORS = "metadata.flavors"
+    METADATA_TEMPLATES = "metadata.templates"
+
+    ENVIRONMENT_CREATE = "environment.create"
+    ENVIRONMENT_LIST = "environment.list"
+    ENVIRONMENT_GET = "environment.get"
+    ENVIRONMENT_UPDATE = "environment.update"
+    ENVIRONMENT_DELETE = "environment.delete"
+    ENVIRONMENT_CHANGE_RESOURCES = "environment.change_resources"

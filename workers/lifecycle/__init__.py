@@ -1,0 +1,1 @@
+"""The lifecycle worker: metadata, environments, applications, components and instances."""
