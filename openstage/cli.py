@@ -43,6 +43,8 @@ def up(
     host: str = typer.Option("127.0.0.1", help="address the HTTP API listens on"),
     port: int = typer.Option(8080, help="port of the HTTP API"),
     data_dir: Path = typer.Option(Path(".openstage"), help="where nats, the store and secrets keep their data"),
+    nats_port: int = typer.Option(4222, help="port of the embedded nats-server (a free one if taken)"),
+    store_port: int = typer.Option(27017, help="port of the embedded store (a free one if taken)"),
 ) -> None:
     """Start the whole system: embedded nats-server and store (unless OPENSTAGE_NATS_URL /
     OPENSTAGE_MONGODB_URL are set), every domain worker, and the HTTP edge."""
@@ -50,6 +52,7 @@ def up(
     from workers import WORKERS
 
     _logging()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env: dict[str, str] = {}
@@ -57,7 +60,8 @@ def up(
     if not os.environ.get("OPENSTAGE_CREDENTIALS") and not os.environ.get("OPENSTAGE_TOKENS"):
         cred = _generate_credential(data_dir)
         env["OPENSTAGE_CREDENTIALS"] = json.dumps([cred])
-    system = System(data_dir=data_dir, host=host, port=port, env=env, log_dir=data_dir / "logs")
+    system = System(data_dir=data_dir, host=host, port=port, env=env, log_dir=data_dir / "logs",
+                    nats_port=nats_port, store_port=store_port)
     stopping = False
 
     def _stop(signum, frame):  # noqa: ARG001

@@ -140,16 +140,24 @@ class System:
     children: dict[str, Child] = field(default_factory=dict)
     nats_url: str = ""
     mongodb_url: str = ""
+    # Preferred ports of the embedded nats-server and store (a free port is used when taken).
+    nats_port: int | None = None
+    store_port: int | None = None
+
+    def _port(self, preferred: int | None) -> int:
+        if preferred and not port_open(self.host, preferred):
+            return preferred
+        return free_port(self.host)
 
     def start_infrastructure(self) -> None:
         self.nats_url = self.env.get("OPENSTAGE_NATS_URL") or os.environ.get("OPENSTAGE_NATS_URL") or ""
         self.mongodb_url = self.env.get("OPENSTAGE_MONGODB_URL") or os.environ.get("OPENSTAGE_MONGODB_URL") or ""
         if not self.nats_url:
-            port = free_port(self.host)
+            port = self._port(self.nats_port)
             self.children["nats-server"] = start_nats(self.data_dir, port, self.host, self.log_dir)
             self.nats_url = f"nats://{self.host}:{port}"
         if not self.mongodb_url:
-            port = free_port(self.host)
+            port = self._port(self.store_port)
             self.children["store"] = start_store(self.data_dir, port, self.host, self.log_dir)
             self.mongodb_url = mongodb_url(self.host, port)
         self.env.update({"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url,
