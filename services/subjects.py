@@ -65,3 +65,25 @@ class Lifecycle:
     ENVIRONMENT_UPDATE = "environment.update"
     ENVIRONMENT_DELETE = "environment.delete"
     ENVIRONMENT_CHANGE_RESOURCES = "environment.change_resources"
+
+    # applications and components (issue #3)
+    APPLICATION_CREATE = "application.create"
+    APPLICATION_LIST = "application.list"
+    APPLICATION_GET = "application.get"
+    APPLICATION_UPDATE = "application.update"
+    APPLICATION_DELETE = "application.delete"
+
+    COMPONENT_CREATE = "component.create"
+    COMPONENT_LIST = "component.list"
+    COMPONENT_OVERVIEWS = "component.overviews"
+    COMPONENT_GET = "component.get"
+    COMPONENT_UPDATE = "component.update"
+    COMPONENT_DELETE = "component.delete"
+
+
+# --- config worker: per-environment application configuration -----------------------------------
+class Config:
+    APP_CONFIGURATION_PUT = "app_configuration.put"
+    APP_CONFIGURATION_GET = "app_configuration.get"
+    APP_CONFIGURATION_DELETE = "app_configuration.delete"
+    APP_CONFIGURATION_HISTORY = "app_configuration.history"
