@@ -79,7 +79,7 @@ def up(
         typer.echo(f"  API:        {base}/v2/{{project_id}}/cas/...  {base}/v4/{{project}}/registry/...")
         typer.echo(f"  docs:       {base}/docs  (OpenAPI)   {base}/asyncapi  (bus commands and events)")
         typer.echo(f"  health:     {base}/healthz  {base}/readyz")
-        typer.echo(f"  NATS:       {system.nats_url}")
+        typer.echo(f"  NATS:       nats://{host}:{system.nats_url.rsplit(':', 1)[-1]}  (integrations: user=AK password=SK)")
         typer.echo(f"  MongoDB:    {system.mongodb_url}")
         typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
         if cred:

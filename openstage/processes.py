@@ -3,6 +3,7 @@ domain worker, and the edge. Used by `openstage up`, the tests and the benchmark
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -12,6 +13,8 @@ import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from services import nats_auth
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -115,6 +118,19 @@ def start_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Pat
     return child
 
 
+def write_nats_config(data_dir: Path, internal_password: str, credentials_json: str | None) -> Path:
+    """nats.conf (mode 0600): the internal user plus one user per AK/SK credential."""
+    from api_edge.auth import load_credentials_json
+
+    tenants = [nats_auth.NatsUser(c.ak, c.sk, tuple(c.projects)) for c in load_credentials_json(credentials_json)]
+    path = data_dir / "nats.conf"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(nats_auth.server_config(internal_password, tenants))
+    os.chmod(path, 0o600)
+    return path
+
+
 def mongodb_url(host: str, port: int) -> str:
     return f"mongodb://{host}:{port}/?directConnection=true"
 
@@ -154,14 +170,19 @@ class System:
         self.mongodb_url = self.env.get("OPENSTAGE_MONGODB_URL") or os.environ.get("OPENSTAGE_MONGODB_URL") or ""
         if not self.nats_url:
             port = self._port(self.nats_port)
-            self.children["nats-server"] = start_nats(self.data_dir, port, self.host, self.log_dir)
-            self.nats_url = f"nats://{self.host}:{port}"
+            password = secrets.token_urlsafe(24)
+            config = write_nats_config(self.data_dir, password, self._credentials_json())
+            self.children["nats-server"] = start_nats(self.data_dir, port, self.host, self.log_dir, config)
+            self.nats_url = nats_auth.internal_url(self.host, port, password)
         if not self.mongodb_url:
             port = self._port(self.store_port)
             self.children["store"] = start_store(self.data_dir, port, self.host, self.log_dir)
             self.mongodb_url = mongodb_url(self.host, port)
         self.env.update({"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url,
                          "OPENSTAGE_DATA_DIR": str(self.data_dir)})
+
+    def _credentials_json(self) -> str | None:
+        return self.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS")
 
     def start_worker(self, name: str) -> Child:
         child = start_worker(name, self.env, self.log_dir)
