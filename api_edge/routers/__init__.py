@@ -1,7 +1,10 @@
 """Routers of the HTTP edge, one per API group. app.py includes every router listed here."""
 from api_edge.routers import environments, metadata
+from api_edge.routers import applications, components
 
 ROUTERS = [
     metadata.router,
     environments.router,
+    applications.router,
+    components.router,
 ]

@@ -201,13 +201,18 @@ class CreateComponent(BaseModel):
     creator: str = "openstage"
 
 
-class ListComponents(Page):
-    """component.list / component.overviews. Without ``limit`` (or with 0) nothing is paged and at
+class ComponentListQuery(Page):
+    """The query of the component lists. Without ``limit`` (or with 0) nothing is paged and at
     most 1000 components come back; an explicit limit is 1-100 (the reference's range)."""
 
-    application_id: EntityId
     limit: int = Field(default=0, ge=0, le=100)
     order_by: Literal["create_time", "update_time", "name"] = "create_time"
+
+
+class ListComponents(ComponentListQuery):
+    """component.list / component.overviews"""
+
+    application_id: EntityId
 
 
 class ComponentRef(BaseModel):
