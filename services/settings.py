@@ -31,6 +31,13 @@ class Settings(BaseSettings):
 
     # Deployment driver (simulated): seconds each task takes.
     simulated_task_seconds: float = Field(default=0.2, ge=0)
+    # Which deployment driver runs instance jobs (workers/drivers): "simulated".
+    deployment_driver: str = "simulated"
+    # A job runner holds a job for this long without a heartbeat; after it, another (or the
+    # restarted) lifecycle worker resumes the job (JetStream ack wait and the job's lease).
+    job_lease_seconds: float = Field(default=10.0, gt=0)
+    # Jobs one lifecycle worker process runs at the same time.
+    job_concurrency: int = Field(default=16, ge=1)
 
     # Outbox relay: how often leftovers are swept (seconds).
     outbox_sweep_seconds: float = 1.0

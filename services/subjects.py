@@ -18,6 +18,9 @@ CMD_PREFIX = "openstage.cmd"
 EVT_PREFIX = "openstage.evt"
 PING_PREFIX = "openstage.ping"
 EVENTS_STREAM = "OPENSTAGE_EVENTS"
+# Deployment job work queue (JetStream, work-queue retention): openstage.work.<project>.<domain>.job
+WORK_PREFIX = "openstage.work"
+JOBS_WORK_STREAM = "OPENSTAGE_JOBS_WORK"
 EVENT_TYPE_PREFIX = "io.openstage"
 
 # A project id becomes one subject token: it may not contain '.', '*', '>' or spaces.
@@ -47,6 +50,11 @@ def event(project_id: str, domain: str, entity: str, verb: str) -> str:
 def event_type(domain: str, entity: str, verb: str) -> str:
     """CloudEvents ``type`` of an event, e.g. ``io.openstage.lifecycle.environment.created``."""
     return f"{EVENT_TYPE_PREFIX}.{domain}.{entity}.{verb}"
+
+
+def job_work(project_id: str, domain: str) -> str:
+    """Work-queue subject a deployment job is queued on (consumed by the domain's job runner)."""
+    return f"{WORK_PREFIX}.{project_id}.{domain}.job"
 
 
 def ping(domain: str) -> str:
@@ -87,3 +95,19 @@ class Config:
     APP_CONFIGURATION_GET = "app_configuration.get"
     APP_CONFIGURATION_DELETE = "app_configuration.delete"
     APP_CONFIGURATION_HISTORY = "app_configuration.history"
+
+
+# --- lifecycle worker: component instances (issue #4) ------------------------------------------
+class Instances:
+    CREATE = "instance.create"
+    LIST = "instance.list"
+    GET = "instance.get"
+    UPDATE = "instance.update"
+    DELETE = "instance.delete"
+    ACTION = "instance.action"
+    SNAPSHOTS = "instance.snapshots"
+
+
+# --- jobs worker: the job tracker ----------------------------------------------------------------
+class Jobs:
+    GET = "job.get"
