@@ -146,6 +146,26 @@ def worker(name: str = typer.Argument(..., help="lifecycle | config | registry |
     asyncio.run(faststream_app.run())
 
 
+@app.command("nats-config")
+def nats_config(
+    out: Path = typer.Option(..., help="where to write the nats-server config (mode 0600)"),
+) -> None:
+    """Write the nats-server authorization config: the internal user (password from
+    OPENSTAGE_NATS_PASSWORD) and one user per OPENSTAGE_CREDENTIALS entry (user=AK, password=SK),
+    each confined to its projects' subjects. compose.yaml runs this before nats-server."""
+    from openstage.processes import write_nats_config
+
+    password = os.environ.get("OPENSTAGE_NATS_PASSWORD")
+    if not password:
+        typer.echo("OPENSTAGE_NATS_PASSWORD must be set", err=True)
+        raise typer.Exit(2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_nats_config(out.parent, password, os.environ.get("OPENSTAGE_CREDENTIALS"))
+    if written != out:
+        written.replace(out)
+    typer.echo(f"wrote {out}")
+
+
 def main() -> None:
     app()
 

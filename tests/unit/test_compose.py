@@ -117,7 +117,7 @@ def test_every_worker_has_a_service(services, name):
     assert service["restart"] == "unless-stopped"
     assert service["depends_on"]["nats"] == HEALTHY
     assert service["depends_on"]["mongo"] == HEALTHY
-    assert env(service)["OPENSTAGE_NATS_URL"] == "nats://nats:4222"
+    assert re.fullmatch(r"nats://openstage:\$\{OPENSTAGE_NATS_PASSWORD:\?[^}]*\}@nats:4222", env(service)["OPENSTAGE_NATS_URL"])
     assert "replicaSet=rs0" in env(service)["OPENSTAGE_MONGODB_URL"]
     # scalable with `docker compose up --scale`: nothing that pins a single container
     assert "container_name" not in service
@@ -167,7 +167,7 @@ def test_edge_serves_http_on_8080(services):
     check = healthcheck_command(edge)
     assert "/readyz" in check and check.split()[1] == "python", "slim images have no curl: check with python"
     environment = env(edge)
-    assert environment["OPENSTAGE_NATS_URL"] == "nats://nats:4222"
+    assert re.fullmatch(r"nats://openstage:\$\{OPENSTAGE_NATS_PASSWORD:\?[^}]*\}@nats:4222", environment["OPENSTAGE_NATS_URL"])
     assert "replicaSet=rs0" in environment["OPENSTAGE_MONGODB_URL"]
     assert environment["OPENSTAGE_CREDENTIALS"].startswith("${OPENSTAGE_CREDENTIALS")
 
@@ -213,3 +213,14 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
         assert entry in ignored, entry
     for needed in ("pyproject.toml", "README.md", "services", "api_edge", "workers", "openstage"):
         assert needed not in ignored, needed
+
+
+def test_nats_runs_with_generated_users_and_permissions(services):
+    """nats-server reads the authorization config the nats-config service writes from the
+    credentials (tenants confined to their projects), and only after it was written."""
+    writer = services["nats-config"]
+    assert writer["command"][:1] == ["nats-config"] and writer["image"] == IMAGE
+    assert "OPENSTAGE_CREDENTIALS" in writer["environment"] and "OPENSTAGE_NATS_PASSWORD" in writer["environment"]
+    nats = services["nats"]
+    assert nats["command"][:2] == ["-c", "/config/nats.conf"]
+    assert nats["depends_on"]["nats-config"] == {"condition": "service_completed_successfully"}
