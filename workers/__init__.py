@@ -3,4 +3,5 @@
 # name -> "module:factory" (the factory returns a FastStream app)
 WORKERS: dict[str, str] = {
     "lifecycle": "workers.lifecycle.app:build",
+    "config": "workers.config.app:build",
 }

@@ -1,10 +1,12 @@
 """Routers of the HTTP edge, one per API group. app.py includes every router listed here."""
 from api_edge.routers import environments, metadata
 from api_edge.routers import applications, components
+from api_edge.routers import app_configurations
 
 ROUTERS = [
     metadata.router,
     environments.router,
     applications.router,
     components.router,
+    app_configurations.router,
 ]

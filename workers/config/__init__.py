@@ -1,0 +1,1 @@
+"""The config worker: per-environment application configuration (and, later, config-center items)."""
