@@ -1,0 +1,539 @@
+"""Request and response bodies of the Service-Center compatible registry (``/v4/{project}/registry``)
+and of the config-center query (``/v3/{project}/configuration/items``).
+
+JSON names follow go-chassis/cari ``discovery`` (the types Service-Center v2.x marshals):
+``service.go``, ``instance.go``, ``schema.go``, ``types.go``, ``batch_find.go`` and
+``pkg/errsvc/error.go``. Python attributes are snake_case with camelCase aliases; serialise with
+``model.to_json()`` (= ``model_dump(by_alias=True, exclude_none=True, mode="json")``).
+
+Input is accepted with keys in any letter case (``ServiceName``, ``Instances`` ...) because
+Service-Center decodes with Go's ``encoding/json``, which matches keys case-insensitively;
+Service-Center's own swagger even documents ``Instances`` for the heartbeat set.
+
+Naming: ``BatchFindInstancesRequest``/``BatchFindInstancesResponse`` are the bodies of
+``POST /instances/action?type=query`` (``FindInstancesRequest`` is an alias of the request);
+``GET /instances`` (find) answers :class:`GetInstancesResponse` (``{"instances": [...]}``).
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class _SCModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", alias_generator=to_camel)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case_insensitive_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        wanted: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            wanted[alias.lower()] = alias
+            wanted.setdefault(name.lower(), name)
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(key, str) and key not in wanted.values():
+                target = wanted.get(key.lower())
+                if target is not None and target not in data:
+                    out[target] = value
+                    continue
+            out[key] = value
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form: camelCase names, absent (None) fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# --------------------------------------------------------------------------------------------
+# Shared value types
+# --------------------------------------------------------------------------------------------
+class FrameWork(_SCModel):
+    name: str | None = None
+    version: str | None = None
+
+
+class ServicePath(_SCModel):
+    path: str | None = None
+    property: dict[str, str] | None = None
+
+
+class MicroServiceKey(_SCModel):
+    """cari ``MicroServiceKey`` – also the *DependencyKey* of the dependency API and the
+    ``service`` of a batch-find entry. ``version`` holds a version *rule* for providers."""
+
+    tenant: str | None = None
+    environment: str | None = None
+    app_id: str | None = None
+    service_name: str | None = None
+    alias: str | None = None
+    version: str | None = None
+
+
+DependencyKey = MicroServiceKey
+
+
+class MicroService(_SCModel):
+    service_id: str | None = None
+    app_id: str | None = None
+    service_name: str | None = None
+    version: str | None = None
+    description: str | None = None
+    level: str | None = None  # FRONT | MIDDLE | BACK (default BACK)
+    schemas: list[str] | None = None
+    paths: list[ServicePath] | None = None
+    status: str | None = None  # UP | DOWN (default UP)
+    properties: dict[str, str] | None = None
+    timestamp: str | None = None  # unix seconds as a string, set by the registry
+    providers: list[MicroServiceKey] | None = None
+    alias: str | None = None
+    lb_strategy: dict[str, str] | None = Field(default=None, alias="LBStrategy")
+    mod_timestamp: str | None = None
+    environment: str | None = None  # "" | development | testing | acceptance | production
+    register_by: str | None = None  # SDK | SIDECAR | PLATFORM
+    framework: FrameWork | None = None
+
+
+class HealthCheck(_SCModel):
+    mode: str | None = None  # push | pull
+    port: int | None = None
+    interval: int | None = None  # seconds
+    times: int | None = None
+    url: str | None = None
+
+
+class DataCenterInfo(_SCModel):
+    name: str | None = None
+    region: str | None = None
+    available_zone: str | None = None
+
+
+class MicroServiceInstance(_SCModel):
+    instance_id: str | None = None
+    service_id: str | None = None  # the path's serviceId wins on registration
+    endpoints: list[str] | None = None  # e.g. "rest://127.0.0.1:8080"
+    host_name: str | None = None
+    status: str | None = None  # UP | DOWN | STARTING | OUTOFSERVICE | TESTING (default UP)
+    properties: dict[str, str] | None = None
+    health_check: HealthCheck | None = None
+    timestamp: str | None = None
+    data_center_info: DataCenterInfo | None = None
+    mod_timestamp: str | None = None
+    version: str | None = None  # copied from the service by the registry
+
+
+class HeartbeatSetElement(_SCModel):
+    service_id: str | None = None
+    instance_id: str | None = None
+
+
+MicroServiceInstanceKey = HeartbeatSetElement
+
+
+class ErrorResponse(_SCModel):
+    """``{"errorCode": "400012", "errorMessage": "...", "detail": "..."}`` – the code is a JSON
+    string (cari tags it ``json:"errorCode,string"``); ``detail`` is omitted when empty."""
+
+    error_code: str
+    error_message: str = ""
+    detail: str | None = None
+
+    @field_validator("error_code", mode="before")
+    @classmethod
+    def _code_as_string(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+    @classmethod
+    def of(cls, err: Any) -> "ErrorResponse":
+        """From a ``RegistryError`` (or anything with code/message/detail)."""
+        return cls(error_code=str(err.code), error_message=err.message, detail=err.detail or None)
+
+
+# --------------------------------------------------------------------------------------------
+# Micro-services
+# --------------------------------------------------------------------------------------------
+class AddOrUpdateServiceRule(_SCModel):
+    rule_type: str | None = None  # WHITE | BLACK
+    attribute: str | None = None
+    pattern: str | None = None
+    description: str | None = None
+
+
+class ServiceRule(AddOrUpdateServiceRule):
+    rule_id: str | None = None
+    timestamp: str | None = None
+    mod_timestamp: str | None = None
+
+
+class CreateServiceRequest(_SCModel):
+    """``POST /v4/{project}/registry/microservices``."""
+
+    service: MicroService | None = None
+    rules: list[AddOrUpdateServiceRule] | None = None
+    tags: dict[str, str] | None = None
+    instances: list[MicroServiceInstance] | None = None
+
+
+class CreateServiceResponse(_SCModel):
+    service_id: str
+
+
+class GetServiceResponse(_SCModel):
+    """``GET /microservices/{serviceId}``."""
+
+    service: MicroService
+
+
+class GetServicesResponse(_SCModel):
+    """``GET /microservices`` – ``services`` is omitted (not ``[]``) when there are none."""
+
+    services: list[MicroService] | None = None
+
+
+class UpdatePropertiesRequest(_SCModel):
+    """``PUT /microservices/{serviceId}/properties`` and ``PUT .../instances/{id}/properties``:
+    the given map **replaces** the stored properties (no merge)."""
+
+    properties: dict[str, str] | None = None
+
+
+class DeleteServicesRequest(_SCModel):
+    """``DELETE /microservices`` (batch)."""
+
+    service_ids: list[str] | None = None
+    force: bool | None = None
+
+
+class DeleteServiceResult(_SCModel):
+    service_id: str | None = None
+    err_message: str | None = None  # absent on success
+
+
+class DeleteServicesResponse(_SCModel):
+    services: list[DeleteServiceResult] | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Tags
+# --------------------------------------------------------------------------------------------
+class AddTagsRequest(_SCModel):
+    """``POST /microservices/{serviceId}/tags`` – Service-Center 2.x stores the given map as the
+    service's whole tag set (it replaces, 1.x merged)."""
+
+    tags: dict[str, str] | None = None
+
+
+class GetTagsResponse(_SCModel):
+    tags: dict[str, str] | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Schemas
+# --------------------------------------------------------------------------------------------
+class Schema(_SCModel):
+    schema_id: str | None = None
+    summary: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+
+
+class ModifySchemaRequest(_SCModel):
+    """``PUT /microservices/{serviceId}/schemas/{schemaId}``."""
+
+    schema_: str | None = Field(default=None, alias="schema")
+    summary: str | None = None
+
+
+class ModifySchemasRequest(_SCModel):
+    """``POST /microservices/{serviceId}/schemas`` – the full set: schemas not listed are deleted."""
+
+    schemas: list[Schema] | None = None
+
+
+class GetSchemaResponse(_SCModel):
+    """``GET /microservices/{serviceId}/schemas/{schemaId}``.
+
+    On the wire Service-Center sends only ``{"schema": "..."}`` and moves the summary to the
+    ``X-Schema-Summary`` response header; ``schemaSummary`` is kept here for the worker→edge hop
+    (the edge must pop it into the header, see :meth:`split_summary`)."""
+
+    schema_: str | None = Field(default=None, alias="schema")
+    schema_summary: str | None = None
+
+    SUMMARY_HEADER: ClassVar[str] = "X-Schema-Summary"
+
+    def split_summary(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(body, headers) as Service-Center writes them."""
+        body = {} if self.schema_ is None else {"schema": self.schema_}
+        return body, {self.SUMMARY_HEADER: self.schema_summary or ""}
+
+
+class GetAllSchemaResponse(_SCModel):
+    """``GET /microservices/{serviceId}/schemas[?withSchema=1]`` – ``schema`` only with withSchema=1;
+    no schemas -> ``{}`` (Go's omitempty drops the empty list)."""
+
+    schemas: list[Schema] | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Existence
+# --------------------------------------------------------------------------------------------
+class GetExistenceResponse(_SCModel):
+    """``GET /existence?type=microservice|schema``.
+
+    microservice: ``{"serviceId": "..."}``; schema: ``{"serviceId": "...", "schemaId": "..."}``
+    with the summary in the ``X-Schema-Summary`` header (``summary`` is never in the body on the
+    wire; it is carried here for the worker→edge hop)."""
+
+    service_id: str | None = None
+    schema_id: str | None = None
+    summary: str | None = None
+
+    def split_summary(self) -> tuple[dict[str, Any], dict[str, str]]:
+        body = self.model_dump(by_alias=True, exclude_none=True, exclude={"summary"}, mode="json")
+        headers = {"X-Schema-Summary": self.summary or ""} if self.schema_id is not None else {}
+        return body, headers
+
+
+ServiceExistenceResponse = GetExistenceResponse
+SchemaExistenceResponse = GetExistenceResponse
+
+
+# --------------------------------------------------------------------------------------------
+# Dependencies (removed after Service-Center v2.0.0; kept as v2.0.0 had them)
+# --------------------------------------------------------------------------------------------
+class ConsumerDependency(_SCModel):
+    consumer: MicroServiceKey | None = None
+    providers: list[MicroServiceKey] | None = None
+    override: bool | None = None
+
+
+class CreateDependenciesRequest(_SCModel):
+    """``PUT /v4/{project}/registry/dependencies`` (overwrite) and ``POST`` (add)."""
+
+    dependencies: list[ConsumerDependency] | None = None
+
+
+AddDependenciesRequest = CreateDependenciesRequest
+
+
+class GetProvidersResponse(_SCModel):
+    """``GET /microservices/{consumerId}/providers``."""
+
+    providers: list[MicroService] | None = None
+
+
+class GetConsumersResponse(_SCModel):
+    """``GET /microservices/{providerId}/consumers``."""
+
+    consumers: list[MicroService] | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Instances
+# --------------------------------------------------------------------------------------------
+class RegisterInstanceRequest(_SCModel):
+    instance: MicroServiceInstance | None = None
+
+
+class RegisterInstanceResponse(_SCModel):
+    instance_id: str
+
+
+class GetInstancesResponse(_SCModel):
+    """``GET /microservices/{serviceId}/instances`` and ``GET /instances`` (find).
+    ``instances`` is omitted when empty, and the body is empty on 304."""
+
+    instances: list[MicroServiceInstance] | None = None
+
+
+class GetOneInstanceResponse(_SCModel):
+    instance: MicroServiceInstance | None = None
+
+
+class HeartbeatSetRequest(_SCModel):
+    """``PUT /v4/{project}/registry/heartbeats``."""
+
+    instances: list[HeartbeatSetElement] | None = None
+
+
+class InstanceHeartbeatResult(_SCModel):
+    service_id: str | None = None
+    instance_id: str | None = None
+    err_message: str | None = None
+
+
+class HeartbeatSetResponse(_SCModel):
+    instances: list[InstanceHeartbeatResult] | None = None
+
+
+class WatchInstanceResponse(_SCModel):
+    """A watch/list-watch push: ``action`` is CREATE | UPDATE | DELETE | EXPIRE (| INIT)."""
+
+    action: str | None = None
+    key: MicroServiceKey | None = None
+    instance: MicroServiceInstance | None = None
+
+
+# --- batch find (POST /instances/action?type=query) ---------------------------------------------
+class FindService(_SCModel):
+    service: MicroServiceKey
+    rev: str | None = None
+
+
+class FindInstance(_SCModel):
+    instance: HeartbeatSetElement
+    rev: str | None = None
+
+
+class BatchFindInstancesRequest(_SCModel):
+    """The consumer id comes from the ``X-ConsumerId`` header (Service-Center overwrites the body's
+    ``consumerServiceId``). At least one of ``services``/``instances`` must be non-empty."""
+
+    consumer_service_id: str | None = None
+    services: list[FindService] | None = None
+    instances: list[FindInstance] | None = None
+
+
+FindInstancesRequest = BatchFindInstancesRequest
+
+
+class FindResult(_SCModel):
+    index: int  # position in the request array – always present, even 0
+    rev: str = ""  # always present
+    instances: list[MicroServiceInstance] | None = None
+
+
+class FindFailedResult(_SCModel):
+    indexes: list[int] = Field(default_factory=list)
+    error: ErrorResponse
+
+
+class BatchFindResult(_SCModel):
+    failed: list[FindFailedResult] | None = None  # one entry per distinct error code
+    not_modified: list[int] | None = None  # indexes whose rev matched
+    updated: list[FindResult] | None = None
+
+
+class BatchFindInstancesResponse(_SCModel):
+    services: BatchFindResult | None = None  # present only if the request had services
+    instances: BatchFindResult | None = None  # present only if the request had instances
+
+
+# --------------------------------------------------------------------------------------------
+# Config center: /v3/{project}/configuration/items
+# --------------------------------------------------------------------------------------------
+class ConfigItemsResponse(RootModel[dict[str, dict[str, Any]]]):
+    """``GET /v3/{project}/configuration/items?dimensionsInfo=svc%40app%231.0.0``::
+
+        {"application": {"k": "v"},
+         "svc@app": {"k1": "v1"},
+         "darklaunch@app": {...},
+         "svc@app#1.0.0": {"k2": "v2"},
+         "revision": {"version": "<rev>"}}
+
+    A dimension without items is left out. Clients (java-chassis ConfigCenterClient) merge
+    application < svc@app < darklaunch@app < svc@app#version and read ``revision.version``."""
+
+    REVISION_KEY: ClassVar[str] = "revision"
+
+    @classmethod
+    def build(cls, by_dimension: dict[str, dict[str, Any]], revision: str | None = None) -> "ConfigItemsResponse":
+        data = {k: dict(v) for k, v in by_dimension.items() if v}
+        if revision is not None:
+            data[cls.REVISION_KEY] = {"version": revision}
+        return cls(data)
+
+    @property
+    def revision(self) -> str | None:
+        rev = self.root.get(self.REVISION_KEY)
+        return None if rev is None else rev.get("version")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class CreateConfigItemsRequest(_SCModel):
+    """``POST /v3/{project}/configuration/items`` (create or update; go-chassis config-center
+    client ``PushConfigs``): ``{"dimensionsInfo": "svc@app#1.0.0", "items": {"k": "v"}}``."""
+
+    dimensions_info: str
+    items: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeleteConfigItemsRequest(_SCModel):
+    """``DELETE /v3/{project}/configuration/items`` with body
+    ``{"dimensionsInfo": "...", "keys": ["k1", "k2"]}`` (``DeleteConfigsByKeys``)."""
+
+    dimensions_info: str
+    keys: list[str] = Field(default_factory=list)
+
+
+class ConfigItemsWriteResponse(_SCModel):
+    """What the config center answers to a create/delete: ``{"Result": "Success"}``."""
+
+    result: str = Field(default="Success", alias="Result")
+
+
+__all__ = [
+    "AddDependenciesRequest",
+    "AddOrUpdateServiceRule",
+    "AddTagsRequest",
+    "BatchFindInstancesRequest",
+    "BatchFindInstancesResponse",
+    "BatchFindResult",
+    "ConfigItemsResponse",
+    "ConfigItemsWriteResponse",
+    "ConsumerDependency",
+    "CreateConfigItemsRequest",
+    "CreateDependenciesRequest",
+    "CreateServiceRequest",
+    "CreateServiceResponse",
+    "DataCenterInfo",
+    "DeleteConfigItemsRequest",
+    "DeleteServiceResult",
+    "DeleteServicesRequest",
+    "DeleteServicesResponse",
+    "DependencyKey",
+    "ErrorResponse",
+    "FindFailedResult",
+    "FindInstance",
+    "FindInstancesRequest",
+    "FindResult",
+    "FindService",
+    "FrameWork",
+    "GetAllSchemaResponse",
+    "GetConsumersResponse",
+    "GetExistenceResponse",
+    "GetInstancesResponse",
+    "GetOneInstanceResponse",
+    "GetProvidersResponse",
+    "GetSchemaResponse",
+    "GetServiceResponse",
+    "GetServicesResponse",
+    "GetTagsResponse",
+    "HealthCheck",
+    "HeartbeatSetElement",
+    "HeartbeatSetRequest",
+    "HeartbeatSetResponse",
+    "InstanceHeartbeatResult",
+    "MicroService",
+    "MicroServiceInstance",
+    "MicroServiceInstanceKey",
+    "MicroServiceKey",
+    "ModifySchemaRequest",
+    "ModifySchemasRequest",
+    "RegisterInstanceRequest",
+    "RegisterInstanceResponse",
+    "Schema",
+    "SchemaExistenceResponse",
+    "ServiceExistenceResponse",
+    "ServicePath",
+    "ServiceRule",
+    "UpdatePropertiesRequest",
+    "WatchInstanceResponse",
+]
