@@ -53,19 +53,44 @@ TEMPLATES: tuple[TemplateView, ...] = (
 RUNTIME_NAMES = frozenset(r.type_name for r in RUNTIMES)
 CATALOGUE_FLAVOR_IDS = frozenset(f.flavor_id for f in FLAVORS if not f.custom)
 
-# CUSTOM-<storage>G:<cpu limit>-<cpu request>:<mem limit>-<mem request>, e.g. CUSTOM-10G:0.5C-0.25C:1.6Gi-0.8Gi
+# Custom flavors. The v2 reference ("Creating an Application Component Instance") documents
+# CUSTOM-xxG:xxm-xxm:xxGi-xxGi: storage (reserved, a fixed number), then the maximum and minimum
+# CPU in millicores, then the maximum and minimum memory, e.g. CUSTOM-10G:250m-250m:0.5Gi-0.5Gi.
+# Older pages (and clients written against them) give the CPU in cores, CUSTOM-10G:0.5C-0.25C:1.6Gi-0.8Gi;
+# both are accepted. Memory may also be given in Mi. The first value of each pair is the limit,
+# the second the request, and a request may not exceed its limit.
+_NUM = r"\d{1,6}(?:\.\d{1,3})?"
 _CUSTOM_FLAVOR = re.compile(
-    r"^CUSTOM-(?P<storage>\d{1,4})G:(?P<cpu>\d{1,3}(\.\d{1,3})?)C-(?P<cpu_init>\d{1,3}(\.\d{1,3})?)C:"
-    r"(?P<mem>\d{1,4}(\.\d{1,3})?)Gi-(?P<mem_init>\d{1,4}(\.\d{1,3})?)Gi$"
+    rf"^CUSTOM-(?P<storage>\d{{1,5}})G:(?P<cpu>{_NUM})(?P<cpu_unit>m|C)-(?P<cpu_init>{_NUM})(?P<cpu_init_unit>m|C):"
+    rf"(?P<mem>{_NUM})(?P<mem_unit>Gi|Mi)-(?P<mem_init>{_NUM})(?P<mem_init_unit>Gi|Mi)$"
 )
+# Upper bounds that keep a typo from passing as a flavor: 256 cores, 1 TiB of memory.
+_MAX_CORES = 256.0
+_MAX_MEMORY_GI = 1024.0
+
+
+def _cores(value: str, unit: str) -> float:
+    return float(value) / 1000 if unit == "m" else float(value)
+
+
+def _gibibytes(value: str, unit: str) -> float:
+    return float(value) / 1024 if unit == "Mi" else float(value)
+
+
+def parse_custom_flavor(flavor_id: str) -> dict | None:
+    """``{"storage_gb", "cpu", "cpu_request", "memory_gi", "memory_request_gi"}`` of a valid
+    CUSTOM-... flavor (CPU in cores), or None."""
+    m = _CUSTOM_FLAVOR.match(flavor_id)
+    if not m:
+        return None
+    cpu, cpu_init = _cores(m["cpu"], m["cpu_unit"]), _cores(m["cpu_init"], m["cpu_init_unit"])
+    mem, mem_init = _gibibytes(m["mem"], m["mem_unit"]), _gibibytes(m["mem_init"], m["mem_init_unit"])
+    if not (0 < cpu_init <= cpu <= _MAX_CORES and 0 < mem_init <= mem <= _MAX_MEMORY_GI):
+        return None
+    return {"storage_gb": int(m["storage"]), "cpu": cpu, "cpu_request": cpu_init,
+            "memory_gi": mem, "memory_request_gi": mem_init}
 
 
 def is_valid_flavor(flavor_id: str) -> bool:
     """A catalogue flavor id, or a CUSTOM-... one whose requests do not exceed its limits."""
-    if flavor_id in CATALOGUE_FLAVOR_IDS:
-        return True
-    m = _CUSTOM_FLAVOR.match(flavor_id)
-    if not m:
-        return False
-    return (float(m["cpu_init"]) <= float(m["cpu"]) and float(m["mem_init"]) <= float(m["mem"])
-            and float(m["cpu"]) > 0 and float(m["mem"]) > 0)
+    return flavor_id in CATALOGUE_FLAVOR_IDS or parse_custom_flavor(flavor_id) is not None

@@ -33,6 +33,11 @@ class Outbox:
         self.js = js
         self.clock = clock
         self._sweeper: asyncio.Task | None = None
+        # nx-27017 runs each session's transaction as a SAVEPOINT on one shared SQLite connection:
+        # two transactions open at once corrupt each other (a commit fails with "no such
+        # savepoint" after its writes were kept, an abort rolls back the other's writes). So one
+        # process runs its transactions one at a time; they are short.
+        self._tx_lock = asyncio.Lock()
 
     async def transaction(
         self,
@@ -40,22 +45,23 @@ class Outbox:
     ) -> T:
         """Run ``write(session)``; it returns (result, events). The writes and the events commit
         together or not at all; then the events are published."""
-        async with await self.db.client.start_session() as session:
-            async with session.start_transaction():
-                result, events = await write(session)
-                if events:
-                    await self.db[OUTBOX].insert_many(
-                        [
-                            {
-                                "_id": e.id,
-                                "subject": e.openstagesubject,
-                                "payload": encode_event(e),
-                                "created": self.clock.now(),
-                            }
-                            for e in events
-                        ],
-                        session=session,
-                    )
+        async with self._tx_lock:
+            async with await self.db.client.start_session() as session:
+                async with session.start_transaction():
+                    result, events = await write(session)
+                    if events:
+                        await self.db[OUTBOX].insert_many(
+                            [
+                                {
+                                    "_id": e.id,
+                                    "subject": e.openstagesubject,
+                                    "payload": encode_event(e),
+                                    "created": self.clock.now(),
+                                }
+                                for e in events
+                            ],
+                            session=session,
+                        )
         if events:
             await self._publish([(e.id, e.openstagesubject, encode_event(e)) for e in events])
         return result
