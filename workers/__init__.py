@@ -4,4 +4,5 @@
 WORKERS: dict[str, str] = {
     "lifecycle": "workers.lifecycle.app:build",
     "config": "workers.config.app:build",
+    "jobs": "workers.jobs.app:build",
 }

@@ -9,17 +9,37 @@ from services.store import components as component_store
 from services.subjects import LIFECYCLE
 from workers.lifecycle import environments, metadata
 from workers.lifecycle import applications, components
+from workers.lifecycle import instances
+from workers.lifecycle.job_runner import JobRunner, work_stream_config
+from services.store import instances as instance_store
 from workers.runtime import WorkerContext, build_worker
 
 ROUTERS = [metadata.router, environments.router]
 ROUTERS += [applications.router, components.router]
+ROUTERS += [instances.router]
 
 
 async def _indexes(c: WorkerContext) -> None:
     await environment_store.ensure_indexes(c.db)
     await application_store.ensure_indexes(c.db)
     await component_store.ensure_indexes(c.db)
+    await instance_store.ensure_indexes(c.db)
+
+
+_job_runner: JobRunner | None = None
+
+
+async def _start_job_runner(c: WorkerContext) -> None:
+    global _job_runner
+    _job_runner = JobRunner(c)
+    await _job_runner.start()
+
+
+async def _stop_job_runner(c: WorkerContext) -> None:
+    if _job_runner is not None:
+        await _job_runner.stop()
 
 
 def build() -> FastStream:
-    return build_worker(LIFECYCLE, ROUTERS, on_startup=[_indexes])
+    return build_worker(LIFECYCLE, ROUTERS, on_startup=[_indexes], after_startup=[_start_job_runner],
+                        on_shutdown=[_stop_job_runner], streams=[work_stream_config()])

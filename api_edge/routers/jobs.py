@@ -1,0 +1,28 @@
+"""/v2/{project_id}/cas/jobs/{job_id}"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api_edge.routers.common import forward
+from services.contracts.jobs import JobDetail, ShowJob
+from services.subjects import JOBS, Jobs
+
+router = APIRouter(prefix="/v2/{project_id}/cas/jobs", tags=["jobs"])
+
+
+class JobQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    instance_id: str | None = None
+    limit: Annotated[int, Field(ge=0, le=1000)] | None = None
+    offset: Annotated[int, Field(ge=0)] = 0
+    desc: Literal["true", "false", "True", "False"] = "false"
+
+
+@router.get("/{job_id}", response_model=JobDetail, summary="Obtain job details (tasks, execution status)")
+async def show_job(project_id: str, job_id: str, query: Annotated[JobQuery, Query()], request: Request):
+    cmd = ShowJob(job_id=job_id, **query.model_dump())
+    return await forward(request, project_id, JOBS, Jobs.GET, cmd)

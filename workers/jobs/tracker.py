@@ -1,0 +1,92 @@
+"""The job tracker: durable pull consumer ``jobs-tracker`` on OPENSTAGE_EVENTS, filtered to
+``openstage.evt.*.lifecycle.job.*`` and ``openstage.evt.*.lifecycle.task.*``. Each event is folded
+into its job's document and acked after the write; a failure naks it for redelivery. The fold
+ignores duplicates and order (services/jobs/fold.py), so redeliveries and several tracker
+processes are safe."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from services import subjects
+from services.jobs import fold
+from services.store import jobs as store
+from services.subjects import LIFECYCLE
+from workers.runtime import WorkerContext
+
+log = logging.getLogger("openstage.jobs.tracker")
+
+CONSUMER = "jobs-tracker"
+FILTERS = [f"{subjects.EVT_PREFIX}.*.{LIFECYCLE}.job.*", f"{subjects.EVT_PREFIX}.*.{LIFECYCLE}.task.*"]
+
+
+class Tracker:
+    def __init__(self, ctx: WorkerContext, batch: int = 64) -> None:
+        self.ctx = ctx
+        self.batch = batch
+        self._task: asyncio.Task | None = None
+        self._sub = None
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=CONSUMER,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=30,
+            max_deliver=-1,
+            max_ack_pending=10_000,
+            filter_subjects=FILTERS,
+        )
+        self._sub = await self.ctx.js.pull_subscribe(FILTERS[0], durable=CONSUMER, stream=subjects.EVENTS_STREAM,
+                                                     config=config)
+        self._task = asyncio.create_task(self._loop(), name="job-tracker")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                msgs = await self._sub.fetch(self.batch, timeout=1.0)
+            except (NatsTimeout, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("tracker fetch failed: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self.handle(msg)
+
+    async def handle(self, msg) -> None:
+        try:
+            event = orjson.loads(msg.data)
+        except Exception:
+            await msg.term()
+            return
+        if not fold.is_job_event(event) or "job_id" not in (event.get("data") or {}):
+            await msg.ack()
+            return
+        try:
+            await store.apply_event(self.ctx.db, event)
+        except Exception as exc:
+            log.warning("event %s not folded yet: %s", event.get("id"), exc)
+            try:
+                await msg.nak(delay=0.5)
+            except Exception:
+                pass
+            return
+        try:
+            await msg.ack()
+        except Exception:
+            pass
