@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.auth import AuthError, Authenticator
 from api_edge.errors import error_response
+from api_edge.rate_limit import RateLimiter, retry_after_header
 from services.subjects import PROJECT_ID_PATTERN
 
 log = logging.getLogger("openstage.edge.auth")
@@ -21,10 +22,12 @@ class BodyTooLarge(Exception):
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, max_body_bytes: int,
+                 rate_limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes
+        self.rate_limiter = rate_limiter or RateLimiter(0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIXES):
@@ -64,6 +67,10 @@ class AuthMiddleware:
             self.authenticator.authorize(principal, project_id)
         except AuthError as exc:
             await reject(exc.status, exc.message)
+            return
+        wait = self.rate_limiter.acquire(principal.key_id)
+        if wait:
+            await reject(429, "too many requests for this credential", {"Retry-After": retry_after_header(wait)})
             return
 
         scope.setdefault("state", {})["principal"] = principal

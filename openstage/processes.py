@@ -195,6 +195,7 @@ class System:
         return child
 
     def start(self, workers: list[str]) -> None:
+        self.env.setdefault("OPENSTAGE_WORKERS", ",".join(workers))
         self.start_infrastructure()
         for name in workers:
             self.start_worker(name)

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1_048_576
+    # Comma-separated domain workers /readyz expects to answer (default: every worker in workers.WORKERS).
+    workers: str | None = None
     # Seconds the edge waits for a worker's reply before answering 503.
     request_timeout: float = 3.0
 
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
     credentials: str | None = None
     tokens: str | None = None
     max_clock_skew_seconds: int = 900
+    # Per-credential rate limit at the edge (requests/second, burst); 0 disables it.
+    rate_limit_per_second: float = 2000.0
+    rate_limit_burst: float = 4000.0
 
     # Deployment driver (simulated): seconds each task takes.
     simulated_task_seconds: float = Field(default=0.2, ge=0)
@@ -41,6 +46,14 @@ class Settings(BaseSettings):
 
     # Outbox relay: how often leftovers are swept (seconds).
     outbox_sweep_seconds: float = 1.0
+
+
+def expected_workers(settings: Settings) -> list[str]:
+    from workers import WORKERS
+
+    if settings.workers:
+        return [w.strip() for w in settings.workers.split(",") if w.strip()]
+    return list(WORKERS)
 
 
 def get_settings() -> Settings:

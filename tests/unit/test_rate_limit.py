@@ -1,0 +1,46 @@
+from api_edge.rate_limit import RateLimiter, retry_after_header
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_burst_then_refill():
+    clock = Clock()
+    rl = RateLimiter(rate=2, burst=3, clock=clock)
+    assert [rl.acquire("ak") for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = rl.acquire("ak")
+    assert 0 < wait <= 0.5
+    clock.t += 0.5  # one token back at 2/s
+    assert rl.acquire("ak") == 0.0
+    assert rl.acquire("ak") > 0
+
+
+def test_keys_are_independent():
+    clock = Clock()
+    rl = RateLimiter(rate=1, burst=1, clock=clock)
+    assert rl.acquire("a") == 0.0
+    assert rl.acquire("a") > 0
+    assert rl.acquire("b") == 0.0
+
+
+def test_disabled_when_rate_is_zero():
+    rl = RateLimiter(rate=0)
+    assert not rl.enabled
+    assert all(rl.acquire("a") == 0.0 for _ in range(10_000))
+
+
+def test_bucket_never_exceeds_burst():
+    clock = Clock()
+    rl = RateLimiter(rate=10, burst=2, clock=clock)
+    clock.t += 3600
+    assert [rl.acquire("a") == 0.0 for _ in range(3)] == [True, True, False]
+
+
+def test_retry_after_is_whole_seconds_at_least_one():
+    assert retry_after_header(0.01) == "1"
+    assert retry_after_header(1.2) == "2"
