@@ -1,0 +1,131 @@
+"""The HTTP edge: authenticate, validate into the contract model, request the command on the bus,
+return the typed reply. It owns no data."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from api_edge.auth import Authenticator, load_credentials_json, load_tokens_json
+from api_edge.auth_middleware import AuthMiddleware
+from api_edge.rate_limit import RateLimiter
+from api_edge.bus_client import BusClient
+from api_edge.errors import error_response
+from api_edge.routers import ROUTERS
+from services import bus, errors, subjects
+from services.errors import ServiceError
+from services.settings import Settings, expected_workers, get_settings
+from services.validation import describe_validation_error
+
+log = logging.getLogger("openstage.edge")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        msg = err.get("msg", "invalid value")
+        if err.get("type") == "json_invalid":
+            return "request body is not valid JSON"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def load_authenticator(settings: Settings) -> Authenticator:
+    credentials = load_credentials_json(settings.credentials)
+    tokens = load_tokens_json(settings.tokens)
+    if not credentials and not tokens:
+        secret_file = settings.data_dir / "credentials.json"
+        if secret_file.exists():
+            credentials = load_credentials_json(secret_file.read_text())
+    if not credentials and not tokens:
+        log.warning("no credentials configured: every API request will be refused (set OPENSTAGE_CREDENTIALS)")
+    return Authenticator(credentials, tokens, max_skew_seconds=settings.max_clock_skew_seconds)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    bus_client = BusClient(None, settings.request_timeout)
+    workers = expected_workers(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.nats_url:
+            bus_client.nc = await bus.connect(settings.nats_url, name="openstage-edge")
+        yield
+        if bus_client.nc:
+            await bus_client.nc.drain()
+
+    app = FastAPI(
+        title="openstage",
+        version="0.1.0",
+        description="Huawei Cloud ServiceStage v2 API and a Service-Center v4 compatible registry.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.bus = bus_client
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> Response:
+        return error_response(request.url.path, exc.status, exc.code, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        message = _validation_message(exc)
+        code = errors.INVALID_JSON if message.startswith("request body is not valid JSON") else None
+        return error_response(request.url.path, 400, code, message)
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_value(request: Request, exc: ValidationError) -> Response:
+        # a path or query value that does not fit its contract model (e.g. a malformed id)
+        return error_response(request.url.path, 400, None, describe_validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request.url.path, exc.status_code, None, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(request.url.path, 500, None, "internal error")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> Response:
+        nc = bus_client.nc
+        if nc is None or not nc.is_connected:
+            return JSONResponse({"status": "unavailable", "reason": "message bus not connected"}, status_code=503)
+
+        async def ping(domain: str) -> str | None:
+            try:
+                await nc.request(subjects.ping(domain), b"", timeout=2.0)
+                return None
+            except Exception:
+                return domain
+
+        missing = [d for d in await asyncio.gather(*(ping(d) for d in workers)) if d]
+        if missing:
+            return JSONResponse(
+                {"status": "unavailable", "reason": f"workers not answering: {', '.join(missing)}"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", "workers": sorted(workers)})
+
+    app.add_middleware(
+        AuthMiddleware,
+        authenticator=load_authenticator(settings),
+        max_body_bytes=settings.max_body_bytes,
+        rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+    )
+    return app
