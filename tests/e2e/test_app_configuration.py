@@ -196,15 +196,20 @@ def test_configurations_of_deleted_applications_and_environments_are_removed(sdk
     other_app = new_app(client)
     put(client, other_app, env_a, {"C": "1"})
 
-    client.delete_environment(DeleteEnvironmentRequest(environment_id=env_b))
-    client.delete_application(DeleteApplicationRequest(application_id=app_id))
-    deadline = time.monotonic() + 15
-    while True:
-        deletions = [g["event"]["data"] for g in config_events(running, project)
+    def deletions_after(action, expected: int) -> list[dict]:
+        action()
+        deadline = time.monotonic() + 15
+        while True:
+            found = [g["event"]["data"] for g in config_events(running, project)
                      if g["event"]["type"].endswith("app_configuration.deleted")]
-        if len(deletions) >= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+            if len(found) >= expected or time.monotonic() > deadline:
+                return found
+            time.sleep(0.3)
+
+    # one deletion after the other: nx-27017 cannot run two processes' transactions at once (see
+    # docs/api-applications.md), and each deletion makes the config worker write in a transaction
+    deletions_after(lambda: client.delete_environment(DeleteEnvironmentRequest(environment_id=env_b)), 1)
+    deletions = deletions_after(lambda: client.delete_application(DeleteApplicationRequest(application_id=app_id)), 2)
     assert sorted((d["application_id"], d["environment_id"], d["revision"]) for d in deletions) == sorted(
         [(app_id, env_a, 2), (app_id, env_b, 2)])
     assert {d["reason"] for d in deletions} == {f"application {app_id} deleted", f"environment {env_b} deleted"}
