@@ -96,6 +96,11 @@ class Config:
     APP_CONFIGURATION_DELETE = "app_configuration.delete"
     APP_CONFIGURATION_HISTORY = "app_configuration.history"
 
+    # config-center items, /v3/{project}/configuration/items (issue #5): workers/config/items.py
+    ITEM_QUERY = "item.query"
+    ITEM_UPSERT = "item.upsert"
+    ITEM_DELETE = "item.delete"
+
 
 # --- lifecycle worker: component instances (issue #4) ------------------------------------------
 class Instances:

@@ -2,6 +2,7 @@
 from api_edge.routers import environments, metadata
 from api_edge.routers import applications, components
 from api_edge.routers import app_configurations
+from api_edge.routers import config_items
 from api_edge.routers import instances, jobs
 
 ROUTERS = [
@@ -10,6 +11,7 @@ ROUTERS = [
     applications.router,
     components.router,
     app_configurations.router,
+    config_items.router,
     instances.router,
     jobs.router,
 ]

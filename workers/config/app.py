@@ -8,10 +8,10 @@ from faststream import FastStream
 
 from services.store import app_configurations as app_configuration_store
 from services.subjects import CONFIG
-from workers.config import app_configurations
+from workers.config import app_configurations, items
 from workers.runtime import WorkerContext, build_worker
 
-ROUTERS = [app_configurations.router]
+ROUTERS = [app_configurations.router, items.router]
 
 
 async def _app_configuration_indexes(c: WorkerContext) -> None:
@@ -19,7 +19,7 @@ async def _app_configuration_indexes(c: WorkerContext) -> None:
 
 
 # hooks run once the store and bus are connected (create indexes here)
-ON_STARTUP = [_app_configuration_indexes]
+ON_STARTUP = [_app_configuration_indexes, items.ensure_indexes]
 # hooks run once the subscribers are live (start background consumers here), and at shutdown
 AFTER_STARTUP = [app_configurations.start_deletion_consumers]
 ON_SHUTDOWN = [app_configurations.stop_deletion_consumers]
