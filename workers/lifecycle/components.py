@@ -10,7 +10,6 @@ import uuid
 
 from faststream import Path
 
-from services import errors
 from services.clock import clock
 from services.contracts.common import Reply
 from services.contracts.components import (
@@ -137,24 +136,11 @@ async def delete_component(body: DeleteComponent, project: str = Path()) -> Repl
     return Reply.ok(None, status=204)
 
 
-async def refuse_while_instances_exist(project: str, application_id: str, component_id: str, session) -> None:
-    """409 while the instances collection still holds an instance of the component."""
-    count = await ctx.db[INSTANCES_COLLECTION].count_documents(
-        {"project_id": project, "application_id": application_id, "component_id": component_id},
-        session=session,
-    )
-    if count:
-        raise errors.ServiceError(
-            409, errors.COMPONENT_IN_USE,
-            f"component {component_id} still has {count} instance(s): delete them first",
-        )
-
-
 # Checks run before a component is deleted. Each is
 # ``async guard(project_id, application_id, component_id, session)`` and raises a ServiceError
-# to refuse (use errors.COMPONENT_IN_USE, status 409). The first one refuses while the
-# ``instances`` collection has an instance of the component; the instances module appends its own.
-COMPONENT_DELETE_GUARDS: list = [refuse_while_instances_exist]
+# to refuse (errors.COMPONENT_IN_USE, status 409). The instances module (workers/lifecycle/
+# instances.py) appends the one refusing while the component has instances.
+COMPONENT_DELETE_GUARDS: list = []
 
 # Run first when the caller asks ``force=true``: each is
 # ``async cascade(project_id, application_id, component_id, session) -> list[CloudEvent] | None``
