@@ -166,6 +166,43 @@ def nats_config(
     typer.echo(f"wrote {out}")
 
 
+jobs_app = typer.Typer(add_completion=False, help="Deployment jobs of component instances")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("watch")
+def jobs_watch(
+    job_id: str = typer.Argument(..., help="the job_id a create/modify/delete/action call answered with"),
+    project: str = typer.Option(..., "--project", "-p", envvar="OPENSTAGE_PROJECT_ID", help="project id"),
+    nats_url: str = typer.Option(None, envvar="OPENSTAGE_NATS_URL", help="read the job over the bus (NATS URL)"),
+    endpoint: str = typer.Option("http://127.0.0.1:8080", envvar="OPENSTAGE_ENDPOINT",
+                                 help="read the job over HTTP from this edge (when no NATS URL is given)"),
+    ak: str = typer.Option(None, envvar="OPENSTAGE_AK", help="access key (HTTP)"),
+    sk: str = typer.Option(None, envvar="OPENSTAGE_SK", help="secret key (HTTP)"),
+    token: str = typer.Option(None, envvar="OPENSTAGE_TOKEN", help="X-Auth-Token (HTTP), instead of AK/SK"),
+    data_dir: Path = typer.Option(Path(".openstage"), help="where `openstage up` keeps credentials.json (HTTP)"),
+    interval: float = typer.Option(0.5, help="seconds between polls"),
+    timeout: float = typer.Option(3600, help="give up after this many seconds"),
+    as_json: bool = typer.Option(False, "--json", help="print the final job document (JSON) on stdout"),
+) -> None:
+    """Show a job's tasks live with a progress bar; exit 0 when it SUCCEEDED, 1 when it failed."""
+    from openstage import jobwatch
+
+    try:
+        if nats_url:
+            fetch = jobwatch.bus_fetcher(nats_url, project, job_id)
+        else:
+            if not (ak and sk) and not token and (data_dir / "credentials.json").exists():
+                cred = json.loads((data_dir / "credentials.json").read_text())[0]
+                ak, sk = cred["ak"], cred["sk"]
+            fetch = jobwatch.http_fetcher(endpoint, project, job_id, ak, sk, token)
+        code = jobwatch.watch(fetch, interval, timeout, as_json)
+    except jobwatch.WatchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     app()
 
