@@ -15,6 +15,7 @@ from api_edge.auth import Authenticator, load_credentials_json, load_tokens_json
 from api_edge.auth_middleware import AuthMiddleware
 from api_edge.rate_limit import RateLimiter
 from api_edge.bus_client import BusClient
+from api_edge.docs import mount_docs
 from api_edge.errors import error_response
 from api_edge.routers import ROUTERS
 from services import bus, errors, subjects
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    mount_docs(app)  # /docs, /redoc, /asyncapi(.json), all assets served offline (api_edge/docs.py)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
