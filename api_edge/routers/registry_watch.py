@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
 from nats.js.api import DeliverPolicy
 from pydantic import BaseModel, ValidationError
 
@@ -196,11 +197,14 @@ async def fetch_providers(bus, project_id: str, service_id: str) -> set[str]:
 # --- the WebSocket ------------------------------------------------------------------------------
 @router.websocket(WATCH_PATH, name="Watch the instances of a service's providers")
 async def watch(websocket: WebSocket, project_id: str, service_id: str):
-    await websocket.accept()
     bus = websocket.app.state.bus
     state = WatchState(project_id, service_id, tenant_of(websocket.headers.get(DOMAIN_HEADER), project_id))
     sub = None
     try:
+        # Everything is set up before the handshake completes: once the client's connect returns,
+        # every later change reaches it (Service-Center subscribes after the upgrade, a small window
+        # in which a change is lost). The outcome of the checks is reported after the upgrade, as
+        # Service-Center does.
         try:
             if bus.nc is None or not bus.nc.is_connected:
                 raise errors.unavailable("message bus not connected")
@@ -211,6 +215,7 @@ async def watch(websocket: WebSocket, project_id: str, service_id: str):
             )
             await require_service(bus, project_id, service_id)
             state.providers = await fetch_providers(bus, project_id, service_id)
+            await websocket.accept()
         except ServiceMissing:
             await _fail(websocket, SERVICE_NOT_EXISTS_TEXT, 1000)
             return
@@ -244,6 +249,8 @@ async def watch(websocket: WebSocket, project_id: str, service_id: str):
 async def _fail(websocket: WebSocket, text: str, code: int) -> None:
     """Service-Center's SendEstablishError: the error's text as a message, then the end."""
     with contextlib.suppress(Exception):
+        if websocket.client_state == WebSocketState.CONNECTING:
+            await websocket.accept()
         await websocket.send_text(text)
         await websocket.close(code=code)
 
