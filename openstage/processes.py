@@ -111,7 +111,9 @@ def start_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Pat
     data_dir.mkdir(parents=True, exist_ok=True)
     # nx-27017 keeps a pid file and refuses to start while it names a live process: give each
     # store its own, next to its data.
-    args = [find_executable("nx-27017"), "--db", str(data_dir / "store.db"), "--host", host, "-p", str(port),
+    # --data-dir: one SQLite file (and connection) per database, i.e. per domain worker.
+    (data_dir / "store").mkdir(parents=True, exist_ok=True)
+    args = [find_executable("nx-27017"), "--data-dir", str(data_dir / "store"), "--host", host, "-p", str(port),
             "--pid-file", str(data_dir / "store.pid"), "--log-file", str(data_dir / "store-server.log")]
     child = spawn("store", args, log_dir=log_dir)
     wait_for_port(host, port, 30, child.proc)
@@ -178,6 +180,7 @@ class System:
             port = self._port(self.store_port)
             self.children["store"] = start_store(self.data_dir, port, self.host, self.log_dir)
             self.mongodb_url = mongodb_url(self.host, port)
+            self.env["OPENSTAGE_STORE_SERIALIZE_WRITES"] = "1"
         self.env.update({"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url,
                          "OPENSTAGE_DATA_DIR": str(self.data_dir)})
 

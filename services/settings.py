@@ -15,7 +15,11 @@ class Settings(BaseSettings):
     # External dependencies. When unset, `openstage up` starts embedded ones.
     nats_url: str | None = None
     mongodb_url: str | None = None
+    # Base name of the databases: each domain worker owns "<mongodb_db>_<domain>".
     mongodb_db: str = "openstage"
+    # Hold every write of a process while it has a transaction open (needed on nx-27017; see
+    # services/store/mongo.py). The embedded runtime sets it.
+    store_serialize_writes: bool = False
 
     # HTTP edge
     host: str = "127.0.0.1"

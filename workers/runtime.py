@@ -113,7 +113,8 @@ def build_worker(
 
     @app.on_startup
     async def _connect() -> None:
-        ctx.db = mongo.connect(settings.mongodb_url, settings.mongodb_db)
+        ctx.db = mongo.connect(settings.mongodb_url, mongo.database_name(settings.mongodb_db, domain),
+                               serialize_writes=settings.store_serialize_writes)
         ctx.nc = await bus.connect(settings.nats_url, name=f"openstage-{domain}-events")
         ctx.js = ctx.nc.jetstream()
         await bus.ensure_streams(ctx.js, list(streams))

@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 
 from services.clock import Clock, clock as default_clock
 from services.contracts.events import CloudEvent
+from services.store.mongo import transaction_scope
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ class Outbox:
         self.js = js
         self.clock = clock
         self._sweeper: asyncio.Task | None = None
-        # nx-27017 runs each session's transaction as a SAVEPOINT on one shared SQLite connection:
-        # two transactions open at once corrupt each other (a commit fails with "no such
-        # savepoint" after its writes were kept, an abort rolls back the other's writes). So one
-        # process runs its transactions one at a time; they are short.
-        self._tx_lock = asyncio.Lock()
 
     async def transaction(
         self,
@@ -45,7 +41,11 @@ class Outbox:
     ) -> T:
         """Run ``write(session)``; it returns (result, events). The writes and the events commit
         together or not at all; then the events are published."""
-        async with self._tx_lock:
+        # nx-27017 runs a transaction as a SAVEPOINT on its database's one SQLite connection:
+        # transactions (and plain writes) interleaved with an open one corrupt each other. The
+        # scope runs this process's transactions one at a time, and, with serialize_writes on
+        # (embedded store), holds every other write of the process until it ends (see mongo.py).
+        async with transaction_scope():
             async with await self.db.client.start_session() as session:
                 async with session.start_transaction():
                     result, events = await write(session)

@@ -30,6 +30,7 @@ from pymongo import MongoClient
 
 from services import subjects
 from services.settings import Settings
+from services.store.mongo import database_name
 from tests.support.system import TENANT_A, TENANT_B
 
 
@@ -178,7 +179,7 @@ def instances(running):
     """The instances collection of the running system's store (written directly: a stand-in for
     instances the instances module would have deployed)."""
     client = MongoClient(running.mongodb_url)
-    yield client[Settings().mongodb_db]["instances"]
+    yield client[database_name(Settings().mongodb_db, "lifecycle")]["instances"]
     client.close()
 
 

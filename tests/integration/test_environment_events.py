@@ -98,7 +98,7 @@ def test_no_loss_or_duplicate_across_worker_crash(own_system):
     never_published, published_not_cleared = pending("lost-1"), pending("dup-1")
 
     async def leave_crash_state() -> None:
-        db = AsyncIOMotorClient(own_system.mongodb_url, tz_aware=True).openstage
+        db = AsyncIOMotorClient(own_system.mongodb_url, tz_aware=True).openstage_lifecycle
         now = datetime.now(timezone.utc)
         for e in (never_published, published_not_cleared):
             await db.outbox.insert_one({"_id": e.id, "subject": e.openstagesubject,
@@ -115,7 +115,7 @@ def test_no_loss_or_duplicate_across_worker_crash(own_system):
     assert after.status_code == 200
 
     async def outbox_size() -> int:
-        return await AsyncIOMotorClient(own_system.mongodb_url).openstage.outbox.count_documents({})
+        return await AsyncIOMotorClient(own_system.mongodb_url).openstage_lifecycle.outbox.count_documents({})
 
     deadline = time.monotonic() + 15
     while asyncio.run(outbox_size()) and time.monotonic() < deadline:
