@@ -206,8 +206,7 @@ def test_configurations_of_deleted_applications_and_environments_are_removed(sdk
                 return found
             time.sleep(0.3)
 
-    # one deletion after the other: nx-27017 cannot run two processes' transactions at once (see
-    # docs/api-applications.md), and each deletion makes the config worker write in a transaction
+    # one deletion after the other, each followed by the config worker's purge
     deletions_after(lambda: client.delete_environment(DeleteEnvironmentRequest(environment_id=env_b)), 1)
     deletions = deletions_after(lambda: client.delete_application(DeleteApplicationRequest(application_id=app_id)), 2)
     assert sorted((d["application_id"], d["environment_id"], d["revision"]) for d in deletions) == sorted(
