@@ -178,6 +178,7 @@ BAD_QUERIES = [
     ({"dimensionsInfo": "order@shop", "keyFilter": "(a+)+$"}, "nests quantifiers"),
     ({"dimensionsInfo": "order@shop", "keyFilter": "(a)\\1"}, "unsupported construct"),
     ({"dimensionsInfo": "order@shop", "keyFilter": "a" * 300}, "longer than"),
+    ({"dimensionsInfo": "order@shop", "revision": "r" * 200}, "revision"),
 ]
 
 
