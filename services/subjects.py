@@ -116,3 +116,49 @@ class Instances:
 # --- jobs worker: the job tracker ----------------------------------------------------------------
 class Jobs:
     GET = "job.get"
+
+
+# --- registry worker: Service-Center v4 registry (issue #5) -----------------------------------------
+class Registry:
+    """``openstage.cmd.<project>.registry.<entity>.<action>`` -> ``workers/registry/<entity>s.py``.
+
+    Events (``openstage.evt.<project>.registry.<entity>.<verb>``): service.created|updated|deleted,
+    schema.changed, dependency.changed, instance.registered|deregistered|expired|status_changed|updated."""
+
+    SERVICE_CREATE = "service.create"
+    SERVICE_GET = "service.get"
+    SERVICE_LIST = "service.list"
+    SERVICE_UPDATE_PROPERTIES = "service.update_properties"
+    SERVICE_DELETE = "service.delete"
+    SERVICE_DELETE_MANY = "service.delete_many"
+    SERVICE_EXISTENCE = "service.existence"
+
+    SCHEMA_GET = "schema.get"
+    SCHEMA_PUT = "schema.put"
+    SCHEMA_PUT_MANY = "schema.put_many"
+    SCHEMA_DELETE = "schema.delete"
+    SCHEMA_LIST = "schema.list"
+
+    DEPENDENCY_PUT = "dependency.put"
+    DEPENDENCY_PROVIDERS = "dependency.providers"
+    DEPENDENCY_CONSUMERS = "dependency.consumers"
+
+    INSTANCE_REGISTER = "instance.register"
+    INSTANCE_LIST = "instance.list"
+    INSTANCE_GET = "instance.get"
+    INSTANCE_DELETE = "instance.delete"
+    INSTANCE_UPDATE_PROPERTIES = "instance.update_properties"
+    INSTANCE_UPDATE_STATUS = "instance.update_status"
+    INSTANCE_HEARTBEAT = "instance.heartbeat"
+    INSTANCE_HEARTBEAT_MANY = "instance.heartbeat_many"
+    INSTANCE_FIND = "instance.find"
+    INSTANCE_FIND_MANY = "instance.find_many"
+
+    # event entities and verbs (their names are fixed: the WebSocket watcher consumes them)
+    SERVICE_EVENTS = ("created", "updated", "deleted")
+    INSTANCE_EVENTS = ("registered", "deregistered", "expired", "status_changed", "updated")
+
+
+def registry_events_filter(project_id: str = "*") -> str:
+    """Subject filter of every registry event (of one project, or of all with ``*``)."""
+    return f"{EVT_PREFIX}.{project_id}.{REGISTRY}.>"

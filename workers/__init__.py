@@ -4,5 +4,6 @@
 WORKERS: dict[str, str] = {
     "lifecycle": "workers.lifecycle.app:build",
     "config": "workers.config.app:build",
+    "registry": "workers.registry.app:build",
     "jobs": "workers.jobs.app:build",
 }

@@ -2,6 +2,7 @@
 from api_edge.routers import environments, metadata
 from api_edge.routers import applications, components
 from api_edge.routers import app_configurations
+from api_edge.routers import registry
 from api_edge.routers import config_items
 from api_edge.routers import registry_watch
 from api_edge.routers import instances, jobs
@@ -12,6 +13,7 @@ ROUTERS = [
     applications.router,
     components.router,
     app_configurations.router,
+    registry.router,
     config_items.router,
     registry_watch.router,
     instances.router,

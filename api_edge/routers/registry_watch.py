@@ -45,9 +45,9 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
 from nats.js.api import DeliverPolicy
 from pydantic import BaseModel, ValidationError
+from starlette.websockets import WebSocketState
 
 from services import errors, subjects
 from services.contracts.registry import MicroServiceInstance, MicroServiceKey, WatchInstanceResponse
@@ -179,7 +179,9 @@ async def _ask(bus, project_id: str, action: str, service_id: str) -> dict[str, 
     reply = await bus.request(project_id, subjects.REGISTRY, action, _ServiceRef(service_id=service_id))
     err = reply.get("error")
     if err:
-        if err.get("error_code") == "400012":
+        # Service-Center's ExistServiceByID: an id that is not a service's (unknown or not even
+        # valid) is "service does not exist"
+        if err.get("error_code") in ("400012", "400001"):
             raise ServiceMissing(err.get("detail") or err.get("error_msg") or SERVICE_NOT_EXISTS_TEXT)
         raise errors.ServiceError(int(reply.get("status", 500)), err.get("error_code", ""),
                                   err.get("error_msg", ""), err.get("detail", ""))

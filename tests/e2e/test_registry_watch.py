@@ -134,9 +134,10 @@ def test_new_provider_version_is_watched_after_it_is_created(running, signed):
 
 def test_watch_of_an_unknown_service(running):
     async def scenario():
-        async with watch(running.base_url, f"watch{uuid.uuid4().hex[:8]}", "0" * 40) as ws:
-            assert await asyncio.wait_for(ws.recv(), 10) == "service does not exist"
-            with pytest.raises(ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 5)
+        for service_id in ("0" * 40, "x" * 100):
+            async with watch(running.base_url, f"watch{uuid.uuid4().hex[:8]}", service_id) as ws:
+                assert await asyncio.wait_for(ws.recv(), 10) == "service does not exist"
+                with pytest.raises(ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), 5)
 
     asyncio.run(scenario())
