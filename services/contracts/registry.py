@@ -479,7 +479,168 @@ class ConfigItemsWriteResponse(_SCModel):
     result: str = Field(default="Success", alias="Result")
 
 
+
+# --------------------------------------------------------------------------------------------
+# Bus commands of the registry worker (openstage.cmd.<project>.registry.<entity>.<action>).
+# The edge passes path/query values and the decoded JSON body through unchanged; the worker
+# applies Service-Center's validation (services.registry.validation), so a direct NATS caller
+# gets the same 400001 answers as an HTTP one. Every value is a plain string: nothing here is
+# ever used as a MongoDB filter document.
+# --------------------------------------------------------------------------------------------
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ServiceRefCommand(_Command):
+    """service.get"""
+
+    service_id: str | None = None
+
+
+class CreateServiceCommand(_Command):
+    """service.create: ``body`` is the decoded JSON of POST /microservices."""
+
+    body: Any = None
+
+
+class ListServicesCommand(_Command):
+    """service.list: optional filters (exact matches)."""
+
+    app_id: str | None = None
+    service_name: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    with_shared: str | None = None
+
+
+class UpdateServicePropertiesCommand(_Command):
+    service_id: str | None = None
+    body: Any = None
+
+
+class DeleteServiceCommand(_Command):
+    service_id: str | None = None
+    force: str | None = None
+
+
+class DeleteServicesCommand(_Command):
+    body: Any = None
+
+
+class ExistenceCommand(_Command):
+    type: str | None = None
+    environment: str | None = None
+    app_id: str | None = None
+    service_name: str | None = None
+    version: str | None = None
+    service_id: str | None = None
+    schema_id: str | None = None
+
+
+class SchemaRefCommand(_Command):
+    service_id: str | None = None
+    schema_id: str | None = None
+
+
+class PutSchemaCommand(SchemaRefCommand):
+    body: Any = None
+
+
+class PutSchemasCommand(_Command):
+    service_id: str | None = None
+    body: Any = None
+
+
+class ListSchemasCommand(_Command):
+    service_id: str | None = None
+    with_schema: str | None = None
+
+
+class PutDependenciesCommand(_Command):
+    """dependency.put: ``override`` true for PUT (replace), false for POST (add)."""
+
+    body: Any = None
+    override: bool = True
+
+
+class DependencyQueryCommand(_Command):
+    service_id: str | None = None
+    no_self: str | None = None
+    same_domain: str | None = None
+
+
+class RegisterInstanceCommand(_Command):
+    service_id: str | None = None
+    body: Any = None
+
+
+class InstanceRefCommand(_Command):
+    service_id: str | None = None
+    instance_id: str | None = None
+    consumer_id: str | None = None
+    rev: str | None = None
+
+
+class ListInstancesCommand(_Command):
+    service_id: str | None = None
+    consumer_id: str | None = None
+    tags: str | None = None
+    rev: str | None = None
+
+
+class UpdateInstanceStatusCommand(_Command):
+    service_id: str | None = None
+    instance_id: str | None = None
+    value: str | None = None
+
+
+class UpdateInstancePropertiesCommand(_Command):
+    service_id: str | None = None
+    instance_id: str | None = None
+    body: Any = None
+
+
+class HeartbeatCommand(_Command):
+    service_id: str | None = None
+    instance_id: str | None = None
+
+
+class HeartbeatManyCommand(_Command):
+    body: Any = None
+
+
+class FindInstancesCommand(_Command):
+    """instance.find (GET /instances)."""
+
+    app_id: str | None = None
+    service_name: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    tags: str | None = None
+    consumer_id: str | None = None
+    rev: str | None = None
+
+
+class BatchFindCommand(_Command):
+    """instance.find_many (POST /instances/action?type=query)."""
+
+    type: str | None = None
+    consumer_id: str | None = None
+    body: Any = None
+
+
+REGISTRY_COMMANDS = [
+    ServiceRefCommand, CreateServiceCommand, ListServicesCommand, UpdateServicePropertiesCommand,
+    DeleteServiceCommand, DeleteServicesCommand, ExistenceCommand, SchemaRefCommand, PutSchemaCommand,
+    PutSchemasCommand, ListSchemasCommand, PutDependenciesCommand, DependencyQueryCommand,
+    RegisterInstanceCommand, InstanceRefCommand, ListInstancesCommand, UpdateInstanceStatusCommand,
+    UpdateInstancePropertiesCommand, HeartbeatCommand, HeartbeatManyCommand, FindInstancesCommand,
+    BatchFindCommand,
+]
+
 __all__ = [
+    *[c.__name__ for c in REGISTRY_COMMANDS],
+    "REGISTRY_COMMANDS",
     "AddDependenciesRequest",
     "AddOrUpdateServiceRule",
     "AddTagsRequest",

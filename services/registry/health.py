@@ -11,7 +11,7 @@ Sources (apache/servicecomb-service-center):
 * ``server/service/disco/instance.go`` (HEAD) ``populateInstanceDefaultValue``:
   no ``healthCheck`` -> ``{mode: push, interval: 30, times: 3}``; ``push`` -> interval raised
   to ``registry.instance.minInterval`` (5 s) and times to ``registry.instance.minTimes`` (3)
-  when lower; ``pull`` (the platform/sidecar checks) -> forced to 30/3.
+  when lower (**openstage** floors only at interval 1 s / times 0: see DEFAULT_MIN_INTERVAL); ``pull`` (the platform/sidecar checks) -> forced to 30/3.
   v2.0.0 instead rejected a push check whose ``interval*(times+1) <= 0`` with 400001.
 * ``server/service/validator/instance_validator.go``: when ``healthCheck`` is present,
   ``mode`` must be ``push`` or ``pull``, ``interval`` 1..2^31-1, ``times`` <= 2^31-1,
@@ -26,8 +26,14 @@ from services.registry.errors import instance_not_exists, invalid_params
 
 DEFAULT_INTERVAL = 30
 DEFAULT_TIMES = 3
-DEFAULT_MIN_INTERVAL = 5
-DEFAULT_MIN_TIMES = 3
+#: Service-Center HEAD's floors for a push check (``registry.instance.minInterval``/``minTimes``).
+SC_MIN_INTERVAL = 5
+SC_MIN_TIMES = 3
+#: openstage's floors: a push check keeps a small interval (the issue's test registers interval 2,
+#: times 1 and expects expiry after ~4 s); only a sane floor of 1 s is applied. See
+#: docs/registry-behaviour.md §4.1.
+DEFAULT_MIN_INTERVAL = 1
+DEFAULT_MIN_TIMES = 0
 MODE_PUSH = "push"  # CHECK_BY_HEARTBEAT: the instance sends heartbeats
 MODE_PULL = "pull"  # CHECK_BY_PLATFORM: a sidecar/platform reports for it
 DEFAULT_TTL = DEFAULT_INTERVAL * (DEFAULT_TIMES + 1)  # 120 s
@@ -113,6 +119,8 @@ __all__ = [
     "DEFAULT_MIN_TIMES",
     "DEFAULT_TIMES",
     "DEFAULT_TTL",
+    "SC_MIN_INTERVAL",
+    "SC_MIN_TIMES",
     "Lease",
     "MODE_PULL",
     "MODE_PUSH",

@@ -225,7 +225,12 @@ class TestHealth:
 
     def test_normalize(self):
         assert h.normalize_health_check(None) == {"mode": "push", "interval": 30, "times": 3}
-        assert h.normalize_health_check({"mode": "push", "interval": 1, "times": 0}) == {"mode": "push", "interval": 5, "times": 3}
+        # openstage keeps small intervals (floor 1 s); Service-Center's floors are opt-in
+        assert h.normalize_health_check({"mode": "push", "interval": 1, "times": 0}) == {"mode": "push", "interval": 1, "times": 0}
+        assert h.normalize_health_check({"mode": "push", "interval": 2, "times": 1}) == {"mode": "push", "interval": 2, "times": 1}
+        assert h.normalize_health_check({"mode": "push", "interval": 1, "times": 0},
+                                        min_interval=h.SC_MIN_INTERVAL, min_times=h.SC_MIN_TIMES) == {
+            "mode": "push", "interval": 5, "times": 3}
         assert h.normalize_health_check({"mode": "push", "interval": 10, "times": 5}) == {"mode": "push", "interval": 10, "times": 5}
         assert h.normalize_health_check({"mode": "pull", "interval": 1, "times": 9, "port": 80}) == {
             "mode": "pull",
@@ -239,7 +244,8 @@ class TestHealth:
             "times": 1,
         }
         assert h.ttl_for_health_check(None) == 120
-        assert h.ttl_for_health_check(h.normalize_health_check({"mode": "push", "interval": 1, "times": 0})) == 20
+        assert h.ttl_for_health_check(h.normalize_health_check({"mode": "push", "interval": 1, "times": 0})) == 1
+        assert h.ttl_for_health_check(h.normalize_health_check({"mode": "push", "interval": 2, "times": 1})) == 4
 
     def test_lease(self):
         lease = h.Lease.for_health_check({"interval": 10, "times": 2}, now=1000)
@@ -446,8 +452,8 @@ class TestInstanceValidation:
         out = v.validate_register_instance(inst(serviceId="ignored"), "sid")
         assert out.service_id == "sid" and out.status == "UP"
         assert out.health_check.model_dump(exclude_none=True) == {"mode": "push", "interval": 30, "times": 3}
-        out = v.validate_register_instance(inst(healthCheck={"mode": "push", "interval": 1, "times": 1}), "sid")
-        assert (out.health_check.interval, out.health_check.times) == (5, 3)
+        out = v.validate_register_instance(inst(healthCheck={"mode": "push", "interval": 2, "times": 1}), "sid")
+        assert (out.health_check.interval, out.health_check.times) == (2, 1)
         out = v.validate_register_instance(inst(healthCheck={"mode": "pull", "interval": 99, "times": 9}), "sid")
         assert (out.health_check.interval, out.health_check.times) == (30, 3)
         out = v.validate_register_instance(inst(status="STARTING", instanceId="my-inst"), "sid")

@@ -1,0 +1,266 @@
+"""/v4/{project_id}/registry: the Service-Center v4 compatible registry (answered by the registry worker).
+
+The edge stays thin: it decodes the JSON body (invalid JSON -> 400 + 400001, as Service-Center),
+passes path and query values and the decoded body through as plain strings, and maps the
+worker's reply to HTTP: ``status``, ``headers`` (``X-Resource-Revision``, ``X-Schema-Summary``,
+``Deprecation``), the body – or none: Service-Center answers its writes 200 with an empty body
+and ``rev`` matches with 304 and an empty body. Every error has Service-Center's shape
+``{"errorCode", "errorMessage", "detail"}`` (api_edge/errors.py)."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from api_edge.errors import error_response
+from services import errors
+from services.contracts.registry import (
+    BatchFindCommand,
+    CreateServiceCommand,
+    DeleteServiceCommand,
+    DeleteServicesCommand,
+    DependencyQueryCommand,
+    ExistenceCommand,
+    FindInstancesCommand,
+    HeartbeatCommand,
+    HeartbeatManyCommand,
+    InstanceRefCommand,
+    ListInstancesCommand,
+    ListSchemasCommand,
+    ListServicesCommand,
+    PutDependenciesCommand,
+    PutSchemaCommand,
+    PutSchemasCommand,
+    RegisterInstanceCommand,
+    SchemaRefCommand,
+    ServiceRefCommand,
+    UpdateInstancePropertiesCommand,
+    UpdateInstanceStatusCommand,
+    UpdateServicePropertiesCommand,
+)
+from services.registry.errors import invalid_params
+from services.registry.revision import CONSUMER_ID_HEADER
+from services.subjects import REGISTRY, Registry
+
+router = APIRouter(prefix="/v4/{project_id}/registry", tags=["registry (Service-Center v4)"])
+
+_JSON = "application/json"
+
+
+def _respond(path: str, reply: dict[str, Any]) -> Response:
+    status = int(reply.get("status", 200))
+    headers = reply.get("headers")
+    err = reply.get("error")
+    if err:
+        return error_response(path, status, err.get("error_code"), err.get("error_msg", ""), err.get("detail", ""),
+                              headers=headers)
+    if status == 304:
+        return Response(status_code=304, headers=headers)
+    if "result" not in reply or reply["result"] is None:
+        return Response(b"", status_code=status, headers=headers)
+    return Response(orjson.dumps(reply["result"]), status_code=status, media_type=_JSON, headers=headers)
+
+
+async def _call(request: Request, project_id: str, action: str, cmd: BaseModel) -> Response:
+    path = request.url.path
+    try:
+        reply = await request.app.state.bus.request(project_id, REGISTRY, action, cmd)
+    except errors.ServiceError as exc:
+        return error_response(path, exc.status, exc.code, exc.message, exc.detail)
+    return _respond(path, reply)
+
+
+async def _body(request: Request) -> Any:
+    """The decoded JSON body (None when empty); invalid JSON is Service-Center's 400001."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_params(f"Unmarshal error: {exc}") from None
+
+
+def _consumer(request: Request) -> str | None:
+    return request.headers.get(CONSUMER_ID_HEADER)
+
+
+# --- micro-services --------------------------------------------------------------------------
+@router.post("/microservices", summary="Create a micro-service")
+async def create_service(project_id: str, request: Request):
+    cmd = CreateServiceCommand(body=await _body(request))
+    return await _call(request, project_id, Registry.SERVICE_CREATE, cmd)
+
+
+@router.get("/microservices", summary="Query micro-services (optional filters: appId, serviceName, version, env)")
+async def list_services(project_id: str, request: Request, appId: str | None = Query(None),
+                        serviceName: str | None = Query(None), version: str | None = Query(None),
+                        env: str | None = Query(None), withShared: str | None = Query(None)):
+    cmd = ListServicesCommand(app_id=appId, service_name=serviceName, version=version, environment=env,
+                              with_shared=withShared)
+    return await _call(request, project_id, Registry.SERVICE_LIST, cmd)
+
+
+@router.delete("/microservices", summary="Delete micro-services in a batch")
+async def delete_services(project_id: str, request: Request):
+    cmd = DeleteServicesCommand(body=await _body(request))
+    return await _call(request, project_id, Registry.SERVICE_DELETE_MANY, cmd)
+
+
+@router.get("/microservices/{service_id}", summary="Query a micro-service")
+async def get_service(project_id: str, service_id: str, request: Request):
+    return await _call(request, project_id, Registry.SERVICE_GET, ServiceRefCommand(service_id=service_id))
+
+
+@router.delete("/microservices/{service_id}", summary="Delete a micro-service (force=true deregisters its instances)")
+async def delete_service(project_id: str, service_id: str, request: Request, force: str | None = Query(None)):
+    cmd = DeleteServiceCommand(service_id=service_id, force=force)
+    return await _call(request, project_id, Registry.SERVICE_DELETE, cmd)
+
+
+@router.put("/microservices/{service_id}/properties", summary="Replace a micro-service's properties")
+async def update_service_properties(project_id: str, service_id: str, request: Request):
+    cmd = UpdateServicePropertiesCommand(service_id=service_id, body=await _body(request))
+    return await _call(request, project_id, Registry.SERVICE_UPDATE_PROPERTIES, cmd)
+
+
+@router.get("/existence", summary="Query the unique serviceId of a service, or a schema's summary")
+async def existence(project_id: str, request: Request, type: str | None = Query(None), env: str | None = Query(None),
+                    appId: str | None = Query(None), serviceName: str | None = Query(None),
+                    version: str | None = Query(None), serviceId: str | None = Query(None),
+                    schemaId: str | None = Query(None), service_id: str | None = Query(None),
+                    schema_id: str | None = Query(None)):
+    cmd = ExistenceCommand(type=type, environment=env, app_id=appId, service_name=serviceName, version=version,
+                           service_id=serviceId if serviceId is not None else service_id,
+                           schema_id=schemaId if schemaId is not None else schema_id)
+    return await _call(request, project_id, Registry.SERVICE_EXISTENCE, cmd)
+
+
+# --- schemas -----------------------------------------------------------------------------------
+@router.get("/microservices/{service_id}/schemas", summary="Query all schemas of a micro-service")
+async def list_schemas(project_id: str, service_id: str, request: Request, withSchema: str | None = Query(None)):
+    cmd = ListSchemasCommand(service_id=service_id, with_schema=withSchema)
+    return await _call(request, project_id, Registry.SCHEMA_LIST, cmd)
+
+
+@router.post("/microservices/{service_id}/schemas", summary="Replace a micro-service's schemas in a batch")
+async def put_schemas(project_id: str, service_id: str, request: Request):
+    cmd = PutSchemasCommand(service_id=service_id, body=await _body(request))
+    return await _call(request, project_id, Registry.SCHEMA_PUT_MANY, cmd)
+
+
+@router.get("/microservices/{service_id}/schemas/{schema_id}", summary="Query a schema")
+async def get_schema(project_id: str, service_id: str, schema_id: str, request: Request):
+    cmd = SchemaRefCommand(service_id=service_id, schema_id=schema_id)
+    return await _call(request, project_id, Registry.SCHEMA_GET, cmd)
+
+
+@router.put("/microservices/{service_id}/schemas/{schema_id}", summary="Create or modify a schema")
+async def put_schema(project_id: str, service_id: str, schema_id: str, request: Request):
+    cmd = PutSchemaCommand(service_id=service_id, schema_id=schema_id, body=await _body(request))
+    return await _call(request, project_id, Registry.SCHEMA_PUT, cmd)
+
+
+@router.delete("/microservices/{service_id}/schemas/{schema_id}", summary="Delete a schema")
+async def delete_schema(project_id: str, service_id: str, schema_id: str, request: Request):
+    cmd = SchemaRefCommand(service_id=service_id, schema_id=schema_id)
+    return await _call(request, project_id, Registry.SCHEMA_DELETE, cmd)
+
+
+# --- dependencies ------------------------------------------------------------------------------
+@router.put("/dependencies", summary="Create dependencies (replace the consumers' provider lists)")
+async def put_dependencies(project_id: str, request: Request):
+    cmd = PutDependenciesCommand(body=await _body(request), override=True)
+    return await _call(request, project_id, Registry.DEPENDENCY_PUT, cmd)
+
+
+@router.post("/dependencies", summary="Add dependencies")
+async def add_dependencies(project_id: str, request: Request):
+    cmd = PutDependenciesCommand(body=await _body(request), override=False)
+    return await _call(request, project_id, Registry.DEPENDENCY_PUT, cmd)
+
+
+@router.get("/microservices/{service_id}/providers", summary="Query all providers of a consumer")
+async def providers(project_id: str, service_id: str, request: Request, noSelf: str | None = Query(None),
+                    sameDomain: str | None = Query(None)):
+    cmd = DependencyQueryCommand(service_id=service_id, no_self=noSelf, same_domain=sameDomain)
+    return await _call(request, project_id, Registry.DEPENDENCY_PROVIDERS, cmd)
+
+
+@router.get("/microservices/{service_id}/consumers", summary="Query all consumers of a provider")
+async def consumers(project_id: str, service_id: str, request: Request, noSelf: str | None = Query(None),
+                    sameDomain: str | None = Query(None)):
+    cmd = DependencyQueryCommand(service_id=service_id, no_self=noSelf, same_domain=sameDomain)
+    return await _call(request, project_id, Registry.DEPENDENCY_CONSUMERS, cmd)
+
+
+# --- instances -----------------------------------------------------------------------------------
+@router.post("/microservices/{service_id}/instances", summary="Register an instance")
+async def register_instance(project_id: str, service_id: str, request: Request):
+    cmd = RegisterInstanceCommand(service_id=service_id, body=await _body(request))
+    return await _call(request, project_id, Registry.INSTANCE_REGISTER, cmd)
+
+
+@router.get("/microservices/{service_id}/instances", summary="Query a micro-service's instances")
+async def list_instances(project_id: str, service_id: str, request: Request, tags: str | None = Query(None),
+                         rev: str | None = Query(None)):
+    cmd = ListInstancesCommand(service_id=service_id, consumer_id=_consumer(request), tags=tags, rev=rev)
+    return await _call(request, project_id, Registry.INSTANCE_LIST, cmd)
+
+
+@router.get("/microservices/{service_id}/instances/{instance_id}", summary="Query an instance")
+async def get_instance(project_id: str, service_id: str, instance_id: str, request: Request,
+                       rev: str | None = Query(None)):
+    cmd = InstanceRefCommand(service_id=service_id, instance_id=instance_id, consumer_id=_consumer(request), rev=rev)
+    return await _call(request, project_id, Registry.INSTANCE_GET, cmd)
+
+
+@router.delete("/microservices/{service_id}/instances/{instance_id}", summary="Deregister an instance")
+async def delete_instance(project_id: str, service_id: str, instance_id: str, request: Request):
+    cmd = InstanceRefCommand(service_id=service_id, instance_id=instance_id)
+    return await _call(request, project_id, Registry.INSTANCE_DELETE, cmd)
+
+
+@router.put("/microservices/{service_id}/instances/{instance_id}/properties",
+            summary="Replace an instance's properties")
+async def update_instance_properties(project_id: str, service_id: str, instance_id: str, request: Request):
+    cmd = UpdateInstancePropertiesCommand(service_id=service_id, instance_id=instance_id, body=await _body(request))
+    return await _call(request, project_id, Registry.INSTANCE_UPDATE_PROPERTIES, cmd)
+
+
+@router.put("/microservices/{service_id}/instances/{instance_id}/status", summary="Change an instance's status")
+async def update_instance_status(project_id: str, service_id: str, instance_id: str, request: Request,
+                                 value: str | None = Query(None)):
+    cmd = UpdateInstanceStatusCommand(service_id=service_id, instance_id=instance_id, value=value)
+    return await _call(request, project_id, Registry.INSTANCE_UPDATE_STATUS, cmd)
+
+
+@router.put("/microservices/{service_id}/instances/{instance_id}/heartbeat", summary="Send a heartbeat")
+async def heartbeat(project_id: str, service_id: str, instance_id: str, request: Request):
+    cmd = HeartbeatCommand(service_id=service_id, instance_id=instance_id)
+    return await _call(request, project_id, Registry.INSTANCE_HEARTBEAT, cmd)
+
+
+@router.put("/heartbeats", summary="Send heartbeats of several instances")
+async def heartbeats(project_id: str, request: Request):
+    cmd = HeartbeatManyCommand(body=await _body(request))
+    return await _call(request, project_id, Registry.INSTANCE_HEARTBEAT_MANY, cmd)
+
+
+@router.get("/instances", summary="Discover instances (version rules, X-ConsumerId, rev -> 304)")
+async def find_instances(project_id: str, request: Request, appId: str | None = Query(None),
+                         serviceName: str | None = Query(None), version: str | None = Query(None),
+                         env: str | None = Query(None), tags: str | None = Query(None),
+                         rev: str | None = Query(None)):
+    cmd = FindInstancesCommand(app_id=appId, service_name=serviceName, version=version, environment=env, tags=tags,
+                               consumer_id=_consumer(request), rev=rev)
+    return await _call(request, project_id, Registry.INSTANCE_FIND, cmd)
+
+
+@router.post("/instances/action", summary="Batch discovery (type=query)")
+async def batch_find(project_id: str, request: Request, type: str | None = Query(None)):
+    cmd = BatchFindCommand(type=type, consumer_id=_consumer(request), body=await _body(request))
+    return await _call(request, project_id, Registry.INSTANCE_FIND_MANY, cmd)
