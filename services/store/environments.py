@@ -6,6 +6,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services import errors
+from services.store import mongo
 from services.contracts.environments import Environment, ListEnvironments
 from services.lifecycle.environments import name_key
 
@@ -63,7 +64,7 @@ async def get(db: AsyncIOMotorDatabase, project_id: str, env_id: str, session=No
 
 
 async def exists(db: AsyncIOMotorDatabase, project_id: str, env_id: str) -> bool:
-    return await db[COLLECTION].count_documents({"_id": env_id, "project_id": project_id}, limit=1) > 0
+    return await mongo.exists(db[COLLECTION], {"_id": env_id, "project_id": project_id})
 
 
 async def delete(db: AsyncIOMotorDatabase, project_id: str, env_id: str, session: AsyncIOMotorClientSession) -> None:
@@ -74,7 +75,7 @@ async def delete(db: AsyncIOMotorDatabase, project_id: str, env_id: str, session
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListEnvironments) -> tuple[int, list[Environment]]:
     query = {"project_id": project_id}
-    total = await db[COLLECTION].count_documents(query)
+    total = await mongo.count(db[COLLECTION], query)
     direction = DESCENDING if q.order == "desc" else ASCENDING
     sort_field = "name_key" if q.order_by == "name" else q.order_by
     cursor = db[COLLECTION].find(query).sort([(sort_field, direction), ("_id", direction)]).skip(q.offset)

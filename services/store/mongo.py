@@ -105,6 +105,17 @@ def connect(url: str, db_name: str, serialize_writes: bool = False) -> AsyncIOMo
     return SerializedDatabase(db) if serialize_writes else db  # type: ignore[return-value]
 
 
+async def count(collection, query: dict, session=None) -> int:
+    """Documents matching ``query``. ``$match`` + ``$count`` is standard MongoDB; on nx-27017 it is
+    ~30x faster than ``count_documents`` (whose ``$group`` stage nx evaluates row by row)."""
+    rows = await collection.aggregate([{"$match": query}, {"$count": "n"}], session=session).to_list(1)
+    return rows[0]["n"] if rows else 0
+
+
+async def exists(collection, query: dict, session=None) -> bool:
+    return await collection.find_one(query, {"_id": 1}, session=session) is not None
+
+
 def without_id(doc: dict | None) -> dict | None:
     if doc is None:
         return None

@@ -1,0 +1,1 @@
+"""Benchmarks of openstage (not tests): `python -m bench`. See bench/README.md."""
