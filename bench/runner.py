@@ -236,9 +236,9 @@ class Bench:
 
         one, iid = self.extra["heartbeat_target"]
         hb_subject = subjects.command(PROJECT, REGISTRY, Registry.INSTANCE_HEARTBEAT)
-        hb_payload = json.dumps({"serviceId": one, "instanceId": iid}).encode()
+        hb_payload = json.dumps({"service_id": one, "instance_id": iid}).encode()
         find_subject = subjects.command(PROJECT, REGISTRY, Registry.INSTANCE_FIND)
-        find_payload = json.dumps({"appId": "bench", "serviceName": "bench-one", "version": "latest"}).encode()
+        find_payload = json.dumps({"app_id": "bench", "service_name": "bench-one", "version": "latest"}).encode()
 
         def ok(data: bytes) -> bool:
             return b'"status":200' in data[:40]
