@@ -16,6 +16,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services import errors
+from services.store import mongo
 from services.contracts.instances import Instance, ListInstances, ListSnapshots, Snapshot
 from services.lifecycle.instances import version_key
 
@@ -70,7 +71,7 @@ async def insert(db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str,
 async def name_exists(db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str,
                       name: str) -> bool:
     query = {"project_id": project_id, "component_id": component_id, "environment_id": environment_id, "name": name}
-    return await db[INSTANCES].count_documents(query, limit=1) > 0
+    return await mongo.exists(db[INSTANCES], query)
 
 
 async def get_doc(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
@@ -129,7 +130,7 @@ async def remove(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, sessio
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> tuple[int, list[Instance]]:
     query = {"project_id": project_id, "application_id": q.application_id, "component_id": q.component_id}
-    total = await db[INSTANCES].count_documents(query)
+    total = await mongo.count(db[INSTANCES], query)
     direction = DESCENDING if q.order == "desc" else ASCENDING
     cursor = db[INSTANCES].find(query).sort([(q.order_by, direction), ("_id", direction)]).skip(q.offset)
     cursor = cursor.limit(q.limit if q.limit else 1000)

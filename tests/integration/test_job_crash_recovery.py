@@ -52,3 +52,12 @@ def test_killed_worker_mid_deploy_is_resumed(slow_system):
     assert inst.status_detail.status == "RUNNING"
     assert inst.status_detail.available_replica == 2 and inst.status_detail.replica == 2
     assert inst.status_detail.last_job_id == created.job_id and inst.status_detail.last_job_status == "SUCCEEDED"
+    # the job was really resumed by the restarted worker (a second claim of its lease)
+    from pymongo import MongoClient
+
+    from services.store.mongo import database_name
+
+    with MongoClient(slow_system.mongodb_url) as mc:
+        runner_state = mc[database_name("openstage", "lifecycle")].instance_jobs.find_one({"_id": created.job_id})
+    assert runner_state["attempts"] == 2 and runner_state["status"] == "SUCCEEDED"
+    assert runner_state["runner"] is None
