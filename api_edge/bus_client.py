@@ -23,11 +23,14 @@ class BusClient:
         self.nc = nc
         self.timeout = timeout
 
-    async def request(self, project_id: str, domain: str, action: str, payload: BaseModel | None) -> dict:
+    async def request(self, project_id: str, domain: str, action: str, payload: BaseModel | bytes | None) -> dict:
         """The worker's Reply as a dict; a ServiceError(503) if no worker answers in time."""
         if self.nc is None or not self.nc.is_connected:
             raise errors.unavailable("message bus not connected")
-        data = payload.model_dump_json(by_alias=True).encode() if payload is not None else _EMPTY
+        if isinstance(payload, bytes):  # already-encoded command JSON (the registry's hot paths)
+            data = payload
+        else:
+            data = payload.model_dump_json(by_alias=True).encode() if payload is not None else _EMPTY
         subject = subjects.command(project_id, domain, action)
         try:
             msg = await self.nc.request(subject, data, timeout=self.timeout)

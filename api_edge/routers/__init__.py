@@ -8,12 +8,12 @@ from api_edge.routers import registry_watch
 from api_edge.routers import instances, jobs
 
 ROUTERS = [
+    registry.router,  # first: the registry's hot paths (heartbeat, discovery) are matched first
     metadata.router,
     environments.router,
     applications.router,
     components.router,
     app_configurations.router,
-    registry.router,
     config_items.router,
     registry_watch.router,
     instances.router,

@@ -629,6 +629,54 @@ class BatchFindCommand(_Command):
     body: Any = None
 
 
+
+# --- CloudEvent ``data`` of the registry's events (fixed: the WebSocket watcher consumes them) ----
+class ServiceSummary(BaseModel):
+    """The provider key carried by instance and schema events."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    appId: str = ""
+    serviceName: str = ""
+    version: str = ""
+    environment: str = ""
+
+
+class ServiceEventData(BaseModel):
+    """``registry.service.created|updated|deleted``: the service as ``GET`` shows it."""
+
+    serviceId: str
+    service: dict[str, Any]
+
+
+class InstanceEventData(BaseModel):
+    """``registry.instance.registered|deregistered|expired|status_changed|updated``: the instance as
+    the v4 API shows it (its last state for deregistered/expired) and its service's key."""
+
+    serviceId: str
+    instanceId: str
+    instance: dict[str, Any]
+    service: ServiceSummary
+
+
+class SchemaChangedData(BaseModel):
+    """``registry.schema.changed``: ``action`` is ``put`` or ``delete``."""
+
+    serviceId: str
+    schemaId: str
+    action: str
+    summary: str = ""
+    service: ServiceSummary
+
+
+class DependencyChangedData(BaseModel):
+    """``registry.dependency.changed``: the consumer's whole provider rule list now."""
+
+    consumerId: str
+    consumer: ServiceSummary
+    providers: list[dict[str, str]]
+
+
 REGISTRY_COMMANDS = [
     ServiceRefCommand, CreateServiceCommand, ListServicesCommand, UpdateServicePropertiesCommand,
     DeleteServiceCommand, DeleteServicesCommand, ExistenceCommand, SchemaRefCommand, PutSchemaCommand,
@@ -641,6 +689,11 @@ REGISTRY_COMMANDS = [
 __all__ = [
     *[c.__name__ for c in REGISTRY_COMMANDS],
     "REGISTRY_COMMANDS",
+    "DependencyChangedData",
+    "InstanceEventData",
+    "SchemaChangedData",
+    "ServiceEventData",
+    "ServiceSummary",
     "AddDependenciesRequest",
     "AddOrUpdateServiceRule",
     "AddTagsRequest",

@@ -5,7 +5,8 @@ Besides its command subscribers each process runs:
 * a core-NATS subscription to ``openstage.evt.*.registry.>`` on its own connection, applying
   every registry event to the process's caches (workers/registry/state.py); on a disconnect or
   reconnect the caches are dropped (events may have been missed);
-* the lease loop (workers/registry/leases.py): flush heartbeats, expire lapsed instances."""
+* the lease loop (workers/registry/leases.py): flush heartbeats, expire lapsed instances;
+* plain nats-py subscriptions for the hot subjects (workers/registry/hot.py)."""
 from __future__ import annotations
 
 import logging
@@ -13,17 +14,33 @@ import logging
 import orjson
 from faststream import FastStream
 
-from services import bus
+from services import bus, subjects
 from services.store import registry as registry_store
-from services.subjects import EVT_PREFIX, REGISTRY, registry_events_filter
-from workers.registry import dependencies, discovery, instances, schemas, services
+from services.subjects import EVT_PREFIX, REGISTRY, Registry, registry_events_filter
+from services.contracts.registry import (
+    DependencyChangedData,
+    InstanceEventData,
+    SchemaChangedData,
+    ServiceEventData,
+)
+from workers.registry import dependencies, discovery, hot, instances, schemas, services
 from workers.registry.leases import leases
 from workers.registry.state import state
 from workers.runtime import WorkerContext, build_worker
 
 log = logging.getLogger("openstage.registry")
 
-ROUTERS = [services.router, schemas.router, dependencies.router, instances.router, discovery.router]
+# Every command subscriber (for the bus documentation). hot.router's two subjects are served by
+# plain nats-py subscriptions at run time (workers/registry/hot.py), so the broker leaves it out.
+ROUTERS = [hot.router, services.router, schemas.router, dependencies.router, instances.router, discovery.router]
+RUNTIME_ROUTERS = [r for r in ROUTERS if r is not hot.router]
+
+EVENTS = {
+    **{subjects.event_type(REGISTRY, "service", verb): ServiceEventData for verb in Registry.SERVICE_EVENTS},
+    **{subjects.event_type(REGISTRY, "instance", verb): InstanceEventData for verb in Registry.INSTANCE_EVENTS},
+    subjects.event_type(REGISTRY, "schema", "changed"): SchemaChangedData,
+    subjects.event_type(REGISTRY, "dependency", "changed"): DependencyChangedData,
+}
 
 _events_nc = None
 
@@ -66,6 +83,7 @@ async def _start_leases(c: WorkerContext) -> None:
 
 
 async def _stop(c: WorkerContext) -> None:
+    await hot.stop(c)
     await leases.stop()
     if _events_nc is not None:
         try:
@@ -74,11 +92,11 @@ async def _stop(c: WorkerContext) -> None:
             pass
 
 
-ON_STARTUP = [_indexes, _subscribe_events]
+ON_STARTUP = [_indexes, _subscribe_events, hot.start]
 AFTER_STARTUP = [_start_leases]
 ON_SHUTDOWN = [_stop]
 
 
 def build() -> FastStream:
-    return build_worker(REGISTRY, ROUTERS, on_startup=ON_STARTUP, after_startup=AFTER_STARTUP,
+    return build_worker(REGISTRY, RUNTIME_ROUTERS, on_startup=ON_STARTUP, after_startup=AFTER_STARTUP,
                         on_shutdown=ON_SHUTDOWN)

@@ -71,8 +71,6 @@ async def put_dependencies(body: PutDependenciesCommand, project: str = Path()) 
 async def record_from_find(project: str, consumer: dict[str, Any], rule: dict[str, str]) -> None:
     """Add (or update) the consumer's rule for a provider it discovered, once per process."""
     mark = (project, consumer["serviceId"], rule["environment"], rule["appId"], rule["serviceName"], rule["version"])
-    if mark in state.recorded:
-        return
 
     async def write(session):
         current = await store.dependency_rules(ctx.db, project, consumer["serviceId"], session=session)

@@ -19,7 +19,7 @@ import orjson
 
 from faststream import Path
 
-from services.contracts.registry import BatchFindCommand, BatchFindInstancesRequest, FindInstancesCommand
+from services.contracts.registry import BatchFindCommand, BatchFindInstancesRequest
 from services.registry import errors as rerr
 from services.registry import validation as v
 from services.registry.model import (
@@ -86,19 +86,27 @@ async def find_entry(project: str, app_id: str | None, service_name: str | None,
         entry = await _compute(project, env, app_id, service_name, version, tags, consumer, rule)
         state.store_find(key, entry, generation)
     if consumer is not None and entry.error is None:
-        await record_from_find(project, consumer, {
-            "environment": consumer.get("environment") or "", "appId": app_id, "serviceName": service_name,
-            "version": version or ALL_VERSIONS})
+        rule, mark = find_mark(project, consumer, app_id, service_name, version)
+        if mark not in state.recorded:
+            await record_from_find(project, consumer, rule)
     return entry
 
 
-@on_command(router, REGISTRY, Registry.INSTANCE_FIND, "Discover instances (GET /instances; rev -> 304)")
-async def find(body: FindInstancesCommand, project: str = Path()) -> bytes:
-    entry = await find_entry(project, body.app_id, body.service_name, body.version, body.environment, body.tags,
-                             body.consumer_id)
+def find_mark(project: str, consumer: dict[str, Any], app_id: str, service_name: str, version: str | None):
+    """The rule a find with X-ConsumerId records, and its mark in ``state.recorded``."""
+    rule = {"environment": consumer.get("environment") or "", "appId": app_id, "serviceName": service_name,
+            "version": version or ALL_VERSIONS}
+    mark = (project, consumer["serviceId"], rule["environment"], app_id, service_name, rule["version"])
+    return rule, mark
+
+
+async def find_reply(project: str, app_id: str | None, service_name: str | None, version: str | None,
+                     environment: str | None, tags: str | None, consumer_id: str | None, rev: str | None) -> bytes:
+    """``instance.find``: the reply bytes (served by workers/registry/hot.py)."""
+    entry = await find_entry(project, app_id, service_name, version, environment, tags, consumer_id)
     if entry.error is not None:
         raise entry.error
-    if body.rev and body.rev == entry.rev:
+    if rev and rev == entry.rev:
         return entry.not_modified  # type: ignore[return-value]
     return entry.ok
 

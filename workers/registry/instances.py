@@ -17,7 +17,6 @@ from faststream import Path
 
 from services.clock import clock
 from services.contracts.registry import (
-    HeartbeatCommand,
     HeartbeatManyCommand,
     HeartbeatSetRequest,
     InstanceRefCommand,
@@ -209,12 +208,6 @@ async def beat(project: str, service_id: str | None, instance_id: str | None) ->
             raise rerr.instance_not_exists()
         state.remember_instance(project, sid, iid, ttl)
     leases.beat(project, service_id, instance_id, ttl)  # type: ignore[arg-type]
-
-
-@on_command(router, REGISTRY, Registry.INSTANCE_HEARTBEAT, "Renew an instance's lease")
-async def heartbeat(body: HeartbeatCommand, project: str = Path()) -> bytes:
-    await beat(project, body.service_id, body.instance_id)
-    return OK_EMPTY
 
 
 @on_command(router, REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY, "Renew several leases (PUT /heartbeats)")
