@@ -58,9 +58,9 @@ router = APIRouter(tags=["registry watch"])
 
 WATCH_PATH = "/v4/{project_id}/registry/microservices/{service_id}/watcher"
 
-# Registry worker queries (services.subjects.Registry.SERVICE_GET / DEPENDENCY_PROVIDERS).
-SERVICE_GET = "service.get"
-DEPENDENCY_PROVIDERS = "dependency.providers"
+# the registry worker's queries the watch asks
+SERVICE_GET = subjects.Registry.SERVICE_GET
+DEPENDENCY_PROVIDERS = subjects.Registry.DEPENDENCY_PROVIDERS
 
 # registry instance event verb -> Service-Center watch action
 INSTANCE_ACTIONS = {
@@ -95,7 +95,7 @@ def parse_event_subject(subject: str) -> tuple[str, str, str, str] | None:
 
 def events_filter(project_id: str) -> str:
     """Every registry event of a project: ``openstage.evt.<project>.registry.>``."""
-    return f"{subjects.EVT_PREFIX}.{project_id}.{subjects.REGISTRY}.>"
+    return subjects.registry_events_filter(project_id)
 
 
 def tenant_of(domain: str | None, project_id: str) -> str:

@@ -12,6 +12,7 @@ from api_edge.routers.registry_watch import (
     tenant_of,
     watch_message,
 )
+from services import subjects
 from services.contracts.events import CloudEvent
 
 INSTANCE = {
@@ -33,6 +34,8 @@ def event(project: str, verb: str, instance=INSTANCE, service=SERVICE, entity: s
 def test_actions_follow_service_center():
     assert INSTANCE_ACTIONS == {"registered": "CREATE", "updated": "UPDATE", "status_changed": "UPDATE",
                                 "deregistered": "DELETE", "expired": "DELETE"}
+    # every instance event the registry emits has an action
+    assert set(INSTANCE_ACTIONS) == set(subjects.Registry.INSTANCE_EVENTS)
 
 
 def test_message_shape_is_watch_instance_response():
