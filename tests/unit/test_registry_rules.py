@@ -13,6 +13,7 @@ from services.registry import errors as e
 from services.registry import health as h
 from services.registry import identity as ident
 from services.registry import revision as rv
+from services.registry import model as registry_model
 from services.registry import rules
 from services.registry import validation as v
 from services.registry import version_rules as vr
@@ -866,7 +867,7 @@ def test_rules_facade_exports_everything():
 def test_domain_layer_has_no_io_imports():
     import inspect
 
-    for module in (rules, v, vr, h, rv, ident, cc, e, c):
+    for module in (rules, v, vr, h, rv, ident, cc, e, c, registry_model):
         src = inspect.getsource(module)
         for forbidden in ("import motor", "import nats", "import fastapi", "from fastapi", "from motor", "from nats", "import pymongo"):
             assert forbidden not in src, (module.__name__, forbidden)
