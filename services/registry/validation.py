@@ -245,6 +245,16 @@ def parse_request(model: type[M], data: Any) -> M:
         raise invalid_params(_pydantic_detail(exc)) from None
 
 
+def parse_body(model: type[M], data: Any) -> M:
+    """A decoded JSON body (as the edge passes it on): absent is ``{}``; anything but a JSON
+    object is 400001."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise invalid_params("Unmarshal error: the request body must be a JSON object")
+    return parse_request(model, data)
+
+
 def _pydantic_detail(exc: ValidationError) -> str:
     errs = exc.errors()
     if not errs:
@@ -685,6 +695,7 @@ __all__ = [
     "check_version_rule",
     "flag_one",
     "parse_force",
+    "parse_body",
     "parse_request",
     "parse_with_schema",
     "split_tags",

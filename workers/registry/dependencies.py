@@ -41,7 +41,7 @@ def _merge(current: list[dict[str, str]], added: list[dict[str, str]]) -> list[d
 
 @on_command(router, REGISTRY, Registry.DEPENDENCY_PUT, "Create (PUT: replace, POST: add) consumer dependencies")
 async def put_dependencies(body: PutDependenciesCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(CreateDependenciesRequest, body.body if body.body is not None else {})
+    request = v.parse_body(CreateDependenciesRequest, body.body)
     deps = v.validate_dependencies(request, override=body.override)
 
     async def write(session):

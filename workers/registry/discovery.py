@@ -114,7 +114,7 @@ async def find_reply(project: str, app_id: str | None, service_name: str | None,
 @on_command(router, REGISTRY, Registry.INSTANCE_FIND_MANY, "Batch discovery (POST /instances/action?type=query)")
 async def find_many(body: BatchFindCommand, project: str = Path()) -> bytes:
     v.check_action_type(body.type)
-    request = v.parse_request(BatchFindInstancesRequest, body.body if body.body is not None else {})
+    request = v.parse_body(BatchFindInstancesRequest, body.body)
     if body.consumer_id is not None:
         request = request.model_copy(update={"consumer_service_id": body.consumer_id})
     v.validate_batch_find(request)

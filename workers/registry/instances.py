@@ -68,7 +68,7 @@ async def consumer_of(project: str, consumer_id: str | None) -> dict[str, Any] |
 # --- register ----------------------------------------------------------------------------------
 @on_command(router, REGISTRY, Registry.INSTANCE_REGISTER, "Register (or re-register) an instance")
 async def register_instance(body: RegisterInstanceCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(RegisterInstanceRequest, body.body if body.body is not None else {})
+    request = v.parse_body(RegisterInstanceRequest, body.body)
     inst = v.validate_register_instance(request.instance, body.service_id)
     sid = inst.service_id
     service = await store.get_service(ctx.db, project, sid)
@@ -171,7 +171,7 @@ async def update_status(body: UpdateInstanceStatusCommand, project: str = Path()
 
 @on_command(router, REGISTRY, Registry.INSTANCE_UPDATE_PROPERTIES, "Replace an instance's properties")
 async def update_properties(body: UpdateInstancePropertiesCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(UpdatePropertiesRequest, body.body if body.body is not None else {})
+    request = v.parse_body(UpdatePropertiesRequest, body.body)
     sid, iid = v.validate_heartbeat(body.service_id, body.instance_id)
     props = v.validate_properties(request.properties or {}, type_name="UpdateInstancePropsRequest")
     ts = unix_timestamp(clock.seconds())
@@ -212,7 +212,7 @@ async def beat(project: str, service_id: str | None, instance_id: str | None) ->
 
 @on_command(router, REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY, "Renew several leases (PUT /heartbeats)")
 async def heartbeat_many(body: HeartbeatManyCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(HeartbeatSetRequest, body.body if body.body is not None else {})
+    request = v.parse_body(HeartbeatSetRequest, body.body)
     results = []
     for e in v.validate_heartbeat_set(request):
         entry: dict[str, Any] = {"serviceId": e.service_id or "", "instanceId": e.instance_id or ""}

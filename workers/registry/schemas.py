@@ -60,7 +60,7 @@ async def list_schemas(body: ListSchemasCommand, project: str = Path()) -> bytes
 
 @on_command(router, REGISTRY, Registry.SCHEMA_PUT, "Create or change one schema")
 async def put_schema(body: PutSchemaCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(ModifySchemaRequest, body.body if body.body is not None else {})
+    request = v.parse_body(ModifySchemaRequest, body.body)
     v.validate_modify_schema(body.service_id, body.schema_id, request)
     sid, schema_id = body.service_id, body.schema_id
     ts = unix_timestamp(clock.seconds())
@@ -83,7 +83,7 @@ async def put_schema(body: PutSchemaCommand, project: str = Path()) -> bytes:
 
 @on_command(router, REGISTRY, Registry.SCHEMA_PUT_MANY, "Replace a service's whole schema set")
 async def put_schemas(body: PutSchemasCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(ModifySchemasRequest, body.body if body.body is not None else {})
+    request = v.parse_body(ModifySchemasRequest, body.body)
     v.validate_modify_schemas(body.service_id, request)
     sid = body.service_id
     ts = unix_timestamp(clock.seconds())

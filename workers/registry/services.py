@@ -68,7 +68,7 @@ async def require_service(project: str, service_id: str | None, detail: str = "S
 # --- create ------------------------------------------------------------------------------------
 @on_command(router, REGISTRY, Registry.SERVICE_CREATE, "Register a micro-service (POST /microservices)")
 async def create_service(body: CreateServiceCommand, project: str = Path()) -> bytes:
-    request = v.validate_create_service(v.parse_request(CreateServiceRequest, body.body if body.body is not None else {}))
+    request = v.validate_create_service(v.parse_body(CreateServiceRequest, body.body))
     service = request.service
     requested = service.service_id or None
     env = service.environment or ""
@@ -161,7 +161,7 @@ async def existence(body: ExistenceCommand, project: str = Path()) -> bytes:
 # --- properties --------------------------------------------------------------------------------
 @on_command(router, REGISTRY, Registry.SERVICE_UPDATE_PROPERTIES, "Replace a micro-service's properties")
 async def update_properties(body: UpdateServicePropertiesCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(UpdatePropertiesRequest, body.body if body.body is not None else {})
+    request = v.parse_body(UpdatePropertiesRequest, body.body)
     sid = v.validate_service_id(body.service_id, type_name="UpdateServicePropsRequest")
     props = v.validate_update_service_properties(sid, request.properties)
     ts = unix_timestamp(clock.seconds())
@@ -219,7 +219,7 @@ async def delete_service(body: DeleteServiceCommand, project: str = Path()) -> b
 
 @on_command(router, REGISTRY, Registry.SERVICE_DELETE_MANY, "Delete micro-services in a batch")
 async def delete_services(body: DeleteServicesCommand, project: str = Path()) -> bytes:
-    request = v.parse_request(DeleteServicesRequest, body.body if body.body is not None else {})
+    request = v.parse_body(DeleteServicesRequest, body.body)
     ids = v.validate_delete_services(request)
     results = []
     for sid in ids:
