@@ -69,7 +69,7 @@ async def _events(nats_url: str, subject_filter: str) -> list[dict]:
         while True:
             try:
                 msgs = await sub.fetch(100, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
                 return out
             for m in msgs:
                 out.append({"subject": m.subject, "headers": m.headers or {}, "event": json.loads(m.data)})

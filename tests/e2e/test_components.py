@@ -353,7 +353,7 @@ async def _events(nats_url: str, subject_filter: str) -> list[dict]:
         while True:
             try:
                 msgs = await sub.fetch(100, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
                 return out
             for m in msgs:
                 out.append(json.loads(m.data))
