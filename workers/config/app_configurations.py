@@ -56,6 +56,8 @@ log = logging.getLogger("openstage.config.app_configurations")
 router = command_router()
 
 ENTITY = "app_configuration"
+# {CloudEvents type: model of the event's data} (for the bus documentation)
+EVENTS = {subjects.event_type(CONFIG, ENTITY, verb): AppConfigurationRevision for verb in ("updated", "deleted")}
 
 
 # --- asking the lifecycle worker ----------------------------------------------------------------

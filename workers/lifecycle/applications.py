@@ -19,10 +19,13 @@ from services.contracts.events import CloudEvent
 from services.lifecycle import applications as rules
 from services.store import applications as store
 from services.store import components as component_store
+from services import subjects
 from services.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()
+# {CloudEvents type: model of the event's data} (for the bus documentation)
+EVENTS = {subjects.event_type(LIFECYCLE, "application", verb): Application for verb in ("created", "updated", "deleted")}
 
 
 def application_event(project: str, app: Application, verb: str) -> CloudEvent:

@@ -28,10 +28,13 @@ from services.contracts.events import CloudEvent
 from services.lifecycle import components as rules
 from services.store import applications as application_store
 from services.store import components as store
+from services import subjects
 from services.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()
+# {CloudEvents type: model of the event's data} (for the bus documentation)
+EVENTS = {subjects.event_type(LIFECYCLE, "component", verb): Component for verb in ("created", "updated", "deleted")}
 
 # Where the instances module keeps component instances (fields project_id, application_id,
 # component_id, environment_id). Read here for the overviews only; written by its owner.
