@@ -2,7 +2,9 @@
 subject, the outbox relay, and how a FastStream app is put together from routers."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
@@ -24,6 +26,7 @@ from services.store import mongo
 from services.store.outbox import Outbox
 
 log = logging.getLogger("openstage.worker")
+SHUTDOWN_STEP_SECONDS = 3.0
 
 
 @dataclass
@@ -131,11 +134,28 @@ def build_worker(
 
     @app.on_shutdown
     async def _stop() -> None:
-        for hook in on_shutdown:
-            await hook(ctx)
+        # Each step is bounded: a worker asked to stop must stop (SIGTERM from `openstage up`,
+        # compose or a test), whatever a connection is waiting for.
+        steps = [(f"hook {h.__name__}", h(ctx)) for h in on_shutdown]
         if ctx.outbox:
-            await ctx.outbox.stop()
+            steps.append(("outbox", ctx.outbox.stop()))
         if ctx.nc:
-            await ctx.nc.drain()
+            # flush what was published, then close (drain() can wait on a pull subscription's
+            # pending request for seconds)
+            steps.append(("events flush", ctx.nc.flush(timeout=1)))
+            steps.append(("events connection", ctx.nc.close()))
+        for name, step in steps:
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
+            except BaseException as exc:  # noqa: BLE001 - log and go on stopping
+                log.warning("worker %s: shutdown step %s did not finish cleanly: %r", domain, name, exc)
+            if time.monotonic() - started > 0.5:
+                log.warning("worker %s: shutdown step %s took %.1fs", domain, name, time.monotonic() - started)
+        log.info("worker %s: shutdown hooks done", domain)
+
+    @app.after_shutdown
+    async def _stopped() -> None:
+        log.info("worker %s stopped", domain)
 
     return app

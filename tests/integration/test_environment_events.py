@@ -3,7 +3,6 @@ crash (outbox + JetStream Nats-Msg-Id dedupe). Runs its own system: it kills wor
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import time
 from datetime import datetime, timezone
@@ -13,8 +12,8 @@ import nats
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
-from services import subjects
 from services.contracts.events import CloudEvent
+from tests.support.events import read_events
 from tests.support.signing import SignedClient
 from tests.support.system import ADMIN, start_system
 
@@ -28,26 +27,6 @@ def own_system(tmp_path_factory):
     rs.system.stop()
 
 
-async def stream_events(nats_url: str, subject_filter: str) -> list[dict]:
-    """Every message on the events stream matching the filter, from the first sequence."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        sub = await js.pull_subscribe(subject_filter, durable=None, stream=subjects.EVENTS_STREAM)
-        out = []
-        while True:
-            try:
-                msgs = await sub.fetch(100, timeout=1)
-            except nats.errors.TimeoutError:
-                break
-            for m in msgs:
-                out.append({"subject": m.subject, "headers": m.headers or {}, "event": json.loads(m.data)})
-                await m.ack()
-        return out
-    finally:
-        await nc.close()
-
-
 def test_one_cloudevent_per_environment_change(own_system):
     client = SignedClient(own_system.base_url, ADMIN.ak, ADMIN.sk)
     created = client.post("/v2/evproj/cas/environments", json={"name": "ev-one", **ENV}).json()
@@ -59,7 +38,7 @@ def test_one_cloudevent_per_environment_change(own_system):
     # a refused change emits nothing
     assert client.put(f"/v2/evproj/cas/environments/{env_id}", json={"alias": "B"}).status_code == 404
 
-    got = asyncio.run(stream_events(own_system.nats_url, "openstage.evt.evproj.lifecycle.environment.>"))
+    got = asyncio.run(read_events(own_system.nats_url, "openstage.evt.evproj.lifecycle.environment.>"))
     types = [g["event"]["type"] for g in got]
     assert types == [
         "io.openstage.lifecycle.environment.created",
@@ -122,7 +101,7 @@ def test_no_loss_or_duplicate_across_worker_crash(own_system):
         time.sleep(0.3)
     assert asyncio.run(outbox_size()) == 0
 
-    got = asyncio.run(stream_events(own_system.nats_url, "openstage.evt.crashproj.>"))
+    got = asyncio.run(read_events(own_system.nats_url, "openstage.evt.crashproj.>"))
     ids = [g["event"]["id"] for g in got]
     assert len(ids) == len(set(ids)) == 4
     assert never_published.id in ids and published_not_cleared.id in ids
