@@ -328,7 +328,9 @@ def _add_reply(doc: dict, op_key: str, op: dict, payload: dict, description: str
 
 
 def _complete(doc: dict, workers: list[WorkerDocs], http: dict[tuple[str, str], list[HttpCall]]) -> dict:
-    worker_names = {w.name for w in workers}
+    emitters = {event_type: w.name for w in workers for event_type in w.events}
+    doc["x-openstage-workers"] = [{"name": w.name, "module": w.module, "declares_events": bool(w.events)}
+                                  for w in workers]
     # errors are part of every reply
     _add_models(doc, [ErrorBody])
     result_refs = _add_models(doc, [c.response_model for cs in http.values() for c in cs if c.response_model])
@@ -358,8 +360,7 @@ def _complete(doc: dict, workers: list[WorkerDocs], http: dict[tuple[str, str], 
                        "The requester's inbox (the request's NATS reply subject; a tenant's is "
                        f"{nats_auth.tenant_inbox_prefix('<AK>')}.*).")
         elif address.startswith(subjects.PING_PREFIX + "."):
-            name = address.rsplit(".", 1)[-1]
-            op["tags"] = [{"name": name if name in worker_names else "ping"}]
+            op["tags"] = [{"name": "liveness"}]
             _add_reply(doc, op_key, op, ping_ref, "The requester's inbox (the request's NATS reply subject).")
         elif address == ALL_EVENTS_CHANNEL:
             channel["parameters"] = {"project": PROJECT_PARAMETER, **EVENT_PARAMETERS}
@@ -369,8 +370,16 @@ def _complete(doc: dict, workers: list[WorkerDocs], http: dict[tuple[str, str], 
             domain, entity, verb = _event_parts(op_key)
             op["tags"] = [{"name": domain}, {"name": "events"}]
             op["x-openstage-event"] = {"type": op_key, "domain": domain, "entity": entity, "verb": verb,
-                                       "stream": subjects.EVENTS_STREAM}
+                                       "stream": subjects.EVENTS_STREAM, "worker": emitters.get(op_key)}
             channel["x-openstage-stream"] = subjects.EVENTS_STREAM
+
+    # commands by domain, then events, then liveness: a viewer grouping by tag shows each group once
+    def order(item: tuple[str, dict]) -> tuple:
+        tags = [t["name"] for t in item[1].get("tags", [])]
+        group = 2 if "liveness" in tags else 1 if "events" in tags else 0
+        return group, (tags or [""])[0], item[0]
+
+    doc["operations"] = dict(sorted(doc["operations"].items(), key=order))
     return doc
 
 

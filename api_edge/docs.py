@@ -1,13 +1,13 @@
 """The edge's documentation pages, served entirely from installed packages (no CDN, works offline):
 
 - ``/docs``            Swagger UI of the HTTP API (assets: the ``fastapi-offline`` wheel)
-- ``/redoc``           ReDoc of the HTTP API (same wheel)
 - ``/asyncapi.json``   the AsyncAPI 3.0 document of the bus (``api_edge.asyncapi``, built once)
 - ``/asyncapi``        that document rendered by the ``<asyncapi-viewer>`` web component
                        (assets: the ``asyncapi-viewer`` wheel)
 - ``/docs-static/...`` the assets themselves
 
-FastAPI's own /docs and /redoc pages load Swagger UI / ReDoc from a CDN: ``mount_docs`` removes them.
+FastAPI's own /docs and /redoc pages load Swagger UI / ReDoc from a CDN: ``mount_docs`` removes them
+(ReDoc is not offered: its bundle always fetches a logo from its vendor's CDN).
 None of these paths needs authentication (the AuthMiddleware guards /v2, /v3 and /v4 only).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
@@ -52,7 +52,7 @@ def _asyncapi_page(root: str, title: str) -> str:
 
 
 def mount_docs(app: FastAPI) -> None:
-    """Replace FastAPI's CDN-based /docs and /redoc with offline ones and add /asyncapi(.json)."""
+    """Replace FastAPI's CDN-based /docs (and drop /redoc) with an offline one; add /asyncapi(.json)."""
     cdn_pages = {p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p}
     app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, Route) and r.path in cdn_pages)]
     app.docs_url = app.redoc_url = None
@@ -78,17 +78,6 @@ def mount_docs(app: FastAPI) -> None:
     @app.get(oauth2_redirect, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{STATIC_PREFIX}/swagger/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{STATIC_PREFIX}/swagger/favicon.png",
-            with_google_fonts=False,
-        )
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi_document() -> Response:

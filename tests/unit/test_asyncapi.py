@@ -1,0 +1,140 @@
+"""The bus's AsyncAPI document: generated from every worker's routers without connecting anything,
+complete (every subscriber, its payload and reply), with the events workers declare, and served by
+the edge together with offline /docs."""
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+import pytest
+from faststream.nats import NatsBroker
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from api_edge.app import create_app
+from api_edge.asyncapi import asyncapi_document, build_document, worker_docs
+from services.settings import Settings
+from workers import WORKERS
+
+
+def _subscribers():
+    for name, target in WORKERS.items():
+        module = importlib.import_module(target.split(":", 1)[0])
+        for router in module.ROUTERS:
+            for sub in router.subscribers:
+                yield name, sub
+
+
+def _channel(doc: dict, op: dict) -> dict:
+    return doc["channels"][op["channel"]["$ref"].rsplit("/", 1)[-1]]
+
+
+def test_every_command_subscriber_is_documented_with_payload_and_reply():
+    doc = build_document()
+    by_address = {_channel(doc, op)["address"]: (key, op) for key, op in doc["operations"].items()}
+    subscribers = list(_subscribers())
+    assert len(subscribers) >= 20
+    for worker, sub in subscribers:
+        address = sub.subject.template
+        assert address in by_address, f"{worker}: {address} is not in the document"
+        key, op = by_address[address]
+        assert op["action"] == "receive"
+        channel = _channel(doc, op)
+        assert channel["bindings"]["nats"]["queue"] == sub.queue
+        assert channel["parameters"]["project"]["description"]
+        message = doc["components"]["messages"][channel["messages"]["SubscribeMessage"]["$ref"].rsplit("/", 1)[-1]]
+        assert message["payload"], f"{key} has no payload schema"
+        reply_channel = doc["channels"][op["reply"]["channel"]["$ref"].rsplit("/", 1)[-1]]
+        assert reply_channel["address"] is None
+        reply = doc["components"]["messages"][f"{key}:Reply"]["payload"]
+        assert set(reply["properties"]) == {"status", "result", "error"}
+
+
+def test_commands_carry_their_http_equivalent_and_result_model():
+    doc = asyncapi_document()
+    op = doc["operations"]["lifecycle.environment.create"]
+    assert op["x-openstage-http"] == [{"method": "POST", "path": "/v2/{project_id}/cas/environments",
+                                       "summary": "Create an environment", "status": 200}]
+    reply = doc["components"]["messages"]["lifecycle.environment.create:Reply"]["payload"]
+    assert reply["properties"]["result"]["$ref"] == "#/components/schemas/Environment"
+    assert "Environment" in doc["components"]["schemas"]
+    deleted = doc["components"]["messages"]["lifecycle.environment.delete:Reply"]["payload"]
+    assert deleted["properties"]["result"]["type"] == "null" and deleted["x-openstage-success-status"] == [204]
+    for worker in WORKERS:
+        assert f"{worker}.ping" in doc["operations"]
+    events = doc["channels"]["events"]
+    assert events["address"] == "openstage.evt.{project}.{domain}.{entity}.{verb}"
+    assert set(events["parameters"]) == {"project", "domain", "entity", "verb"}
+
+
+def test_building_connects_nothing_and_leaves_running_brokers_their_routers(monkeypatch):
+    monkeypatch.delenv("OPENSTAGE_NATS_URL", raising=False)
+    monkeypatch.delenv("OPENSTAGE_MONGODB_URL", raising=False)
+    lifecycle = importlib.import_module("workers.lifecycle.app")
+    broker = NatsBroker("nats://127.0.0.1:1")  # a worker's broker in this process (never started)
+    for router in lifecycle.ROUTERS:
+        broker.include_router(router)
+    before = len(broker.subscribers)
+    try:
+        assert build_document()["operations"]
+        assert all(router.parent is broker for router in lifecycle.ROUTERS)
+        assert len(broker.subscribers) == before
+    finally:
+        for router in lifecycle.ROUTERS:
+            router.parent = None
+
+
+class Gadget(BaseModel):
+    id: str
+    size: int
+
+
+def test_declared_events_get_typed_channels(monkeypatch):
+    lifecycle = importlib.import_module("workers.lifecycle.app")
+    module = types.ModuleType("fake_gadget_worker")
+    module.ROUTERS = []
+    module.EVENTS = {"io.openstage.gadgets.gadget.created": Gadget, "io.openstage.gadgets.gadget.gone": None}
+    monkeypatch.setitem(sys.modules, "fake_gadget_worker", module)
+    doc = build_document({"lifecycle": "workers.lifecycle.app:build", "gadgets": "fake_gadget_worker:build"})
+
+    op = doc["operations"]["io.openstage.gadgets.gadget.created"]
+    assert op["action"] == "send" and op["x-openstage-event"]["entity"] == "gadget"
+    channel = _channel(doc, op)
+    assert channel["address"] == "openstage.evt.{project}.gadgets.gadget.created"
+    schema = doc["components"]["schemas"]["GadgetCreatedEvent"]
+    assert schema["properties"]["type"]["const"] == "io.openstage.gadgets.gadget.created"
+    assert schema["properties"]["data"] == {"$ref": "#/components/schemas/Gadget"}
+    assert "io.openstage.gadgets.gadget.gone" in doc["operations"]
+    assert "gadgets.ping" in doc["operations"]
+    assert len([k for k in doc["operations"] if k.startswith("lifecycle.")]) == \
+        sum(len(r.subscribers) for r in lifecycle.ROUTERS) + 1  # + ping
+
+
+def test_worker_modules_must_expose_routers_and_well_formed_event_types(monkeypatch):
+    bare = types.ModuleType("fake_bare_worker")
+    monkeypatch.setitem(sys.modules, "fake_bare_worker", bare)
+    with pytest.raises(RuntimeError, match="must expose ROUTERS"):
+        worker_docs({"bare": "fake_bare_worker:build"})
+    bare.ROUTERS = []
+    bare.EVENTS = {"gadget.created": None}
+    with pytest.raises(ValueError, match="io.openstage.<domain>.<entity>.<verb>"):
+        worker_docs({"bare": "fake_bare_worker:build"})
+
+
+def test_edge_serves_docs_from_its_own_assets():
+    client = TestClient(create_app(Settings(nats_url=None)))
+    assert client.get("/asyncapi.json").json() == asyncapi_document()
+    assert client.get("/redoc").status_code == 404  # FastAPI's CDN page is gone
+    pages = {path: client.get(path) for path in ("/docs", "/asyncapi")}
+    for path, page in pages.items():
+        assert page.status_code == 200, path
+        assert "cdn.jsdelivr.net" not in page.text and "unpkg.com" not in page.text, path
+        assert "fonts.googleapis.com" not in page.text, path
+    assert "/docs-static/swagger/swagger-ui-bundle.js" in pages["/docs"].text
+    assert "/docs-static/asyncapi/asyncapi-viewer.js" in pages["/asyncapi"].text
+    for asset in ("/docs-static/swagger/swagger-ui-bundle.js", "/docs-static/swagger/swagger-ui.css",
+                  "/docs-static/asyncapi/asyncapi-viewer.js",
+                  "/docs-static/asyncapi/asyncapi-theme.css"):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/openapi.json").json()["paths"]
