@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from api_edge.auth import Authenticator, load_credentials_json, load_tokens_json
 from api_edge.auth_middleware import AuthMiddleware
+from api_edge.hot_paths import RegistryHotPaths
 from api_edge.rate_limit import RateLimiter
 from api_edge.bus_client import BusClient
 from api_edge.docs import mount_docs
@@ -49,6 +50,16 @@ def load_authenticator(settings: Settings) -> Authenticator:
     return Authenticator(credentials, tokens, max_skew_seconds=settings.max_clock_skew_seconds)
 
 
+def _no_telemetry() -> dict:
+    """Newer FastAPI releases trace every request through OpenTelemetry hooks (checking the
+    environment per request); the edge does not use them."""
+    import inspect
+
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     bus_client = BusClient(None, settings.request_timeout)
@@ -67,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Huawei Cloud ServiceStage v2 API and a Service-Center v4 compatible registry.",
         lifespan=lifespan,
+        **_no_telemetry(),
     )
     app.state.settings = settings
     app.state.bus = bus_client
@@ -124,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return JSONResponse({"status": "ready", "workers": sorted(workers)})
 
+    app.add_middleware(RegistryHotPaths)  # inside AuthMiddleware (added last = outermost)
     app.add_middleware(
         AuthMiddleware,
         authenticator=load_authenticator(settings),

@@ -121,6 +121,8 @@ def edge(
         http="httptools",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,
+        server_header=False,
     )
 
 
