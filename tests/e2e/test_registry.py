@@ -426,7 +426,7 @@ def test_ttl_expiry_while_a_beating_instance_stays(signed, running):
     assert inst["healthCheck"] == hc  # not raised to Service-Center's minimum
 
     events = asyncio.run(_collect_events(running.nats_url, subjects.event(PROJECT, "registry", "instance", "expired"),
-                                         lambda: _beat_for(signed, sid, beating, seconds=7.5)))
+                                         lambda: _beat_for(signed, sid, beating, seconds=6.5)))
     ids = {i["instanceId"] for i in find(signed, name).json().get("instances", [])}
     assert ids == {beating}
     assert_error(signed.put(f"{base()}/microservices/{sid}/instances/{silent}/heartbeat"), 400, "400017")

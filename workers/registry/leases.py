@@ -28,8 +28,8 @@ from workers.runtime import ctx
 
 log = logging.getLogger("openstage.registry.leases")
 
-FLUSH_SECONDS = 0.5
-EXPIRY_GRACE_SECONDS = 0.75
+FLUSH_SECONDS = 0.25
+EXPIRY_GRACE_SECONDS = 0.5
 EXPIRY_BATCH = 200
 
 
