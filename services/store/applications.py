@@ -5,6 +5,7 @@ from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from services.store import mongo
 from services import errors
 from services.contracts.applications import Application, ListApplications
 from services.lifecycle.applications import name_key
@@ -92,7 +93,7 @@ async def delete(db: AsyncIOMotorDatabase, project_id: str, app_id: str, session
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListApplications) -> tuple[int, list[Application]]:
     query = {"project_id": project_id}
-    total = await db[COLLECTION].count_documents(query)
+    total = await mongo.count(db[COLLECTION], query)
     direction = DESCENDING if q.order == "desc" else ASCENDING
     sort_field = "name_key" if q.order_by == "name" else q.order_by
     cursor = (

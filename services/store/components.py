@@ -10,6 +10,7 @@ from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
+from services.store import mongo
 from services import errors
 from services.contracts.components import Component, ListComponents
 
@@ -103,9 +104,7 @@ async def delete(db: AsyncIOMotorDatabase, project_id: str, application_id: str,
 
 async def count_in_application(db: AsyncIOMotorDatabase, project_id: str, application_id: str,
                                session: AsyncIOMotorClientSession | None = None) -> int:
-    return await db[COLLECTION].count_documents(
-        {"project_id": project_id, "application_id": application_id}, session=session
-    )
+    return await mongo.count(db[COLLECTION], {"project_id": project_id, "application_id": application_id}, session=session)
 
 
 # Without an explicit limit a list is not paged, but never longer than this.
@@ -114,7 +113,7 @@ UNPAGED_MAX = 1000
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListComponents) -> tuple[int, list[Component]]:
     query = {"project_id": project_id, "application_id": q.application_id}
-    total = await db[COLLECTION].count_documents(query)
+    total = await mongo.count(db[COLLECTION], query)
     direction = DESCENDING if q.order == "desc" else ASCENDING
     sort_field = "name_key" if q.order_by == "name" else q.order_by
     cursor = (

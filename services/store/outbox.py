@@ -11,6 +11,7 @@ from typing import Awaitable, Callable, Sequence, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from nats.js import JetStreamContext
+from pymongo.errors import PyMongoError
 
 from services.clock import Clock, clock as default_clock
 from services.contracts.events import CloudEvent
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 OUTBOX = "outbox"
+TRANSIENT_RETRIES = 3
 # Events younger than this are left to the fast path of the process that wrote them.
 SWEEP_GRACE_SECONDS = 2.0
 
@@ -45,6 +47,21 @@ class Outbox:
         # transactions (and plain writes) interleaved with an open one corrupt each other. The
         # scope runs this process's transactions one at a time, and, with serialize_writes on
         # (embedded store), holds every other write of the process until it ends (see mongo.py).
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                result, events = await self._commit(write)
+                break
+            except PyMongoError as exc:
+                # MongoDB labels write conflicts and elections TransientTransactionError: the
+                # whole transaction may be run again (write() reads what it needs inside it).
+                if attempt == TRANSIENT_RETRIES or not exc.has_error_label("TransientTransactionError"):
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        if events:
+            await self._publish([(e.id, e.openstagesubject, encode_event(e)) for e in events])
+        return result
+
+    async def _commit(self, write):
         async with transaction_scope():
             async with await self.db.client.start_session() as session:
                 async with session.start_transaction():
@@ -62,9 +79,7 @@ class Outbox:
                             ],
                             session=session,
                         )
-        if events:
-            await self._publish([(e.id, e.openstagesubject, encode_event(e)) for e in events])
-        return result
+        return result, events
 
     async def _publish(self, items: list[tuple[str, str, bytes]]) -> None:
         done = []
