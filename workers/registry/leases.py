@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from services.clock import clock
-from services.registry.model import ServiceKey, instance_event_data
+from services.registry.model import instance_event_data
 from services.store import registry as store
 from workers.registry.common import commit, instance_event
 from workers.registry.state import state
@@ -139,4 +139,4 @@ class LeaseKeeper:
 
 leases = LeaseKeeper()
 
-__all__ = ["EXPIRY_GRACE_SECONDS", "FLUSH_SECONDS", "LeaseKeeper", "ServiceKey", "leases"]
+__all__ = ["EXPIRY_GRACE_SECONDS", "FLUSH_SECONDS", "LeaseKeeper", "leases"]

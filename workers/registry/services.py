@@ -33,7 +33,6 @@ from services.registry.model import (
     ttl_of,
     with_properties,
 )
-from services.registry.version_rules import sort_versions
 from services.store import registry as store
 from services.subjects import REGISTRY, Registry
 from workers.registry.common import OK_EMPTY, commit, instance_event, reply, service_event
@@ -153,9 +152,7 @@ async def existence(body: ExistenceCommand, project: str = Path()) -> bytes:
     exact = [s for s in named if s.get("version") == body.version]
     if not exact:
         raise rerr.service_version_not_exists(f"{flag} version mismatch.")
-    newest = sort_versions([s["version"] for s in exact])
-    chosen = next(s for s in exact if s["version"] == (newest[0] if newest else exact[0]["version"]))
-    return reply({"serviceId": chosen["serviceId"]})
+    return reply({"serviceId": exact[0]["serviceId"]})
 
 
 # --- properties --------------------------------------------------------------------------------
