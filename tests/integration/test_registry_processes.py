@@ -98,7 +98,7 @@ def test_two_processes_stay_consistent(signed, running, second_registry):
 
         await nc.subscribe(f"openstage.evt.{PROJECT}.registry.instance.expired", cb=cb)
         loop = asyncio.get_running_loop()
-        end = time.monotonic() + 7.5
+        end = time.monotonic() + 6.0
         while time.monotonic() < end:
             for _ in range(3):  # several beats: they land on both processes
                 r = await loop.run_in_executor(None, lambda: signed.put(
