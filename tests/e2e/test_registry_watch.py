@@ -15,9 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.integration.test_registry_watch_edge import signed_headers
 from tests.support.system import ADMIN
-from workers import WORKERS
 
-pytestmark = pytest.mark.skipif("registry" not in WORKERS, reason="the registry worker is not part of the system yet")
 
 REG = "/v4/{project}/registry"
 
