@@ -16,10 +16,11 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services import bus, subjects
 from services.contracts.common import Reply
-from services.errors import INTERNAL, INVALID_PARAMETER, ServiceError
+from services.errors import INTERNAL, INVALID_PARAMETER, ServiceError, unavailable
 from services.settings import Settings, get_settings
 from services.validation import describe_validation_error
 from services.store import mongo
@@ -58,10 +59,29 @@ def _validation_error(exc: ValidationError) -> Reply:
     return Reply.failure(ServiceError(400, INVALID_PARAMETER, describe_validation_error(exc)))
 
 
+def store_unavailable(exc: BaseException) -> bool:
+    """The store could not be reached (down, restarting, network): the command may be retried."""
+    if isinstance(exc, ConnectionFailure):  # AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
+        return True
+    return isinstance(exc, PyMongoError) and (exc.has_error_label("TransientTransactionError")
+                                              or exc.has_error_label("UnknownTransactionCommitResult"))
+
+
+def as_service_error(exc: BaseException) -> ServiceError:
+    """What a command answers for an exception its handler raised: its own ServiceError; 503 when
+    the store is unreachable (as the edge answers when no worker does); else 500."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if store_unavailable(exc):
+        log.warning("command failed: the store is unavailable: %s", exc)
+        return unavailable("the store is unavailable; try again")
+    log.exception("command failed", exc_info=exc)
+    return ServiceError(500, INTERNAL, "internal error")
+
+
 @command_errors.add_handler(Exception, publish=True)
 def _unexpected_error(exc: Exception) -> Reply:
-    log.exception("command failed", exc_info=exc)
-    return Reply.failure(ServiceError(500, INTERNAL, "internal error"))
+    return Reply.failure(as_service_error(exc))
 
 
 def command_router() -> NatsRouter:

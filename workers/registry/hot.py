@@ -25,7 +25,6 @@ from faststream import Path
 from services import bus, subjects
 from services.contracts.common import Reply
 from services.contracts.registry import FindInstancesCommand, HeartbeatCommand
-from services.errors import INTERNAL, ServiceError
 from services.registry.errors import invalid_params
 from services.subjects import REGISTRY, Registry
 from workers.registry.common import OK_EMPTY
@@ -33,7 +32,7 @@ from workers.registry.discovery import find_mark, find_reply
 from workers.registry.instances import beat
 from workers.registry.leases import leases
 from workers.registry.state import state
-from workers.runtime import WorkerContext, command_router, on_command
+from workers.runtime import WorkerContext, as_service_error, command_router, on_command
 
 log = logging.getLogger("openstage.registry.hot")
 
@@ -43,10 +42,7 @@ _FIND_FIELDS = ("app_id", "service_name", "version", "environment", "tags", "con
 
 
 def _failure(exc: Exception) -> bytes:
-    if not isinstance(exc, ServiceError):
-        log.exception("registry command failed", exc_info=exc)
-        exc = ServiceError(500, INTERNAL, "internal error")
-    return Reply.failure(exc).model_dump_json().encode()
+    return Reply.failure(as_service_error(exc)).model_dump_json().encode()
 
 
 def _strings(data: Any, names: tuple[str, ...]) -> tuple:
