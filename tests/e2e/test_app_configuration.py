@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 
-import nats
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkservicestage.v2.model import (
@@ -25,8 +23,8 @@ from huaweicloudsdkservicestage.v2.model import (
     ShowApplicationConfigurationRequest,
 )
 
-from services import subjects
 from services.contracts.events import CloudEvent
+from tests.support.events import read_events
 from tests.support.system import TENANT_A, TENANT_B
 
 
@@ -61,25 +59,8 @@ def variables(item) -> list[tuple[str, str]]:
     return [(v.name, v.value) for v in item.configuration.env]
 
 
-async def _events(nats_url: str, subject_filter: str) -> list[dict]:
-    nc = await nats.connect(nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe(subject_filter, durable=None, stream=subjects.EVENTS_STREAM)
-        out = []
-        while True:
-            try:
-                msgs = await sub.fetch(100, timeout=1)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
-                return out
-            for m in msgs:
-                out.append({"subject": m.subject, "headers": m.headers or {}, "event": json.loads(m.data)})
-                await m.ack()
-    finally:
-        await nc.close()
-
-
 def config_events(running, project: str) -> list[dict]:
-    return asyncio.run(_events(running.nats_url, f"openstage.evt.{project}.config.>"))
+    return asyncio.run(read_events(running.nats_url, f"openstage.evt.{project}.config.>"))
 
 
 def test_three_puts_get_delete_and_revision_events(sdk_factory, running):

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
-import nats
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkservicestage.v2.model import (
@@ -28,9 +26,9 @@ from huaweicloudsdkservicestage.v2.model import (
 )
 from pymongo import MongoClient
 
-from services import subjects
 from services.settings import Settings
 from services.store.mongo import database_name
+from tests.support.events import read_events
 from tests.support.system import TENANT_A, TENANT_B
 
 
@@ -345,23 +343,6 @@ def test_non_json_and_bad_modify_bodies(signed):
         assert r.status_code in (400, 404) and r.json()["error_code"].startswith("SVCSTG.")
 
 
-async def _events(nats_url: str, subject_filter: str) -> list[dict]:
-    nc = await nats.connect(nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe(subject_filter, durable=None, stream=subjects.EVENTS_STREAM)
-        out = []
-        while True:
-            try:
-                msgs = await sub.fetch(100, timeout=1)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
-                return out
-            for m in msgs:
-                out.append(json.loads(m.data))
-                await m.ack()
-    finally:
-        await nc.close()
-
-
 def test_every_change_emits_a_cloudevent(sdk_factory, running):
     project = f"compev{uuid.uuid4().hex[:8]}"
     client = sdk_factory(project)
@@ -373,7 +354,7 @@ def test_every_change_emits_a_cloudevent(sdk_factory, running):
     with pytest.raises(ClientRequestException):  # refused: no event
         create(client, app_id, runtime="Cobol85")
 
-    got = asyncio.run(_events(running.nats_url, f"openstage.evt.{project}.lifecycle.>"))
+    got = [g["event"] for g in asyncio.run(read_events(running.nats_url, f"openstage.evt.{project}.lifecycle.>"))]
     assert [e["type"] for e in got] == [
         "io.openstage.lifecycle.application.created",
         "io.openstage.lifecycle.component.created",

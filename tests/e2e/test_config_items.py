@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
-import nats
 import pytest
 
-from services import subjects
 from services.contracts.events import CloudEvent
 from tests.support.signing import SignedClient
+from tests.support.events import read_events
 from tests.support.system import TENANT_A, TENANT_B
 
 PATH = "/v3/{project}/configuration/items"
@@ -49,25 +47,8 @@ def assert_sc_error(r, status: int, code: str, fragment: str = ""):
     assert fragment.lower() in (body["detail"] + body["errorMessage"]).lower(), body
 
 
-async def _events(nats_url: str, subject_filter: str) -> list[dict]:
-    nc = await nats.connect(nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe(subject_filter, durable=None, stream=subjects.EVENTS_STREAM)
-        out = []
-        while True:
-            try:
-                msgs = await sub.fetch(100, timeout=1)
-            except nats.errors.TimeoutError:
-                return out
-            for m in msgs:
-                out.append({"subject": m.subject, "headers": m.headers or {}, "event": json.loads(m.data)})
-                await m.ack()
-    finally:
-        await nc.close()
-
-
 def item_events(running, project: str) -> list[dict]:
-    return asyncio.run(_events(running.nats_url, f"openstage.evt.{project}.config.item.>"))
+    return asyncio.run(read_events(running.nats_url, f"openstage.evt.{project}.config.item.>"))
 
 
 def test_query_key_filter_revision_304_and_events(signed, running):
