@@ -11,8 +11,6 @@ from services.contracts.applications import Application, ListApplications
 from services.lifecycle.applications import name_key
 
 COLLECTION = "applications"
-# Without an explicit limit a list is not paged, but never longer than this.
-UNPAGED_MAX = 1000
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
@@ -92,14 +90,6 @@ async def delete(db: AsyncIOMotorDatabase, project_id: str, app_id: str, session
 
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListApplications) -> tuple[int, list[Application]]:
-    query = {"project_id": project_id}
-    total = await mongo.count(db[COLLECTION], query)
-    direction = DESCENDING if q.order == "desc" else ASCENDING
     sort_field = "name_key" if q.order_by == "name" else q.order_by
-    cursor = (
-        db[COLLECTION].find(query)
-        .sort([(sort_field, direction), ("_id", direction)])
-        .skip(q.offset)
-        .limit(q.limit or UNPAGED_MAX)
-    )
-    return total, [_app(d) async for d in cursor]
+    total, docs = await mongo.page(db[COLLECTION], {"project_id": project_id}, sort_field, q.order, q.offset, q.limit)
+    return total, [_app(d) for d in docs]

@@ -107,19 +107,8 @@ async def count_in_application(db: AsyncIOMotorDatabase, project_id: str, applic
     return await mongo.count(db[COLLECTION], {"project_id": project_id, "application_id": application_id}, session=session)
 
 
-# Without an explicit limit a list is not paged, but never longer than this.
-UNPAGED_MAX = 1000
-
-
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListComponents) -> tuple[int, list[Component]]:
     query = {"project_id": project_id, "application_id": q.application_id}
-    total = await mongo.count(db[COLLECTION], query)
-    direction = DESCENDING if q.order == "desc" else ASCENDING
     sort_field = "name_key" if q.order_by == "name" else q.order_by
-    cursor = (
-        db[COLLECTION].find(query)
-        .sort([(sort_field, direction), ("_id", direction)])
-        .skip(q.offset)
-        .limit(q.limit or UNPAGED_MAX)
-    )
-    return total, [_component(d) async for d in cursor]
+    total, docs = await mongo.page(db[COLLECTION], query, sort_field, q.order, q.offset, q.limit)
+    return total, [_component(d) for d in docs]

@@ -74,11 +74,6 @@ async def delete(db: AsyncIOMotorDatabase, project_id: str, env_id: str, session
 
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListEnvironments) -> tuple[int, list[Environment]]:
-    query = {"project_id": project_id}
-    total = await mongo.count(db[COLLECTION], query)
-    direction = DESCENDING if q.order == "desc" else ASCENDING
     sort_field = "name_key" if q.order_by == "name" else q.order_by
-    cursor = db[COLLECTION].find(query).sort([(sort_field, direction), ("_id", direction)]).skip(q.offset)
-    if q.limit:
-        cursor = cursor.limit(q.limit)
-    return total, [_env(d) async for d in cursor]
+    total, docs = await mongo.page(db[COLLECTION], {"project_id": project_id}, sort_field, q.order, q.offset, q.limit)
+    return total, [_env(d) for d in docs]

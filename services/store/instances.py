@@ -130,11 +130,8 @@ async def remove(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, sessio
 
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> tuple[int, list[Instance]]:
     query = {"project_id": project_id, "application_id": q.application_id, "component_id": q.component_id}
-    total = await mongo.count(db[INSTANCES], query)
-    direction = DESCENDING if q.order == "desc" else ASCENDING
-    cursor = db[INSTANCES].find(query).sort([(q.order_by, direction), ("_id", direction)]).skip(q.offset)
-    cursor = cursor.limit(q.limit if q.limit else 1000)
-    return total, [instance(d) async for d in cursor]
+    total, docs = await mongo.page(db[INSTANCES], query, q.order_by, q.order, q.offset, q.limit)
+    return total, [instance(d) for d in docs]
 
 
 async def names_in_environment(db: AsyncIOMotorDatabase, project_id: str, environment_id: str,

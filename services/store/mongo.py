@@ -116,6 +116,20 @@ async def exists(collection, query: dict, session=None) -> bool:
     return await collection.find_one(query, {"_id": 1}, session=session) is not None
 
 
+# A list call without a limit is not paged, but never returns more than this.
+UNPAGED_MAX = 1000
+
+
+async def page(collection, query: dict, sort_field: str, order: str, offset: int, limit: int | None) -> tuple[int, list[dict]]:
+    """(total matching, one page of documents) sorted by ``sort_field`` then ``_id`` (stable
+    paging), ``order`` "asc" | "desc". ``sort_field`` must come from a whitelist, never from input."""
+    total = await count(collection, query)
+    direction = -1 if order == "desc" else 1
+    cursor = collection.find(query).sort([(sort_field, direction), ("_id", direction)]).skip(offset)
+    cursor = cursor.limit(limit or UNPAGED_MAX)
+    return total, [d async for d in cursor]
+
+
 def without_id(doc: dict | None) -> dict | None:
     if doc is None:
         return None

@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from services.clock import Clock, clock as default_clock
 from services.contracts.events import CloudEvent
+from services.store import nx_sessions
 from services.store.mongo import transaction_scope
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Outbox:
     async def _commit(self, write):
         async with transaction_scope():
             async with await self.db.client.start_session() as session:
+                nx_sessions.note(session)  # nx-27017: a transaction left open by a crash is ended on restart
                 async with session.start_transaction():
                     result, events = await write(session)
                     if events:
