@@ -176,16 +176,36 @@ class System:
             config = write_nats_config(self.data_dir, password, self._credentials_json())
             self.children["nats-server"] = start_nats(self.data_dir, port, self.host, self.log_dir, config)
             self.nats_url = nats_auth.internal_url(self.host, port, password)
+            self.nats_port = port
         if not self.mongodb_url:
             port = self._port(self.store_port)
             self.children["store"] = start_store(self.data_dir, port, self.host, self.log_dir)
             self.mongodb_url = mongodb_url(self.host, port)
+            self.store_port = port
             self.env["OPENSTAGE_STORE_SERIALIZE_WRITES"] = "1"
         self.env.update({"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url,
                          "OPENSTAGE_DATA_DIR": str(self.data_dir)})
 
     def _credentials_json(self) -> str | None:
         return self.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS")
+
+    def restart_nats(self, down_seconds: float = 0.0, sig: int = signal.SIGTERM) -> Child:
+        """Stop the embedded nats-server and start a new one on the same port, configuration and
+        JetStream directory (streams, consumers and messages survive). Workers and the edge
+        reconnect by themselves."""
+        stop(self.children["nats-server"], sig=sig)
+        time.sleep(down_seconds)
+        child = start_nats(self.data_dir, int(self.nats_port), self.host, self.log_dir, self.data_dir / "nats.conf")
+        self.children["nats-server"] = child
+        return child
+
+    def restart_store(self, down_seconds: float = 0.0, sig: int = signal.SIGTERM) -> Child:
+        """Stop the embedded store (nx-27017) and start it again on the same port and data."""
+        stop(self.children["store"], sig=sig)
+        time.sleep(down_seconds)
+        child = start_store(self.data_dir, int(self.store_port), self.host, self.log_dir)
+        self.children["store"] = child
+        return child
 
     def start_worker(self, name: str) -> Child:
         child = start_worker(name, self.env, self.log_dir)
