@@ -23,7 +23,7 @@ from services.contracts.common import Reply
 from services.errors import INTERNAL, INVALID_PARAMETER, ServiceError, unavailable
 from services.settings import Settings, get_settings
 from services.validation import describe_validation_error
-from services.store import mongo
+from services.store import mongo, nx_sessions
 from services.store.outbox import Outbox
 
 log = logging.getLogger("openstage.worker")
@@ -136,8 +136,10 @@ def build_worker(
 
     @app.on_startup
     async def _connect() -> None:
-        ctx.db = mongo.connect(settings.mongodb_url, mongo.database_name(settings.mongodb_db, domain),
-                               serialize_writes=settings.store_serialize_writes)
+        db_name = mongo.database_name(settings.mongodb_db, domain)
+        if settings.store_serialize_writes:  # embedded nx-27017: see services/store/nx_sessions.py
+            await nx_sessions.enable(settings.data_dir / "store-sessions", db_name).abort_dead(settings.mongodb_url)
+        ctx.db = mongo.connect(settings.mongodb_url, db_name, serialize_writes=settings.store_serialize_writes)
         ctx.nc = await bus.connect(settings.nats_url, name=f"openstage-{domain}-events")
         ctx.js = ctx.nc.jetstream()
         await bus.ensure_streams(ctx.js, list(streams))
