@@ -19,6 +19,15 @@ from api_edge.errors import error_response
 from services import errors
 from services.contracts.registry import (
     BatchFindCommand,
+    BatchFindInstancesRequest,
+    CreateDependenciesRequest,
+    CreateServiceRequest,
+    DeleteServicesRequest,
+    HeartbeatSetRequest,
+    ModifySchemaRequest,
+    ModifySchemasRequest,
+    RegisterInstanceRequest,
+    UpdatePropertiesRequest,
     CreateServiceCommand,
     DeleteServiceCommand,
     DeleteServicesCommand,
@@ -87,11 +96,36 @@ def _consumer(request: Request) -> str | None:
     return request.headers.get(CONSUMER_ID_HEADER)
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI of a JSON body the route reads itself (``_body``; the worker validates it):
+    ``model``'s schema with its definitions inlined. Documentation only, for clients and fuzzers:
+    the request is handled exactly as before."""
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+    return {"requestBody": {"required": True, "content": {_JSON: {"schema": _inline(schema, defs)}}}}
+
+
+# X-ConsumerId: the consumer asking (discovery records the dependency; read with _consumer)
+_CONSUMER_PARAM = {"parameters": [{"name": CONSUMER_ID_HEADER, "in": "header", "required": False,
+                                   "schema": {"type": "string"}}]}
+
+
 # --- hot paths first (routes are matched in order): heartbeat and discovery ----------------------
 # They send the command JSON already encoded and read query values without FastAPI's per-parameter
 # dependency solving; the worker answers them from memory.
 _FIND_PARAMS = [{"name": n, "in": "query", "required": n in ("appId", "serviceName"), "schema": {"type": "string"}}
-                for n in ("appId", "serviceName", "version", "env", "tags", "rev")]
+                for n in ("appId", "serviceName", "version", "env", "tags", "rev")] + _CONSUMER_PARAM["parameters"]
 
 
 @router.put("/microservices/{service_id}/instances/{instance_id}/heartbeat", summary="Send a heartbeat")
@@ -111,7 +145,7 @@ async def find_instances(project_id: str, request: Request):
 
 
 # --- micro-services --------------------------------------------------------------------------
-@router.post("/microservices", summary="Create a micro-service")
+@router.post("/microservices", summary="Create a micro-service", openapi_extra=_body_doc(CreateServiceRequest))
 async def create_service(project_id: str, request: Request):
     cmd = CreateServiceCommand(body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.SERVICE_CREATE, cmd)
@@ -126,7 +160,8 @@ async def list_services(project_id: str, request: Request, appId: str | None = Q
     return await forward(request, project_id, REGISTRY, Registry.SERVICE_LIST, cmd)
 
 
-@router.delete("/microservices", summary="Delete micro-services in a batch")
+@router.delete("/microservices", summary="Delete micro-services in a batch",
+               openapi_extra=_body_doc(DeleteServicesRequest))
 async def delete_services(project_id: str, request: Request):
     cmd = DeleteServicesCommand(body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.SERVICE_DELETE_MANY, cmd)
@@ -143,7 +178,8 @@ async def delete_service(project_id: str, service_id: str, request: Request, for
     return await forward(request, project_id, REGISTRY, Registry.SERVICE_DELETE, cmd)
 
 
-@router.put("/microservices/{service_id}/properties", summary="Replace a micro-service's properties")
+@router.put("/microservices/{service_id}/properties", summary="Replace a micro-service's properties",
+            openapi_extra=_body_doc(UpdatePropertiesRequest))
 async def update_service_properties(project_id: str, service_id: str, request: Request):
     cmd = UpdateServicePropertiesCommand(service_id=service_id, body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.SERVICE_UPDATE_PROPERTIES, cmd)
@@ -168,7 +204,8 @@ async def list_schemas(project_id: str, service_id: str, request: Request, withS
     return await forward(request, project_id, REGISTRY, Registry.SCHEMA_LIST, cmd)
 
 
-@router.post("/microservices/{service_id}/schemas", summary="Replace a micro-service's schemas in a batch")
+@router.post("/microservices/{service_id}/schemas", summary="Replace a micro-service's schemas in a batch",
+             openapi_extra=_body_doc(ModifySchemasRequest))
 async def put_schemas(project_id: str, service_id: str, request: Request):
     cmd = PutSchemasCommand(service_id=service_id, body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.SCHEMA_PUT_MANY, cmd)
@@ -180,7 +217,8 @@ async def get_schema(project_id: str, service_id: str, schema_id: str, request: 
     return await forward(request, project_id, REGISTRY, Registry.SCHEMA_GET, cmd)
 
 
-@router.put("/microservices/{service_id}/schemas/{schema_id}", summary="Create or modify a schema")
+@router.put("/microservices/{service_id}/schemas/{schema_id}", summary="Create or modify a schema",
+            openapi_extra=_body_doc(ModifySchemaRequest))
 async def put_schema(project_id: str, service_id: str, schema_id: str, request: Request):
     cmd = PutSchemaCommand(service_id=service_id, schema_id=schema_id, body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.SCHEMA_PUT, cmd)
@@ -193,13 +231,14 @@ async def delete_schema(project_id: str, service_id: str, schema_id: str, reques
 
 
 # --- dependencies ------------------------------------------------------------------------------
-@router.put("/dependencies", summary="Create dependencies (replace the consumers' provider lists)")
+@router.put("/dependencies", summary="Create dependencies (replace the consumers' provider lists)",
+            openapi_extra=_body_doc(CreateDependenciesRequest))
 async def put_dependencies(project_id: str, request: Request):
     cmd = PutDependenciesCommand(body=await _body(request), override=True)
     return await forward(request, project_id, REGISTRY, Registry.DEPENDENCY_PUT, cmd)
 
 
-@router.post("/dependencies", summary="Add dependencies")
+@router.post("/dependencies", summary="Add dependencies", openapi_extra=_body_doc(CreateDependenciesRequest))
 async def add_dependencies(project_id: str, request: Request):
     cmd = PutDependenciesCommand(body=await _body(request), override=False)
     return await forward(request, project_id, REGISTRY, Registry.DEPENDENCY_PUT, cmd)
@@ -220,20 +259,23 @@ async def consumers(project_id: str, service_id: str, request: Request, noSelf: 
 
 
 # --- instances -----------------------------------------------------------------------------------
-@router.post("/microservices/{service_id}/instances", summary="Register an instance")
+@router.post("/microservices/{service_id}/instances", summary="Register an instance",
+             openapi_extra=_body_doc(RegisterInstanceRequest))
 async def register_instance(project_id: str, service_id: str, request: Request):
     cmd = RegisterInstanceCommand(service_id=service_id, body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.INSTANCE_REGISTER, cmd)
 
 
-@router.get("/microservices/{service_id}/instances", summary="Query a micro-service's instances")
+@router.get("/microservices/{service_id}/instances", summary="Query a micro-service's instances",
+            openapi_extra=_CONSUMER_PARAM)
 async def list_instances(project_id: str, service_id: str, request: Request, tags: str | None = Query(None),
                          rev: str | None = Query(None)):
     cmd = ListInstancesCommand(service_id=service_id, consumer_id=_consumer(request), tags=tags, rev=rev)
     return await forward(request, project_id, REGISTRY, Registry.INSTANCE_LIST, cmd)
 
 
-@router.get("/microservices/{service_id}/instances/{instance_id}", summary="Query an instance")
+@router.get("/microservices/{service_id}/instances/{instance_id}", summary="Query an instance",
+            openapi_extra=_CONSUMER_PARAM)
 async def get_instance(project_id: str, service_id: str, instance_id: str, request: Request,
                        rev: str | None = Query(None)):
     cmd = InstanceRefCommand(service_id=service_id, instance_id=instance_id, consumer_id=_consumer(request), rev=rev)
@@ -247,7 +289,7 @@ async def delete_instance(project_id: str, service_id: str, instance_id: str, re
 
 
 @router.put("/microservices/{service_id}/instances/{instance_id}/properties",
-            summary="Replace an instance's properties")
+            summary="Replace an instance's properties", openapi_extra=_body_doc(UpdatePropertiesRequest))
 async def update_instance_properties(project_id: str, service_id: str, instance_id: str, request: Request):
     cmd = UpdateInstancePropertiesCommand(service_id=service_id, instance_id=instance_id, body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.INSTANCE_UPDATE_PROPERTIES, cmd)
@@ -260,13 +302,15 @@ async def update_instance_status(project_id: str, service_id: str, instance_id: 
     return await forward(request, project_id, REGISTRY, Registry.INSTANCE_UPDATE_STATUS, cmd)
 
 
-@router.put("/heartbeats", summary="Send heartbeats of several instances")
+@router.put("/heartbeats", summary="Send heartbeats of several instances",
+            openapi_extra=_body_doc(HeartbeatSetRequest))
 async def heartbeats(project_id: str, request: Request):
     cmd = HeartbeatManyCommand(body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY, cmd)
 
 
-@router.post("/instances/action", summary="Batch discovery (type=query)")
+@router.post("/instances/action", summary="Batch discovery (type=query)",
+             openapi_extra={**_body_doc(BatchFindInstancesRequest), **_CONSUMER_PARAM})
 async def batch_find(project_id: str, request: Request, type: str | None = Query(None)):
     cmd = BatchFindCommand(type=type, consumer_id=_consumer(request), body=await _body(request))
     return await forward(request, project_id, REGISTRY, Registry.INSTANCE_FIND_MANY, cmd)
