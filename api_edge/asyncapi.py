@@ -21,6 +21,7 @@ import json
 import re
 import textwrap
 import threading
+import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Literal
@@ -207,7 +208,29 @@ def _event_model(event_type: str, data_model: type[BaseModel] | None) -> type[Ba
     return create_model(name, __base__=CloudEvent, __doc__=f"CloudEvent `{event_type}`{about}.", **fields)
 
 
-def _faststream_schema(workers: list[WorkerDocs]) -> dict:
+def _payload_model(subscriber) -> type[BaseModel] | None:
+    """The pydantic model a command handler takes (its one BaseModel parameter), if any."""
+    for call in subscriber.calls:
+        func = getattr(call.handler, "_original_call", None)
+        try:
+            hints = typing.get_type_hints(func)
+            params = inspect.signature(func).parameters
+        except Exception:
+            continue
+        models = [hints[p] for p in params if isinstance(hints.get(p), type) and issubclass(hints[p], BaseModel)]
+        if len(models) == 1:
+            return models[0]
+    return None
+
+
+# (model, JSON-schema mode) of a message payload: "validation" for what a worker reads,
+# "serialization" for what it writes
+Payload = tuple[type[BaseModel], str]
+
+
+def _faststream_schema(workers: list[WorkerDocs]) -> tuple[dict, dict[str, Payload]]:
+    """FastStream's document, and the payload model of each of its messages (by message key)."""
+    payloads: dict[str, Payload] = {"events:Message": (CloudEvent, "serialization")}
     broker = NatsBroker(EXAMPLE_SERVER, description="The deployment's NATS server (`openstage up` prints its port).")
 
     for w in workers:
@@ -220,12 +243,14 @@ def _faststream_schema(workers: list[WorkerDocs]) -> dict:
                           description=f"Liveness of the {w.name} worker: every process of it answers.")(make_ping(w.name))
         for event_type, data_model in sorted(w.events.items()):
             domain, entity, verb = _event_parts(event_type)
+            model = _event_model(event_type, data_model)
+            payloads[f"{event_type}:Message"] = (model, "serialization")
             broker.publisher(
                 event_channel(event_type), title=event_type,
                 description=(f"`{entity}` {verb.replace('_', ' ')} (worker: {w.name}). CloudEvent published on the "
                              f"JetStream stream {subjects.EVENTS_STREAM}; `data` = "
                              f"{data_model.__name__ if data_model else 'the resource state'}."),
-                schema=_event_model(event_type, data_model),
+                schema=model,
             )
 
     broker.publisher(
@@ -239,13 +264,18 @@ def _faststream_schema(workers: list[WorkerDocs]) -> dict:
     # Including a router moves it to the including broker: put each one back where it was, so
     # building the document never takes a router from a worker running in this process.
     routers = [r for w in workers for r in w.routers]
+    for router in routers:
+        for sub in router.subscribers:
+            title, model = sub.specification.config.title_, _payload_model(sub)
+            if title and model is not None:
+                payloads[f"{title}:SubscribeMessage"] = (model, "validation")
     with _include_lock:
         parents = [r.parent for r in routers]
         try:
             for router in routers:
                 broker.include_router(router)
             spec = AsyncAPI(broker, title=TITLE, version=VERSION, description=DESCRIPTION).to_specification()
-            return json.loads(spec.to_json())
+            return json.loads(spec.to_json()), payloads
         finally:
             for router, parent in zip(routers, parents):
                 if parent is None:
@@ -255,43 +285,74 @@ def _faststream_schema(workers: list[WorkerDocs]) -> dict:
 
 
 # --- completing the document -----------------------------------------------------------------------
-def _walk_refs(node: Any, rename: dict[str, str]) -> Any:
+def _unified_schemas(doc: dict, payloads: dict[str, Payload], extra: list[Payload]) -> dict[Payload, dict]:
+    """Regenerate components.schemas with pydantic, all models at once, and point the messages at them.
+
+    FastStream names a schema by its model's name only, so two different models of the same name
+    (e.g. two ``EnvVariable``) would share one schema; pydantic, given every model together, gives
+    such models distinct (module-qualified) names. Returns the $ref of each (model, mode)."""
+    pairs = list(dict.fromkeys([*payloads.values(), *extra]))
+    refs, defs = models_json_schema(pairs, ref_template=SCHEMAS + "{model}")
+    old = doc.setdefault("components", {}).setdefault("schemas", {})
+    messages = doc["components"].setdefault("messages", {})
+    schemas = dict(defs.get("$defs", {}))
+    for key, message in messages.items():
+        if key in payloads:
+            message["payload"] = refs[payloads[key]]
+        else:  # a message whose model is not known here (e.g. an empty ping): keep FastStream's schema
+            ref = message.get("payload", {}).get("$ref", "")
+            name = ref[len(SCHEMAS):] if ref.startswith(SCHEMAS) else None
+            if name and name in old:
+                schemas.setdefault(name, old[name])
+    # pydantic qualifies clashing names with the whole module path: keep its last part only
+    # (services__contracts__instances__EnvVariable -> instances.EnvVariable) when that is unique
+    short = {name: ".".join([p for p in name.split("__") if p][-2:]) for name in schemas if "__" in name}
+    rename = {n: v for n, v in short.items() if list(short.values()).count(v) == 1 and v not in schemas}
+    schemas = _renamed_schemas(schemas, rename)
+    # and one name for identical schemas (pydantic adds -Input/-Output variants that may be equal)
+    while True:
+        by_content: dict[str, list[str]] = {}
+        for name, schema in schemas.items():
+            by_content.setdefault(json.dumps(schema, sort_keys=True), []).append(name)
+        merge = {}
+        for names in by_content.values():
+            if len(names) > 1:
+                keep = min(names, key=lambda n: (n.endswith(("-Input", "-Output")), len(n), n))
+                merge.update({n: keep for n in names if n != keep})
+        if not merge:
+            break
+        schemas = _renamed_schemas(schemas, merge)
+        rename = {name: merge.get(now, now) for name, now in rename.items()} | merge
+    doc["components"] = _renamed(doc["components"], rename)
+    doc["components"]["schemas"] = dict(sorted(schemas.items()))
+    return {pair: _renamed(ref, rename) for pair, ref in refs.items()}
+
+
+def _renamed(node: Any, rename: dict[str, str]) -> Any:
+    """``node`` with its schema $refs renamed."""
+    if not rename:
+        return node
     if isinstance(node, dict):
-        return {k: (SCHEMAS + rename.get(v[len(SCHEMAS):], v[len(SCHEMAS):]) if k == "$ref" and isinstance(v, str)
-                    and v.startswith(SCHEMAS) else _walk_refs(v, rename)) for k, v in node.items()}
+        return {k: (SCHEMAS + rename.get(v[len(SCHEMAS):], v[len(SCHEMAS):])
+                    if k == "$ref" and isinstance(v, str) and v.startswith(SCHEMAS) else _renamed(v, rename))
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [_walk_refs(v, rename) for v in node]
+        return [_renamed(v, rename) for v in node]
     return node
 
 
-def _add_models(doc: dict, models: Iterable[type[BaseModel]]) -> dict[type[BaseModel], dict]:
-    """Add the (serialization) schemas of ``models`` to components.schemas; returns a $ref per model.
-    A name FastStream already used for a different schema gets a ``Reply`` suffix."""
-    models = list(dict.fromkeys(models))
-    if not models:
-        return {}
-    refs, defs = models_json_schema([(m, "serialization") for m in models], ref_template=SCHEMAS + "{model}")
-    defs = defs.get("$defs", {})
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    rename = {}
-    for name, schema in defs.items():
-        if name in schemas and schemas[name] != schema:
-            new = f"{name}Reply"
-            while new in schemas and schemas[new] != schema:
-                new += "_"
-            rename[name] = new
-    for name, schema in defs.items():
-        schemas[rename.get(name, name)] = _walk_refs(schema, rename)
-    return {m: _walk_refs(refs[(m, "serialization")], rename) for m in models}
+def _renamed_schemas(schemas: dict[str, dict], rename: dict[str, str]) -> dict[str, dict]:
+    """Schemas under their new names, their $refs following (renamed duplicates are identical)."""
+    return {rename.get(name, name): _renamed(schema, rename) for name, schema in schemas.items()}
 
 
-def _reply_schema(command: str, calls: list[HttpCall], result_refs: dict) -> dict:
+def _reply_schema(command: str, calls: list[HttpCall], refs: dict[Payload, dict], error_ref: dict) -> dict:
     statuses = sorted({c.status for c in calls})
     models = [c.response_model for c in calls if c.response_model is not None]
     if statuses == [204]:
         result: dict = {"type": "null", "description": "No result (status 204)."}
     elif models:
-        result = dict(result_refs[models[0]])
+        result = dict(refs[(models[0], "serialization")])
         result["description"] = "The result: the HTTP API's response body for the same call."
     else:
         result = {"description": "The result (any JSON value)."}
@@ -304,7 +365,7 @@ def _reply_schema(command: str, calls: list[HttpCall], result_refs: dict) -> dic
             "status": {"type": "integer", "description": "HTTP status the edge answers with "
                        f"({', '.join(map(str, statuses)) if statuses else '200'} on success)."},
             "result": result,
-            "error": {"anyOf": [{"$ref": SCHEMAS + "ErrorBody"}, {"type": "null"}],
+            "error": {"anyOf": [error_ref, {"type": "null"}],
                       "description": "The typed error when status >= 400."},
         },
         "required": ["status"],
@@ -327,14 +388,15 @@ def _add_reply(doc: dict, op_key: str, op: dict, payload: dict, description: str
                    "messages": [{"$ref": f"#/channels/{channel_key}/messages/Reply"}]}
 
 
-def _complete(doc: dict, workers: list[WorkerDocs], http: dict[tuple[str, str], list[HttpCall]]) -> dict:
+def _complete(doc: dict, payloads: dict[str, Payload], workers: list[WorkerDocs],
+              http: dict[tuple[str, str], list[HttpCall]]) -> dict:
     emitters = {event_type: w.name for w in workers for event_type in w.events}
     doc["x-openstage-workers"] = [{"name": w.name, "module": w.module, "declares_events": bool(w.events)}
                                   for w in workers]
-    # errors are part of every reply
-    _add_models(doc, [ErrorBody])
-    result_refs = _add_models(doc, [c.response_model for cs in http.values() for c in cs if c.response_model])
-    ping_ref = _add_models(doc, [PingReply])[PingReply]
+    results = [(c.response_model, "serialization") for cs in http.values() for c in cs if c.response_model]
+    refs = _unified_schemas(doc, payloads, [(ErrorBody, "serialization"), (PingReply, "serialization"), *results])
+    error_ref = refs[(ErrorBody, "serialization")]
+    ping_ref = refs[(PingReply, "serialization")]
 
     for op_key, op in list(doc["operations"].items()):
         channel_key = op["channel"]["$ref"].rsplit("/", 1)[-1]
@@ -356,7 +418,7 @@ def _complete(doc: dict, workers: list[WorkerDocs], http: dict[tuple[str, str], 
                 op["description"] = "HTTP equivalent: " + ", ".join(f"`{c.method} {c.path}`" for c in calls) + "."
             else:
                 op["description"] = "Bus only: no HTTP route forwards to this command."
-            _add_reply(doc, op_key, op, _reply_schema(op_key, calls, result_refs),
+            _add_reply(doc, op_key, op, _reply_schema(op_key, calls, refs, error_ref),
                        "The requester's inbox (the request's NATS reply subject; a tenant's is "
                        f"{nats_auth.tenant_inbox_prefix('<AK>')}.*).")
         elif address.startswith(subjects.PING_PREFIX + "."):
@@ -386,8 +448,8 @@ def _complete(doc: dict, workers: list[WorkerDocs], http: dict[tuple[str, str], 
 def build_document(workers: dict[str, str] | None = None) -> dict:
     """The AsyncAPI 3.0 document (a fresh dict) of the given workers (default: every worker)."""
     found = worker_docs(workers)
-    doc = _faststream_schema(found)
-    return _complete(doc, found, edge_commands())
+    doc, payloads = _faststream_schema(found)
+    return _complete(doc, payloads, found, edge_commands())
 
 
 @lru_cache(maxsize=1)

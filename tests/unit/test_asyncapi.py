@@ -138,3 +138,41 @@ def test_edge_serves_docs_from_its_own_assets():
                   "/docs-static/asyncapi/asyncapi-theme.css"):
         assert client.get(asset).status_code == 200, asset
     assert client.get("/openapi.json").json()["paths"]
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str):
+                yield v
+            else:
+                yield from _refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _refs(v)
+
+
+def test_every_reference_resolves_and_same_named_models_stay_apart():
+    doc = asyncapi_document()
+    for ref in set(_refs(doc)):
+        assert ref.startswith("#/"), ref
+        node = doc
+        for part in ref[2:].split("/"):
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
+
+    class EnvVariable(BaseModel):  # same name as a contract model, different fields
+        colour: str
+
+    module = types.ModuleType("fake_clash_worker")
+    module.ROUTERS = []
+    module.EVENTS = {"io.openstage.clash.thing.created": EnvVariable}
+    sys.modules["fake_clash_worker"] = module
+    try:
+        doc = build_document({**WORKERS, "clash": "fake_clash_worker:build"})
+    finally:
+        del sys.modules["fake_clash_worker"]
+    schemas = doc["components"]["schemas"]
+    variants = [schemas[k] for k in schemas if "EnvVariable" in k]
+    assert any("colour" in v.get("properties", {}) for v in variants)
+    assert any("value" in v.get("properties", {}) for v in variants)
