@@ -176,3 +176,18 @@ def test_every_reference_resolves_and_same_named_models_stay_apart():
     variants = [schemas[k] for k in schemas if "EnvVariable" in k]
     assert any("colour" in v.get("properties", {}) for v in variants)
     assert any("value" in v.get("properties", {}) for v in variants)
+
+
+def test_handlers_without_a_found_model_keep_faststream_schemas(monkeypatch):
+    from api_edge import asyncapi
+
+    monkeypatch.setattr(asyncapi, "_payload_model", lambda sub: None)
+    doc = build_document()
+    message = doc["components"]["messages"]["lifecycle.environment.create:SubscribeMessage"]
+    assert message["payload"] == {"$ref": "#/components/schemas/CreateEnvironment"}
+    assert "Resource" in doc["components"]["schemas"]  # what CreateEnvironment refers to
+    for ref in set(_refs(doc)):
+        node = doc
+        for part in ref[2:].split("/"):
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
