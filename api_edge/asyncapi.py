@@ -202,7 +202,8 @@ _include_lock = threading.Lock()
 
 def _event_model(event_type: str, data_model: type[BaseModel] | None) -> type[BaseModel]:
     domain, entity, verb = _event_parts(event_type)
-    name = "".join(p.capitalize() for p in re.split(r"[_\-]", f"{entity}_{verb}")) + "Event"
+    # the domain is part of the name: lifecycle and registry both have instance.updated
+    name = "".join(p.capitalize() for p in re.split(r"[_\-]", f"{domain}_{entity}_{verb}")) + "Event"
     fields: dict[str, Any] = {"type": (Literal[event_type], event_type)}  # type: ignore[valid-type]
     if data_model is not None:
         fields["data"] = (data_model, ...)

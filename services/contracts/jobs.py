@@ -89,3 +89,34 @@ class ShowJob(BaseModel):
     limit: Annotated[int, Field(ge=0, le=1000)] | None = None
     offset: Annotated[int, Field(ge=0)] = 0
     desc: Literal["true", "false", "True", "False"] = "false"
+
+
+# --- the data of job and task CloudEvents (published by the lifecycle worker, folded by the tracker) --
+class JobEventData(BaseModel):
+    """``io.openstage.lifecycle.job.{submitted,running,succeeded,failed,cancelled}``"""
+
+    job_id: str
+    project_id: str
+    instance_id: str
+    job_type: str
+    job_name: str
+    job_desc: str | None = None
+    created_by: str | None = None
+    created_at: int | str | None = None
+    execution_status: str
+    seq: int = Field(description="the job's event counter: the tracker keeps the highest it saw")
+    time: str
+    tasks: list[dict] | None = Field(default=None, description="the task plan, on submitted and terminal events")
+    message: str | None = None
+
+
+class TaskEventData(JobEventData):
+    """``io.openstage.lifecycle.task.{running,progress,succeeded,failed}``: the job's fields and one task."""
+
+    execution_status: str | None = None  # type: ignore[assignment]
+    task_index: int
+    task_name: str
+    task_type: str
+    task_status: str
+    messages: str = ""
+    owner_id: str | None = None

@@ -102,7 +102,7 @@ def test_declared_events_get_typed_channels(monkeypatch):
     assert op["action"] == "send" and op["x-openstage-event"]["entity"] == "gadget"
     channel = _channel(doc, op)
     assert channel["address"] == "openstage.evt.{project}.gadgets.gadget.created"
-    schema = doc["components"]["schemas"]["GadgetCreatedEvent"]
+    schema = doc["components"]["schemas"]["GadgetsGadgetCreatedEvent"]
     assert schema["properties"]["type"]["const"] == "io.openstage.gadgets.gadget.created"
     assert schema["properties"]["data"] == {"$ref": "#/components/schemas/Gadget"}
     assert "io.openstage.gadgets.gadget.gone" in doc["operations"]

@@ -12,6 +12,8 @@ from workers.config import app_configurations, items
 from workers.runtime import WorkerContext, build_worker
 
 ROUTERS = [app_configurations.router, items.router]
+# CloudEvents type -> model of its data (the AsyncAPI document and docs/bus-reference.md list them)
+EVENTS = {**app_configurations.EVENTS, **items.EVENTS}
 
 
 async def _app_configuration_indexes(c: WorkerContext) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from faststream import Path
 
 from services.clock import clock
+from services import subjects
 from services.contracts.common import Reply
 from services.contracts.config_items import (
     ConfigItemsChanged,
@@ -38,6 +39,10 @@ from workers.runtime import WorkerContext, command_router, ctx, on_command
 router = command_router()
 
 ENTITY = "item"
+EVENTS = {
+    subjects.event_type(CONFIG, ENTITY, "changed"): ConfigItemsChanged,
+    subjects.event_type(CONFIG, ENTITY, "deleted"): ConfigItemsDeleted,
+}
 
 
 def _event(project: str, dimension: str, verb: str, data: dict) -> CloudEvent:

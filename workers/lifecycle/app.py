@@ -9,7 +9,7 @@ from services.store import components as component_store
 from services.subjects import LIFECYCLE
 from workers.lifecycle import environments, metadata
 from workers.lifecycle import applications, components
-from workers.lifecycle import instances
+from workers.lifecycle import instance_events, instances
 from workers.lifecycle.job_runner import JobRunner, work_stream_config
 from services.store import instances as instance_store
 from workers.runtime import WorkerContext, build_worker
@@ -17,6 +17,8 @@ from workers.runtime import WorkerContext, build_worker
 ROUTERS = [metadata.router, environments.router]
 ROUTERS += [applications.router, components.router]
 ROUTERS += [instances.router]
+# CloudEvents type -> model of its data (the AsyncAPI document and docs/bus-reference.md list them)
+EVENTS = {**environments.EVENTS, **applications.EVENTS, **components.EVENTS, **instance_events.EVENTS}
 
 
 async def _indexes(c: WorkerContext) -> None:

@@ -5,6 +5,7 @@ import uuid
 
 from faststream import Path
 
+from services import subjects
 from services.clock import clock
 from services.contracts.common import Reply
 from services.contracts.environments import (
@@ -23,6 +24,8 @@ from services.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()
+EVENTS = {subjects.event_type(LIFECYCLE, "environment", verb): Environment
+          for verb in ("created", "updated", "resources_changed", "deleted")}
 
 
 def _event(project: str, env: Environment, verb: str) -> CloudEvent:

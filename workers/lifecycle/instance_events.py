@@ -14,7 +14,18 @@ from datetime import datetime, timezone
 from services import subjects
 from services.contracts.events import CloudEvent
 from services.contracts.instances import Instance
+from services.contracts.jobs import JobEventData, TaskEventData
 from services.subjects import LIFECYCLE
+
+
+EVENTS = {
+    **{subjects.event_type(LIFECYCLE, "instance", verb): Instance
+       for verb in ("created", "updated", "status_changed", "deleted")},
+    **{subjects.event_type(LIFECYCLE, "job", verb): JobEventData
+       for verb in ("submitted", "running", "succeeded", "failed", "cancelled")},
+    **{subjects.event_type(LIFECYCLE, "task", verb): TaskEventData
+       for verb in ("running", "progress", "succeeded", "failed")},
+}
 
 
 def iso(ms: int) -> str:
