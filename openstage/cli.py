@@ -104,6 +104,7 @@ def up(
 def edge(
     host: str = typer.Option(None, help="listen address (default OPENSTAGE_HOST or 127.0.0.1)"),
     port: int = typer.Option(None, help="listen port (default OPENSTAGE_PORT or 8080)"),
+    workers: int = typer.Option(None, help="edge processes sharing the port (default OPENSTAGE_EDGE_WORKERS or 1)"),
 ) -> None:
     """Run the HTTP edge alone against OPENSTAGE_NATS_URL."""
     import uvicorn
@@ -123,6 +124,7 @@ def edge(
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        workers=workers or settings.edge_workers,
     )
 
 

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1_048_576
+    # Edge processes sharing the HTTP port (uvicorn workers); the edge is stateless.
+    edge_workers: int = Field(default=1, ge=1, le=32)
     # Comma-separated domain workers /readyz expects to answer (default: every worker in workers.WORKERS).
     workers: str | None = None
     # Seconds the edge waits for a worker's reply before answering 503.
