@@ -1,6 +1,7 @@
 """ASGI middleware: every /v2, /v3 and /v4 request is authenticated and scoped to the project in
 its path before anything else reads it (so an unsigned, malformed request gets 401, not 400).
-It also caps the body size."""
+It also caps the body: its size, and how deep its JSON nests (services.validation.MAX_JSON_DEPTH),
+before any JSON parser or serializer of the edge sees it."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,7 @@ from api_edge.auth import AuthError, Authenticator
 from api_edge.errors import error_response
 from api_edge.rate_limit import RateLimiter, retry_after_header
 from services.subjects import PROJECT_ID_PATTERN
+from services.validation import MAX_JSON_DEPTH, json_nesting
 
 log = logging.getLogger("openstage.edge.auth")
 
@@ -76,6 +78,9 @@ class AuthMiddleware:
         scope.setdefault("state", {})["principal"] = principal
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
+            return
+        if body and json_nesting(body) > MAX_JSON_DEPTH:
+            await reject(400, f"request body nests deeper than {MAX_JSON_DEPTH} levels")
             return
 
         sent = False

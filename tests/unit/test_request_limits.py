@@ -1,0 +1,38 @@
+"""The limits every request body is held to (services/validation.py)."""
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from services.validation import MAX_JSON_DEPTH, json_nesting
+
+
+def depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+# strings full of what could fool a bracket counter: brackets, quotes, backslashes
+_text = st.text(alphabet=st.sampled_from(list('ab[]{}"\\\n\u00e9 ')), max_size=8)
+_json = st.recursive(st.none() | st.booleans() | st.integers() | _text,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+                     max_leaves=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json, st.booleans())
+def test_json_nesting_is_the_parsed_depth(value, ensure_ascii):
+    assert json_nesting(json.dumps(value, ensure_ascii=ensure_ascii).encode()) == depth(value)
+
+
+def test_json_nesting_of_hostile_texts():
+    assert json_nesting(b"[" * 10_000 + b"]" * 10_000) == 10_000
+    assert json_nesting(b'{"a": "[[[[", "b\\\\": [{"c\\"[": []}]}') == 4
+    assert json_nesting(b'"' + b'a\\"' * 100_000) == 0  # one unterminated string: still linear
+    assert json_nesting(b'"' * 100_001) == 0
+    assert json_nesting(json.dumps(list(range(100_000))).encode()) == 1
+    assert MAX_JSON_DEPTH < 100  # MongoDB's own nesting limit, with room for the stored document
