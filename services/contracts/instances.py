@@ -11,9 +11,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.contracts.environments import EntityId, ResourceType
+from services.validation import JsonObject, check_json_value
 
 # 2-63 characters: lower-case letters, digits and '-'; starts with a lower-case letter and ends
 # with a lower-case letter or digit (Huawei v2 reference, "Creating an Application Component Instance").
@@ -75,7 +76,7 @@ class Artifact(BaseModel):
     url: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^\s]+$")]
     auth: Literal["iam", "none"] = "iam"
     version: Annotated[str, StringConstraints(max_length=64)] | None = None
-    properties: dict[str, Any] | None = None
+    properties: JsonObject | None = None
 
 
 class EnvVariable(BaseModel):
@@ -94,7 +95,12 @@ class InstanceConfiguration(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     env: Annotated[list[EnvVariable], Field(max_length=200)] | None = None
-    strategy: dict[str, Any] | None = None
+    strategy: JsonObject | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return check_json_value(data)  # the sections kept as given, too
 
 
 class ExternalAccessCreate(BaseModel):
@@ -128,7 +134,7 @@ class ReferResource(BaseModel):
     id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s$]+$")]
     type: ResourceType
     refer_alias: Annotated[str, StringConstraints(max_length=64)] | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: JsonObject | None = None
 
 
 class InstanceCreate(BaseModel):

@@ -36,3 +36,28 @@ def test_json_nesting_of_hostile_texts():
     assert json_nesting(b'"' * 100_001) == 0
     assert json_nesting(json.dumps(list(range(100_000))).encode()) == 1
     assert MAX_JSON_DEPTH < 100  # MongoDB's own nesting limit, with room for the stored document
+
+
+def test_free_form_values_must_be_storable():
+    import pytest
+    from pydantic import ValidationError
+
+    from services.contracts.instances import Artifact, InstanceConfiguration, ReferResource
+    from services.validation import INT64_MAX, INT64_MIN, check_json_value
+
+    assert check_json_value({"a": [INT64_MIN, INT64_MAX, 1.5, True, None, "x"]})
+    nested: dict = {}
+    node = nested
+    for _ in range(MAX_JSON_DEPTH - 1):
+        node["a"] = node = {}
+    assert check_json_value(nested) is nested  # MAX_JSON_DEPTH levels
+    for bad in ({"a": INT64_MAX + 1}, {"a": [[INT64_MIN - 1]]}, {"a": nested}):
+        with pytest.raises(ValueError):
+            check_json_value(bad)
+        # BSON cannot hold such an integer: refused when validated (edge and worker), not a 500 at the store
+        with pytest.raises(ValidationError):
+            InstanceConfiguration.model_validate(bad)
+        with pytest.raises(ValidationError):
+            ReferResource.model_validate({"id": "cce-1", "type": "cce", "parameters": bad})
+        with pytest.raises(ValidationError):
+            Artifact.model_validate({"storage": "swr", "type": "image", "url": "u", "properties": bad})
