@@ -118,6 +118,7 @@ async def exists(collection, query: dict, session=None) -> bool:
 
 # A list call without a limit is not paged, but never returns more than this.
 UNPAGED_MAX = 1000
+_MAX_SKIP = 2 ** 63 - 1
 
 
 async def page(collection, query: dict, sort_field: str, order: str, offset: int, limit: int | None) -> tuple[int, list[dict]]:
@@ -125,7 +126,8 @@ async def page(collection, query: dict, sort_field: str, order: str, offset: int
     paging), ``order`` "asc" | "desc". ``sort_field`` must come from a whitelist, never from input."""
     total = await count(collection, query)
     direction = -1 if order == "desc" else 1
-    cursor = collection.find(query).sort([(sort_field, direction), ("_id", direction)]).skip(offset)
+    # skip() takes a 64-bit integer; any offset past the end is an empty page all the same
+    cursor = collection.find(query).sort([(sort_field, direction), ("_id", direction)]).skip(min(offset, _MAX_SKIP))
     cursor = cursor.limit(limit or UNPAGED_MAX)
     return total, [d async for d in cursor]
 
