@@ -28,8 +28,10 @@ _V2_CODES = {
     403: errors.FORBIDDEN,
     404: errors.NOT_FOUND,
     405: errors.METHOD_NOT_ALLOWED,
+    408: errors.REQUEST_TIMEOUT,
     413: errors.BODY_TOO_LARGE,
     429: errors.RATE_LIMITED,
+    431: errors.HEAD_TOO_LARGE,
     500: errors.INTERNAL,
     503: errors.UNAVAILABLE,
 }

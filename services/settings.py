@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     workers: str | None = None
     # Seconds the edge waits for a worker's reply before answering 503.
     request_timeout: float = 3.0
+    # Seconds a client has to send a request's head (request line and headers), and then again
+    # its body; past that the edge answers 408 and closes the connection. 0: no limit.
+    read_timeout: float = Field(default=10.0, ge=0)
 
     # Authentication: JSON lists, see README.
     credentials: str | None = None
