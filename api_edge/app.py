@@ -142,5 +142,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         authenticator=load_authenticator(settings),
         max_body_bytes=settings.max_body_bytes,
         rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        read_timeout=settings.read_timeout,
     )
     return app

@@ -4,6 +4,7 @@ It also caps the body: its size, and how deep its JSON nests (services.validatio
 before any JSON parser or serializer of the edge sees it."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,11 +26,12 @@ class BodyTooLarge(Exception):
 
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, authenticator: Authenticator, max_body_bytes: int,
-                 rate_limiter: RateLimiter | None = None) -> None:
+                 rate_limiter: RateLimiter | None = None, read_timeout: float = 0) -> None:
         self.app = app
         self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes
         self.rate_limiter = rate_limiter or RateLimiter(0)
+        self.read_timeout = read_timeout  # seconds to receive the whole body (0: no limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIXES):
@@ -48,9 +50,13 @@ class AuthMiddleware:
         body = b""
         if scope["type"] == "http":
             try:
-                body = await self._read_body(scope, receive)
+                async with asyncio.timeout(self.read_timeout or None):
+                    body = await self._read_body(scope, receive)
             except BodyTooLarge:
                 await reject(413, f"request body larger than {self.max_body_bytes} bytes")
+                return
+            except TimeoutError:  # e.g. a Content-Length larger than what is sent
+                await reject(408, f"request body not received within {self.read_timeout:g}s", {"Connection": "close"})
                 return
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
