@@ -25,6 +25,7 @@ from services.settings import Settings, expected_workers, get_settings
 from services.validation import describe_validation_error
 
 log = logging.getLogger("openstage.edge")
+_UNREADABLE_BODY = "There was an error parsing the body"  # fastapi.routing's HTTPException detail
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -104,6 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+            # FastAPI could not even decode the JSON body (e.g. invalid UTF-8): the same answer
+            # as for any other body that is not JSON
+            return error_response(request.url.path, 400, errors.INVALID_JSON, "request body is not valid JSON")
         return error_response(request.url.path, exc.status_code, None, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)
