@@ -10,13 +10,20 @@ same database while a transaction is open becomes part of it, and is rolled back
 Per-domain databases (nx's ``--data-dir`` mode gives each its own SQLite file and connection)
 keep workers apart; within a process, ``serialize_writes`` makes every write wait while a
 transaction is open (``transaction_scope`` marks the transaction's own writes). The embedded
-runtime turns it on (OPENSTAGE_STORE_SERIALIZE_WRITES=1); on MongoDB it stays off."""
+runtime turns it on (OPENSTAGE_STORE_SERIALIZE_WRITES=1); on MongoDB it stays off.
+
+No query operator is ever built from input: every collection ``connect`` hands out checks each
+filter before it is sent (``check_filter``). An operator may stand only where the code declared
+it (``FILTER_OPERATORS``), with plain values as its operands; any other dict or list where a value
+is expected (``{"$gt": ""}`` or ``["a"]`` arriving where an id was meant) is refused with
+``UnsafeFilter``, a programming error (500), since the contracts already refuse such input.
+tests/fuzz/README.md explains the choice."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import contextvars
-from typing import Any
+from typing import Any, Mapping
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
@@ -24,6 +31,121 @@ _WRITE_METHODS = frozenset({
     "insert_one", "insert_many", "update_one", "update_many", "replace_one", "delete_one", "delete_many",
     "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "bulk_write",
 })
+
+# Where the code puts a query operator in a filter: collection -> field -> operators. Logical
+# operators ($or, $and, $nor) may hold any filter, which is checked in turn. A new use of an
+# operator is declared here.
+FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
+    "config_items": {"_id": frozenset({"$in"}), "dimension": frozenset({"$in"})},
+    "instances": {"component_id": frozenset({"$in"})},  # workers/lifecycle/components.py overviews
+    "instance_jobs": {"status": frozenset({"$nin"}), "lease_until": frozenset({"$lt"})},
+    "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"})},
+    "registry_instances": {"service_id": frozenset({"$in"})},
+    "registry_leases": {"_id": frozenset({"$in"}), "deadline": frozenset({"$lt"})},
+}
+_LOGICAL = frozenset({"$or", "$and", "$nor"})
+_LIST_OPERATORS = frozenset({"$in", "$nin"})
+_FILTER_METHODS = frozenset({
+    "find", "find_one", "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "update_one",
+    "update_many", "replace_one", "delete_one", "delete_many", "count_documents", "distinct",
+})
+
+
+class UnsafeFilter(TypeError):
+    """A filter holds an operator (or a dict or list) the code did not put there."""
+
+
+def _plain(value: Any) -> bool:
+    return not isinstance(value, (Mapping, list, tuple, set))
+
+
+def check_filter(collection: str, query: Any) -> None:
+    """Refuse a filter unless each of its operators is declared for its field in
+    ``FILTER_OPERATORS`` and takes plain values: a value taken from input can never act as one."""
+    if query is None:
+        return
+    if not isinstance(query, Mapping):
+        raise UnsafeFilter(f"{collection}: a filter must be a document")
+    declared = FILTER_OPERATORS.get(collection, {})
+    for field, value in query.items():
+        if field in _LOGICAL:
+            if not isinstance(value, list):
+                raise UnsafeFilter(f"{collection}: {field} takes a list of filters")
+            for sub in value:
+                check_filter(collection, sub)
+        elif field.startswith("$"):
+            raise UnsafeFilter(f"{collection}: operator {field} is not used by openstage")
+        elif isinstance(value, Mapping):
+            allowed = declared.get(field, frozenset())
+            for op, operand in value.items():
+                if op not in allowed:
+                    raise UnsafeFilter(f"{collection}.{field}: {op!r} is not an operator declared for this field")
+                if op in _LIST_OPERATORS:
+                    ok = isinstance(operand, (list, tuple)) and all(_plain(v) for v in operand)
+                else:
+                    ok = _plain(operand)
+                if not ok:
+                    raise UnsafeFilter(f"{collection}.{field}: {op} takes plain values")
+        elif not _plain(value):
+            raise UnsafeFilter(f"{collection}.{field}: a {type(value).__name__} where a plain value is expected")
+
+
+def _check_pipeline(collection: str, pipeline: Any) -> None:
+    for stage in pipeline or ():
+        if isinstance(stage, Mapping) and "$match" in stage:
+            check_filter(collection, stage["$match"])
+
+
+class _GuardedCollection:
+    """A motor collection whose every filter passes ``check_filter`` before it is sent."""
+
+    def __init__(self, collection) -> None:
+        self._c = collection
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._c, name)
+        if name not in _FILTER_METHODS and name != "aggregate":
+            return attr
+        collection = self._c.name
+
+        def checked(*args, **kwargs):
+            if name == "aggregate":
+                _check_pipeline(collection, args[0] if args else kwargs.get("pipeline"))
+            else:
+                position = 1 if name == "distinct" else 0  # distinct(key, filter)
+                query = args[position] if len(args) > position else kwargs.get("filter")
+                check_filter(collection, query)
+            return attr(*args, **kwargs)
+
+        return checked
+
+    def __getitem__(self, name: str) -> "_GuardedCollection":
+        return _GuardedCollection(self._c[name])
+
+
+class GuardedDatabase:
+    """A motor database whose collections check their filters (``check_filter``)."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._db = db
+
+    @property
+    def client(self) -> AsyncIOMotorClient:
+        return self._db.client
+
+    @property
+    def name(self) -> str:
+        return self._db.name
+
+    def __getitem__(self, name: str) -> _GuardedCollection:
+        return _GuardedCollection(self._db[name])
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._db, name)
+        if type(attr).__name__ == "AsyncIOMotorCollection":
+            return _GuardedCollection(attr)
+        return attr
+
 
 _write_lock: asyncio.Lock | None = None
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("openstage_in_transaction", default=False)
@@ -90,7 +212,7 @@ class SerializedDatabase:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._db, name)
-        if type(attr).__name__ == "AsyncIOMotorCollection":
+        if isinstance(attr, _GuardedCollection) or type(attr).__name__ == "AsyncIOMotorCollection":
             return _SerializedCollection(attr)
         return attr
 
@@ -101,7 +223,7 @@ def database_name(base: str, domain: str) -> str:
 
 def connect(url: str, db_name: str, serialize_writes: bool = False) -> AsyncIOMotorDatabase:
     client = AsyncIOMotorClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
-    db = client[db_name]
+    db = GuardedDatabase(client[db_name])
     return SerializedDatabase(db) if serialize_writes else db  # type: ignore[return-value]
 
 
