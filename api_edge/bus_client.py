@@ -6,7 +6,7 @@ import logging
 
 import orjson
 from nats.aio.client import Client as NATS
-from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError as NatsTimeout
+from nats.errors import ConnectionClosedError, MaxPayloadError, NoRespondersError, TimeoutError as NatsTimeout
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -40,6 +40,9 @@ class BusClient:
             raise errors.unavailable(f"the {domain} worker did not answer within {self.timeout:g}s") from None
         except ConnectionClosedError:
             raise errors.unavailable("message bus not connected") from None
+        except MaxPayloadError:  # the command grew past the bus's message limit (e.g. 1e9 -> 1000000000.0)
+            raise errors.ServiceError(413, errors.BODY_TOO_LARGE,
+                                      f"request too large to forward ({len(data)} bytes as a command)") from None
         return orjson.loads(msg.data)
 
     async def call(self, path: str, project_id: str, domain: str, action: str,
