@@ -68,6 +68,12 @@ UINT16_MAX = 2**16 - 1
 
 # openstage's own caps on free-form properties (Service-Center has none)
 MAX_PROPERTIES = 1000
+# openstage's own cap on the entries of one batch call (DELETE /microservices, PUT /heartbeats,
+# POST /instances/action): each entry costs the worker a store round trip, and the whole call
+# must be answered well within the edge's OPENSTAGE_REQUEST_TIMEOUT (Service-Center has none)
+MAX_BATCH = 100
+# an invalid value is quoted in the error detail up to this many characters
+MAX_QUOTED_VALUE = 256
 MAX_PROPERTY_KEY_LENGTH = 512
 MAX_PROPERTY_VALUE_LENGTH = 65536
 
@@ -139,8 +145,11 @@ def _rule_text(min_: int, max_: int, pattern: _Pattern | None) -> str:
 
 
 def _fail(type_name: str, field: str, value: Any, min_: int, max_: int, pattern: _Pattern | None) -> RegistryError:
+    quoted = f"{value}"
+    if len(quoted) > MAX_QUOTED_VALUE:  # never echo a huge input back (nor outgrow the bus's message limit)
+        quoted = quoted[:MAX_QUOTED_VALUE] + "..."
     return invalid_params(
-        f"field '{type_name}.{field}' invalid value '{value}' does not match rule: {_rule_text(min_, max_, pattern)}"
+        f"field '{type_name}.{field}' invalid value '{quoted}' does not match rule: {_rule_text(min_, max_, pattern)}"
     )
 
 
@@ -391,7 +400,8 @@ def validate_properties(properties: Mapping[str, Any], *, type_name: str = "Prop
 def validate_delete_services(request: DeleteServicesRequest) -> list[str]:
     """``DELETE /microservices`` body: at least one id, each 1..64 non-blank characters.
     Returns the ids de-duplicated in request order (Service-Center skips repeats)."""
-    ids = check_list("DelServicesRequest", "ServiceIds", request.service_ids, min=1, item_pattern=SERVICE_ID_RANGE)
+    ids = check_list("DelServicesRequest", "ServiceIds", request.service_ids, min=1, max=MAX_BATCH,
+                     item_pattern=SERVICE_ID_RANGE)
     return list(dict.fromkeys(ids))
 
 
@@ -500,6 +510,7 @@ def validate_heartbeat_set(request: HeartbeatSetRequest) -> list[HeartbeatSetEle
     serviceId+instanceId are dropped, as Service-Center does."""
     if not request.instances:
         raise invalid_params("Request format invalid.")
+    check_list("HeartbeatSetRequest", "Instances", request.instances, max=MAX_BATCH)
     seen: set[tuple[str | None, str | None]] = set()
     out: list[HeartbeatSetElement] = []
     for e in request.instances:
@@ -551,6 +562,8 @@ def validate_batch_find(request: BatchFindInstancesRequest) -> BatchFindInstance
     """``POST /instances/action?type=query``: services and/or instances, each entry complete."""
     if not request.services and not request.instances:
         raise invalid_params("Required services or instances")
+    check_list("BatchFindInstancesRequest", "Services", request.services, max=MAX_BATCH)
+    check_list("BatchFindInstancesRequest", "Instances", request.instances, max=MAX_BATCH)
     validate_consumer_id(request.consumer_service_id)
     for entry in request.services or []:
         _required("FindService", "Service", entry.service)
@@ -680,6 +693,7 @@ __all__ = [
     "INSTANCE_STATUSES",
     "LEVELS",
     "MAX_DEPENDENCIES",
+    "MAX_BATCH",
     "MAX_PROPERTIES",
     "MAX_SCHEMAS",
     "MAX_TAGS",

@@ -61,3 +61,32 @@ def test_free_form_values_must_be_storable():
             ReferResource.model_validate({"id": "cce-1", "type": "cce", "parameters": bad})
         with pytest.raises(ValidationError):
             Artifact.model_validate({"storage": "swr", "type": "image", "url": "u", "properties": bad})
+
+
+def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
+    import pytest
+
+    from services.contracts.registry import (
+        BatchFindInstancesRequest,
+        DeleteServicesRequest,
+        HeartbeatSetRequest,
+    )
+    from services.registry import validation as v
+    from services.registry.errors import RegistryError
+
+    n = v.MAX_BATCH + 1
+    requests = [
+        (v.validate_delete_services, DeleteServicesRequest(service_ids=[f"s{i}" for i in range(n)])),
+        (v.validate_heartbeat_set, HeartbeatSetRequest.model_validate(
+            {"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in range(n)]})),
+        (v.validate_batch_find, BatchFindInstancesRequest.model_validate(
+            {"instances": [{"instance": {"serviceId": "s", "instanceId": f"i{i}"}} for i in range(n)]})),
+        (v.validate_batch_find, BatchFindInstancesRequest.model_validate(
+            {"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in range(n)]})),
+    ]
+    for validate, request in requests:
+        with pytest.raises(RegistryError) as caught:
+            validate(request)
+        assert f"Max: {v.MAX_BATCH}" in str(caught.value.detail or caught.value)
+        assert len(str(caught.value.detail)) < 1000
+    assert len(v.validate_delete_services(DeleteServicesRequest(service_ids=["a"] * v.MAX_BATCH))) == 1
