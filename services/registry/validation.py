@@ -255,10 +255,11 @@ def parse_request(model: type[M], data: Any) -> M:
 
 
 def parse_body(model: type[M], data: Any) -> M:
-    """A decoded JSON body (as the edge passes it on): absent is ``{}``; anything but a JSON
-    object is 400001."""
+    """A decoded JSON body (as the edge passes it on); absent or anything but a JSON object is
+    400001 (Service-Center's ``json.Unmarshal`` of an empty body fails: an empty
+    ``PUT .../properties`` must not clear the properties)."""
     if data is None:
-        data = {}
+        raise invalid_params("Unmarshal error: unexpected end of JSON input")
     if not isinstance(data, Mapping):
         raise invalid_params("Unmarshal error: the request body must be a JSON object")
     return parse_request(model, data)

@@ -90,3 +90,16 @@ def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
         assert f"Max: {v.MAX_BATCH}" in str(caught.value.detail or caught.value)
         assert len(str(caught.value.detail)) < 1000
     assert len(v.validate_delete_services(DeleteServicesRequest(service_ids=["a"] * v.MAX_BATCH))) == 1
+
+
+def test_registry_empty_body_is_refused_not_taken_as_an_empty_object():
+    import pytest
+
+    from services.contracts.registry import UpdatePropertiesRequest
+    from services.registry import validation as v
+    from services.registry.errors import RegistryError
+
+    with pytest.raises(RegistryError) as caught:
+        v.parse_body(UpdatePropertiesRequest, None)  # an empty PUT .../properties used to clear them
+    assert caught.value.code == "400001"
+    assert v.parse_body(UpdatePropertiesRequest, {}).properties is None
