@@ -36,6 +36,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._head_size = 0  # bytes of the current head's URL and headers, as parsed
         self._message_no = 0
         self._refusal: tuple[int, str] | None = None
+        self._start = b""  # the first bytes of the current request (its path picks the error shape)
         self._head_timer: asyncio.TimerHandle | None = None
 
     # --- the head timer -------------------------------------------------------------------------
@@ -98,10 +99,13 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._reading_head = True
+        self._start = b""
         super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
         was_head, message_no = self._reading_head, self._message_no
+        if was_head and len(self._start) < 64:
+            self._start += data[:64 - len(self._start)]
         super().data_received(data)
         # a head still incomplete after a chunk that belonged to it only: count the chunk
         if self._reading_head and was_head and message_no == self._message_no and message_no:
@@ -117,7 +121,15 @@ class EdgeHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         """Answer in the API's error shape (by the request's path, when known) and close."""
         self._disarm_head_timer()
-        path = (getattr(self, "url", None) or b"/").decode("latin-1").split("?", 1)[0]
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and not cycle.response_complete:  # a request before this one is still
+            cycle.disconnected = True  # being answered (pipelining): its answer is dropped, as on a
+            cycle.message_event.set()  # lost connection, rather than written to a closed transport
+        url = getattr(self, "url", None) or b""
+        if not url.startswith(b"/"):  # httptools refused the URL itself: read it from the request line
+            parts = self._start.split(b" ", 2)
+            url = parts[1] if len(parts) > 1 else b"/"
+        path = url.decode("latin-1").split("?", 1)[0]
         body = orjson.dumps(error_body(path, status, None, message))
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n".encode()]
         for name, value in self.server_state.default_headers:
