@@ -37,6 +37,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._message_no = 0
         self._refusal: tuple[int, str] | None = None
         self._start = b""  # the first bytes of the current request (its path picks the error shape)
+        self._cycles: list = []  # requests of this connection not answered yet (pipelining)
         self._head_timer: asyncio.TimerHandle | None = None
 
     # --- the head timer -------------------------------------------------------------------------
@@ -64,7 +65,16 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._drop_pending()
         super().connection_lost(exc)
+
+    def _drop_pending(self) -> None:
+        """Requests of this connection still being answered (pipelining; uvicorn tracks only the
+        last one): their answers are dropped rather than written to a closed transport."""
+        for cycle in self._cycles:
+            if not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -96,6 +106,10 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._reading_head = False
         self._disarm_head_timer()
         super().on_headers_complete()
+        cycle = getattr(self, "cycle", None)
+        self._cycles = [c for c in self._cycles if not c.response_complete]
+        if cycle is not None and cycle not in self._cycles:
+            self._cycles.append(cycle)
 
     def on_message_complete(self) -> None:
         self._reading_head = True
@@ -121,10 +135,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         """Answer in the API's error shape (by the request's path, when known) and close."""
         self._disarm_head_timer()
-        cycle = getattr(self, "cycle", None)
-        if cycle is not None and not cycle.response_complete:  # a request before this one is still
-            cycle.disconnected = True  # being answered (pipelining): its answer is dropped, as on a
-            cycle.message_event.set()  # lost connection, rather than written to a closed transport
+        self._drop_pending()
         url = getattr(self, "url", None) or b""
         if not url.startswith(b"/"):  # httptools refused the URL itself: read it from the request line
             parts = self._start.split(b" ", 2)
