@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -252,8 +253,11 @@ class Bench:
 
     def environment_scenes(self) -> None:
         base_env = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
-        self.http_scene("v2 create environment", "POST", f"/v2/{PROJECT}/cas/environments",
-                        json.dumps({"name": "e-{{n}}", **base_env}).replace("e-{{n}}", "e{{n}}x"))
+        # names must stay unique across runs: each run gets its own prefix
+        self.measure("v2 create environment", "HTTP", lambda: run_http(
+            self.base, "POST", f"/v2/{PROJECT}/cas/environments", dict(AUTH),
+            json.dumps({"name": f"e{uuid.uuid4().hex[:8]}-{{{{n}}}}x", **base_env}), self.args.seconds,
+            self.args.connections, self.args.loadgen), "hello")
         env = self.http.post(f"/v2/{PROJECT}/cas/environments", json={"name": "bench-show", **base_env}).json()
         self.http_scene("v2 show environment", "GET", f"/v2/{PROJECT}/cas/environments/{env['id']}")
         self.http_scene("v2 list environments (limit 10)", "GET", f"/v2/{PROJECT}/cas/environments?limit=10")
@@ -267,8 +271,8 @@ class Bench:
         app = h.post(f"/v2/{PROJECT}/cas/applications", json={"name": "bench-app"}).json()
         comp = h.post(f"/v2/{PROJECT}/cas/applications/{app['id']}/components", json={
             "name": "bench-comp", "runtime": "Docker", "category": "Webapp", "sub_category": "Web",
-            "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "docker",
-                                                     "url": "swr.example.com/bench/app:1.0.0"}}})
+            "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package",
+                                                     "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}}})
         if comp.status_code != 200:
             print(f"  deploy latency skipped: component create answered {comp.status_code} {comp.text[:200]}")
             return
@@ -280,14 +284,15 @@ class Bench:
                 "name": f"bench-inst-{i}", "environment_id": env["id"], "flavor_id": "MICRO-5G:0.5C:1G",
                 "replica": 1, "version": "1.0.0",
                 "artifacts": {comp["name"]: {"storage": "swr", "type": "image",
-                                             "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}}})
+                                             "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}},
+                "refer_resources": [{"id": "cce-1", "type": "cce", "parameters": {"namespace": "default"}}]})
             if r.status_code != 200:
                 print(f"  deploy latency: create answered {r.status_code} {r.text[:300]}")
                 return
             job_id = r.json()["job_id"]
             while True:
                 j = h.get(f"/v2/{PROJECT}/cas/jobs/{job_id}")
-                status = j.json().get("job_info", j.json().get("job", {})).get("EXECUTION_STATUS") if j.status_code == 200 else None
+                status = j.json().get("job", {}).get("EXECUTION_STATUS") if j.status_code == 200 else None
                 if status in ("SUCCEEDED", "FAILED"):
                     break
                 if time.perf_counter() - t0 > 60:
