@@ -58,8 +58,8 @@ class InstanceModel:
     name: str
     pending_job: str | None = None  # the acked job last submitted, not seen terminal yet
     uncertain: bool = False  # an unacknowledged mutating call may have submitted a job
-    status: str = "INITIALIZING"
-    gone: bool = False  # an acked delete job SUCCEEDED
+    status: str = "INITIALIZING"  # as its last finished job left it: RUNNING, STOPPED or FAILED
+    gone: bool = False  # an acked delete job SUCCEEDED, or the API answered 404 (an unacknowledged delete happened)
     delete_job: str | None = None
 
 
@@ -220,6 +220,10 @@ class MixedLoad:
                 inst.delete_job = job_id
         elif c.status is None or c.status >= 500:
             inst.uncertain = True
+        elif c.status == 404:
+            inst.gone = True
+            if not self.keep_calls:
+                self.instances.pop(inst.id, None)
 
     async def instance_op(self) -> None:
         live = [i for i in self.instances.values() if not i.gone and i.id not in self._busy]
@@ -257,7 +261,8 @@ class MixedLoad:
         try:
             path = f"{self._instances_path()}/{inst.id}"
             if roll < 0.85:
-                action = self.rng.choice(ACTIONS)
+                # an action the instance's status allows (a refused one would only measure a 400)
+                action = "start" if inst.status == "STOPPED" else self.rng.choice(ACTIONS[:1] + ACTIONS[2:])
                 parameters = {"replica": self.rng.choice((1, 2))} if action == "scale" else None
                 c, payload = await self.call(f"instance.{action}", inst.id, "POST", f"{path}/action",
                                              {"action": action, **({"parameters": parameters} if parameters else {})})
@@ -276,7 +281,8 @@ class MixedLoad:
         status = payload["job"]["EXECUTION_STATUS"]
         if status in TERMINAL:
             inst.pending_job = None
-            inst.status = status
+            operation = self.jobs.get(job_id, ("", ""))[0]
+            inst.status = ("FAILED" if status != "SUCCEEDED" else "STOPPED" if operation == "stop" else "RUNNING")
             if inst.delete_job == job_id:
                 inst.gone = status == "SUCCEEDED"
                 inst.delete_job = None

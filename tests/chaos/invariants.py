@@ -180,7 +180,8 @@ def problems(load: MixedLoad, w: World) -> list[str]:
     for iid, m in load.instances.items():
         if iid in w.instances:
             if m.gone:
-                out.append(f"instance {m.name}: delete job acknowledged and SUCCEEDED, still in MongoDB")
+                out.append(f"instance {m.name}: deleted (its delete job SUCCEEDED, or the API said 404), "
+                           "still in MongoDB")
             continue
         deletes = [jid for jid, d in w.runner_jobs.items()
                    if d.get("instance_id") == iid and d.get("operation") == "delete" and d.get("status") == "SUCCEEDED"]
