@@ -11,11 +11,13 @@ requests the application never sees:
   made or its previous response completes: then 408 and the connection is closed (httptools
   alone waits for ever). The body is timed by the AuthMiddleware.
 
-``edge_protocol(read_timeout)`` gives the class ``uvicorn.run(http=...)`` takes (openstage/cli.py).
+openstage/cli.py runs the edge with ``http="api_edge.http_protocol:EdgeHttpProtocol"`` (a name,
+so that ``--workers`` processes import it too); ``read_timeout`` is ``OPENSTAGE_READ_TIMEOUT``.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import orjson
@@ -26,11 +28,17 @@ from api_edge.errors import error_body
 MAX_HEAD_BYTES = 64 * 1024
 
 
-class EdgeHttpProtocol(HttpToolsProtocol):
-    read_timeout: float = 10.0
+@functools.cache
+def _read_timeout() -> float:
+    from services.settings import get_settings
 
+    return get_settings().read_timeout
+
+
+class EdgeHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.read_timeout = _read_timeout()
         self._reading_head = True
         self._head_bytes = 0  # bytes of the current head received in chunks that did not complete it
         self._head_size = 0  # bytes of the current head's URL and headers, as parsed
@@ -151,8 +159,3 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
-
-
-def edge_protocol(read_timeout: float) -> type[EdgeHttpProtocol]:
-    """The protocol class with the edge's settings."""
-    return type("EdgeHttpProtocol", (EdgeHttpProtocol,), {"read_timeout": read_timeout})

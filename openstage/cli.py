@@ -109,7 +109,6 @@ def edge(
     """Run the HTTP edge alone against OPENSTAGE_NATS_URL."""
     import uvicorn
 
-    from api_edge.http_protocol import edge_protocol
     from services.settings import get_settings
 
     _logging("WARNING")
@@ -120,7 +119,7 @@ def edge(
         host=host or settings.host,
         port=port or settings.port,
         loop="uvloop",
-        http=edge_protocol(settings.read_timeout),  # httptools, answering malformed requests in the API's shape
+        http="api_edge.http_protocol:EdgeHttpProtocol",  # httptools, answering malformed requests in the API's shape
         log_level="warning",
         access_log=False,
         proxy_headers=False,
