@@ -148,6 +148,9 @@ class GuardedDatabase:
 
 
 _write_lock: asyncio.Lock | None = None
+# On only for nx-27017 (set by connect(serialize_writes=True)); real MongoDB runs transactions
+# concurrently and retries the ones it labels transient (services/store/outbox.py).
+_serialize_transactions = False
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("openstage_in_transaction", default=False)
 
 
@@ -160,8 +163,9 @@ def _lock() -> asyncio.Lock:
 
 @contextlib.asynccontextmanager
 async def transaction_scope():
-    """Hold the process's write lock for a transaction; writes made inside it (same task) go through."""
-    if _in_transaction.get():
+    """Hold the process's write lock for a transaction (nx-27017 only); writes made inside it
+    (same task) go through."""
+    if _in_transaction.get() or not _serialize_transactions:
         yield
         return
     async with _lock():
@@ -224,7 +228,11 @@ def database_name(base: str, domain: str) -> str:
 def connect(url: str, db_name: str, serialize_writes: bool = False) -> AsyncIOMotorDatabase:
     client = AsyncIOMotorClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
     db = GuardedDatabase(client[db_name])
-    return SerializedDatabase(db) if serialize_writes else db  # type: ignore[return-value]
+    if serialize_writes:
+        global _serialize_transactions
+        _serialize_transactions = True
+        return SerializedDatabase(db)  # type: ignore[return-value]
+    return db
 
 
 async def count(collection, query: dict, session=None) -> int:

@@ -45,9 +45,10 @@ class Outbox:
         """Run ``write(session)``; it returns (result, events). The writes and the events commit
         together or not at all; then the events are published."""
         # nx-27017 runs a transaction as a SAVEPOINT on its database's one SQLite connection:
-        # transactions (and plain writes) interleaved with an open one corrupt each other. The
-        # scope runs this process's transactions one at a time, and, with serialize_writes on
-        # (embedded store), holds every other write of the process until it ends (see mongo.py).
+        # transactions (and plain writes) interleaved with an open one corrupt each other. With
+        # serialize_writes on (embedded store only) the scope runs this process's transactions one
+        # at a time and holds every other write of the process until it ends (see mongo.py); on
+        # MongoDB transactions run concurrently.
         for attempt in range(TRANSIENT_RETRIES + 1):
             try:
                 result, events = await self._commit(write)
