@@ -123,8 +123,10 @@ class _GuardedCollection:
         return _GuardedCollection(self._c[name])
 
 
-class GuardedDatabase:
-    """A motor database whose collections check their filters (``check_filter``)."""
+class _DatabaseWrapper:
+    """A motor database whose collections come wrapped in ``collection_wrapper``."""
+
+    collection_wrapper: type
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._db = db
@@ -137,14 +139,20 @@ class GuardedDatabase:
     def name(self) -> str:
         return self._db.name
 
-    def __getitem__(self, name: str) -> _GuardedCollection:
-        return _GuardedCollection(self._db[name])
+    def __getitem__(self, name: str):
+        return self.collection_wrapper(self._db[name])
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._db, name)
-        if type(attr).__name__ == "AsyncIOMotorCollection":
-            return _GuardedCollection(attr)
+        if isinstance(attr, _DatabaseWrapper.wrapped_types) or type(attr).__name__ == "AsyncIOMotorCollection":
+            return self.collection_wrapper(attr)
         return attr
+
+
+class GuardedDatabase(_DatabaseWrapper):
+    """A motor database whose collections check their filters (``check_filter``)."""
+
+    collection_wrapper = _GuardedCollection
 
 
 _write_lock: asyncio.Lock | None = None
@@ -197,28 +205,13 @@ class _SerializedCollection:
         return _SerializedCollection(self._c[name])
 
 
-class SerializedDatabase:
+class SerializedDatabase(_DatabaseWrapper):
     """A motor database whose writes wait while this process has a transaction open."""
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self._db = db
+    collection_wrapper = _SerializedCollection
 
-    @property
-    def client(self) -> AsyncIOMotorClient:
-        return self._db.client
 
-    @property
-    def name(self) -> str:
-        return self._db.name
-
-    def __getitem__(self, name: str) -> _SerializedCollection:
-        return _SerializedCollection(self._db[name])
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._db, name)
-        if isinstance(attr, _GuardedCollection) or type(attr).__name__ == "AsyncIOMotorCollection":
-            return _SerializedCollection(attr)
-        return attr
+_DatabaseWrapper.wrapped_types = (_GuardedCollection, _SerializedCollection)
 
 
 def database_name(base: str, domain: str) -> str:
