@@ -17,12 +17,15 @@ from api_edge.hot_paths import RegistryHotPaths
 from api_edge.rate_limit import RateLimiter
 from api_edge.bus_client import BusClient
 from api_edge.docs import mount_docs
-from api_edge.errors import error_response
+from api_edge.error_responses import error_response
 from api_edge.routers import ROUTERS
-from services import bus, errors, subjects
-from services.errors import ServiceError
-from services.settings import Settings, expected_workers, get_settings
-from services.validation import describe_validation_error
+from services.adapters import bus
+from services.contracts import subjects
+from services.contracts import errors
+from services.contracts.errors import ServiceError
+from services.settings import Settings, get_settings
+from workers import expected_workers
+from services.contracts.input_validation import describe_validation_error
 
 log = logging.getLogger("openstage.edge")
 _UNREADABLE_BODY = "There was an error parsing the body"  # fastapi.routing's HTTPException detail
@@ -64,7 +67,7 @@ def _no_telemetry() -> dict:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     bus_client = BusClient(None, settings.request_timeout)
-    workers = expected_workers(settings)
+    workers = expected_workers(settings.workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

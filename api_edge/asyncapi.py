@@ -33,8 +33,10 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, create_model
 from pydantic.json_schema import models_json_schema
 
-from services import nats_auth, subjects
-from services.contracts.common import ErrorBody
+from services.adapters import nats_auth
+
+from services.contracts import subjects
+from services.contracts.envelope import ErrorBody
 from services.contracts.events import CloudEvent
 
 TITLE = "openstage bus"

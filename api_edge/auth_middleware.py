@@ -1,6 +1,6 @@
 """ASGI middleware: every /v2, /v3 and /v4 request is authenticated and scoped to the project in
 its path before anything else reads it (so an unsigned, malformed request gets 401, not 400).
-It also caps the body: its size, and how deep its JSON nests (services.validation.MAX_JSON_DEPTH),
+It also caps the body: its size, and how deep its JSON nests (services.contracts.input_validation.MAX_JSON_DEPTH),
 before any JSON parser or serializer of the edge sees it."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.auth import AuthError, Authenticator
-from api_edge.errors import error_response
+from api_edge.error_responses import error_response
 from api_edge.rate_limit import RateLimiter, retry_after_header
-from services.subjects import PROJECT_ID_PATTERN
-from services.validation import MAX_JSON_DEPTH, json_nesting
+from services.contracts.subjects import PROJECT_ID_PATTERN
+from services.contracts.input_validation import MAX_JSON_DEPTH, json_nesting
 
 log = logging.getLogger("openstage.edge.auth")
 

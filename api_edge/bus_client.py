@@ -10,8 +10,9 @@ from nats.errors import ConnectionClosedError, MaxPayloadError, NoRespondersErro
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from api_edge.errors import error_response
-from services import errors, subjects
+from api_edge.error_responses import error_response
+from services.contracts import subjects
+from services.contracts import errors
 
 log = logging.getLogger("openstage.edge")
 

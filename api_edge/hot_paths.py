@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api_edge.errors import error_response
-from services import errors
-from services.subjects import REGISTRY, Registry
+from api_edge.error_responses import error_response
+from services.contracts import errors
+from services.contracts.subjects import REGISTRY, Registry
 
 _CONSUMER_HEADER = b"x-consumerid"
 

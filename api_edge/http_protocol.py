@@ -3,7 +3,7 @@ requests the application never sees:
 
 - A request httptools cannot parse (CR, LF or NUL in a header value, two Content-Length headers,
   Content-Length with Transfer-Encoding, raw non-ASCII bytes in the path, an over-long URL) is
-  answered in the API's own error shape (api_edge/errors.py: v2, or Service-Center's for /v3 and
+  answered in the API's own error shape (api_edge/error_responses.py: v2, or Service-Center's for /v3 and
   /v4) instead of uvicorn's plain-text "Invalid HTTP request received.".
 - The request head (request line and headers) is capped at ``MAX_HEAD_BYTES``: beyond it the
   answer is 431 and the connection is closed (httptools alone buffers headers without bound).
@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api_edge.errors import error_body
+from api_edge.error_responses import error_body
 
 MAX_HEAD_BYTES = 64 * 1024
 

@@ -232,8 +232,8 @@ class Bench:
         self.extra["heartbeat_target"] = (one, iid)
 
     def nats_scenes(self) -> None:
-        from services import subjects
-        from services.subjects import REGISTRY, Registry
+        from services.contracts import subjects
+        from services.contracts.subjects import REGISTRY, Registry
 
         one, iid = self.extra["heartbeat_target"]
         hb_subject = subjects.command(PROJECT, REGISTRY, Registry.INSTANCE_HEARTBEAT)
@@ -313,7 +313,7 @@ class Bench:
         """Events of `events` environment changes delivered to `subscribers` JetStream consumers."""
         import nats as natslib
 
-        from services import subjects
+        from services.contracts import subjects
 
         async def go() -> tuple[float, list[float]]:
             nc = await natslib.connect(self.system.nats_url)

@@ -36,7 +36,7 @@ from nats.js.api import DeliverPolicy
 from bench.loadgen import percentile
 from bench.mixed import Call, MixedLoad
 from openstage.processes import System, free_port
-from services import subjects
+from services.contracts import subjects
 from workers import WORKERS
 
 TOKEN = "soak-token-0123456789abcdef"

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api_edge.auth import canonical_query_string, canonical_uri
-from services import subjects
+from services.contracts import subjects
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "PARTIALLY_FAILED", "ROLLBACKED"}
 SUCCESS = {"SUCCEEDED"}

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services import nats_auth
+from services.adapters import nats_auth
 
 
 def free_port(host: str = "127.0.0.1") -> int:

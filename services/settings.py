@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     # Base name of the databases: each domain worker owns "<mongodb_db>_<domain>".
     mongodb_db: str = "openstage"
     # Hold every write of a process while it has a transaction open (needed on nx-27017; see
-    # services/store/mongo.py). The embedded runtime sets it.
+    # services/adapters/store/mongo.py). The embedded runtime sets it.
     store_serialize_writes: bool = False
 
     # HTTP edge
@@ -55,14 +55,6 @@ class Settings(BaseSettings):
 
     # Outbox relay: how often leftovers are swept (seconds).
     outbox_sweep_seconds: float = 1.0
-
-
-def expected_workers(settings: Settings) -> list[str]:
-    from workers import WORKERS
-
-    if settings.workers:
-        return [w.strip() for w in settings.workers.split(",") if w.strip()]
-    return list(WORKERS)
 
 
 def get_settings() -> Settings:

@@ -7,3 +7,10 @@ WORKERS: dict[str, str] = {
     "registry": "workers.registry.app:build",
     "jobs": "workers.jobs.app:build",
 }
+
+
+def expected_workers(names: str | None) -> list[str]:
+    """The domain workers /readyz waits for: the comma-separated OPENSTAGE_WORKERS, else every worker."""
+    if names:
+        return [w.strip() for w in names.split(",") if w.strip()]
+    return list(WORKERS)

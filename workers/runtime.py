@@ -18,13 +18,15 @@ from nats.js.api import StreamConfig
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from services import bus, subjects
-from services.contracts.common import Reply
-from services.errors import INTERNAL, INVALID_PARAMETER, ServiceError, unavailable
+from services.adapters import bus
+
+from services.contracts import subjects
+from services.contracts.envelope import Reply
+from services.contracts.errors import INTERNAL, INVALID_PARAMETER, ServiceError, unavailable
 from services.settings import Settings, get_settings
-from services.validation import describe_validation_error
-from services.store import mongo, nx_sessions
-from services.store.outbox import Outbox
+from services.contracts.input_validation import describe_validation_error
+from services.adapters.store import mongo, nx_sessions
+from services.adapters.store.outbox import Outbox
 
 log = logging.getLogger("openstage.worker")
 SHUTDOWN_STEP_SECONDS = 3.0
@@ -137,7 +139,7 @@ def build_worker(
     @app.on_startup
     async def _connect() -> None:
         db_name = mongo.database_name(settings.mongodb_db, domain)
-        if settings.store_serialize_writes:  # embedded nx-27017: see services/store/nx_sessions.py
+        if settings.store_serialize_writes:  # embedded nx-27017: see services/adapters/store/nx_sessions.py
             await nx_sessions.enable(settings.data_dir / "store-sessions", db_name).abort_dead(settings.mongodb_url)
         ctx.db = mongo.connect(settings.mongodb_url, db_name, serialize_writes=settings.store_serialize_writes)
         ctx.nc = await bus.connect(settings.nats_url, name=f"openstage-{domain}-events")

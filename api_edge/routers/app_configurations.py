@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from api_edge.routers.common import forward, principal
+from api_edge.routers.forwarding import forward, principal
 from services.contracts.app_configurations import (
     AppConfiguration,
     AppConfigurationHistory,
@@ -13,7 +13,7 @@ from services.contracts.app_configurations import (
     ApplicationConfigModify,
     PutAppConfiguration,
 )
-from services.subjects import CONFIG, Config
+from services.contracts.subjects import CONFIG, Config
 
 router = APIRouter(prefix="/v2/{project_id}/cas/applications/{application_id}/configuration",
                    tags=["application configuration"])

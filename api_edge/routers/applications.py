@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api_edge.routers.common import forward, principal
+from api_edge.routers.forwarding import forward, principal
 from services.contracts.applications import (
     Application,
     ApplicationCreate,
@@ -16,7 +16,7 @@ from services.contracts.applications import (
     ListApplications,
     UpdateApplication,
 )
-from services.subjects import LIFECYCLE, Lifecycle
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 
 router = APIRouter(prefix="/v2/{project_id}/cas/applications", tags=["applications"])
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api_edge.routers.common import forward, principal
+from api_edge.routers.forwarding import forward, principal
 from services.contracts.components import (
     Component,
     ComponentCreate,
@@ -19,8 +19,8 @@ from services.contracts.components import (
     ListComponents,
     UpdateComponent,
 )
-from services.lifecycle import components as rules
-from services.subjects import LIFECYCLE, Lifecycle
+from services.domain.lifecycle import components as rules
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 
 router = APIRouter(prefix="/v2/{project_id}/cas/applications/{application_id}/components", tags=["components"])
 

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from api_edge.bus_client import reply_response
-from api_edge.errors import error_response
-from api_edge.routers.common import forward
-from services import errors
+from api_edge.error_responses import error_response
+from api_edge.routers.forwarding import forward
+from services.contracts import errors
 from services.contracts.config_items import DeleteConfigItems, QueryConfigItems, UpsertConfigItems, environment_of
 from services.contracts.registry import (
     ConfigItemsResponse,
@@ -24,8 +24,8 @@ from services.contracts.registry import (
     CreateConfigItemsRequest,
     DeleteConfigItemsRequest,
 )
-from services.registry import config_center as rules
-from services.subjects import CONFIG, Config
+from services.domain.registry import config_center as rules
+from services.contracts.subjects import CONFIG, Config
 
 router = APIRouter(prefix="/v3/{project_id}/configuration/items", tags=["config center"])
 

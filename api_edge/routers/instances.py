@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api_edge.routers.common import forward, principal
-from services.contracts.instances import (
+from api_edge.routers.forwarding import forward, principal
+from services.contracts.component_instances import (
     ActOnInstance,
     CreateInstance,
     DeleteInstance,
@@ -23,7 +23,7 @@ from services.contracts.instances import (
     SnapshotList,
     UpdateInstance,
 )
-from services.subjects import LIFECYCLE, Instances
+from services.contracts.subjects import LIFECYCLE, Instances
 
 router = APIRouter(
     prefix="/v2/{project_id}/cas/applications/{application_id}/components/{component_id}/instances",

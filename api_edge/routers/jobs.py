@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api_edge.routers.common import forward
+from api_edge.routers.forwarding import forward
 from services.contracts.jobs import JobDetail, ShowJob
-from services.subjects import JOBS, Jobs
+from services.contracts.subjects import JOBS, Jobs
 
 router = APIRouter(prefix="/v2/{project_id}/cas/jobs", tags=["jobs"])
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api_edge.routers.common import forward
+from api_edge.routers.forwarding import forward
 from services.contracts.metadata import ListFlavorsResponse, ListRuntimesResponse, ListTemplatesResponse
-from services.subjects import LIFECYCLE, Lifecycle
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 
 router = APIRouter(prefix="/v2/{project_id}/cas/metadata", tags=["metadata"])
 

@@ -5,7 +5,7 @@ passes path and query values and the decoded body through as plain strings, and 
 worker's reply to HTTP: ``status``, ``headers`` (``X-Resource-Revision``, ``X-Schema-Summary``,
 ``Deprecation``), the body – or none: Service-Center answers its writes 200 with an empty body
 and ``rev`` matches with 304 and an empty body. Every error has Service-Center's shape
-``{"errorCode", "errorMessage", "detail"}`` (api_edge/errors.py)."""
+``{"errorCode", "errorMessage", "detail"}`` (api_edge/error_responses.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from api_edge.errors import error_response
-from services import errors
+from api_edge.error_responses import error_response
+from services.contracts import errors
 from services.contracts.registry import (
     BatchFindCommand,
     BatchFindInstancesRequest,
@@ -48,9 +48,9 @@ from services.contracts.registry import (
     UpdateInstanceStatusCommand,
     UpdateServicePropertiesCommand,
 )
-from services.registry.errors import invalid_params
-from services.registry.revision import CONSUMER_ID_HEADER
-from services.subjects import REGISTRY, Registry
+from services.contracts.registry_errors import invalid_params
+from services.domain.registry.revision import CONSUMER_ID_HEADER
+from services.contracts.subjects import REGISTRY, Registry
 
 router = APIRouter(prefix="/v4/{project_id}/registry", tags=["registry (Service-Center v4)"])
 

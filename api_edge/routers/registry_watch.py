@@ -49,7 +49,9 @@ from nats.js.api import DeliverPolicy
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocketState
 
-from services import errors, subjects
+from services.contracts import subjects
+
+from services.contracts import errors
 from services.contracts.registry import MicroServiceInstance, MicroServiceKey, WatchInstanceResponse
 
 log = logging.getLogger("openstage.edge.watch")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts.common import Page
+from services.contracts.envelope import Page
 from services.contracts.environments import NAME_PATTERN, EntityId
 
 # 2-64 characters: letters, digits, '-' and '_'; starts with a letter, ends with a letter or digit.

@@ -4,7 +4,7 @@ Field names are those of the official SDK models (ComponentCreate, ComponentModi
 SourceOrArtifact, ObsProperties, Build, BuildParameters, BuildInfo, ComponentView,
 ComponentOverview, ComponentInstanceOverView). The cross-field rules (runtime in the catalogue,
 sub-category of the category, the spec a source kind needs, build parameters) are in
-``services.lifecycle.components``; these models only check types, enumerations and lengths."""
+``services.domain.lifecycle.components``; these models only check types, enumerations and lengths."""
 from __future__ import annotations
 
 from enum import Enum
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts.common import Page
+from services.contracts.envelope import Page
 from services.contracts.environments import NAME_PATTERN, EntityId
 
 ComponentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]

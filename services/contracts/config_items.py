@@ -5,7 +5,7 @@ The HTTP bodies are the registry contracts' :class:`~services.contracts.registry
 (``{"dimensionsInfo": ..., "items": {...}}``) and :class:`~services.contracts.registry.DeleteConfigItemsRequest`
 (``{"dimensionsInfo": ..., "keys": [...]}``); the query answers
 :class:`~services.contracts.registry.ConfigItemsResponse`. The rules on dimensionsInfo, keyFilter
-and the revision are in :mod:`services.registry.config_center`.
+and the revision are in :mod:`services.domain.registry.config_center`.
 
 Values. The CSE API documents ``Map<String, Map<String, String>>`` and the go-chassis client pushes
 ``map[string]interface{}``: openstage accepts strings, numbers and booleans and refuses ``null``,
@@ -19,11 +19,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
-from services.registry.config_center import MAX_CONFIG_KEY_LENGTH, MAX_DIMENSIONS_INFO_LENGTH, MAX_KEY_FILTER_LENGTH
 
 #: Environments the ``X-Environment`` header selects; anything else means "no environment" ("").
 ENVIRONMENTS = ("development", "testing", "acceptance", "production")
 #: At most this many items (POST) or keys (DELETE) in one request.
+MAX_DIMENSIONS_INFO_LENGTH = 512
+MAX_KEY_FILTER_LENGTH = 256
+MAX_CONFIG_KEY_LENGTH = 512
 MAX_ITEMS_PER_REQUEST = 1000
 #: A string value is at most this many characters.
 MAX_VALUE_LENGTH = 65536

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts.common import Page
+from services.contracts.envelope import Page
 
 # 2-64 characters: letters, digits, '-' and '_'; starts with a letter, ends with a letter or digit.
 NAME_PATTERN = r"^[A-Za-z]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])$"

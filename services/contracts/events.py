@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services import subjects
-from services.clock import clock
+from services.contracts import subjects
 
 
 class CloudEvent(BaseModel):
@@ -17,7 +16,7 @@ class CloudEvent(BaseModel):
     source: str
     type: str
     subject: str
-    time: datetime = Field(default_factory=clock.now)
+    time: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     datacontenttype: str = "application/json"
     data: dict[str, Any] = Field(default_factory=dict)
     # Extension attributes (lower-case alphanumerics, as CloudEvents requires).

@@ -483,7 +483,7 @@ class ConfigItemsWriteResponse(_SCModel):
 # --------------------------------------------------------------------------------------------
 # Bus commands of the registry worker (openstage.cmd.<project>.registry.<entity>.<action>).
 # The edge passes path/query values and the decoded JSON body through unchanged; the worker
-# applies Service-Center's validation (services.registry.validation), so a direct NATS caller
+# applies Service-Center's validation (services.domain.registry.validation), so a direct NATS caller
 # gets the same 400001 answers as an HTTP one. Every value is a plain string: nothing here is
 # ever used as a MongoDB filter document.
 # --------------------------------------------------------------------------------------------

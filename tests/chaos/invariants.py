@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from bench.mixed import MixedLoad
-from services.store.mongo import database_name
+from services.adapters.store.mongo import database_name
 from tests.support.events import read_events
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}

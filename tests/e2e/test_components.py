@@ -27,7 +27,7 @@ from huaweicloudsdkservicestage.v2.model import (
 from pymongo import MongoClient
 
 from services.settings import Settings
-from services.store.mongo import database_name
+from services.adapters.store.mongo import database_name
 from tests.support.events import read_events
 from tests.support.system import TENANT_A, TENANT_B
 

@@ -10,7 +10,7 @@ import uuid
 import nats
 import pytest
 
-from services import subjects
+from services.contracts import subjects
 from tests.support.signing import SignedClient
 from tests.support.system import TENANT_A, TENANT_B
 

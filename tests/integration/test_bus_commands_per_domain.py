@@ -9,8 +9,8 @@ import uuid
 
 import nats
 
-from services import subjects
-from services.subjects import CONFIG, JOBS, LIFECYCLE, REGISTRY, Config, Instances, Jobs, Lifecycle, Registry
+from services.contracts import subjects
+from services.contracts.subjects import CONFIG, JOBS, LIFECYCLE, REGISTRY, Config, Instances, Jobs, Lifecycle, Registry
 from tests.support.events import read_events
 from tests.support.signing import SignedClient
 from tests.support.system import ADMIN

@@ -10,7 +10,9 @@ import nats
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from services import nats_auth, subjects
+from services.adapters import nats_auth
+
+from services.contracts import subjects
 from tests.support.signing import SignedClient
 from tests.support.system import ADMIN, TENANT_A
 

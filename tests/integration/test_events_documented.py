@@ -12,7 +12,7 @@ import warnings
 
 import nats
 
-from services import subjects
+from services.contracts import subjects
 from workers import WORKERS
 
 

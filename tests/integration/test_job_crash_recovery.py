@@ -55,7 +55,7 @@ def test_killed_worker_mid_deploy_is_resumed(slow_system):
     # the job was really resumed by the restarted worker (a second claim of its lease)
     from pymongo import MongoClient
 
-    from services.store.mongo import database_name
+    from services.adapters.store.mongo import database_name
 
     with MongoClient(slow_system.mongodb_url) as mc:
         runner_state = mc[database_name("openstage", "lifecycle")].instance_jobs.find_one({"_id": created.job_id})

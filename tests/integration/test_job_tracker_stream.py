@@ -9,8 +9,8 @@ import uuid
 
 import nats
 
-from services import subjects
-from services.jobs import fold
+from services.contracts import subjects
+from services.domain.jobs import fold
 from tests.support.job_events import job_run
 
 

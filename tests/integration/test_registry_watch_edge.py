@@ -20,7 +20,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from openstage.processes import System, free_port
-from services import subjects
+from services.contracts import subjects
 from services.contracts.events import CloudEvent
 from tests.support.system import ADMIN, TENANT_A, TENANT_B, Cred, RunningSystem, credentials_json, tokens_json
 

@@ -1,6 +1,6 @@
 """A worker process that dies while its transaction is open must not take later writes with it.
 
-nx-27017 keeps such a transaction open for ever (services/store/nx_sessions.py): without the
+nx-27017 keeps such a transaction open for ever (services/adapters/store/nx_sessions.py): without the
 work-around every write made to the database afterwards, acknowledged or not, is lost when the
 store restarts. Here a process of the lifecycle database opens a transaction through the outbox,
 writes, and is SIGKILLed; the lifecycle worker starts, an environment is created (acknowledged),
@@ -16,7 +16,7 @@ import textwrap
 import pytest
 from pymongo import MongoClient
 
-from services.store.mongo import database_name
+from services.adapters.store.mongo import database_name
 from tests.support.signing import SignedClient
 from tests.support.system import ADMIN, start_system
 
@@ -25,8 +25,8 @@ ENV = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": 
 CRASHER = textwrap.dedent("""
     import asyncio, sys
     from services.settings import get_settings
-    from services.store import mongo, nx_sessions
-    from services.store.outbox import Outbox
+    from services.adapters.store import mongo, nx_sessions
+    from services.adapters.store.outbox import Outbox
 
     async def main():
         s = get_settings()

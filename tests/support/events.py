@@ -6,7 +6,7 @@ import json
 
 import nats
 
-from services import subjects
+from services.contracts import subjects
 
 
 async def read_events(nats_url: str, subject_filter: str, idle_timeout: float = 1.0) -> list[dict]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from services import subjects
+from services.contracts import subjects
 
 TASKS = [("Prepare deployment", "resource"), ("Pull artifacts", "resource"), ("Create workload", "kube"),
          ("Wait for replicas to be healthy", "kube")]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services import errors
-from services.config import app_configurations as config_rules
+from services.contracts import errors
+from services.domain.config import app_configurations as config_rules
 from services.contracts.app_configurations import ApplicationConfigModify, ConfigurationBody
 from services.contracts.applications import ApplicationModify, CreateApplication, ListApplications
 from services.contracts.components import (
@@ -17,9 +17,9 @@ from services.contracts.components import (
     SourceObject,
     SourceSpec,
 )
-from services.errors import ServiceError
-from services.lifecycle import applications as app_rules
-from services.lifecycle import components as rules
+from services.contracts.errors import ServiceError
+from services.domain.lifecycle import applications as app_rules
+from services.domain.lifecycle import components as rules
 
 NOW = 1_700_000_000_000
 

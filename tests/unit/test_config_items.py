@@ -5,9 +5,9 @@ import pytest
 from pydantic import ValidationError
 
 from services.contracts.config_items import DeleteConfigItems, QueryConfigItems, UpsertConfigItems, environment_of
-from services.registry import config_center as rules
-from services.registry.errors import RegistryError
-from services.store.config_items import item_id
+from services.domain.registry import config_center as rules
+from services.contracts.registry_errors import RegistryError
+from services.adapters.store.config_items import item_id
 from workers.config.items import _same, answer
 
 STORED = {

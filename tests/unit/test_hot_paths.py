@@ -1,7 +1,7 @@
 import orjson
 
 from api_edge.hot_paths import find_command, match
-from services.subjects import Registry
+from services.contracts.subjects import Registry
 
 
 def test_heartbeat_path_is_matched_exactly():

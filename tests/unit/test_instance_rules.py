@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from services.contracts.environments import Environment, Resource
-from services.contracts.instances import (
+from services.contracts.component_instances import (
     Instance,
     InstanceAction,
     InstanceActionParameters,
@@ -14,11 +14,11 @@ from services.contracts.instances import (
     Snapshot,
     StatusDetail,
 )
-from services.errors import ServiceError
-from services.lifecycle import instances as rules
-from services.lifecycle.catalogue import is_valid_flavor, parse_custom_flavor
-from workers.drivers import TaskFailed, Workload
-from workers.drivers.simulated import SimulatedDriver, artifact_host
+from services.contracts.errors import ServiceError
+from services.domain.lifecycle import component_instances as rules
+from services.domain.lifecycle.catalogue import is_valid_flavor, parse_custom_flavor
+from services.adapters.drivers import TaskFailed, Workload
+from services.adapters.drivers.simulated import SimulatedDriver, artifact_host
 
 
 @pytest.mark.parametrize("flavor,ok", [

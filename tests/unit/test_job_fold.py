@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from services.jobs import fold
+from services.domain.jobs import fold
 from tests.support.job_events import job_run
 
 

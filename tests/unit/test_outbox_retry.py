@@ -4,7 +4,7 @@ import asyncio
 import pytest
 from pymongo.errors import OperationFailure
 
-from services.store.outbox import TRANSIENT_RETRIES, Outbox
+from services.adapters.store.outbox import TRANSIENT_RETRIES, Outbox
 
 
 def outbox_failing(times: int, label: str | None):

@@ -1,11 +1,11 @@
-"""The registry's record decisions (services/registry/model.py) and the worker's cache rules
+"""The registry's record decisions (services/domain/registry/model.py) and the worker's cache rules
 (workers/registry/state.py): pure, no I/O."""
 from __future__ import annotations
 
 import pytest
 
-from services.registry import errors as e
-from services.registry.model import (
+from services.contracts import registry_errors as e
+from services.domain.registry.model import (
     BatchResult,
     accessible,
     body_revision,
@@ -20,7 +20,7 @@ from services.registry.model import (
     with_schema_id,
     with_status,
 )
-from services.registry.version_rules import parse_version_rule
+from services.domain.registry.version_rules import parse_version_rule
 from workers.registry.state import FindEntry, RegistryState
 
 

@@ -12,7 +12,7 @@ from api_edge.routers.registry_watch import (
     tenant_of,
     watch_message,
 )
-from services import subjects
+from services.contracts import subjects
 from services.contracts.events import CloudEvent
 
 INSTANCE = {

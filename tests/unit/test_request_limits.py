@@ -1,11 +1,11 @@
-"""The limits every request body is held to (services/validation.py)."""
+"""The limits every request body is held to (services/contracts/input_validation.py)."""
 from __future__ import annotations
 
 import json
 
 from hypothesis import given, settings, strategies as st
 
-from services.validation import MAX_JSON_DEPTH, json_nesting
+from services.contracts.input_validation import MAX_JSON_DEPTH, json_nesting
 
 
 def depth(value) -> int:
@@ -42,8 +42,8 @@ def test_free_form_values_must_be_storable():
     import pytest
     from pydantic import ValidationError
 
-    from services.contracts.instances import Artifact, InstanceConfiguration, ReferResource
-    from services.validation import INT64_MAX, INT64_MIN, check_json_value
+    from services.contracts.component_instances import Artifact, InstanceConfiguration, ReferResource
+    from services.contracts.input_validation import INT64_MAX, INT64_MIN, check_json_value
 
     assert check_json_value({"a": [INT64_MIN, INT64_MAX, 1.5, True, None, "x"]})
     nested: dict = {}
@@ -71,8 +71,8 @@ def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
         DeleteServicesRequest,
         HeartbeatSetRequest,
     )
-    from services.registry import validation as v
-    from services.registry.errors import RegistryError
+    from services.domain.registry import validation as v
+    from services.contracts.registry_errors import RegistryError
 
     n = v.MAX_BATCH + 1
     requests = [
@@ -96,8 +96,8 @@ def test_registry_empty_body_is_refused_not_taken_as_an_empty_object():
     import pytest
 
     from services.contracts.registry import UpdatePropertiesRequest
-    from services.registry import validation as v
-    from services.registry.errors import RegistryError
+    from services.domain.registry import validation as v
+    from services.contracts.registry_errors import RegistryError
 
     with pytest.raises(RegistryError) as caught:
         v.parse_body(UpdatePropertiesRequest, None)  # an empty PUT .../properties used to clear them

@@ -1,4 +1,4 @@
-"""No MongoDB operator is ever built from input (services/store/mongo.py ``check_filter``).
+"""No MongoDB operator is ever built from input (services/adapters/store/mongo.py ``check_filter``).
 
 1. The guard itself: operators only where FILTER_OPERATORS declares them, with plain operands.
 2. Every public store function (found by introspection, so new ones are covered) is called
@@ -20,9 +20,9 @@ from typing import Any, Literal, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-import services.store as store_package
-from services.store import mongo
-from services.store.mongo import GuardedDatabase, UnsafeFilter, check_filter
+import services.adapters.store as store_package
+from services.adapters.store import mongo
+from services.adapters.store.mongo import GuardedDatabase, UnsafeFilter, check_filter
 
 # model_construct() with a dict where a str is declared: pydantic warns when a store dumps it
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -192,7 +192,7 @@ def _model(cls: type[BaseModel], s) -> BaseModel:
 
 def _store_functions():
     for info in pkgutil.iter_modules(store_package.__path__):
-        module = importlib.import_module(f"services.store.{info.name}")
+        module = importlib.import_module(f"services.adapters.store.{info.name}")
         for name, fn in inspect.getmembers(module, inspect.iscoroutinefunction):
             if fn.__module__ == module.__name__ and not name.startswith("_") \
                     and "db" in inspect.signature(fn).parameters:
@@ -232,7 +232,7 @@ def _holds(value, needle) -> bool:
 
 def test_the_stores_are_found():
     assert len(STORE_FUNCTIONS) > 50
-    assert {"environments.get", "registry.get_service", "config_items.values", "instances.claim_job"} <= set(STORE_FUNCTIONS)
+    assert {"environments.get", "registry.get_service", "config_items.values", "component_instances.claim_job"} <= set(STORE_FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(STORE_FUNCTIONS))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 
-from services.errors import UNAVAILABLE, ServiceError
+from services.contracts.errors import UNAVAILABLE, ServiceError
 from workers.runtime import as_service_error
 
 

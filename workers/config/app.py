@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from services.store import app_configurations as app_configuration_store
-from services.subjects import CONFIG
+from services.adapters.store import app_configurations as app_configuration_store
+from services.contracts.subjects import CONFIG
 from workers.config import app_configurations, items
 from workers.runtime import WorkerContext, build_worker
 

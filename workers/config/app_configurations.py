@@ -32,9 +32,11 @@ from faststream import Path
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
-from services import errors, subjects
-from services.clock import clock
-from services.config import app_configurations as rules
+from services.contracts import subjects
+
+from services.contracts import errors
+from services.adapters.clock import clock
+from services.domain.config import app_configurations as rules
 from services.contracts.app_configurations import (
     AppConfigurationHistory,
     AppConfigurationList,
@@ -44,12 +46,12 @@ from services.contracts.app_configurations import (
     PutAppConfiguration,
 )
 from services.contracts.applications import ApplicationRef
-from services.contracts.common import Reply
+from services.contracts.envelope import Reply
 from services.contracts.environments import EnvironmentRef
 from services.contracts.events import CloudEvent
-from services.store import app_configurations as store
-from services.store.app_configurations import Stored
-from services.subjects import CONFIG, LIFECYCLE, Config, Lifecycle
+from services.adapters.store import app_configurations as store
+from services.adapters.store.app_configurations import Stored
+from services.contracts.subjects import CONFIG, LIFECYCLE, Config, Lifecycle
 from workers.runtime import WorkerContext, command_router, ctx, on_command
 
 log = logging.getLogger("openstage.config.app_configurations")

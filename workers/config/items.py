@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from faststream import Path
 
-from services.clock import clock
-from services import subjects
-from services.contracts.common import Reply
+from services.adapters.clock import clock
+from services.contracts import subjects
+from services.contracts.envelope import Reply
 from services.contracts.config_items import (
     ConfigItemsChanged,
     ConfigItemsDeleted,
@@ -31,9 +31,9 @@ from services.contracts.config_items import (
 )
 from services.contracts.events import CloudEvent
 from services.contracts.registry import ConfigItemsResponse, ConfigItemsWriteResponse
-from services.registry import config_center as rules
-from services.store import config_items as store
-from services.subjects import CONFIG, Config
+from services.domain.registry import config_center as rules
+from services.adapters.store import config_items as store
+from services.contracts.subjects import CONFIG, Config
 from workers.runtime import WorkerContext, command_router, ctx, on_command
 
 router = command_router()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from services.store import jobs as job_store
-from services.subjects import JOBS
+from services.adapters.store import jobs as job_store
+from services.contracts.subjects import JOBS
 from workers.jobs import queries
 from workers.jobs.tracker import Tracker
 from workers.runtime import WorkerContext, build_worker

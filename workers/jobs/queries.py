@@ -6,11 +6,11 @@ import re
 
 from faststream import Path
 
-from services.contracts.common import Reply
+from services.contracts.envelope import Reply
 from services.contracts.jobs import JOB_ID_PATTERN, ShowJob
-from services.jobs import fold
-from services.store import jobs as store
-from services.subjects import JOBS, Jobs
+from services.domain.jobs import fold
+from services.adapters.store import jobs as store
+from services.contracts.subjects import JOBS, Jobs
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()

@@ -1,7 +1,7 @@
 """The job tracker: durable pull consumer ``jobs-tracker`` on OPENSTAGE_EVENTS, filtered to
 ``openstage.evt.*.lifecycle.job.*`` and ``openstage.evt.*.lifecycle.task.*``. Each event is folded
 into its job's document and acked after the write; a failure naks it for redelivery. The fold
-ignores duplicates and order (services/jobs/fold.py), so redeliveries and several tracker
+ignores duplicates and order (services/domain/jobs/fold.py), so redeliveries and several tracker
 processes are safe."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import orjson
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services import subjects
-from services.jobs import fold
-from services.store import jobs as store
-from services.subjects import LIFECYCLE
+from services.contracts import subjects
+from services.domain.jobs import fold
+from services.adapters.store import jobs as store
+from services.contracts.subjects import LIFECYCLE
 from workers.runtime import WorkerContext
 
 log = logging.getLogger("openstage.jobs.tracker")

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from services.store import environments as environment_store
-from services.store import applications as application_store
-from services.store import components as component_store
-from services.subjects import LIFECYCLE
+from services.adapters.store import environments as environment_store
+from services.adapters.store import applications as application_store
+from services.adapters.store import components as component_store
+from services.contracts.subjects import LIFECYCLE
 from workers.lifecycle import environments, metadata
 from workers.lifecycle import applications, components
-from workers.lifecycle import instance_events, instances
+from workers.lifecycle import component_instances as instances
+from workers.lifecycle import component_instance_events as instance_events
 from workers.lifecycle.job_runner import JobRunner, work_stream_config
-from services.store import instances as instance_store
+from services.adapters.store import component_instances as instance_store
 from workers.runtime import WorkerContext, build_worker
 
 ROUTERS = [metadata.router, environments.router]

@@ -5,7 +5,7 @@ import uuid
 
 from faststream import Path
 
-from services.clock import clock
+from services.adapters.clock import clock
 from services.contracts.applications import (
     Application,
     ApplicationList,
@@ -14,13 +14,13 @@ from services.contracts.applications import (
     ListApplications,
     UpdateApplication,
 )
-from services.contracts.common import Reply
+from services.contracts.envelope import Reply
 from services.contracts.events import CloudEvent
-from services.lifecycle import applications as rules
-from services.store import applications as store
-from services.store import components as component_store
-from services import subjects
-from services.subjects import LIFECYCLE, Lifecycle
+from services.domain.lifecycle import applications as rules
+from services.adapters.store import applications as store
+from services.adapters.store import components as component_store
+from services.contracts import subjects
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()

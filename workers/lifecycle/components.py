@@ -10,8 +10,8 @@ import uuid
 
 from faststream import Path
 
-from services.clock import clock
-from services.contracts.common import Reply
+from services.adapters.clock import clock
+from services.contracts.envelope import Reply
 from services.contracts.components import (
     Component,
     ComponentInstanceOverview,
@@ -25,11 +25,11 @@ from services.contracts.components import (
     UpdateComponent,
 )
 from services.contracts.events import CloudEvent
-from services.lifecycle import components as rules
-from services.store import applications as application_store
-from services.store import components as store
-from services import subjects
-from services.subjects import LIFECYCLE, Lifecycle
+from services.domain.lifecycle import components as rules
+from services.adapters.store import applications as application_store
+from services.adapters.store import components as store
+from services.contracts import subjects
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()

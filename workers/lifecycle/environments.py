@@ -5,9 +5,9 @@ import uuid
 
 from faststream import Path
 
-from services import subjects
-from services.clock import clock
-from services.contracts.common import Reply
+from services.contracts import subjects
+from services.adapters.clock import clock
+from services.contracts.envelope import Reply
 from services.contracts.environments import (
     ChangeEnvironmentResources,
     CreateEnvironment,
@@ -18,9 +18,9 @@ from services.contracts.environments import (
     UpdateEnvironment,
 )
 from services.contracts.events import CloudEvent
-from services.lifecycle import environments as rules
-from services.store import environments as store
-from services.subjects import LIFECYCLE, Lifecycle
+from services.domain.lifecycle import environments as rules
+from services.adapters.store import environments as store
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, ctx, on_command
 
 router = command_router()

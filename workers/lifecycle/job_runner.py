@@ -27,14 +27,14 @@ import orjson
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from services import subjects
-from services.clock import clock
-from services.contracts.instances import Instance, InstanceStatus, StatusDetail
-from services.lifecycle import instances as rules
-from services.store import instances as store
-from services.subjects import LIFECYCLE
-from workers.drivers import Driver, Task, TaskFailed, Workload, get_driver
-from workers.lifecycle.instance_events import instance_event, job_event, task_data, task_event
+from services.contracts import subjects
+from services.adapters.clock import clock
+from services.contracts.component_instances import Instance, InstanceStatus, StatusDetail
+from services.domain.lifecycle import component_instances as rules
+from services.adapters.store import component_instances as store
+from services.contracts.subjects import LIFECYCLE
+from services.adapters.drivers import Driver, Task, TaskFailed, Workload, get_driver
+from workers.lifecycle.component_instance_events import instance_event, job_event, task_data, task_event
 from workers.runtime import WorkerContext
 
 log = logging.getLogger("openstage.lifecycle.jobs")

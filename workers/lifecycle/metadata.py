@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from faststream import Path
 
-from services.contracts.common import Empty, Reply
+from services.contracts.envelope import Empty, Reply
 from services.contracts.metadata import ListFlavorsResponse, ListRuntimesResponse, ListTemplatesResponse
-from services.lifecycle import catalogue
-from services.subjects import LIFECYCLE, Lifecycle
+from services.domain.lifecycle import catalogue
+from services.contracts.subjects import LIFECYCLE, Lifecycle
 from workers.runtime import command_router, on_command
 
 router = command_router()

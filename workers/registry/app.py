@@ -14,16 +14,19 @@ import logging
 import orjson
 from faststream import FastStream
 
-from services import bus, subjects
-from services.store import registry as registry_store
-from services.subjects import EVT_PREFIX, REGISTRY, Registry, registry_events_filter
+from services.adapters import bus
+
+from services.contracts import subjects
+from services.adapters.store import registry as registry_store
+from services.contracts.subjects import EVT_PREFIX, REGISTRY, Registry, registry_events_filter
 from services.contracts.registry import (
     DependencyChangedData,
     InstanceEventData,
     SchemaChangedData,
     ServiceEventData,
 )
-from workers.registry import dependencies, discovery, hot, instances, schemas, services
+from workers.registry import dependencies, discovery, hot, schemas, services
+from workers.registry import microservice_instances as instances
 from workers.registry.leases import leases
 from workers.registry.state import state
 from workers.runtime import WorkerContext, build_worker

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 import orjson
 
 from services.contracts.events import CloudEvent
-from services.subjects import REGISTRY
+from services.contracts.subjects import REGISTRY
 from workers.registry.state import state
 from workers.runtime import ctx
 

@@ -13,11 +13,11 @@ from typing import Any
 from faststream import Path
 
 from services.contracts.registry import CreateDependenciesRequest, DependencyQueryCommand, PutDependenciesCommand
-from services.registry import errors as rerr
-from services.registry import validation as v
-from services.registry.model import dependency_matches, resolve_rules
-from services.store import registry as store
-from services.subjects import REGISTRY, Registry
+from services.contracts import registry_errors as rerr
+from services.domain.registry import validation as v
+from services.domain.registry.model import dependency_matches, resolve_rules
+from services.adapters.store import registry as store
+from services.contracts.subjects import REGISTRY, Registry
 from workers.registry.common import commit, dependency_event, reply
 from workers.registry.state import state
 from workers.runtime import command_router, ctx, on_command

@@ -20,22 +20,22 @@ import orjson
 from faststream import Path
 
 from services.contracts.registry import BatchFindCommand, BatchFindInstancesRequest
-from services.registry import errors as rerr
-from services.registry import validation as v
-from services.registry.model import (
+from services.contracts import registry_errors as rerr
+from services.domain.registry import validation as v
+from services.domain.registry.model import (
     BatchResult,
     body_revision,
     find_body,
     instance_sort_key,
     select_providers,
 )
-from services.registry.revision import REVISION_HEADER
-from services.registry.version_rules import ALL_VERSIONS, RuleKind
-from services.store import registry as store
-from services.subjects import REGISTRY, Registry
+from services.domain.registry.revision import REVISION_HEADER
+from services.domain.registry.version_rules import ALL_VERSIONS, RuleKind
+from services.adapters.store import registry as store
+from services.contracts.subjects import REGISTRY, Registry
 from workers.registry.common import reply, reply_raw
 from workers.registry.dependencies import record_from_find
-from workers.registry.instances import consumer_of, get_instance_doc
+from workers.registry.microservice_instances import consumer_of, get_instance_doc
 from workers.registry.state import FindEntry, state
 from workers.runtime import command_router, ctx, on_command
 

@@ -22,14 +22,16 @@ from typing import Any, Awaitable, Callable
 import orjson
 from faststream import Path
 
-from services import bus, subjects
-from services.contracts.common import Reply
+from services.adapters import bus
+
+from services.contracts import subjects
+from services.contracts.envelope import Reply
 from services.contracts.registry import FindInstancesCommand, HeartbeatCommand
-from services.registry.errors import invalid_params
-from services.subjects import REGISTRY, Registry
+from services.contracts.registry_errors import invalid_params
+from services.contracts.subjects import REGISTRY, Registry
 from workers.registry.common import OK_EMPTY
 from workers.registry.discovery import find_mark, find_reply
-from workers.registry.instances import beat
+from workers.registry.microservice_instances import beat
 from workers.registry.leases import leases
 from workers.registry.state import state
 from workers.runtime import WorkerContext, as_service_error, command_router, on_command

@@ -19,9 +19,9 @@ import asyncio
 import logging
 from typing import Any
 
-from services.clock import clock
-from services.registry.model import instance_event_data
-from services.store import registry as store
+from services.adapters.clock import clock
+from services.domain.registry.model import instance_event_data
+from services.adapters.store import registry as store
 from workers.registry.common import commit, instance_event
 from workers.registry.state import state
 from workers.runtime import ctx

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from faststream import Path
 
-from services.clock import clock
+from services.adapters.clock import clock
 from services.contracts.registry import (
     ListSchemasCommand,
     ModifySchemaRequest,
@@ -16,12 +16,12 @@ from services.contracts.registry import (
     PutSchemasCommand,
     SchemaRefCommand,
 )
-from services.registry import errors as rerr
-from services.registry import validation as v
-from services.registry.identity import unix_timestamp
-from services.registry.model import with_schema_id, with_schema_ids
-from services.store import registry as store
-from services.subjects import REGISTRY, Registry
+from services.contracts import registry_errors as rerr
+from services.domain.registry import validation as v
+from services.domain.registry.identity import unix_timestamp
+from services.domain.registry.model import with_schema_id, with_schema_ids
+from services.adapters.store import registry as store
+from services.contracts.subjects import REGISTRY, Registry
 from workers.registry.common import OK_EMPTY, commit, reply, schema_event, service_event
 from workers.runtime import command_router, ctx, on_command
 

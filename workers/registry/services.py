@@ -8,7 +8,7 @@ from typing import Any
 
 from faststream import Path
 
-from services.clock import clock
+from services.adapters.clock import clock
 from services.contracts.registry import (
     CreateServiceCommand,
     CreateServiceRequest,
@@ -21,10 +21,10 @@ from services.contracts.registry import (
     UpdatePropertiesRequest,
     UpdateServicePropertiesCommand,
 )
-from services.registry import errors as rerr
-from services.registry import validation as v
-from services.registry.identity import default_service_id, new_instance_id, unix_timestamp
-from services.registry.model import (
+from services.contracts import registry_errors as rerr
+from services.domain.registry import validation as v
+from services.domain.registry.identity import default_service_id, new_instance_id, unix_timestamp
+from services.domain.registry.model import (
     endpoints_key,
     instance_event_data,
     new_instance_json,
@@ -33,8 +33,8 @@ from services.registry.model import (
     ttl_of,
     with_properties,
 )
-from services.store import registry as store
-from services.subjects import REGISTRY, Registry
+from services.adapters.store import registry as store
+from services.contracts.subjects import REGISTRY, Registry
 from workers.registry.common import OK_EMPTY, commit, instance_event, reply, service_event
 from workers.registry.state import state
 from workers.runtime import command_router, ctx, on_command
@@ -186,7 +186,7 @@ async def _delete(project: str, service_id: str, force: bool) -> None:
         if svc is None:
             raise rerr.service_not_exists()
         if not force:
-            from services.registry.model import dependency_matches
+            from services.domain.registry.model import dependency_matches
 
             rules = await store.consumers_of(ctx.db, project, svc.get("environment") or "", svc.get("appId") or "",
                                              svc.get("serviceName") or "", session=session)

@@ -126,7 +126,7 @@ class RegistryState:
             if verb in ("deregistered", "expired"):
                 self.forget_instance(project, sid, iid)
             elif verb in ("registered", "updated"):
-                from services.registry.model import ttl_of
+                from services.domain.registry.model import ttl_of
 
                 inst = data.get("instance") or {}
                 try:

@@ -1,0 +1,210 @@
+"""The instances, instance_snapshots and instance_jobs collections (owned by the lifecycle worker).
+
+- ``instances``: one document per component instance (the API's fields) plus ``active_job_id``,
+  the instance's job lock: set when a job is accepted, cleared when it ends. Setting it is a
+  conditional update, so two jobs can never hold one instance.
+- ``instance_snapshots``: what each successful deploy/upgrade deployed (rollback targets).
+- ``instance_jobs``: the job runner's durable state of each job (its plan, the next task, the
+  event counter ``seq``, the runner's lease); the job tracker's read model is built from events.
+
+Times inside job documents are epoch milliseconds (nx-27017 returns datetimes from
+find_one_and_update as strings)."""
+from __future__ import annotations
+
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.contracts import errors
+from services.adapters.store import mongo
+from services.contracts.component_instances import Instance, ListInstances, ListSnapshots, Snapshot
+from services.domain.lifecycle.component_instances import version_key
+
+INSTANCES = "instances"
+SNAPSHOTS = "instance_snapshots"
+JOBS = "instance_jobs"
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+    await db[INSTANCES].create_index(
+        [("project_id", ASCENDING), ("component_id", ASCENDING), ("environment_id", ASCENDING), ("name", ASCENDING)],
+        unique=True,
+    )
+    await db[INSTANCES].create_index([("project_id", ASCENDING), ("environment_id", ASCENDING)])
+    await db[INSTANCES].create_index([("project_id", ASCENDING), ("application_id", ASCENDING),
+                                      ("component_id", ASCENDING), ("create_time", DESCENDING)])
+    await db[SNAPSHOTS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
+    await db[JOBS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
+
+
+def missing(instance_id: str) -> errors.ServiceError:
+    return errors.not_found(f"instance {instance_id} not found", errors.INSTANCE_NOT_FOUND)
+
+
+def name_taken(name: str) -> errors.ServiceError:
+    # 400, as the v2 reference lists for a create that breaks a rule.
+    return errors.bad_request(
+        f"instance name {name!r} already exists for this component in this environment", errors.INSTANCE_NAME_EXISTS)
+
+
+def _doc(inst: Instance, active_job_id: str | None) -> dict:
+    doc = inst.model_dump(mode="json")
+    doc["_id"] = inst.id
+    doc["active_job_id"] = active_job_id
+    return doc
+
+
+def instance(doc: dict) -> Instance:
+    return Instance.model_validate(doc)
+
+
+# --- instances -------------------------------------------------------------------------------
+async def insert(db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str,
+                 session: AsyncIOMotorClientSession) -> None:
+    try:
+        await db[INSTANCES].insert_one(_doc(inst, active_job_id), session=session)
+    except DuplicateKeyError:
+        raise name_taken(inst.name) from None
+
+
+async def name_exists(db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str,
+                      name: str) -> bool:
+    query = {"project_id": project_id, "component_id": component_id, "environment_id": environment_id, "name": name}
+    return await mongo.exists(db[INSTANCES], query)
+
+
+async def get_doc(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
+                  instance_id: str, session: AsyncIOMotorClientSession | None = None) -> dict:
+    doc = await db[INSTANCES].find_one(
+        {"_id": instance_id, "project_id": project_id, "application_id": application_id,
+         "component_id": component_id}, session=session)
+    if doc is None:
+        raise missing(instance_id)
+    return doc
+
+
+async def get(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
+              instance_id: str, session: AsyncIOMotorClientSession | None = None) -> Instance:
+    return instance(await get_doc(db, project_id, application_id, component_id, instance_id, session))
+
+
+async def by_id(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> dict | None:
+    return await db[INSTANCES].find_one({"_id": instance_id}, session=session)
+
+
+async def lock(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, status_detail: dict,
+               session: AsyncIOMotorClientSession) -> bool:
+    """Take the instance's job lock for ``job_id`` (False when another job holds it)."""
+    result = await db[INSTANCES].update_one(
+        {"_id": instance_id, "active_job_id": None},
+        {"$set": {"active_job_id": job_id, "status_detail": status_detail}},
+        session=session,
+    )
+    return result.matched_count == 1
+
+
+async def hand_over(db: AsyncIOMotorDatabase, instance_id: str, from_job: str, to_job: str, status_detail: dict,
+                    session: AsyncIOMotorClientSession) -> bool:
+    result = await db[INSTANCES].update_one(
+        {"_id": instance_id, "active_job_id": from_job},
+        {"$set": {"active_job_id": to_job, "status_detail": status_detail}},
+        session=session,
+    )
+    return result.matched_count == 1
+
+
+async def save(db: AsyncIOMotorDatabase, inst: Instance, job_id: str, release: bool,
+               session: AsyncIOMotorClientSession) -> bool:
+    """Replace the instance as job ``job_id`` (which must hold its lock) leaves it."""
+    result = await db[INSTANCES].replace_one(
+        {"_id": inst.id, "active_job_id": job_id}, _doc(inst, None if release else job_id), session=session)
+    return result.matched_count == 1
+
+
+async def remove(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, session: AsyncIOMotorClientSession) -> bool:
+    result = await db[INSTANCES].delete_one({"_id": instance_id, "active_job_id": job_id}, session=session)
+    await db[SNAPSHOTS].delete_many({"instance_id": instance_id}, session=session)
+    return result.deleted_count == 1
+
+
+async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> tuple[int, list[Instance]]:
+    query = {"project_id": project_id, "application_id": q.application_id, "component_id": q.component_id}
+    total, docs = await mongo.page(db[INSTANCES], query, q.order_by, q.order, q.offset, q.limit)
+    return total, [instance(d) for d in docs]
+
+
+async def names_in_environment(db: AsyncIOMotorDatabase, project_id: str, environment_id: str,
+                               session: AsyncIOMotorClientSession | None = None) -> list[str]:
+    cursor = db[INSTANCES].find({"project_id": project_id, "environment_id": environment_id},
+                                session=session).limit(10)
+    return [d["name"] async for d in cursor]
+
+
+async def names_of_component(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
+                             session: AsyncIOMotorClientSession | None = None) -> list[str]:
+    cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id,
+                                 "component_id": component_id}, session=session).limit(10)
+    return [d["name"] async for d in cursor]
+
+
+# --- snapshots -------------------------------------------------------------------------------
+async def add_snapshot(db: AsyncIOMotorDatabase, snap: Snapshot, session: AsyncIOMotorClientSession) -> None:
+    doc = snap.model_dump(mode="json")
+    doc["_id"] = f"{snap.instance_id}:{snap.job_id}"
+    await db[SNAPSHOTS].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+
+
+async def snapshots(db: AsyncIOMotorDatabase, instance_id: str,
+                    session: AsyncIOMotorClientSession | None = None) -> list[Snapshot]:
+    return [Snapshot.model_validate(d) async for d in db[SNAPSHOTS].find({"instance_id": instance_id}, session=session)]
+
+
+def order_snapshots(items: list[Snapshot], q: ListSnapshots) -> list[Snapshot]:
+    if q.snapshot_order_by == "version":
+        key = lambda s: (version_key(s.version), s.create_time)  # noqa: E731
+    else:
+        key = lambda s: (s.create_time, version_key(s.version))  # noqa: E731
+    ordered = sorted(items, key=key, reverse=q.order == "desc")
+    return ordered[q.offset:q.offset + q.limit] if q.limit else ordered[q.offset:q.offset + 1000]
+
+
+# --- jobs (the runner's state) -----------------------------------------------------------------
+async def insert_job(db: AsyncIOMotorDatabase, job: dict, session: AsyncIOMotorClientSession) -> None:
+    await db[JOBS].insert_one(job, session=session)
+
+
+async def job(db: AsyncIOMotorDatabase, job_id: str, session: AsyncIOMotorClientSession | None = None) -> dict | None:
+    return await db[JOBS].find_one({"_id": job_id}, session=session)
+
+
+async def running_job_of(db: AsyncIOMotorDatabase, instance_id: str,
+                         session: AsyncIOMotorClientSession | None = None) -> dict | None:
+    return await db[JOBS].find_one({"instance_id": instance_id, "status": {"$nin": list(TERMINAL)}},
+                                   session=session)
+
+
+async def claim_job(db: AsyncIOMotorDatabase, job_id: str, runner: str, now_ms: int, lease_ms: int,
+                    session: AsyncIOMotorClientSession | None = None) -> dict | None:
+    """Take the job's lease (free, or expired) for ``runner``; None when another runner holds it."""
+    return await db[JOBS].find_one_and_update(
+        {"_id": job_id, "status": {"$nin": list(TERMINAL)},
+         "$or": [{"runner": None}, {"lease_until": {"$lt": now_ms}}]},
+        {"$set": {"runner": runner, "lease_until": now_ms + lease_ms}, "$inc": {"attempts": 1}},
+        return_document=ReturnDocument.AFTER, session=session,
+    )
+
+
+async def renew_lease(db: AsyncIOMotorDatabase, job_id: str, runner: str, until_ms: int) -> bool:
+    result = await db[JOBS].update_one({"_id": job_id, "runner": runner}, {"$set": {"lease_until": until_ms}})
+    return result.matched_count == 1
+
+
+async def update_job(db: AsyncIOMotorDatabase, job_id: str, runner: str | None, changes: dict,
+                     session: AsyncIOMotorClientSession) -> bool:
+    """Apply ``changes`` ($set) when ``runner`` still holds the job (None: whoever holds it)."""
+    query: dict = {"_id": job_id}
+    if runner is not None:
+        query["runner"] = runner
+    result = await db[JOBS].update_one(query, {"$set": changes}, session=session)
+    return result.matched_count == 1

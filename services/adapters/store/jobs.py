@@ -1,0 +1,52 @@
+"""The jobs collection (owned by the jobs worker): the tracker's read model, one document per job,
+folded from job and task events (services/domain/jobs/fold.py).
+
+Several tracker processes may fold events of one job at once: a document is replaced only if its
+``rev`` is still the one that was read (optimistic concurrency), else the event is folded again
+into the newer document. No transaction is used (single-document writes)."""
+from __future__ import annotations
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from services.contracts import errors
+from services.domain.jobs import fold
+
+COLLECTION = "jobs"
+MAX_RETRIES = 20
+
+
+async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+    await db[COLLECTION].create_index([("project_id", ASCENDING), ("instance_id", ASCENDING)])
+
+
+def missing(job_id: str) -> errors.ServiceError:
+    return errors.not_found(f"job {job_id} not found", errors.JOB_NOT_FOUND)
+
+
+async def apply_event(db: AsyncIOMotorDatabase, event: dict) -> dict:
+    """Fold one event into its job's document; returns the document."""
+    job_id = event["data"]["job_id"]
+    for _ in range(MAX_RETRIES):
+        doc = await db[COLLECTION].find_one({"_id": job_id})
+        rev = doc.get("rev", 0) if doc else 0
+        state = {k: v for k, v in doc.items() if k != "rev"} if doc else None
+        new = fold.apply(state, event)
+        if state is not None and new == state:
+            return doc
+        new["rev"] = rev + 1
+        if doc is None:
+            try:
+                await db[COLLECTION].insert_one(new)
+                return new
+            except DuplicateKeyError:
+                continue
+        result = await db[COLLECTION].replace_one({"_id": job_id, "rev": rev}, new)
+        if result.matched_count == 1:
+            return new
+    raise RuntimeError(f"job {job_id}: too much contention folding an event")
+
+
+async def get(db: AsyncIOMotorDatabase, project_id: str, job_id: str) -> dict | None:
+    return await db[COLLECTION].find_one({"_id": job_id, "project_id": project_id})

@@ -1,0 +1,57 @@
+"""Envelope shared by every command reply, and small models reused by several API groups."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contracts.errors import ServiceError
+
+
+class ErrorBody(BaseModel):
+    """A typed error: the edge maps it to the API's own error shape without changing it."""
+
+    status: int
+    error_code: str
+    error_msg: str
+    detail: str = ""
+
+    @classmethod
+    def of(cls, err: ServiceError) -> "ErrorBody":
+        return cls(status=err.status, error_code=err.code, error_msg=err.message, detail=err.detail)
+
+
+class Reply(BaseModel):
+    """What every command/query subject answers: ``{"status": 200, "result": ...}`` or
+    ``{"status": 4xx/5xx, "error": {...}}``. ``status`` is the HTTP status the edge returns."""
+
+    status: int = 200
+    result: Any = None
+    error: ErrorBody | None = None
+
+    @classmethod
+    def ok(cls, result: BaseModel | dict | list | None = None, status: int = 200) -> "Reply":
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return cls(status=status, result=result)
+
+    @classmethod
+    def failure(cls, err: ServiceError) -> "Reply":
+        return cls(status=err.status, error=ErrorBody.of(err))
+
+
+class Page(BaseModel):
+    """limit/offset/order_by/order as the v2 list calls take them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=1000, ge=0, le=1000)
+    offset: int = Field(default=0, ge=0)
+    order_by: str = "create_time"
+    order: Literal["desc", "asc"] = "desc"
+
+
+class Empty(BaseModel):
+    """A command that needs nothing but its subject (the project comes from the subject)."""
+
+    model_config = ConfigDict(extra="ignore")

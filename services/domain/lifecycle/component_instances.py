@@ -1,0 +1,315 @@
+"""Component instance rules: building and changing an instance, which action is allowed in which
+status, and how a job moves the instance's status. Pure: no I/O.
+
+Status transitions (status_detail.status, SDK InstanceStatusType) -- see docs/instances-and-jobs.md:
+
+    operation   accepted in                          while the job runs  job SUCCEEDED  job FAILED
+    create      -                                    INITIALIZING        RUNNING        FAILED*
+    modify      any idle status                      UPGRADING           RUNNING        FAILED*
+    rollback    any idle status                      UPGRADING           RUNNING        FAILED*
+    scale       RUNNING, PARTIALLY_FAILED, FAILED    UPGRADING           RUNNING        FAILED*
+    start       STOPPED, FAILED, DOWN                STARTING            RUNNING        FAILED*
+    stop        RUNNING, PARTIALLY_FAILED, FAILED,   STOPPING            STOPPED        FAILED*
+                DOWN, UNKNOWN
+    restart     RUNNING, PARTIALLY_FAILED, FAILED    RESTARTING          RUNNING        FAILED*
+    delete      any idle status                      DELETING            (removed)      FAILED*
+
+    * PARTIALLY_FAILED instead when some but not all replicas are available after the failure.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from services.contracts import errors
+from services.contracts.environments import BASE_RESOURCE_TYPES, Environment
+from services.contracts.component_instances import (
+    MAX_REPLICA,
+    ExternalAccess,
+    ExternalAccessCreate,
+    Instance,
+    InstanceAction,
+    InstanceCreate,
+    InstanceModify,
+    InstanceStatus,
+    ReferResource,
+    Snapshot,
+    StatusDetail,
+)
+from services.domain.lifecycle.catalogue import is_valid_flavor
+
+S = InstanceStatus
+
+# operation -> (status while its job runs, status when it succeeds)
+OPERATIONS: dict[str, tuple[InstanceStatus, InstanceStatus | None]] = {
+    "deploy": (S.INITIALIZING, S.RUNNING),
+    "upgrade": (S.UPGRADING, S.RUNNING),
+    "rollback": (S.UPGRADING, S.RUNNING),
+    "scale": (S.UPGRADING, S.RUNNING),
+    "start": (S.STARTING, S.RUNNING),
+    "stop": (S.STOPPING, S.STOPPED),
+    "restart": (S.RESTARTING, S.RUNNING),
+    "delete": (S.DELETING, None),
+}
+TRANSITIONAL = frozenset(s for s, _ in OPERATIONS.values()) | {S.PENDING}
+_ACTION_ALLOWED = {
+    "start": {S.STOPPED, S.FAILED, S.DOWN},
+    "stop": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED, S.DOWN, S.UNKNOWN},
+    "restart": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED},
+    "scale": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED},
+}
+# JOB_TYPE of each operation (JobInfo enumeration).
+JOB_TYPES = {"deploy": "PROVISION", "delete": "DEPROVISION"}
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DCS_ALIASES = {"distributed_session", "distributed_cache"}
+
+
+def invalid(message: str) -> errors.ServiceError:
+    return errors.bad_request(message, errors.INSTANCE_INVALID)
+
+
+def new_job_id() -> str:
+    return f"JOB{uuid.uuid4()}"
+
+
+def job_type(operation: str) -> str:
+    return JOB_TYPES.get(operation, "DAILY_OPERATION")
+
+
+def status_after_failure(replica: int, available: int) -> InstanceStatus:
+    return S.PARTIALLY_FAILED if 0 < available < replica else S.FAILED
+
+
+# --- validation against the catalogue and the environment --------------------------------------
+def check_flavor(flavor_id: str) -> None:
+    if not is_valid_flavor(flavor_id):
+        raise invalid(
+            f"flavor_id {flavor_id!r} is neither a flavor of GET /v2/{{project_id}}/cas/metadata/flavors nor a "
+            "custom one in the form CUSTOM-<storage>G:<cpu limit>m-<cpu request>m:<memory limit>Gi-<memory request>Gi "
+            "(e.g. CUSTOM-10G:250m-250m:0.5Gi-0.5Gi; requests may not exceed limits)"
+        )
+
+
+def platform_of(env: Environment, refer: list[ReferResource]) -> str:
+    """cce for container environments (cce/cci), vmapp for virtual machines (ecs/as)."""
+    base = [r.type for r in refer if r.type in {t.value for t in BASE_RESOURCE_TYPES}]
+    if base:
+        return "vmapp" if base[0] in ("ecs", "as") else "cce"
+    return "vmapp" if env.deploy_mode == "virtualmachine" else "cce"
+
+
+def check_refer_resources(env: Environment, refer: list[ReferResource]) -> None:
+    """Each resource must be one of the environment's (ecs may be given as id "Default" when the
+    environment has ECS); exactly one basic resource (cce, cci, ecs, as) says where the instance
+    runs; cce needs parameters.namespace, ecs parameters.hosts; dcs takes refer_alias values."""
+    known = {(r.type, r.id) for r in [*env.base_resources, *env.optional_resources]}
+    env_types = {r.type for r in [*env.base_resources, *env.optional_resources]}
+    base_types = {t.value for t in BASE_RESOURCE_TYPES}
+    seen: set[tuple[str, str]] = set()
+    basics = []
+    for i, r in enumerate(refer):
+        where = f"refer_resources[{i}]"
+        if (r.type, r.id) in seen:
+            raise invalid(f"{where}: {r.type} {r.id} is listed twice")
+        seen.add((r.type, r.id))
+        if (r.type, r.id) not in known and not (r.type == "ecs" and r.id == "Default" and "ecs" in env_types):
+            raise invalid(f"{where}: {r.type} {r.id} is not a resource of environment {env.id}")
+        params = r.parameters or {}
+        if r.type in base_types:
+            basics.append(r)
+        if r.type == "cce":
+            ns = params.get("namespace")
+            if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
+                raise invalid(f"{where}: a cce resource needs parameters.namespace, a DNS label such as \"default\"")
+        if r.type == "ecs":
+            hosts = params.get("hosts")
+            if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
+                raise invalid(f"{where}: an ecs resource needs parameters.hosts, a list of ECS ids")
+        if r.type == "dcs" and r.refer_alias is not None:
+            aliases = {a.strip() for a in r.refer_alias.split(",")}
+            if not aliases <= _DCS_ALIASES:
+                raise invalid(f"{where}: refer_alias takes distributed_session and/or distributed_cache")
+    if len(basics) != 1:
+        raise invalid("refer_resources must name exactly one basic resource (cce, cci, ecs or as) "
+                      f"to deploy on; got {len(basics)}")
+
+
+def check_artifacts(artifacts: dict, platform: str) -> None:
+    if not artifacts:
+        raise invalid("artifacts is required: give at least one artifact (storage, type, url), "
+                      "or give the component a software package source")
+    for key, a in artifacts.items():
+        if platform == "vmapp" and a.type != "package":
+            raise invalid(f"artifacts.{key}: a VM deployment takes type package, not {a.type}")
+
+
+def _accesses(items: list[ExternalAccessCreate] | None, now_ms: int) -> list[ExternalAccess]:
+    out = []
+    seen = set()
+    for a in items or []:
+        key = (a.protocol.upper(), a.address, a.forward_port)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(ExternalAccess(id=uuid.uuid4().hex, protocol=a.protocol.upper(), address=a.address,
+                                  forward_port=a.forward_port, create_time=now_ms, update_time=now_ms))
+    return out
+
+
+def default_artifacts(component_source: dict | None, component_name: str) -> dict:
+    """The artifact a component's software-package source implies (used when none is given)."""
+    if not component_source or component_source.get("kind") != "artifact":
+        return {}
+    spec = component_source.get("spec") or {}
+    if not spec.get("url"):
+        return {}
+    return {component_name: {"storage": spec.get("storage") or "obs", "type": spec.get("type") or "package",
+                              "url": spec["url"], "auth": spec.get("auth") or "iam"}}
+
+
+def new_instance(project_id: str, application_id: str, component_id: str, instance_id: str, job_id: str,
+                 env: Environment, body: InstanceCreate, creator: str, now_ms: int,
+                 fallback_artifacts: dict | None = None) -> Instance:
+    check_flavor(body.flavor_id)
+    platform = platform_of(env, body.refer_resources)
+    check_refer_resources(env, body.refer_resources)
+    artifacts = body.artifacts
+    if not artifacts and fallback_artifacts:
+        from services.contracts.component_instances import Artifact
+
+        artifacts = {k: Artifact.model_validate(v) for k, v in fallback_artifacts.items()}
+    check_artifacts(artifacts or {}, platform)
+    return Instance(
+        id=instance_id,
+        name=body.name,
+        description=body.description,
+        project_id=project_id,
+        application_id=application_id,
+        component_id=component_id,
+        environment_id=env.id,
+        environment_name=env.name,
+        platform_type=platform,
+        flavor_id=body.flavor_id,
+        artifacts={k: v.model_dump(exclude_none=True) for k, v in (artifacts or {}).items()},
+        version=body.version,
+        configuration=body.configuration.model_dump(exclude_none=True) if body.configuration else {},
+        creator=creator,
+        create_time=now_ms,
+        update_time=now_ms,
+        external_accesses=_accesses(body.external_accesses, now_ms),
+        refer_resources=body.refer_resources,
+        status_detail=StatusDetail(status=S.INITIALIZING, available_replica=0, replica=body.replica,
+                                   last_job_id=job_id, last_job_status="SUBMITTED",
+                                   enterprise_project_id=env.enterprise_project_id),
+    )
+
+
+def modified(current: Instance, change: InstanceModify, env: Environment) -> Instance:
+    """The instance an upgrade job deploys (applied to the instance when the job succeeds)."""
+    update: dict = {"version": change.version}
+    if change.flavor_id is not None:
+        check_flavor(change.flavor_id)
+        update["flavor_id"] = change.flavor_id
+    if change.description is not None:
+        update["description"] = change.description
+    if change.configuration is not None:
+        update["configuration"] = change.configuration.model_dump(exclude_none=True)
+    if change.artifacts is not None:
+        check_artifacts(change.artifacts, current.platform_type)
+        update["artifacts"] = {k: v.model_dump(exclude_none=True) for k, v in change.artifacts.items()}
+    if change.refer_resources is not None:
+        check_refer_resources(env, change.refer_resources)
+        if platform_of(env, change.refer_resources) != current.platform_type:
+            raise invalid("refer_resources cannot move an instance between container and VM platforms")
+        update["refer_resources"] = change.refer_resources
+    if change.external_accesses is not None:
+        update["external_accesses"] = _accesses(change.external_accesses, current.update_time)
+    return current.model_copy(update=update)
+
+
+# --- actions --------------------------------------------------------------------------------------
+def require_idle(inst: Instance) -> None:
+    status = inst.status_detail.status
+    if status in {s.value for s in TRANSITIONAL}:
+        raise errors.bad_request(
+            f"instance {inst.name} is {status} (job {inst.status_detail.last_job_id} is running): "
+            "wait for that job to finish and try again", errors.INSTANCE_BUSY)
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    operation: str  # start | stop | restart | scale | rollback
+    replica: int | None = None
+    snapshot: Snapshot | None = None
+
+
+def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot]) -> PlannedAction:
+    """Check an action against the instance's status and parameters (400 when it breaks a rule)."""
+    require_idle(inst)
+    name = action.action
+    status = inst.status_detail.status
+    params = action.parameters
+    allowed = _ACTION_ALLOWED.get(name)
+    if allowed is not None and status not in {s.value for s in allowed}:
+        raise errors.bad_request(
+            f"cannot {name} instance {inst.name} while it is {status} "
+            f"(allowed in: {', '.join(sorted(s.value for s in allowed))})", errors.INSTANCE_ACTION_NOT_ALLOWED)
+    if name == "scale":
+        if params is None or params.replica is None:
+            raise invalid("scale needs parameters.replica")
+        if not 1 <= params.replica <= MAX_REPLICA:
+            raise invalid(f"parameters.replica must be between 1 and {MAX_REPLICA} (use stop to run no replica)")
+        if inst.platform_type == "vmapp" and params.replica > inst.status_detail.replica and not params.hosts:
+            raise invalid("scaling out a VM deployment needs parameters.hosts (the ECS ids to deploy on)")
+        return PlannedAction("scale", replica=params.replica)
+    if name == "rollback":
+        if params is None or not params.version:
+            raise invalid("rollback needs parameters.version (one of GET .../instances/{instance_id}/snapshots)")
+        matching = [s for s in snapshots if s.version == params.version]
+        if not matching:
+            known = ", ".join(sorted({s.version for s in snapshots})) or "none"
+            raise errors.bad_request(
+                f"instance {inst.name} has no snapshot of version {params.version} (snapshots: {known})",
+                errors.INSTANCE_SNAPSHOT_NOT_FOUND)
+        return PlannedAction("rollback", snapshot=max(matching, key=lambda s: s.create_time))
+    return PlannedAction(name)
+
+
+def snapshot_of(inst: Instance, job_id: str, now_ms: int) -> Snapshot:
+    return Snapshot(instance_id=inst.id, version=inst.version, description=inst.description, create_time=now_ms,
+                    artifacts=inst.artifacts, configuration=inst.configuration, flavor_id=inst.flavor_id,
+                    replica=inst.status_detail.replica, job_id=job_id)
+
+
+def from_snapshot(inst: Instance, snap: Snapshot) -> Instance:
+    """What a rollback deploys: the snapshot's version, artifacts, configuration and flavor; the
+    current replica count stays (scaling is not undone by a rollback)."""
+    return inst.model_copy(update={"version": snap.version, "artifacts": snap.artifacts,
+                                   "configuration": snap.configuration, "flavor_id": snap.flavor_id})
+
+
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
+
+
+def version_key(version: str) -> tuple:
+    """Semantic-version order (1.0.10 after 1.0.9; a pre-release before its release)."""
+    m = _SEMVER.match(version)
+    if not m:
+        return (0, 0, 0, 0, ())
+    pre = m.group(4)
+    pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")) if pre else ()
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre_key)
+
+
+def describe(operation: str, inst: Instance, replica: int | None = None, version: str | None = None) -> str:
+    if operation == "deploy":
+        return f"Deploy instance {inst.name} version {inst.version} with {inst.status_detail.replica} replicas"
+    if operation == "upgrade":
+        return f"Upgrade instance {inst.name} to version {version or inst.version}"
+    if operation == "rollback":
+        return f"Roll back instance {inst.name} to version {version}"
+    if operation == "scale":
+        return f"Scale instance {inst.name} from {inst.status_detail.replica} to {replica} replicas"
+    return f"{operation.capitalize()} instance {inst.name}"
