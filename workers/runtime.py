@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Awaitable, Callable, Sequence
 
 from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
@@ -27,14 +27,43 @@ from services.settings import Settings, get_settings
 from services.contracts.input_validation import describe_validation_error
 from services.adapters.store import mongo, nx_sessions
 from services.adapters.store.outbox import Outbox
+from services.adapters.clock import Clock
 
 log = logging.getLogger("openstage.worker")
 SHUTDOWN_STEP_SECONDS = 3.0
 
 
 @dataclass
+class WorkerDeps:
+    """What the handlers of one worker process use, built once by that process's composition
+    root (``build_worker`` connects; the domain's ``compose`` adds its own parts) and handed to
+    every handler by FastStream's context: a handler declares ``deps: <Domain>Deps = Context()``.
+
+    A domain subclasses it with its own parts (driver, caches, delete guards, background loops)
+    and overrides ``start`` (run once the subscribers are live) and ``stop``."""
+
+    settings: Settings
+    clock: Clock
+    db: AsyncIOMotorDatabase
+    nc: NATS  # the process's events connection (JetStream publishes, background consumers)
+    js: JetStreamContext
+    outbox: Outbox
+
+    async def start(self) -> None:
+        """Start background work (loops, consumers) once the subscribers are live."""
+
+    async def stop(self) -> None:
+        """Stop what ``start`` started; each step bounded by the caller."""
+
+    def base(self) -> dict:
+        """The shared parts as keyword arguments, for building a domain's subclass."""
+        return {f.name: getattr(self, f.name) for f in fields(WorkerDeps)}
+
+
+@dataclass
 class WorkerContext:
-    """Connections a handler uses. Filled in when the worker starts (one per process)."""
+    """Transitional: the module-level context the handlers read before the composition roots.
+    Being removed (issue #11); new code takes ``WorkerDeps`` through FastStream's ``Context``."""
 
     settings: Settings = field(default_factory=get_settings)
     db: AsyncIOMotorDatabase | None = None
@@ -44,6 +73,7 @@ class WorkerContext:
 
 
 ctx = WorkerContext()
+DEPS_KEY = "deps"  # the name handlers declare: ``deps: X = Context()``
 
 
 # Command and query subscribers answer every failure with a typed Reply: a caller never waits
@@ -90,32 +120,60 @@ def command_router() -> NatsRouter:
     return NatsRouter(middlewares=[command_errors])
 
 
-def on_command(router: NatsRouter, domain: str, action: str, description: str | None = None):
-    """Subscribe a handler to ``openstage.cmd.{project}.<domain>.<action>`` in the domain's queue group."""
-    return router.subscriber(
-        subjects.command_template(domain, action),
-        queue=domain,
-        title=f"{domain}.{action}",
-        description=description,
-    )
+def on_command(router: NatsRouter, domain: str, action: str, description: str | None = None,
+               reply: Any = None):
+    """Subscribe a handler to ``openstage.cmd.{project}.<domain>.<action>`` in the domain's queue group.
+
+    ``reply`` is the model of a successful reply's ``result`` (None: no body, e.g. 204); the bus
+    reference and the AsyncAPI document show it."""
+
+    def decorate(func):
+        func.__reply_model__ = reply
+        return router.subscriber(
+            subjects.command_template(domain, action),
+            queue=domain,
+            title=f"{domain}.{action}",
+            description=description,
+        )(func)
+
+    return decorate
 
 
 Hook = Callable[[WorkerContext], Awaitable[None]]
+# A domain's composition root: given the shared parts, build the domain's deps (indexes, caches,
+# driver, guards, background loops) and return them. Handlers receive what it returns.
+Compose = Callable[[WorkerDeps], Awaitable[WorkerDeps]]
+
+
+async def connect_deps(settings: Settings, domain: str, streams: Sequence[StreamConfig] = ()) -> WorkerDeps:
+    """The shared parts of a worker process: its database, its events connection, the outbox."""
+    db_name = mongo.database_name(settings.mongodb_db, domain)
+    if settings.store_serialize_writes:  # embedded nx-27017: see services/adapters/store/nx_sessions.py
+        await nx_sessions.enable(settings.data_dir / "store-sessions", db_name).abort_dead(settings.mongodb_url)
+    db = mongo.connect(settings.mongodb_url, db_name, serialize_writes=settings.store_serialize_writes)
+    nc = await bus.connect(settings.nats_url, name=f"openstage-{domain}-events")
+    js = nc.jetstream()
+    await bus.ensure_streams(js, list(streams))
+    clock = Clock()
+    return WorkerDeps(settings=settings, clock=clock, db=db, nc=nc, js=js, outbox=Outbox(db, js, clock))
 
 
 def build_worker(
     domain: str,
     routers: Sequence[NatsRouter],
+    compose: Compose | None = None,
     on_startup: Sequence[Hook] = (),
     after_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     streams: Sequence[StreamConfig] = (),
     settings: Settings | None = None,
 ) -> FastStream:
-    """A FastStream app for one domain worker.
+    """A FastStream app for one domain worker: the process's composition root.
 
-    on_startup hooks run after the store and bus are connected (create indexes there);
-    after_startup hooks run once the subscribers are live (start background loops there)."""
+    At start it connects the shared parts (``connect_deps``), lets the domain's ``compose`` build
+    its deps from them, and puts the result in the broker's context for every handler; once the
+    subscribers are live it starts the outbox sweeper and ``deps.start()``; at shutdown it stops
+    them, each step bounded. (on_startup/after_startup/on_shutdown hooks: transitional.)"""
     settings = settings or get_settings()
     ctx.settings = settings
     if not settings.nats_url or not settings.mongodb_url:
@@ -135,23 +193,23 @@ def build_worker(
         return {"worker": domain, "ok": True}
 
     app = FastStream(broker, logger=logging.getLogger(f"openstage.{domain}"))
+    built: list[WorkerDeps] = []
 
     @app.on_startup
     async def _connect() -> None:
-        db_name = mongo.database_name(settings.mongodb_db, domain)
-        if settings.store_serialize_writes:  # embedded nx-27017: see services/adapters/store/nx_sessions.py
-            await nx_sessions.enable(settings.data_dir / "store-sessions", db_name).abort_dead(settings.mongodb_url)
-        ctx.db = mongo.connect(settings.mongodb_url, db_name, serialize_writes=settings.store_serialize_writes)
-        ctx.nc = await bus.connect(settings.nats_url, name=f"openstage-{domain}-events")
-        ctx.js = ctx.nc.jetstream()
-        await bus.ensure_streams(ctx.js, list(streams))
-        ctx.outbox = Outbox(ctx.db, ctx.js)
+        base = await connect_deps(settings, domain, streams)
+        deps = await compose(base) if compose is not None else base
+        built.append(deps)
+        broker.context.set_global(DEPS_KEY, deps)
+        ctx.db, ctx.nc, ctx.js, ctx.outbox = deps.db, deps.nc, deps.js, deps.outbox  # transitional
         for hook in on_startup:
             await hook(ctx)
 
     @app.after_startup
     async def _started() -> None:
-        ctx.outbox.start_sweeper(settings.outbox_sweep_seconds)
+        deps = built[0]
+        deps.outbox.start_sweeper(settings.outbox_sweep_seconds)
+        await deps.start()
         for hook in after_startup:
             await hook(ctx)
         log.info("worker %s ready", domain)
@@ -161,13 +219,14 @@ def build_worker(
         # Each step is bounded: a worker asked to stop must stop (SIGTERM from `openstage up`,
         # compose or a test), whatever a connection is waiting for.
         steps = [(f"hook {h.__name__}", h(ctx)) for h in on_shutdown]
-        if ctx.outbox:
-            steps.append(("outbox", ctx.outbox.stop()))
-        if ctx.nc:
+        if built:
+            deps = built[0]
+            steps.append(("domain parts", deps.stop()))
+            steps.append(("outbox", deps.outbox.stop()))
             # flush what was published, then close (drain() can wait on a pull subscription's
             # pending request for seconds)
-            steps.append(("events flush", ctx.nc.flush(timeout=1)))
-            steps.append(("events connection", ctx.nc.close()))
+            steps.append(("events flush", deps.nc.flush(timeout=1)))
+            steps.append(("events connection", deps.nc.close()))
         for name, step in steps:
             started = time.monotonic()
             try:

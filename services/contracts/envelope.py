@@ -28,12 +28,16 @@ class Reply(BaseModel):
     status: int = 200
     result: Any = None
     error: ErrorBody | None = None
+    # HTTP headers the edge copies onto the response (the registry's X-Resource-Revision,
+    # X-Schema-Summary, Deprecation); absent on most replies.
+    headers: dict[str, str] | None = None
 
     @classmethod
-    def ok(cls, result: BaseModel | dict | list | None = None, status: int = 200) -> "Reply":
+    def ok(cls, result: BaseModel | dict | list | None = None, status: int = 200,
+           headers: dict[str, str] | None = None) -> "Reply":
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return cls(status=status, result=result)
+        return cls(status=status, result=result, headers=headers)
 
     @classmethod
     def failure(cls, err: ServiceError) -> "Reply":
