@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from faststream import Path
+from faststream import Context, Path
 
-from services.adapters.clock import clock
 from services.contracts import subjects
 from services.contracts.envelope import Reply
 from services.contracts.config_items import (
@@ -34,7 +33,8 @@ from services.contracts.registry import ConfigItemsResponse, ConfigItemsWriteRes
 from services.domain.registry import config_center as rules
 from services.adapters.store import config_items as store
 from services.contracts.subjects import CONFIG, Config
-from workers.runtime import WorkerContext, command_router, ctx, on_command
+from workers.config.deps import ConfigDeps
+from workers.runtime import command_router, on_command
 
 router = command_router()
 
@@ -66,56 +66,54 @@ def answer(by_dimension: dict[str, dict], dims: rules.DimensionsInfo, key_filter
     return 200, ConfigItemsResponse.build(shown, current)
 
 
-@on_command(router, CONFIG, Config.ITEM_QUERY, "Query the config center's items of a dimensionsInfo")
-async def query_items(body: QueryConfigItems, project: str = Path()) -> Reply:
+@on_command(router, CONFIG, Config.ITEM_QUERY, "Query the config center's items of a dimensionsInfo",
+            reply=ConfigItemsResponse)
+async def query_items(body: QueryConfigItems, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     dims = rules.parse_dimensions_info(body.dimensions_info)
     rules.compile_key_filter(body.key_filter)  # 400001 before touching the store
-    stored = await store.by_dimension(ctx.db, project, body.environment, dims.response_keys())
+    stored = await store.by_dimension(deps.db, project, body.environment, dims.response_keys())
     status, response = answer(stored, dims, body.key_filter, body.revision)
     if response is None:
         return Reply(status=status)
     return Reply(status=status, result=response.to_json())
 
 
-@on_command(router, CONFIG, Config.ITEM_UPSERT, "Create or update config-center items")
-async def upsert_items(body: UpsertConfigItems, project: str = Path()) -> Reply:
+@on_command(router, CONFIG, Config.ITEM_UPSERT, "Create or update config-center items",
+            reply=ConfigItemsWriteResponse)
+async def upsert_items(body: UpsertConfigItems, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     dimension, items = rules.validate_create_items(body.dimensions_info, body.items)
 
     async def write(session):
-        current = await store.values(ctx.db, project, body.environment, dimension, items.keys(), session)
+        current = await store.values(deps.db, project, body.environment, dimension, items.keys(), session)
         changed = {k: v for k, v in items.items() if k not in current or not _same(current[k], v)}
         if not changed:
             return None, []
-        await store.put(ctx.db, project, body.environment, dimension, changed, clock.millis(), session)
+        await store.put(deps.db, project, body.environment, dimension, changed, deps.clock.millis(), session)
         data = ConfigItemsChanged(dimensionsInfo=dimension, environment=body.environment, items=changed)
         return None, [_event(project, dimension, "changed", data.model_dump(mode="json"))]
 
-    await ctx.outbox.transaction(write)
+    await deps.outbox.transaction(write)
     return Reply.ok(ConfigItemsWriteResponse())
 
 
-@on_command(router, CONFIG, Config.ITEM_DELETE, "Delete config-center items")
-async def delete_items(body: DeleteConfigItems, project: str = Path()) -> Reply:
+@on_command(router, CONFIG, Config.ITEM_DELETE, "Delete config-center items", reply=ConfigItemsWriteResponse)
+async def delete_items(body: DeleteConfigItems, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     dimension, keys = rules.validate_delete_items(body.dimensions_info, body.keys)
     keys = list(dict.fromkeys(keys))
 
     async def write(session):
-        current = await store.values(ctx.db, project, body.environment, dimension, keys, session)
+        current = await store.values(deps.db, project, body.environment, dimension, keys, session)
         existing = [k for k in keys if k in current]
         if not existing:
             return None, []
-        await store.remove(ctx.db, project, body.environment, dimension, existing, session)
+        await store.remove(deps.db, project, body.environment, dimension, existing, session)
         data = ConfigItemsDeleted(dimensionsInfo=dimension, environment=body.environment, keys=existing)
         return None, [_event(project, dimension, "deleted", data.model_dump(mode="json"))]
 
-    await ctx.outbox.transaction(write)
+    await deps.outbox.transaction(write)
     return Reply.ok(ConfigItemsWriteResponse())
 
 
 def _same(a, b) -> bool:
     """Equal values of the same JSON type (1 and 1.0 and True are different items)."""
     return type(a) is type(b) and a == b
-
-
-async def ensure_indexes(c: WorkerContext) -> None:
-    await store.ensure_indexes(c.db)
