@@ -253,11 +253,3 @@ async def page(collection, query: dict, sort_field: str, order: str, offset: int
     cursor = collection.find(query).sort([(sort_field, direction), ("_id", direction)]).skip(min(offset, _MAX_SKIP))
     cursor = cursor.limit(limit or UNPAGED_MAX)
     return total, [d async for d in cursor]
-
-
-def without_id(doc: dict | None) -> dict | None:
-    if doc is None:
-        return None
-    doc = dict(doc)
-    doc.pop("_id", None)
-    return doc
