@@ -2,14 +2,14 @@
 
 Field names are those of the official SDK models (ApplicationCreate, ApplicationModify,
 ApplicationView, ShowApplicationDetailResponse, ListApplicationsResponse)."""
+
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from services.contracts.envelope import Page
-from services.contracts.environments import NAME_PATTERN, EntityId
+from services.contracts.environments import NAME_PATTERN, EntityId, ShortEntityListQuery
 
 # 2-64 characters: letters, digits, '-' and '_'; starts with a letter, ends with a letter or digit.
 ApplicationName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -62,12 +62,9 @@ class CreateApplication(ApplicationCreate):
     creator: str = "openstage"
 
 
-class ListApplications(Page):
+class ListApplications(ShortEntityListQuery):
     """application.list. Without ``limit`` (or with 0) nothing is paged and at most 1000
     applications come back; an explicit limit is 1-100 (the reference's range)."""
-
-    limit: int = Field(default=0, ge=0, le=100)
-    order_by: Literal["create_time", "update_time", "name"] = "create_time"
 
 
 class ApplicationRef(BaseModel):

@@ -6,6 +6,7 @@ InstanceActionParameters, ShowInstanceDetailResponse, InstanceListView, Instance
 InstanceSnapshotView, ExternalAccessesCreate, ExternalAccesses, ReferResourceCreate,
 ConfigurationEnvParam). Cross-field rules (flavor, artifacts against the platform, resources
 against the environment, actions against the status) are in ``services.domain.lifecycle.component_instances``."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -172,7 +173,9 @@ class InstanceActionParameters(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     replica: Annotated[int, Field(ge=0)] | None = None
-    hosts: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=200)] | None = None
+    hosts: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=200)] | None
+    ) = None
     version: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 

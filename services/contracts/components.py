@@ -5,6 +5,7 @@ SourceOrArtifact, ObsProperties, Build, BuildParameters, BuildInfo, ComponentVie
 ComponentOverview, ComponentInstanceOverView). The cross-field rules (runtime in the catalogue,
 sub-category of the category, the spec a source kind needs, build parameters) are in
 ``services.domain.lifecycle.components``; these models only check types, enumerations and lengths."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -12,15 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts.envelope import Page
-from services.contracts.environments import NAME_PATTERN, EntityId
+from services.contracts.environments import NAME_PATTERN, EntityId, ShortEntityListQuery
 
 ComponentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Text128 = Annotated[str, StringConstraints(max_length=128)]
-Text256 = Annotated[str, StringConstraints(max_length=256)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^\s]+$")]
 # Label keys/values as Kubernetes takes them (a node label selector of the build cluster).
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")]
+LabelKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
+]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?$")]
 
 
@@ -88,9 +89,13 @@ class BuildParameters(BaseModel):
 
     build_cmd: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     dockerfile_path: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    artifact_namespace: Annotated[str, StringConstraints(min_length=1, max_length=64,
-                                                         pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")] | None = None
-    cluster_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    artifact_namespace: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")]
+        | None
+    ) = None
+    cluster_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = (
+        None
+    )
     node_label_selector: Annotated[dict[LabelKey, LabelValue], Field(max_length=20)] | None = None
 
 
@@ -201,12 +206,9 @@ class CreateComponent(BaseModel):
     creator: str = "openstage"
 
 
-class ComponentListQuery(Page):
+class ComponentListQuery(ShortEntityListQuery):
     """The query of the component lists. Without ``limit`` (or with 0) nothing is paged and at
     most 1000 components come back; an explicit limit is 1-100 (the reference's range)."""
-
-    limit: int = Field(default=0, ge=0, le=100)
-    order_by: Literal["create_time", "update_time", "name"] = "create_time"
 
 
 class ListComponents(ComponentListQuery):
@@ -223,8 +225,8 @@ class ComponentRef(BaseModel):
 
 
 class DeleteComponent(ComponentRef):
-    """component.delete. ``force`` also removes what the component still has (see
-    ``COMPONENT_DELETE_CASCADES`` in workers/lifecycle/components.py) before the guards run."""
+    """component.delete. ``force`` is accepted (the SDK sends it) and changes nothing: a component
+    that still has instances is refused either way (409)."""
 
     force: bool = False
 

@@ -2,6 +2,7 @@
 
 Field names are those of the official SDK models (EnvironmentCreate, EnvironmentModify,
 EnvironmentResourceModify, Environment, Resource)."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -106,6 +107,20 @@ class EnvironmentList(BaseModel):
     environments: list[Environment]
 
 
+# --- list queries of environments, applications and components ---------------------------------
+class EntityListQuery(Page):
+    """A page of environments, applications or components, sorted by ``order_by``."""
+
+    order_by: Literal["create_time", "update_time", "name"] = "create_time"
+
+
+class ShortEntityListQuery(EntityListQuery):
+    """Without ``limit`` (or with 0) nothing is paged and at most 1000 come back; an explicit
+    limit is 1-100 (the reference's range)."""
+
+    limit: int = Field(default=0, ge=0, le=100)
+
+
 # --- commands (the bus payloads; the project comes from the subject) ---------------------------
 class CreateEnvironment(EnvironmentCreate):
     """environment.create. ``creator`` is set by the edge from the caller's credential."""
@@ -113,10 +128,8 @@ class CreateEnvironment(EnvironmentCreate):
     creator: str = "openstage"
 
 
-class ListEnvironments(Page):
+class ListEnvironments(EntityListQuery):
     """environment.list"""
-
-    order_by: Literal["create_time", "update_time", "name"] = "create_time"
 
 
 class EnvironmentRef(BaseModel):

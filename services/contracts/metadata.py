@@ -1,4 +1,5 @@
 """Metadata API bodies: GET /v2/{project_id}/cas/metadata/{runtimes,flavors,templates}."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel

@@ -63,6 +63,10 @@ def ping(domain: str) -> str:
 
 # --- lifecycle worker: metadata and environments ---------------------------------------------------
 class Lifecycle:
+    """``openstage.cmd.<project>.lifecycle.<entity>.<action>`` -> ``workers/lifecycle/<entity>s.py``,
+    one function per action (e.g. environment.create -> ``workers.lifecycle.environments:create_environment``,
+    metadata.runtimes -> ``workers.lifecycle.metadata:list_runtimes``)."""
+
     METADATA_RUNTIMES = "metadata.runtimes"
     METADATA_FLAVORS = "metadata.flavors"
     METADATA_TEMPLATES = "metadata.templates"
@@ -74,7 +78,6 @@ class Lifecycle:
     ENVIRONMENT_DELETE = "environment.delete"
     ENVIRONMENT_CHANGE_RESOURCES = "environment.change_resources"
 
-    # applications and components (issue #3)
     APPLICATION_CREATE = "application.create"
     APPLICATION_LIST = "application.list"
     APPLICATION_GET = "application.get"
@@ -103,7 +106,10 @@ class Config:
 
 
 # --- lifecycle worker: component instances (issue #4) ------------------------------------------
-class Instances:
+class ComponentInstances:
+    """``openstage.cmd.<project>.lifecycle.instance.<action>`` -> ``workers/lifecycle/component_instances.py``
+    (mutations answer with a job the job runner, ``workers/lifecycle/job_runner.py``, runs)."""
+
     CREATE = "instance.create"
     LIST = "instance.list"
     GET = "instance.get"
@@ -113,8 +119,13 @@ class Instances:
     SNAPSHOTS = "instance.snapshots"
 
 
+Instances = ComponentInstances  # transitional: api_edge/routers/instances.py still says Instances
+
+
 # --- jobs worker: the job tracker ----------------------------------------------------------------
 class Jobs:
+    """``openstage.cmd.<project>.jobs.job.get`` -> ``workers/jobs/queries.py`` (the tracker's read model)."""
+
     GET = "job.get"
 
 

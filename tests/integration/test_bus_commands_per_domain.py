@@ -10,7 +10,17 @@ import uuid
 import nats
 
 from services.contracts import subjects
-from services.contracts.subjects import CONFIG, JOBS, LIFECYCLE, REGISTRY, Config, Instances, Jobs, Lifecycle, Registry
+from services.contracts.subjects import (
+    CONFIG,
+    JOBS,
+    LIFECYCLE,
+    REGISTRY,
+    ComponentInstances,
+    Config,
+    Jobs,
+    Lifecycle,
+    Registry,
+)
 from tests.support.events import read_events
 from tests.support.signing import SignedClient
 from tests.support.system import ADMIN
@@ -76,7 +86,7 @@ def test_each_domain_and_a_long_operation(running):
         "name": unique("web"), "runtime": "Docker", "category": "Webapp",
         "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package",
                                                  "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}}}).json()
-    deploy = bus(running, LIFECYCLE, Instances.CREATE, {
+    deploy = bus(running, LIFECYCLE, ComponentInstances.CREATE, {
         "application_id": app_id, "component_id": component["id"], "body": {
             "name": unique("inst"), "environment_id": env["id"], "flavor_id": "MICRO-5G:0.5C:1G", "replica": 1,
             "version": "1.0.0",

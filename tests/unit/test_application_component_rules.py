@@ -1,11 +1,11 @@
 """Pure rules of applications, components and application configuration (no I/O)."""
+
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
 from services.contracts import errors
-from services.domain.config import app_configurations as config_rules
 from services.contracts.app_configurations import ApplicationConfigModify, ConfigurationBody
 from services.contracts.applications import ApplicationModify, CreateApplication, ListApplications
 from services.contracts.components import (
@@ -18,8 +18,10 @@ from services.contracts.components import (
     SourceSpec,
 )
 from services.contracts.errors import ServiceError
+from services.domain.config import app_configurations as config_rules
 from services.domain.lifecycle import applications as app_rules
 from services.domain.lifecycle import components as rules
+from services.domain.lifecycle import entities
 
 NOW = 1_700_000_000_000
 
@@ -34,16 +36,16 @@ def test_new_application_defaults():
 
 def test_modified_application_changes_only_what_is_given():
     app = app_rules.new_application("p1", "a1", CreateApplication(name="Shop", description="d"), NOW)
-    changed = app_rules.modified(app, ApplicationModify(description="new"), NOW + 5)
+    changed = entities.modified(app, ApplicationModify(description="new"), NOW + 5)
     assert changed.name == "Shop" and changed.description == "new" and changed.update_time == NOW + 5
     assert changed.create_time == NOW
     with pytest.raises(ServiceError) as err:
-        app_rules.modified(app, ApplicationModify(), NOW)
-    assert err.value.status == 400
+        entities.modified(app, ApplicationModify(), NOW)
+    assert err.value.status == 400 and err.value.message == "nothing to change: give name or description"
 
 
 def test_application_names_and_deletion():
-    assert app_rules.name_key("ShopApp") == app_rules.name_key("shopapp")
+    assert entities.name_key("ShopApp") == entities.name_key("shopapp")
     for bad in ("x", "1abc", "abc-", "a" * 65, "a b", "a.b"):
         with pytest.raises(ValidationError):
             CreateApplication(name=bad)
@@ -89,13 +91,25 @@ def test_runtime_must_be_in_the_catalogue():
     assert err.value.status == 400 and code_of(err) == errors.COMPONENT_RUNTIME_INVALID
 
 
-@pytest.mark.parametrize("category, sub, ok", [
-    ("Webapp", "Web", True), ("Webapp", "Magento", True), ("Webapp", "Wordpress", True),
-    ("MicroService", "Java Chassis", True), ("MicroService", "SpringCloud", True), ("MicroService", "Mesher", True),
-    ("MicroService", "Go Chassis", True), ("MicroService", "Dubbo", True),
-    ("Webapp", "Java Chassis", False), ("MicroService", "Web", False), ("Common", "Web", False),
-    ("Common", None, True), ("Webapp", None, True), ("Common", "", True),
-])
+@pytest.mark.parametrize(
+    "category, sub, ok",
+    [
+        ("Webapp", "Web", True),
+        ("Webapp", "Magento", True),
+        ("Webapp", "Wordpress", True),
+        ("MicroService", "Java Chassis", True),
+        ("MicroService", "SpringCloud", True),
+        ("MicroService", "Mesher", True),
+        ("MicroService", "Go Chassis", True),
+        ("MicroService", "Dubbo", True),
+        ("Webapp", "Java Chassis", False),
+        ("MicroService", "Web", False),
+        ("Common", "Web", False),
+        ("Common", None, True),
+        ("Webapp", None, True),
+        ("Common", "", True),
+    ],
+)
 def test_sub_category_belongs_to_category(category, sub, ok):
     if ok:
         assert rules.normalized_sub_category(category, sub) == (sub or None)
@@ -124,9 +138,16 @@ def test_code_source_defaults_and_rules():
 def test_artifact_source_defaults_and_rules():
     component = new(source=SWR)
     assert component.source.spec.auth == "iam" and component.source.spec.repo_ref is None
-    obs = {"kind": "artifact", "spec": {"storage": "obs", "type": "package", "url": "https://o/b/k.jar",
-                                        "properties": {"endpoint": "https://o", "bucket": "bkt", "key": "k.jar"},
-                                        "auth": "none"}}
+    obs = {
+        "kind": "artifact",
+        "spec": {
+            "storage": "obs",
+            "type": "package",
+            "url": "https://o/b/k.jar",
+            "properties": {"endpoint": "https://o", "bucket": "bkt", "key": "k.jar"},
+            "auth": "none",
+        },
+    }
     assert new(source=obs).source.spec.auth == "none"
     for spec, fragment in (
         ({"storage": "swr", "type": "package"}, "url"),
@@ -141,9 +162,14 @@ def test_artifact_source_defaults_and_rules():
 
 
 def test_source_enumerations_are_checked_by_the_contract():
-    for source in ({"kind": "svn", "spec": {}}, {"kind": "code", "spec": {"repo_type": "SVN"}},
-                   {"kind": "artifact", "spec": {"storage": "nfs"}}, {"kind": "artifact", "spec": {"type": "zip"}},
-                   {"kind": "artifact", "spec": {"auth": "token"}}, {"kind": "code"}):
+    for source in (
+        {"kind": "svn", "spec": {}},
+        {"kind": "code", "spec": {"repo_type": "SVN"}},
+        {"kind": "artifact", "spec": {"storage": "nfs"}},
+        {"kind": "artifact", "spec": {"type": "zip"}},
+        {"kind": "artifact", "spec": {"auth": "token"}},
+        {"kind": "code"},
+    ):
         with pytest.raises(ValidationError):
             body(source=source)
     # webUrl is the wire name of web_url
@@ -157,26 +183,35 @@ def test_build_rules_and_defaults():
     params = component.build.parameters
     assert params.artifact_namespace == "cas_p1" and params.dockerfile_path == "./" and params.cluster_id == "c-1"
     assert params.node_label_selector == {"a/b": "c"} and params.build_cmd is None
-    kept = new(source=SWR, build={"parameters": {"cluster_id": "c", "artifact_namespace": "team", "dockerfile_path": "d/"}})
+    kept = new(
+        source=SWR, build={"parameters": {"cluster_id": "c", "artifact_namespace": "team", "dockerfile_path": "d/"}}
+    )
     assert (kept.build.parameters.artifact_namespace, kept.build.parameters.dockerfile_path) == ("team", "d/")
-    for kw, fragment in (({"build": {"parameters": {"cluster_id": "c"}}}, "source"),
-                         ({"source": CODE, "build": {"parameters": {}}}, "cluster_id")):
+    for kw, fragment in (
+        ({"build": {"parameters": {"cluster_id": "c"}}}, "source"),
+        ({"source": CODE, "build": {"parameters": {}}}, "cluster_id"),
+    ):
         with pytest.raises(ServiceError) as err:
             new(**kw)
         assert code_of(err) == errors.COMPONENT_BUILD_INVALID and fragment in err.value.message
-    for params in ({"cluster_id": "c", "node_label_selector": {"$x": "1"}},
-                   {"cluster_id": "c", "node_label_selector": {f"k{i}": "v" for i in range(21)}},
-                   {"cluster_id": "a b"}, {"cluster_id": "c", "artifact_namespace": "Has Space"}):
+    for params in (
+        {"cluster_id": "c", "node_label_selector": {"$x": "1"}},
+        {"cluster_id": "c", "node_label_selector": {f"k{i}": "v" for i in range(21)}},
+        {"cluster_id": "a b"},
+        {"cluster_id": "c", "artifact_namespace": "Has Space"},
+    ):
         with pytest.raises(ValidationError):
             Build(parameters=BuildParameters.model_validate(params))
 
 
 def test_check_create_runs_every_rule():
     rules.check_create(body(sub_category="Java Chassis", source=CODE, build={"parameters": {"cluster_id": "c"}}))
-    for kw, code in (({"runtime": "Go1"}, errors.COMPONENT_RUNTIME_INVALID),
-                     ({"sub_category": "Web"}, errors.COMPONENT_CATEGORY_INVALID),
-                     ({"source": {"kind": "code", "spec": {}}}, errors.COMPONENT_SOURCE_INVALID),
-                     ({"build": {"parameters": {"cluster_id": "c"}}}, errors.COMPONENT_BUILD_INVALID)):
+    for kw, code in (
+        ({"runtime": "Go1"}, errors.COMPONENT_RUNTIME_INVALID),
+        ({"sub_category": "Web"}, errors.COMPONENT_CATEGORY_INVALID),
+        ({"source": {"kind": "code", "spec": {}}}, errors.COMPONENT_SOURCE_INVALID),
+        ({"build": {"parameters": {"cluster_id": "c"}}}, errors.COMPONENT_BUILD_INVALID),
+    ):
         with pytest.raises(ServiceError) as err:
             rules.check_create(body(**kw))
         assert code_of(err) == code
@@ -198,14 +233,25 @@ def test_modified_component():
     changed = rules.modified(component, ComponentModify(description="x"), NOW + 1, build_id="other")
     assert changed.description == "x" and changed.source == component.source and changed.build == component.build
     assert changed.update_time == NOW + 1 and changed.runtime == "Java8"
-    rebuilt = rules.modified(component, ComponentModify.model_validate(
-        {"source": SWR, "build": {"parameters": {"cluster_id": "c2"}}}), NOW + 2, build_id="other")
-    assert rebuilt.source.kind == "artifact" and rebuilt.build.id == "b1" and rebuilt.build.parameters.cluster_id == "c2"
-    fresh = rules.modified(new(), ComponentModify.model_validate(
-        {"source": CODE, "build": {"parameters": {"cluster_id": "c"}}}), NOW, build_id="new-build")
+    rebuilt = rules.modified(
+        component,
+        ComponentModify.model_validate({"source": SWR, "build": {"parameters": {"cluster_id": "c2"}}}),
+        NOW + 2,
+        build_id="other",
+    )
+    assert (
+        rebuilt.source.kind == "artifact" and rebuilt.build.id == "b1" and rebuilt.build.parameters.cluster_id == "c2"
+    )
+    fresh = rules.modified(
+        new(),
+        ComponentModify.model_validate({"source": CODE, "build": {"parameters": {"cluster_id": "c"}}}),
+        NOW,
+        build_id="new-build",
+    )
     assert fresh.build.id == "new-build"
-    with pytest.raises(ServiceError):
+    with pytest.raises(ServiceError) as err:
         rules.modified(component, ComponentModify(), NOW, build_id="x")
+    assert err.value.message == "nothing to change: give name, description, source or build"
     with pytest.raises(ServiceError) as err:
         rules.modified(new(), ComponentModify.model_validate({"build": {"parameters": {"cluster_id": "c"}}}), NOW, "x")
     assert code_of(err) == errors.COMPONENT_BUILD_INVALID
@@ -232,10 +278,23 @@ def test_revisions_and_changes():
     assert config_rules.is_change(conf(("A", "1"), ("B", "2")), conf(("B", "2"), ("A", "1")))  # order is part of it
 
 
-@pytest.mark.parametrize("name, ok", [
-    ("LOG_LEVEL", True), ("_private", True), ("-dash", True), (".dot", True), ("a.b-c_d9", True), ("N" * 64, True),
-    ("9lives", False), ("", False), ("has space", False), ("N" * 65, False), ("a=b", False), ("$x", False),
-])
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("LOG_LEVEL", True),
+        ("_private", True),
+        ("-dash", True),
+        (".dot", True),
+        ("a.b-c_d9", True),
+        ("N" * 64, True),
+        ("9lives", False),
+        ("", False),
+        ("has space", False),
+        ("N" * 65, False),
+        ("a=b", False),
+        ("$x", False),
+    ],
+)
 def test_variable_names(name, ok):
     data = {"environment_id": "env-1", "configuration": {"env": [{"name": name, "value": "v"}]}}
     if ok:

@@ -1,11 +1,13 @@
 """Instance rules (flavors, resources, actions against statuses) and the simulated driver."""
+
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
-from services.contracts.environments import Environment, Resource
+from services.adapters.drivers import TaskFailed, Workload
+from services.adapters.drivers.simulated import SimulatedDriver, artifact_host
 from services.contracts.component_instances import (
     Instance,
     InstanceAction,
@@ -14,38 +16,54 @@ from services.contracts.component_instances import (
     Snapshot,
     StatusDetail,
 )
+from services.contracts.environments import Environment, Resource
 from services.contracts.errors import ServiceError
 from services.domain.lifecycle import component_instances as rules
 from services.domain.lifecycle.catalogue import is_valid_flavor, parse_custom_flavor
-from services.adapters.drivers import TaskFailed, Workload
-from services.adapters.drivers.simulated import SimulatedDriver, artifact_host
 
 
-@pytest.mark.parametrize("flavor,ok", [
-    ("MICRO-5G:0.5C:1G", True),
-    ("CUSTOM-10G:250m-250m:0.5Gi-0.5Gi", True),       # the reference's documented form (millicores)
-    ("CUSTOM-10G:0.5C-0.25C:1.6Gi-0.8Gi", True),      # the older cores form
-    ("CUSTOM-10G:1000m-500m:2Gi-512Mi", True),
-    ("CUSTOM-10G:250m-500m:1Gi-1Gi", False),          # request above limit
-    ("CUSTOM-10G:500m-250m:1Gi-2Gi", False),
-    ("CUSTOM-10G:0m-0m:1Gi-1Gi", False),
-    ("CUSTOM-XG:X-X:X-X", False),                     # the SDK enum's placeholder
-    ("CUSTOM-10G:null-null:null-null", False),
-    ("HUGE-1G:1C:1G", False),
-])
+@pytest.mark.parametrize(
+    "flavor,ok",
+    [
+        ("MICRO-5G:0.5C:1G", True),
+        ("CUSTOM-10G:250m-250m:0.5Gi-0.5Gi", True),  # the reference's documented form (millicores)
+        ("CUSTOM-10G:0.5C-0.25C:1.6Gi-0.8Gi", True),  # the older cores form
+        ("CUSTOM-10G:1000m-500m:2Gi-512Mi", True),
+        ("CUSTOM-10G:250m-500m:1Gi-1Gi", False),  # request above limit
+        ("CUSTOM-10G:500m-250m:1Gi-2Gi", False),
+        ("CUSTOM-10G:0m-0m:1Gi-1Gi", False),
+        ("CUSTOM-XG:X-X:X-X", False),  # the SDK enum's placeholder
+        ("CUSTOM-10G:null-null:null-null", False),
+        ("HUGE-1G:1C:1G", False),
+    ],
+)
 def test_flavors(flavor, ok):
     assert is_valid_flavor(flavor) is ok
 
 
 def test_custom_flavor_parsed_in_cores_and_gibibytes():
     assert parse_custom_flavor("CUSTOM-10G:250m-125m:1Gi-512Mi") == {
-        "storage_gb": 10, "cpu": 0.25, "cpu_request": 0.125, "memory_gi": 1.0, "memory_request_gi": 0.5}
+        "storage_gb": 10,
+        "cpu": 0.25,
+        "cpu_request": 0.125,
+        "memory_gi": 1.0,
+        "memory_request_gi": 0.5,
+    }
 
 
-ENV = Environment(id="env1", name="dev", project_id="p", charge_mode="provided", deploy_mode="container",
-                  vpc_id="vpc", base_resources=[Resource(id="cce1", type="cce")],
-                  optional_resources=[Resource(id="elb1", type="elb"), Resource(id="dcs1", type="dcs")],
-                  creator="x", create_time=1, update_time=1)
+ENV = Environment(
+    id="env1",
+    name="dev",
+    project_id="p",
+    charge_mode="provided",
+    deploy_mode="container",
+    vpc_id="vpc",
+    base_resources=[Resource(id="cce1", type="cce")],
+    optional_resources=[Resource(id="elb1", type="elb"), Resource(id="dcs1", type="dcs")],
+    creator="x",
+    create_time=1,
+    update_time=1,
+)
 
 
 def refer(*items):
@@ -69,17 +87,38 @@ def test_refer_resources():
 
 
 def instance(status: str, replica: int = 2, available: int = 2) -> Instance:
-    return Instance(id="i1", name="web", project_id="p", application_id="a", component_id="c", environment_id="env1",
-                    platform_type="cce", flavor_id="MICRO-5G:0.5C:1G", artifacts={}, version="1.0.0", creator="x",
-                    create_time=1, update_time=1,
-                    status_detail=StatusDetail(status=status, replica=replica, available_replica=available))
+    return Instance(
+        id="i1",
+        name="web",
+        project_id="p",
+        application_id="a",
+        component_id="c",
+        environment_id="env1",
+        platform_type="cce",
+        flavor_id="MICRO-5G:0.5C:1G",
+        artifacts={},
+        version="1.0.0",
+        creator="x",
+        create_time=1,
+        update_time=1,
+        status_detail=StatusDetail(status=status, replica=replica, available_replica=available),
+    )
 
 
-@pytest.mark.parametrize("status,action,allowed", [
-    ("RUNNING", "stop", True), ("STOPPED", "stop", False), ("STOPPED", "start", True), ("RUNNING", "start", False),
-    ("RUNNING", "restart", True), ("STOPPED", "restart", False), ("FAILED", "start", True),
-    ("UPGRADING", "stop", False), ("INITIALIZING", "restart", False),
-])
+@pytest.mark.parametrize(
+    "status,action,allowed",
+    [
+        ("RUNNING", "stop", True),
+        ("STOPPED", "stop", False),
+        ("STOPPED", "start", True),
+        ("RUNNING", "start", False),
+        ("RUNNING", "restart", True),
+        ("STOPPED", "restart", False),
+        ("FAILED", "start", True),
+        ("UPGRADING", "stop", False),
+        ("INITIALIZING", "restart", False),
+    ],
+)
 def test_actions_against_status(status, action, allowed):
     try:
         rules.plan_action(instance(status), InstanceAction(action=action), [])
@@ -89,34 +128,61 @@ def test_actions_against_status(status, action, allowed):
 
 
 def test_scale_and_rollback_parameters():
-    assert rules.plan_action(instance("RUNNING"), InstanceAction(
-        action="scale", parameters=InstanceActionParameters(replica=3)), []).replica == 3
+    assert (
+        rules.plan_action(
+            instance("RUNNING"), InstanceAction(action="scale", parameters=InstanceActionParameters(replica=3)), []
+        ).replica
+        == 3
+    )
     with pytest.raises(ServiceError):
         rules.plan_action(instance("RUNNING"), InstanceAction(action="scale"), [])
-    snaps = [Snapshot(instance_id="i1", version=v, create_time=t, flavor_id="f", replica=1)
-             for v, t in (("1.0.0", 1), ("1.0.1", 2), ("1.0.0", 3))]
-    planned = rules.plan_action(instance("RUNNING"), InstanceAction(
-        action="rollback", parameters=InstanceActionParameters(version="1.0.0")), snaps)
+    snaps = [
+        Snapshot(instance_id="i1", version=v, create_time=t, flavor_id="f", replica=1)
+        for v, t in (("1.0.0", 1), ("1.0.1", 2), ("1.0.0", 3))
+    ]
+    planned = rules.plan_action(
+        instance("RUNNING"),
+        InstanceAction(action="rollback", parameters=InstanceActionParameters(version="1.0.0")),
+        snaps,
+    )
     assert planned.snapshot.create_time == 3
     with pytest.raises(ServiceError) as err:
-        rules.plan_action(instance("RUNNING"), InstanceAction(
-            action="rollback", parameters=InstanceActionParameters(version="2.0.0")), snaps)
+        rules.plan_action(
+            instance("RUNNING"),
+            InstanceAction(action="rollback", parameters=InstanceActionParameters(version="2.0.0")),
+            snaps,
+        )
     assert err.value.code == "SVCSTG.00100636"
 
 
 def test_status_after_failure_and_version_order():
     assert rules.status_after_failure(3, 0) == "FAILED"
     assert rules.status_after_failure(3, 1) == "PARTIALLY_FAILED"
-    assert sorted(["1.0.10", "1.0.9", "1.0.0-rc.1", "1.0.0"], key=rules.version_key) == \
-        ["1.0.0-rc.1", "1.0.0", "1.0.9", "1.0.10"]
+    assert sorted(["1.0.10", "1.0.9", "1.0.0-rc.1", "1.0.0"], key=rules.version_key) == [
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.0.9",
+        "1.0.10",
+    ]
 
 
 def workload(url="swr.example.com/org/web:1", env=None, replica=2) -> Workload:
-    return Workload(project_id="p", instance_id="i", name="web", application_id="a", component_id="c",
-                    environment_id="e", platform_type="cce", flavor_id="f", version="1.0.0", replica=replica,
-                    available_replica=0, artifacts={"web": {"url": url}},
-                    configuration={"env": env} if env else {},
-                    refer_resources=[{"id": "cce1", "type": "cce", "parameters": {"namespace": "default"}}])
+    return Workload(
+        project_id="p",
+        instance_id="i",
+        name="web",
+        application_id="a",
+        component_id="c",
+        environment_id="e",
+        platform_type="cce",
+        flavor_id="f",
+        version="1.0.0",
+        replica=replica,
+        available_replica=0,
+        artifacts={"web": {"url": url}},
+        configuration={"env": env} if env else {},
+        refer_resources=[{"id": "cce1", "type": "cce", "parameters": {"namespace": "default"}}],
+    )
 
 
 class Ctx:
@@ -134,6 +200,7 @@ def run_all(tasks):
         ctx = Ctx()
         results = [await t.run(ctx) for t in tasks]
         return results, ctx.progress_calls
+
     return asyncio.run(go())
 
 

@@ -3,20 +3,23 @@
 into its job's document and acked after the write; a failure naks it for redelivery. The fold
 ignores duplicates and order (services/domain/jobs/fold.py), so redeliveries and several tracker
 processes are safe."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 
 import orjson
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.contracts import subjects
-from services.domain.jobs import fold
 from services.adapters.store import jobs as store
+from services.contracts import subjects
 from services.contracts.subjects import LIFECYCLE
-from workers.runtime import WorkerContext
+from services.domain.jobs import fold
 
 log = logging.getLogger("openstage.jobs.tracker")
 
@@ -25,11 +28,12 @@ FILTERS = [f"{subjects.EVT_PREFIX}.*.{LIFECYCLE}.job.*", f"{subjects.EVT_PREFIX}
 
 
 class Tracker:
-    def __init__(self, ctx: WorkerContext, batch: int = 64) -> None:
-        self.ctx = ctx
+    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, batch: int = 64) -> None:
+        self.db = db
+        self.js = js
         self.batch = batch
         self._task: asyncio.Task | None = None
-        self._sub = None
+        self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
         config = ConsumerConfig(
@@ -41,8 +45,9 @@ class Tracker:
             max_ack_pending=10_000,
             filter_subjects=FILTERS,
         )
-        self._sub = await self.ctx.js.pull_subscribe(FILTERS[0], durable=CONSUMER, stream=subjects.EVENTS_STREAM,
-                                                     config=config)
+        self._sub = await self.js.pull_subscribe(
+            FILTERS[0], durable=CONSUMER, stream=subjects.EVENTS_STREAM, config=config
+        )
         self._task = asyncio.create_task(self._loop(), name="job-tracker")
 
     async def stop(self) -> None:
@@ -54,10 +59,11 @@ class Tracker:
                 pass
 
     async def _loop(self) -> None:
+        assert self._sub is not None
         while True:
             try:
                 msgs = await self._sub.fetch(self.batch, timeout=1.0)
-            except (NatsTimeout, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeout):
                 continue
             except asyncio.CancelledError:
                 raise
@@ -68,17 +74,23 @@ class Tracker:
             for msg in msgs:
                 await self.handle(msg)
 
-    async def handle(self, msg) -> None:
+    async def handle(self, msg: Msg) -> None:
         try:
             event = orjson.loads(msg.data)
         except Exception:
             await msg.term()
             return
-        if not fold.is_job_event(event) or "job_id" not in (event.get("data") or {}):
+        if not fold.is_job_event(event):
+            await msg.ack()
+            return
+        if fold.event_data(event) is None:  # its data breaks the job event contract: nothing to fold
+            log.warning(
+                "event %s of type %s is not a valid job or task event; skipped", event.get("id"), event.get("type")
+            )
             await msg.ack()
             return
         try:
-            await store.apply_event(self.ctx.db, event)
+            await store.apply_event(self.db, event)
         except Exception as exc:
             log.warning("event %s not folded yet: %s", event.get("id"), exc)
             try:

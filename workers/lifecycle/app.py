@@ -1,48 +1,56 @@
-"""The lifecycle worker's FastStream app: `openstage worker lifecycle`."""
+"""The lifecycle worker's FastStream app (`openstage worker lifecycle`) and its composition root."""
+
 from __future__ import annotations
 
 from faststream import FastStream
 
-from services.adapters.store import environments as environment_store
+from services.adapters.drivers import get_driver
 from services.adapters.store import applications as application_store
-from services.adapters.store import components as component_store
-from services.contracts.subjects import LIFECYCLE
-from workers.lifecycle import environments, metadata
-from workers.lifecycle import applications, components
-from workers.lifecycle import component_instances as instances
-from workers.lifecycle import component_instance_events as instance_events
-from workers.lifecycle.job_runner import JobRunner, work_stream_config
 from services.adapters.store import component_instances as instance_store
-from workers.runtime import WorkerContext, build_worker
+from services.adapters.store import components as component_store
+from services.adapters.store import environments as environment_store
+from services.contracts.subjects import LIFECYCLE
+from workers.lifecycle import applications, components, environments, metadata
+from workers.lifecycle import component_instance_events as instance_events
+from workers.lifecycle import component_instances as instances
+from workers.lifecycle.deps import DeleteGuards, LifecycleDeps
+from workers.lifecycle.job_runner import JobRunner, work_stream_config
+from workers.runtime import WorkerDeps, build_worker
 
-ROUTERS = [metadata.router, environments.router]
-ROUTERS += [applications.router, components.router]
-ROUTERS += [instances.router]
+ROUTERS = [metadata.router, environments.router, applications.router, components.router, instances.router]
 # CloudEvents type -> model of its data (the AsyncAPI document and docs/bus-reference.md list them)
 EVENTS = {**environments.EVENTS, **applications.EVENTS, **components.EVENTS, **instance_events.EVENTS}
 
 
-async def _indexes(c: WorkerContext) -> None:
-    await environment_store.ensure_indexes(c.db)
-    await application_store.ensure_indexes(c.db)
-    await component_store.ensure_indexes(c.db)
-    await instance_store.ensure_indexes(c.db)
+async def compose(base: WorkerDeps) -> LifecycleDeps:
+    """Build what the lifecycle handlers and the job runner use: indexes of every lifecycle
+    collection, the deployment driver, the job runner, and every check that can refuse a delete."""
+    db = base.db
+    await environment_store.ensure_indexes(db)
+    await application_store.ensure_indexes(db)
+    await component_store.ensure_indexes(db)
+    await instance_store.ensure_indexes(db)
 
+    settings = base.settings
+    driver = get_driver(settings)
+    runner = JobRunner(
+        db,
+        base.js,
+        base.outbox,
+        base.clock,
+        driver,
+        lease_seconds=settings.job_lease_seconds,
+        concurrency=settings.job_concurrency,
+    )
 
-_job_runner: JobRunner | None = None
-
-
-async def _start_job_runner(c: WorkerContext) -> None:
-    global _job_runner
-    _job_runner = JobRunner(c)
-    await _job_runner.start()
-
-
-async def _stop_job_runner(c: WorkerContext) -> None:
-    if _job_runner is not None:
-        await _job_runner.stop()
+    in_use = instances.InstancesInUse(db)
+    guards = DeleteGuards(
+        environment=[in_use.refuse_environment],  # no environment is deleted while instances are deployed in it
+        application=[],
+        component=[in_use.refuse_component],  # nor a component that has instances
+    )
+    return LifecycleDeps(**base.base(), driver=driver, job_runner=runner, delete_guards=guards)
 
 
 def build() -> FastStream:
-    return build_worker(LIFECYCLE, ROUTERS, on_startup=[_indexes], after_startup=[_start_job_runner],
-                        on_shutdown=[_stop_job_runner], streams=[work_stream_config()])
+    return build_worker(LIFECYCLE, ROUTERS, compose, streams=[work_stream_config()])

@@ -1,11 +1,13 @@
 """Handlers of openstage.cmd.<project>.lifecycle.application.*"""
+
 from __future__ import annotations
 
 import uuid
 
-from faststream import Path
+from faststream import Context, Path
 
-from services.adapters.clock import clock
+from services.adapters.store.applications import APPLICATIONS
+from services.adapters.store.components import COMPONENTS
 from services.contracts.applications import (
     Application,
     ApplicationList,
@@ -15,75 +17,55 @@ from services.contracts.applications import (
     UpdateApplication,
 )
 from services.contracts.envelope import Reply
-from services.contracts.events import CloudEvent
-from services.domain.lifecycle import applications as rules
-from services.adapters.store import applications as store
-from services.adapters.store import components as component_store
-from services.contracts import subjects
 from services.contracts.subjects import LIFECYCLE, Lifecycle
-from workers.runtime import command_router, ctx, on_command
+from services.domain.lifecycle import applications as rules
+from services.domain.lifecycle import entities
+from workers.lifecycle.crud import EntityWrites, Session
+from workers.lifecycle.deps import LifecycleDeps
+from workers.runtime import command_router, on_command
 
 router = command_router()
+APPLICATION_WRITES = EntityWrites(
+    "application", APPLICATIONS, lambda app: f"/v2/{app.project_id}/cas/applications/{app.id}"
+)
 # {CloudEvents type: model of the event's data} (for the bus documentation)
-EVENTS = {subjects.event_type(LIFECYCLE, "application", verb): Application for verb in ("created", "updated", "deleted")}
+EVENTS = APPLICATION_WRITES.event_models("created", "updated", "deleted")
 
 
-def application_event(project: str, app: Application, verb: str) -> CloudEvent:
-    return CloudEvent.new(
-        project, LIFECYCLE, "application", verb,
-        resource_path=f"/v2/{project}/cas/applications/{app.id}",
-        data=app.model_dump(mode="json"),
-    )
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_CREATE, "Create an application", reply=Application)
+async def create_application(body: CreateApplication, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    app = rules.new_application(project, uuid.uuid4().hex, body, deps.clock.millis())
+    return Reply.ok(await APPLICATION_WRITES.create(deps, app))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_CREATE, "Create an application")
-async def create_application(body: CreateApplication, project: str = Path()) -> Reply:
-    app = rules.new_application(project, uuid.uuid4().hex, body, clock.millis())
-
-    async def write(session):
-        await store.insert(ctx.db, app, session)
-        return app, [application_event(project, app, "created")]
-
-    return Reply.ok(await ctx.outbox.transaction(write))
-
-
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_LIST, "List applications")
-async def list_applications(body: ListApplications, project: str = Path()) -> Reply:
-    total, apps = await store.page(ctx.db, project, body)
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_LIST, "List applications", reply=ApplicationList)
+async def list_applications(body: ListApplications, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    total, apps = await APPLICATIONS.page(deps.db, body, project)
     return Reply.ok(ApplicationList(count=total, applications=apps))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_GET, "Show an application")
-async def get_application(body: ApplicationRef, project: str = Path()) -> Reply:
-    return Reply.ok(await store.get(ctx.db, project, body.application_id))
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_GET, "Show an application", reply=Application)
+async def get_application(body: ApplicationRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    return Reply.ok(await APPLICATIONS.get(deps.db, project, body.application_id))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_UPDATE, "Change an application's name or description")
-async def update_application(body: UpdateApplication, project: str = Path()) -> Reply:
-    async def write(session):
-        current = await store.get(ctx.db, project, body.application_id, session=session)
-        app = rules.modified(current, body.body, clock.millis())
-        await store.update_fields(ctx.db, app, session)
-        return app, [application_event(project, app, "updated")]
+@on_command(
+    router, LIFECYCLE, Lifecycle.APPLICATION_UPDATE, "Change an application's name or description", reply=Application
+)
+async def update_application(body: UpdateApplication, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    changed = await APPLICATION_WRITES.change(
+        deps, (project, body.application_id), lambda app: entities.modified(app, body.body, deps.clock.millis())
+    )
+    return Reply.ok(changed)
 
-    return Reply.ok(await ctx.outbox.transaction(write))
 
-
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_DELETE, "Delete an application without components")
-async def delete_application(body: ApplicationRef, project: str = Path()) -> Reply:
-    async def write(session):
-        app = await store.get(ctx.db, project, body.application_id, session=session)
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_DELETE, "Delete an application without components", reply=None)
+async def delete_application(body: ApplicationRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    async def without_components(app: Application, session: Session) -> None:
         # counted, not read from component_count: the components collection is the truth
-        rules.check_deletable(app, await component_store.count_in_application(ctx.db, project, app.id, session))
-        for guard in APPLICATION_DELETE_GUARDS:
-            await guard(project, app.id, session)
-        await store.delete(ctx.db, project, app.id, session)
-        return None, [application_event(project, app, "deleted")]
+        rules.check_deletable(app, await COMPONENTS.count(deps.db, project, app.id, session=session))
 
-    await ctx.outbox.transaction(write)
+    await APPLICATION_WRITES.delete(
+        deps, (project, body.application_id), deps.delete_guards.application, first=without_components
+    )
     return Reply.ok(None, status=204)
-
-
-# Further checks run before an application is deleted, after "no components". Each raises a
-# ServiceError to refuse; signature: guard(project_id, application_id, session).
-APPLICATION_DELETE_GUARDS: list = []

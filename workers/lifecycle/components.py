@@ -4,17 +4,17 @@ A component belongs to exactly one application. Creating one raises its applicat
 ``component_count`` and deleting one lowers it, in the same transaction as the component write,
 so the count is always the number of components; creating a component in an application that is
 gone (or being deleted concurrently) fails as a whole."""
+
 from __future__ import annotations
 
 import uuid
 
-from faststream import Path
+from faststream import Context, Path
 
-from services.adapters.clock import clock
-from services.contracts.envelope import Reply
+from services.adapters.store.applications import APPLICATIONS, add_components
+from services.adapters.store.components import COMPONENTS, instance_overviews
 from services.contracts.components import (
     Component,
-    ComponentInstanceOverview,
     ComponentList,
     ComponentOverview,
     ComponentOverviewList,
@@ -24,129 +24,100 @@ from services.contracts.components import (
     ListComponents,
     UpdateComponent,
 )
-from services.contracts.events import CloudEvent
-from services.domain.lifecycle import components as rules
-from services.adapters.store import applications as application_store
-from services.adapters.store import components as store
-from services.contracts import subjects
+from services.contracts.envelope import Reply
 from services.contracts.subjects import LIFECYCLE, Lifecycle
-from workers.runtime import command_router, ctx, on_command
+from services.domain.lifecycle import components as rules
+from workers.lifecycle.crud import EntityWrites, Session, Step
+from workers.lifecycle.deps import LifecycleDeps
+from workers.runtime import command_router, on_command
 
 router = command_router()
+COMPONENT_WRITES = EntityWrites(
+    "component", COMPONENTS, lambda c: f"/v2/{c.project_id}/cas/applications/{c.application_id}/components/{c.id}"
+)
 # {CloudEvents type: model of the event's data} (for the bus documentation)
-EVENTS = {subjects.event_type(LIFECYCLE, "component", verb): Component for verb in ("created", "updated", "deleted")}
-
-# Where the instances module keeps component instances (fields project_id, application_id,
-# component_id, environment_id). Read here for the overviews only; written by its owner.
-INSTANCES_COLLECTION = "instances"
+EVENTS = COMPONENT_WRITES.event_models("created", "updated", "deleted")
 
 
-def component_event(project: str, component: Component, verb: str) -> CloudEvent:
-    return CloudEvent.new(
-        project, LIFECYCLE, "component", verb,
-        resource_path=f"/v2/{project}/cas/applications/{component.application_id}/components/{component.id}",
-        data=component.model_dump(mode="json", by_alias=True),
+def _count_in_application(deps: LifecycleDeps, delta: int) -> Step[Component]:
+    """A step of the component's transaction: its application's ``component_count`` += delta
+    (404 when the application does not exist in this project)."""
+
+    async def count(component: Component, session: Session) -> None:
+        await add_components(deps.db, component.project_id, component.application_id, delta, session)
+
+    return count
+
+
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_CREATE, "Create a component in an application", reply=Component)
+async def create_component(body: CreateComponent, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    component = rules.new_component(
+        project,
+        body.application_id,
+        uuid.uuid4().hex,
+        body.body,
+        body.creator,
+        deps.clock.millis(),
+        build_id=uuid.uuid4().hex,
     )
+    return Reply.ok(await COMPONENT_WRITES.create(deps, component, first=_count_in_application(deps, +1)))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_CREATE, "Create a component in an application")
-async def create_component(body: CreateComponent, project: str = Path()) -> Reply:
-    component = rules.new_component(project, body.application_id, uuid.uuid4().hex, body.body, body.creator,
-                                    clock.millis(), build_id=uuid.uuid4().hex)
-
-    async def write(session):
-        # 404 when the application does not exist (in this project); counted with the insert
-        await application_store.add_components(ctx.db, project, body.application_id, +1, session)
-        await store.insert(ctx.db, component, session)
-        return component, [component_event(project, component, "created")]
-
-    return Reply.ok(await ctx.outbox.transaction(write))
+async def _components_page(deps: LifecycleDeps, project: str, body: ListComponents) -> tuple[int, list[Component]]:
+    await APPLICATIONS.get(deps.db, project, body.application_id)  # 404 for an unknown application
+    return await COMPONENTS.page(deps.db, body, project, body.application_id)
 
 
-async def _application_exists(project: str, application_id: str) -> None:
-    await application_store.get(ctx.db, project, application_id)  # 404 for an unknown application
-
-
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_LIST, "List an application's components")
-async def list_components(body: ListComponents, project: str = Path()) -> Reply:
-    await _application_exists(project, body.application_id)
-    total, components = await store.page(ctx.db, project, body)
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_LIST, "List an application's components", reply=ComponentList)
+async def list_components(body: ListComponents, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    total, components = await _components_page(deps, project, body)
     return Reply.ok(ComponentList(count=total, components=components))
 
 
-def _instance_overview(doc: dict) -> ComponentInstanceOverview:
-    """An instance document as the overview shows it: the SDK's field names where the document
-    has them (``instance_id``/``id``/``_id``, ``instance_name``/``name``)."""
-    data = {k: v for k, v in doc.items() if k in ComponentInstanceOverview.model_fields}
-    data["instance_id"] = str(doc.get("instance_id") or doc.get("id") or doc.get("_id"))
-    data.setdefault("instance_name", doc.get("name"))
-    for key in list(data):
-        try:
-            ComponentInstanceOverview.model_validate({"instance_id": "x", key: data[key]})
-        except Exception:  # a field the owner stores in another shape: left out of the overview
-            data.pop(key)
-    return ComponentInstanceOverview.model_validate(data)
-
-
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_OVERVIEWS, "List an application's components with their instances")
-async def list_component_overviews(body: ListComponents, project: str = Path()) -> Reply:
-    await _application_exists(project, body.application_id)
-    total, components = await store.page(ctx.db, project, body)
-    by_component: dict[str, list[ComponentInstanceOverview]] = {c.id: [] for c in components}
-    if components:
-        cursor = ctx.db[INSTANCES_COLLECTION].find({
-            "project_id": project,
-            "application_id": body.application_id,
-            "component_id": {"$in": list(by_component)},
-        })
-        async for doc in cursor:
-            by_component.setdefault(doc.get("component_id"), []).append(_instance_overview(doc))
-    overviews = [ComponentOverview(**c.model_dump(), instances=by_component.get(c.id, [])) for c in components]
+@on_command(
+    router,
+    LIFECYCLE,
+    Lifecycle.COMPONENT_OVERVIEWS,
+    "List an application's components with their instances",
+    reply=ComponentOverviewList,
+)
+async def list_component_overviews(
+    body: ListComponents, project: str = Path(), deps: LifecycleDeps = Context()
+) -> Reply:
+    total, components = await _components_page(deps, project, body)
+    instances = await instance_overviews(deps.db, project, body.application_id, [c.id for c in components])
+    overviews = [ComponentOverview(**c.model_dump(), instances=instances.get(c.id, [])) for c in components]
     return Reply.ok(ComponentOverviewList(count=total, components=overviews))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_GET, "Show a component")
-async def get_component(body: ComponentRef, project: str = Path()) -> Reply:
-    return Reply.ok(await store.get(ctx.db, project, body.application_id, body.component_id))
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_GET, "Show a component", reply=Component)
+async def get_component(body: ComponentRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    return Reply.ok(await COMPONENTS.get(deps.db, project, body.application_id, body.component_id))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_UPDATE, "Change a component's name, description, source or build")
-async def update_component(body: UpdateComponent, project: str = Path()) -> Reply:
-    async def write(session):
-        current = await store.get(ctx.db, project, body.application_id, body.component_id, session=session)
-        component = rules.modified(current, body.body, clock.millis(), build_id=uuid.uuid4().hex)
-        await store.replace(ctx.db, component, session)
-        return component, [component_event(project, component, "updated")]
+@on_command(
+    router,
+    LIFECYCLE,
+    Lifecycle.COMPONENT_UPDATE,
+    "Change a component's name, description, source or build",
+    reply=Component,
+)
+async def update_component(body: UpdateComponent, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    changed = await COMPONENT_WRITES.change(
+        deps,
+        (project, body.application_id, body.component_id),
+        lambda c: rules.modified(c, body.body, deps.clock.millis(), build_id=uuid.uuid4().hex),
+    )
+    return Reply.ok(changed)
 
-    return Reply.ok(await ctx.outbox.transaction(write))
 
-
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_DELETE, "Delete a component without instances")
-async def delete_component(body: DeleteComponent, project: str = Path()) -> Reply:
-    async def write(session):
-        component = await store.get(ctx.db, project, body.application_id, body.component_id, session=session)
-        events = []
-        if body.force:
-            for cascade in COMPONENT_DELETE_CASCADES:
-                events.extend(await cascade(project, component.application_id, component.id, session) or [])
-        for guard in COMPONENT_DELETE_GUARDS:
-            await guard(project, component.application_id, component.id, session)
-        await store.delete(ctx.db, project, component.application_id, component.id, session)
-        await application_store.add_components(ctx.db, project, component.application_id, -1, session)
-        return None, [*events, component_event(project, component, "deleted")]
-
-    await ctx.outbox.transaction(write)
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_DELETE, "Delete a component without instances", reply=None)
+async def delete_component(body: DeleteComponent, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    # body.force changes nothing: the guards refuse a component with instances either way
+    await COMPONENT_WRITES.delete(
+        deps,
+        (project, body.application_id, body.component_id),
+        deps.delete_guards.component,
+        first=_count_in_application(deps, -1),
+    )
     return Reply.ok(None, status=204)
-
-
-# Checks run before a component is deleted. Each is
-# ``async guard(project_id, application_id, component_id, session)`` and raises a ServiceError
-# to refuse (errors.COMPONENT_IN_USE, status 409). The instances module (workers/lifecycle/
-# instances.py) appends the one refusing while the component has instances.
-COMPONENT_DELETE_GUARDS: list = []
-
-# Run first when the caller asks ``force=true``: each is
-# ``async cascade(project_id, application_id, component_id, session) -> list[CloudEvent] | None``
-# and removes what the component still has (e.g. its instances), returning the events of those
-# removals. The guards still run afterwards, so without a cascade ``force`` refuses like a plain delete.
-COMPONENT_DELETE_CASCADES: list = []

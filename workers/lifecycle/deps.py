@@ -1,30 +1,48 @@
 """What the lifecycle worker's handlers use, built once per process by ``workers/lifecycle/app.py``
-(its composition root) and handed to each handler through FastStream's context
+(its composition root, ``compose``) and handed to each handler through FastStream's context
 (``deps: LifecycleDeps = Context()``)."""
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
+from services.adapters.drivers import Driver
 from workers.runtime import WorkerDeps
 
+if TYPE_CHECKING:
+    from workers.lifecycle.job_runner import JobRunner
+
 # A check run inside the delete transaction of an environment/application/component: it raises
-# a ServiceError to refuse the delete. Arguments: project, the entity's id, the session.
+# a ServiceError to refuse the delete (e.g. 409 while instances remain).
+# environment and application guards: ``await guard(project, entity_id, session)``
 DeleteGuard = Callable[[str, str, Any], Awaitable[None]]
+# component guards: ``await guard(project, application_id, component_id, session)``
+ComponentDeleteGuard = Callable[[str, str, str, Any], Awaitable[None]]
 
 
 @dataclass
 class DeleteGuards:
-    """Every check that can refuse a delete, wired in one visible place (``app.compose``)."""
+    """Every check that can refuse a delete, registered in one visible place (``app.compose``)."""
 
     environment: list[DeleteGuard] = field(default_factory=list)
     application: list[DeleteGuard] = field(default_factory=list)
-    component: list[DeleteGuard] = field(default_factory=list)
+    component: list[ComponentDeleteGuard] = field(default_factory=list)
 
 
 @dataclass
 class LifecycleDeps(WorkerDeps):
+    """The shared parts plus the deployment driver, the job runner and the delete guards."""
+
+    driver: Driver | None = None  # the deployment driver (settings.deployment_driver)
+    job_runner: JobRunner | None = None  # runs instance jobs from the work queue (started by start())
     delete_guards: DeleteGuards = field(default_factory=DeleteGuards)
-    # the deployment driver and the job runner are added by the lifecycle composition root
-    driver: Any = None
-    job_runner: Any = None
+
+    async def start(self) -> None:
+        if self.job_runner is not None:
+            await self.job_runner.start()
+
+    async def stop(self) -> None:
+        if self.job_runner is not None:
+            await self.job_runner.stop()

@@ -1,10 +1,23 @@
-"""Deployment drivers: ``get_driver(settings)`` returns the configured one (``simulated`` by default)."""
+"""Deployment drivers: ``get_driver(settings)`` builds the configured one (``simulated`` by default);
+the lifecycle worker's composition root (workers/lifecycle/app.py) calls it once per process."""
+
 from __future__ import annotations
 
-from services.settings import Settings
 from services.adapters.drivers.base import Driver, Task, TaskContext, TaskFailed, TaskResult, Workload
+from services.adapters.drivers.plans import plan_of, tasks_for
+from services.settings import Settings
 
-__all__ = ["Driver", "Task", "TaskContext", "TaskFailed", "TaskResult", "Workload", "get_driver"]
+__all__ = [
+    "Driver",
+    "Task",
+    "TaskContext",
+    "TaskFailed",
+    "TaskResult",
+    "Workload",
+    "get_driver",
+    "plan_of",
+    "tasks_for",
+]
 
 
 def get_driver(settings: Settings) -> Driver:

@@ -8,11 +8,13 @@ driver returns must depend only on its arguments (the job keeps them).
 
 A task reports progress through ``TaskContext.progress`` (a message and, when it knows, how many
 replicas are available); it returns its final message, or raises ``TaskFailed`` with the reason."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)

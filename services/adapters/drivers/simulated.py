@@ -12,10 +12,11 @@ Deterministic ways to make a task fail (see docs/instances-and-jobs.md):
   ``stop_workload``, ``wait_healthy``, ``wait_stopped``, ``delete_workload``,
   ``release_resources``; several separated by commas): that task fails in every job of the instance.
 """
+
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from services.adapters.drivers.base import Driver, Task, TaskContext, TaskFailed, TaskResult, Workload
@@ -68,8 +69,9 @@ class SimulatedDriver(Driver):
         if self.task_seconds > 0:
             await asyncio.sleep(self.task_seconds * fraction)
 
-    def _task(self, w: Workload, key: str, name: str, type_: str,
-              body: Callable[[TaskContext], Awaitable[TaskResult]]) -> Task:
+    def _task(
+        self, w: Workload, key: str, name: str, type_: str, body: Callable[[TaskContext], Awaitable[TaskResult]]
+    ) -> Task:
         failing = failing_tasks(w)
 
         async def run(ctx: TaskContext) -> TaskResult:
@@ -105,8 +107,14 @@ class SimulatedDriver(Driver):
 
         return self._task(w, "pull_artifact", "Pull artifacts", "resource", body)
 
-    def _wait_replicas(self, w: Workload, start: int, target: int, key: str = "wait_healthy",
-                       name: str = "Wait for replicas to be healthy") -> Task:
+    def _wait_replicas(
+        self,
+        w: Workload,
+        start: int,
+        target: int,
+        key: str = "wait_healthy",
+        name: str = "Wait for replicas to be healthy",
+    ) -> Task:
         async def body(ctx: TaskContext) -> TaskResult:
             steps = abs(target - start)
             step = 1 if target >= start else -1
@@ -123,8 +131,15 @@ class SimulatedDriver(Driver):
 
         return self._task(w, key, name, _workload_type(w), body)
 
-    def _simple(self, w: Workload, key: str, name: str, message: str, type_: str | None = None,
-                available_replica: int | None = None) -> Task:
+    def _simple(
+        self,
+        w: Workload,
+        key: str,
+        name: str,
+        message: str,
+        type_: str | None = None,
+        available_replica: int | None = None,
+    ) -> Task:
         async def body(ctx: TaskContext) -> TaskResult:
             await self._sleep()
             return TaskResult(message, available_replica=available_replica)
@@ -136,8 +151,12 @@ class SimulatedDriver(Driver):
         return [
             self._prepare(w, "deployment"),
             self._pull(w),
-            self._simple(w, "create_workload", "Create workload",
-                         f"workload {w.name} created: version {w.version}, {w.replica} replicas"),
+            self._simple(
+                w,
+                "create_workload",
+                "Create workload",
+                f"workload {w.name} created: version {w.version}, {w.replica} replicas",
+            ),
             self._wait_replicas(w, 0, w.replica),
         ]
 
@@ -145,20 +164,33 @@ class SimulatedDriver(Driver):
         return [
             self._prepare(target, "upgrade"),
             self._pull(target),
-            self._simple(target, "rolling_update", "Roll out new version",
-                         f"rolled out version {target.version} (was {current.version})",
-                         available_replica=min(current.available_replica, target.replica)),
+            self._simple(
+                target,
+                "rolling_update",
+                "Roll out new version",
+                f"rolled out version {target.version} (was {current.version})",
+                available_replica=min(current.available_replica, target.replica),
+            ),
             self._wait_replicas(target, min(current.available_replica, target.replica), target.replica),
         ]
 
     def rollback(self, current: Workload, target: Workload) -> list[Task]:
         return [
-            self._simple(target, "load_snapshot", "Load snapshot",
-                         f"snapshot of version {target.version} loaded", type_="resource"),
+            self._simple(
+                target,
+                "load_snapshot",
+                "Load snapshot",
+                f"snapshot of version {target.version} loaded",
+                type_="resource",
+            ),
             self._pull(target),
-            self._simple(target, "rolling_update", "Roll back workload",
-                         f"rolled back to version {target.version} (was {current.version})",
-                         available_replica=min(current.available_replica, target.replica)),
+            self._simple(
+                target,
+                "rolling_update",
+                "Roll back workload",
+                f"rolled back to version {target.version} (was {current.version})",
+                available_replica=min(current.available_replica, target.replica),
+            ),
             self._wait_replicas(target, min(current.available_replica, target.replica), target.replica),
         ]
 
@@ -197,6 +229,11 @@ class SimulatedDriver(Driver):
         return [
             self._wait_replicas(w, w.available_replica, 0, key="stop_workload", name="Stop workload"),
             self._simple(w, "delete_workload", "Delete workload", f"workload {w.name} deleted"),
-            self._simple(w, "release_resources", "Release resources",
-                         f"released what {w.name} used in {_where(w)}", type_="resource"),
+            self._simple(
+                w,
+                "release_resources",
+                "Release resources",
+                f"released what {w.name} used in {_where(w)}",
+                type_="resource",
+            ),
         ]

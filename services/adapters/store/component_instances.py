@@ -1,29 +1,35 @@
 """The instances, instance_snapshots and instance_jobs collections (owned by the lifecycle worker).
 
 - ``instances``: one document per component instance (the API's fields) plus ``active_job_id``,
-  the instance's job lock: set when a job is accepted, cleared when it ends. Setting it is a
-  conditional update, so two jobs can never hold one instance.
+  the instance's job lock: set when a job is accepted, cleared (or handed to a waiting forced
+  delete) when it ends. Setting it is a conditional update, so two jobs can never hold one instance.
 - ``instance_snapshots``: what each successful deploy/upgrade deployed (rollback targets).
-- ``instance_jobs``: the job runner's durable state of each job (its plan, the next task, the
-  event counter ``seq``, the runner's lease); the job tracker's read model is built from events.
+- ``instance_jobs``: the job runner's durable state of each job (``services.contracts.jobs.Job``:
+  its plan, the next task, the event counter ``seq``, the runner's lease); the job tracker's read
+  model is built from events.
 
 Times inside job documents are epoch milliseconds (nx-27017 returns datetimes from
 find_one_and_update as strings)."""
+
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from services.contracts import errors
 from services.adapters.store import mongo
-from services.contracts.component_instances import Instance, ListInstances, ListSnapshots, Snapshot
+from services.contracts import errors
+from services.contracts.component_instances import Instance, ListInstances, ListSnapshots, Snapshot, StatusDetail
+from services.contracts.jobs import TERMINAL, Job, JobUpdate, task_key
 from services.domain.lifecycle.component_instances import version_key
 
 INSTANCES = "instances"
 SNAPSHOTS = "instance_snapshots"
 JOBS = "instance_jobs"
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+_TERMINAL = sorted(s.value for s in TERMINAL)
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
@@ -32,8 +38,14 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
         unique=True,
     )
     await db[INSTANCES].create_index([("project_id", ASCENDING), ("environment_id", ASCENDING)])
-    await db[INSTANCES].create_index([("project_id", ASCENDING), ("application_id", ASCENDING),
-                                      ("component_id", ASCENDING), ("create_time", DESCENDING)])
+    await db[INSTANCES].create_index(
+        [
+            ("project_id", ASCENDING),
+            ("application_id", ASCENDING),
+            ("component_id", ASCENDING),
+            ("create_time", DESCENDING),
+        ]
+    )
     await db[SNAPSHOTS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
     await db[JOBS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
 
@@ -45,7 +57,8 @@ def missing(instance_id: str) -> errors.ServiceError:
 def name_taken(name: str) -> errors.ServiceError:
     # 400, as the v2 reference lists for a create that breaks a rule.
     return errors.bad_request(
-        f"instance name {name!r} already exists for this component in this environment", errors.INSTANCE_NAME_EXISTS)
+        f"instance name {name!r} already exists for this component in this environment", errors.INSTANCE_NAME_EXISTS
+    )
 
 
 def _doc(inst: Instance, active_job_id: str | None) -> dict:
@@ -59,66 +72,95 @@ def instance(doc: dict) -> Instance:
     return Instance.model_validate(doc)
 
 
+@dataclass(frozen=True)
+class StoredInstance:
+    """An instance and its job lock (the job holding it, None when idle)."""
+
+    instance: Instance
+    active_job_id: str | None
+
+
+def _stored(doc: dict) -> StoredInstance:
+    return StoredInstance(instance(doc), doc.get("active_job_id"))
+
+
 # --- instances -------------------------------------------------------------------------------
-async def insert(db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str,
-                 session: AsyncIOMotorClientSession) -> None:
+async def insert(
+    db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str, session: AsyncIOMotorClientSession
+) -> None:
     try:
         await db[INSTANCES].insert_one(_doc(inst, active_job_id), session=session)
     except DuplicateKeyError:
         raise name_taken(inst.name) from None
 
 
-async def name_exists(db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str,
-                      name: str) -> bool:
+async def name_exists(
+    db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str, name: str
+) -> bool:
     query = {"project_id": project_id, "component_id": component_id, "environment_id": environment_id, "name": name}
     return await mongo.exists(db[INSTANCES], query)
 
 
-async def get_doc(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
-                  instance_id: str, session: AsyncIOMotorClientSession | None = None) -> dict:
+async def get_stored(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    application_id: str,
+    component_id: str,
+    instance_id: str,
+    session: AsyncIOMotorClientSession | None = None,
+) -> StoredInstance:
     doc = await db[INSTANCES].find_one(
-        {"_id": instance_id, "project_id": project_id, "application_id": application_id,
-         "component_id": component_id}, session=session)
+        {"_id": instance_id, "project_id": project_id, "application_id": application_id, "component_id": component_id},
+        session=session,
+    )
     if doc is None:
         raise missing(instance_id)
-    return doc
+    return _stored(doc)
 
 
-async def get(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
-              instance_id: str, session: AsyncIOMotorClientSession | None = None) -> Instance:
-    return instance(await get_doc(db, project_id, application_id, component_id, instance_id, session))
+async def get(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    application_id: str,
+    component_id: str,
+    instance_id: str,
+    session: AsyncIOMotorClientSession | None = None,
+) -> Instance:
+    return (await get_stored(db, project_id, application_id, component_id, instance_id, session)).instance
 
 
-async def by_id(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> dict | None:
-    return await db[INSTANCES].find_one({"_id": instance_id}, session=session)
+async def by_id(
+    db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None
+) -> StoredInstance | None:
+    doc = await db[INSTANCES].find_one({"_id": instance_id}, session=session)
+    return None if doc is None else _stored(doc)
 
 
-async def lock(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, status_detail: dict,
-               session: AsyncIOMotorClientSession) -> bool:
+async def lock(
+    db: AsyncIOMotorDatabase,
+    instance_id: str,
+    job_id: str,
+    status_detail: StatusDetail,
+    session: AsyncIOMotorClientSession,
+) -> bool:
     """Take the instance's job lock for ``job_id`` (False when another job holds it)."""
     result = await db[INSTANCES].update_one(
         {"_id": instance_id, "active_job_id": None},
-        {"$set": {"active_job_id": job_id, "status_detail": status_detail}},
+        {"$set": {"active_job_id": job_id, "status_detail": status_detail.model_dump(mode="json")}},
         session=session,
     )
     return result.matched_count == 1
 
 
-async def hand_over(db: AsyncIOMotorDatabase, instance_id: str, from_job: str, to_job: str, status_detail: dict,
-                    session: AsyncIOMotorClientSession) -> bool:
-    result = await db[INSTANCES].update_one(
-        {"_id": instance_id, "active_job_id": from_job},
-        {"$set": {"active_job_id": to_job, "status_detail": status_detail}},
-        session=session,
-    )
-    return result.matched_count == 1
-
-
-async def save(db: AsyncIOMotorDatabase, inst: Instance, job_id: str, release: bool,
-               session: AsyncIOMotorClientSession) -> bool:
-    """Replace the instance as job ``job_id`` (which must hold its lock) leaves it."""
+async def save(
+    db: AsyncIOMotorDatabase, inst: Instance, job_id: str, lock_after: str | None, session: AsyncIOMotorClientSession
+) -> bool:
+    """Replace the instance as job ``job_id`` (which must hold its lock) leaves it; ``lock_after``:
+    the job holding the lock afterwards (``job_id`` while it runs, None to release it, the forced
+    delete's job to hand it over)."""
     result = await db[INSTANCES].replace_one(
-        {"_id": inst.id, "active_job_id": job_id}, _doc(inst, None if release else job_id), session=session)
+        {"_id": inst.id, "active_job_id": job_id}, _doc(inst, lock_after), session=session
+    )
     return result.matched_count == 1
 
 
@@ -134,17 +176,27 @@ async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> t
     return total, [instance(d) for d in docs]
 
 
-async def names_in_environment(db: AsyncIOMotorDatabase, project_id: str, environment_id: str,
-                               session: AsyncIOMotorClientSession | None = None) -> list[str]:
-    cursor = db[INSTANCES].find({"project_id": project_id, "environment_id": environment_id},
-                                session=session).limit(10)
+async def names_in_environment(
+    db: AsyncIOMotorDatabase, project_id: str, environment_id: str, session: AsyncIOMotorClientSession | None = None
+) -> list[str]:
+    cursor = db[INSTANCES].find({"project_id": project_id, "environment_id": environment_id}, session=session).limit(10)
     return [d["name"] async for d in cursor]
 
 
-async def names_of_component(db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str,
-                             session: AsyncIOMotorClientSession | None = None) -> list[str]:
-    cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id,
-                                 "component_id": component_id}, session=session).limit(10)
+async def names_of_component(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    application_id: str,
+    component_id: str,
+    session: AsyncIOMotorClientSession | None = None,
+) -> list[str]:
+    cursor = (
+        db[INSTANCES]
+        .find(
+            {"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session
+        )
+        .limit(10)
+    )
     return [d["name"] async for d in cursor]
 
 
@@ -155,8 +207,9 @@ async def add_snapshot(db: AsyncIOMotorDatabase, snap: Snapshot, session: AsyncI
     await db[SNAPSHOTS].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
 
 
-async def snapshots(db: AsyncIOMotorDatabase, instance_id: str,
-                    session: AsyncIOMotorClientSession | None = None) -> list[Snapshot]:
+async def snapshots(
+    db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None
+) -> list[Snapshot]:
     return [Snapshot.model_validate(d) async for d in db[SNAPSHOTS].find({"instance_id": instance_id}, session=session)]
 
 
@@ -166,45 +219,57 @@ def order_snapshots(items: list[Snapshot], q: ListSnapshots) -> list[Snapshot]:
     else:
         key = lambda s: (s.create_time, version_key(s.version))  # noqa: E731
     ordered = sorted(items, key=key, reverse=q.order == "desc")
-    return ordered[q.offset:q.offset + q.limit] if q.limit else ordered[q.offset:q.offset + 1000]
+    return ordered[q.offset : q.offset + q.limit] if q.limit else ordered[q.offset : q.offset + 1000]
 
 
 # --- jobs (the runner's state) -----------------------------------------------------------------
-async def insert_job(db: AsyncIOMotorDatabase, job: dict, session: AsyncIOMotorClientSession) -> None:
-    await db[JOBS].insert_one(job, session=session)
+async def insert_job(db: AsyncIOMotorDatabase, job: Job, session: AsyncIOMotorClientSession) -> None:
+    await db[JOBS].insert_one(job.document(), session=session)
 
 
-async def job(db: AsyncIOMotorDatabase, job_id: str, session: AsyncIOMotorClientSession | None = None) -> dict | None:
-    return await db[JOBS].find_one({"_id": job_id}, session=session)
+async def job(db: AsyncIOMotorDatabase, job_id: str, session: AsyncIOMotorClientSession | None = None) -> Job | None:
+    doc = await db[JOBS].find_one({"_id": job_id}, session=session)
+    return None if doc is None else Job.model_validate(doc)
 
 
-async def running_job_of(db: AsyncIOMotorDatabase, instance_id: str,
-                         session: AsyncIOMotorClientSession | None = None) -> dict | None:
-    return await db[JOBS].find_one({"instance_id": instance_id, "status": {"$nin": list(TERMINAL)}},
-                                   session=session)
-
-
-async def claim_job(db: AsyncIOMotorDatabase, job_id: str, runner: str, now_ms: int, lease_ms: int,
-                    session: AsyncIOMotorClientSession | None = None) -> dict | None:
-    """Take the job's lease (free, or expired) for ``runner``; None when another runner holds it."""
-    return await db[JOBS].find_one_and_update(
-        {"_id": job_id, "status": {"$nin": list(TERMINAL)},
-         "$or": [{"runner": None}, {"lease_until": {"$lt": now_ms}}]},
+async def claim_job(
+    db: AsyncIOMotorDatabase,
+    job_id: str,
+    runner: str,
+    now_ms: int,
+    lease_ms: int,
+    session: AsyncIOMotorClientSession | None = None,
+) -> Job | None:
+    """Take the job's lease (free, or expired) for ``runner``; None when another runner holds it
+    or the job has ended."""
+    doc = await db[JOBS].find_one_and_update(
+        {"_id": job_id, "status": {"$nin": _TERMINAL}, "$or": [{"runner": None}, {"lease_until": {"$lt": now_ms}}]},
         {"$set": {"runner": runner, "lease_until": now_ms + lease_ms}, "$inc": {"attempts": 1}},
-        return_document=ReturnDocument.AFTER, session=session,
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
+    return None if doc is None else Job.model_validate(doc)
 
 
-async def renew_lease(db: AsyncIOMotorDatabase, job_id: str, runner: str, until_ms: int) -> bool:
-    result = await db[JOBS].update_one({"_id": job_id, "runner": runner}, {"$set": {"lease_until": until_ms}})
-    return result.matched_count == 1
+def _set(update: JobUpdate) -> dict[str, Any]:
+    """The $set of a job update: each field it gives, each task field as ``tasks.t<index>.<field>``."""
+    changes: dict[str, Any] = {}
+    values = update.model_dump(mode="json", exclude={"tasks"})  # (exclude_unset would reach into an instance)
+    for name in update.model_fields_set - {"tasks"}:
+        changes[name] = values[name]
+    for index, change in update.tasks.items():
+        task = change.model_dump(mode="json")
+        for name in change.model_fields_set:
+            changes[f"tasks.{task_key(int(index))}.{name}"] = task[name]
+    return changes
 
 
-async def update_job(db: AsyncIOMotorDatabase, job_id: str, runner: str | None, changes: dict,
-                     session: AsyncIOMotorClientSession) -> bool:
-    """Apply ``changes`` ($set) when ``runner`` still holds the job (None: whoever holds it)."""
+async def update_job(
+    db: AsyncIOMotorDatabase, job_id: str, runner: str | None, update: JobUpdate, session: AsyncIOMotorClientSession
+) -> bool:
+    """Apply ``update`` when ``runner`` still holds the job's lease (None: whoever holds it)."""
     query: dict = {"_id": job_id}
     if runner is not None:
         query["runner"] = runner
-    result = await db[JOBS].update_one(query, {"$set": changes}, session=session)
+    result = await db[JOBS].update_one(query, {"$set": _set(update)}, session=session)
     return result.matched_count == 1

@@ -4,6 +4,7 @@ folded from job and task events (services/domain/jobs/fold.py).
 Several tracker processes may fold events of one job at once: a document is replaced only if its
 ``rev`` is still the one that was read (optimistic concurrency), else the event is folded again
 into the newer document. No transaction is used (single-document writes)."""
+
 from __future__ import annotations
 
 from motor.motor_asyncio import AsyncIOMotorDatabase

@@ -37,7 +37,7 @@ _WRITE_METHODS = frozenset({
 # operator is declared here.
 FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
     "config_items": {"_id": frozenset({"$in"}), "dimension": frozenset({"$in"})},
-    "instances": {"component_id": frozenset({"$in"})},  # workers/lifecycle/components.py overviews
+    "instances": {"component_id": frozenset({"$in"})},  # store/components.py instance_overviews
     "instance_jobs": {"status": frozenset({"$nin"}), "lease_until": frozenset({"$lt"})},
     "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"})},
     "registry_instances": {"service_id": frozenset({"$in"})},

@@ -14,38 +14,79 @@ Events come from a JetStream consumer, so one may arrive twice (redelivery) or a
 
 So folding any permutation of any multiset of a job's events gives the same document.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from services.contracts.jobs import JobDetail, JobInfo, TaskInfo
+from pydantic import ValidationError
+
+from services.contracts.jobs import (
+    ExecutionStatus,
+    JobDetail,
+    JobEventData,
+    JobInfo,
+    TaskEventData,
+    TaskInfo,
+)
 
 JOB_EVENT_PREFIX = "io.openstage.lifecycle.job."
 TASK_EVENT_PREFIX = "io.openstage.lifecycle.task."
 
-_RANK = {
-    "SUBMITTED": 0, "SCHEDULED": 1, "RUNNING": 2, "ROLLBACKING": 3,
-    "SUCCEEDED": 4, "SKIPPED": 4, "ROLLBACKED": 4, "PARTIALLY_FAILED": 5, "FAILED": 5, "CANCELLED": 5,
+E = ExecutionStatus
+# a job document of the tracker's read model, and a CloudEvent as decoded JSON
+Doc = dict[str, Any]
+Event = dict[str, Any]
+# the order of a task's (or the job's) statuses at one seq: a later status wins a tie
+_RANK: dict[str, int] = {
+    E.SUBMITTED: 0,
+    E.SCHEDULED: 1,
+    E.RUNNING: 2,
+    E.ROLLBACKING: 3,
+    E.SUCCEEDED: 4,
+    E.SKIPPED: 4,
+    E.ROLLBACKED: 4,
+    E.PARTIALLY_FAILED: 5,
+    E.FAILED: 5,
+    E.CANCELLED: 5,
 }
 _JOB_META = ("job_type", "job_name", "job_desc", "created_by", "order_id", "instance_id", "project_id")
 _TASK_META = ("task_name", "task_type", "owner_id")
 
 
-def is_job_event(event: dict) -> bool:
-    t = event.get("type", "")
+def is_job_event(event: Event) -> bool:
+    t = str(event.get("type", ""))
     return t.startswith(JOB_EVENT_PREFIX) or t.startswith(TASK_EVENT_PREFIX)
 
 
-def empty(job_id: str) -> dict:
+def event_data(event: Event) -> JobEventData | TaskEventData | None:
+    """The typed data of a job or task event (its contract); None for any other event, or one
+    whose data breaks the contract (nothing to fold)."""
+    t = event.get("type", "")
+    model: type[JobEventData] | type[TaskEventData]
+    if t.startswith(JOB_EVENT_PREFIX):
+        model = JobEventData
+    elif t.startswith(TASK_EVENT_PREFIX):
+        model = TaskEventData
+    else:
+        return None
+    try:
+        return model.model_validate(event.get("data") or {})
+    except ValidationError:
+        return None
+
+
+def empty(job_id: str) -> Doc:
     return {"_id": job_id, "job_id": job_id, "status": None, "status_key": None, "tasks": {}, "event_ids": []}
 
 
-def _key(seq: int, status: str | None, messages: str | None) -> list:
+def _key(seq: int, status: str | None, messages: str | None) -> list[Any]:
     return [int(seq), _RANK.get(status or "", -1), messages or ""]
 
 
-def _fill(target: dict, source: dict, fields: Iterable[str]) -> None:
+def _fill(target: dict[str, Any], source: dict[str, Any], fields: Iterable[str]) -> None:
     for f in fields:
         if target.get(f) is None and source.get(f) is not None:
             target[f] = source[f]
@@ -59,7 +100,7 @@ def _latest(a: str | None, b: str | None) -> str | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-def _apply_task(state: dict, task: dict, seq: int, time: str | None) -> None:
+def _apply_task(state: Doc, task: dict[str, Any], seq: int, time: str | None) -> None:
     index = int(task["task_index"])
     current = state["tasks"].setdefault(str(index), {"task_index": index, "key": None})
     _fill(current, task, _TASK_META)
@@ -73,7 +114,7 @@ def _apply_task(state: dict, task: dict, seq: int, time: str | None) -> None:
             current["messages"] = task.get("messages")
 
 
-def apply(state: dict | None, event: dict) -> dict:
+def apply(state: Doc | None, event: Event) -> Doc:
     """The job document after ``event`` (a CloudEvent as a dict). ``state`` is not modified."""
     data = event.get("data") or {}
     job_id = data["job_id"]
@@ -104,27 +145,27 @@ def apply(state: dict | None, event: dict) -> dict:
     return new
 
 
-def fold(events: Iterable[dict], state: dict | None = None) -> dict | None:
+def fold(events: Iterable[Event], state: Doc | None = None) -> Doc | None:
     for event in events:
         state = apply(state, event)
     return state
 
 
-def comparable(state: dict) -> dict:
+def comparable(state: Doc) -> Doc:
     """The document without bookkeeping that depends on storage (for equality checks)."""
     return {k: v for k, v in state.items() if k not in ("rev", "_id")}
 
 
-def detail(state: dict, limit: int | None = None, offset: int = 0, desc: bool = False) -> JobDetail:
+def detail(state: Doc, limit: int | None = None, offset: int = 0, desc: bool = False) -> JobDetail:
     """The ShowJobDetailResponse of a folded job; tasks ordered by index and paged."""
     tasks = sorted(state["tasks"].values(), key=lambda t: t["task_index"], reverse=desc)
-    page = tasks[offset:] if limit is None else tasks[offset:offset + limit]
+    page = tasks[offset:] if limit is None else tasks[offset : offset + limit]
     job_id = state["job_id"]
     return JobDetail(
         task_count=len(tasks),
         job=JobInfo(
             created_by=state.get("created_by"),
-            execution_status=state.get("status") or "SUBMITTED",
+            execution_status=state.get("status") or E.SUBMITTED,
             job_desc=state.get("job_desc"),
             job_id=job_id,
             job_name=state.get("job_name"),
@@ -142,7 +183,7 @@ def detail(state: dict, limit: int | None = None, offset: int = 0, desc: bool = 
                 task_id=f"{job_id}-{t['task_index']}",
                 task_index=t["task_index"],
                 task_name=t.get("task_name") or f"task {t['task_index']}",
-                task_status=t.get("task_status") or "SUBMITTED",
+                task_status=t.get("task_status") or E.SUBMITTED,
                 task_type=t.get("task_type"),
             )
             for t in page

@@ -2,52 +2,88 @@
 
 Values follow the ServiceStage v2 reference and the enumerations of the official SDK
 (RuntimeType, FlavorId, Template)."""
+
 from __future__ import annotations
 
 import re
 
 from services.contracts.metadata import FlavorView, RuntimeTypeView, TemplateView
 
+
+def _runtime(type_name: str, display_name: str, port: int, description: str) -> RuntimeTypeView:
+    return RuntimeTypeView(
+        type_name=type_name, display_name=display_name, container_default_port=port, type_desc=description
+    )
+
+
+def _flavor(label: str, storage: str, cpu: str, memory: str) -> FlavorView:
+    """A catalogue flavor, LABEL-<storage>:<cpu>C:<memory>, whose request equals its limit."""
+    return FlavorView(
+        flavor_id=f"{label.upper()}-{storage}:{cpu}C:{memory}",
+        storage_size=storage,
+        num_cpu=cpu,
+        num_cpu_init=cpu,
+        memory_size=memory,
+        memory_size_init=memory,
+        label=label,
+        custom=False,
+    )
+
+
+def _template(name: str, description: str, repo_url: str, runtime: str) -> TemplateView:
+    return TemplateView(
+        template_name=name, template_desc=description, source_type="template", source_repo_url=repo_url, runtime=runtime
+    )
+
+
 RUNTIMES: tuple[RuntimeTypeView, ...] = (
-    RuntimeTypeView(type_name="Java8", display_name="Java 8", container_default_port=8080,
-                    type_desc="OpenJDK 8 runtime for executable JAR packages (Spring Boot, ServiceComb Java Chassis)."),
-    RuntimeTypeView(type_name="Tomcat8", display_name="Tomcat 8", container_default_port=8080,
-                    type_desc="Apache Tomcat 8 on OpenJDK 8 for WAR packages."),
-    RuntimeTypeView(type_name="Php7", display_name="PHP 7", container_default_port=80,
-                    type_desc="PHP 7 with Apache httpd."),
-    RuntimeTypeView(type_name="Nodejs8", display_name="Node.js 8", container_default_port=3000,
-                    type_desc="Node.js 8 runtime for npm packages."),
-    RuntimeTypeView(type_name="Python3", display_name="Python 3", container_default_port=8000,
-                    type_desc="Python 3 runtime for WSGI/ASGI applications."),
-    RuntimeTypeView(type_name="Docker", display_name="Docker", container_default_port=80,
-                    type_desc="Any container image from a registry (SWR or compatible)."),
-    RuntimeTypeView(type_name="Custom", display_name="Custom", container_default_port=8080,
-                    type_desc="A user-defined runtime: bring your own image and start command."),
+    _runtime(
+        "Java8",
+        "Java 8",
+        8080,
+        "OpenJDK 8 runtime for executable JAR packages (Spring Boot, ServiceComb Java Chassis).",
+    ),
+    _runtime("Tomcat8", "Tomcat 8", 8080, "Apache Tomcat 8 on OpenJDK 8 for WAR packages."),
+    _runtime("Php7", "PHP 7", 80, "PHP 7 with Apache httpd."),
+    _runtime("Nodejs8", "Node.js 8", 3000, "Node.js 8 runtime for npm packages."),
+    _runtime("Python3", "Python 3", 8000, "Python 3 runtime for WSGI/ASGI applications."),
+    _runtime("Docker", "Docker", 80, "Any container image from a registry (SWR or compatible)."),
+    _runtime("Custom", "Custom", 8080, "A user-defined runtime: bring your own image and start command."),
 )
 
 FLAVORS: tuple[FlavorView, ...] = (
-    FlavorView(flavor_id="MICRO-5G:0.5C:1G", storage_size="5G", num_cpu="0.5", num_cpu_init="0.5",
-               memory_size="1G", memory_size_init="1G", label="micro", custom=False),
-    FlavorView(flavor_id="SMALL-10G:1.0C:2G", storage_size="10G", num_cpu="1.0", num_cpu_init="1.0",
-               memory_size="2G", memory_size_init="2G", label="small", custom=False),
-    FlavorView(flavor_id="STANDARD-30G:2.0C:4G", storage_size="30G", num_cpu="2.0", num_cpu_init="2.0",
-               memory_size="4G", memory_size_init="4G", label="standard", custom=False),
-    FlavorView(flavor_id="LARGE-50G:4.0C:8G", storage_size="50G", num_cpu="4.0", num_cpu_init="4.0",
-               memory_size="8G", memory_size_init="8G", label="large", custom=False),
-    FlavorView(flavor_id="XLARGE-100G:4.0C:16G", storage_size="100G", num_cpu="4.0", num_cpu_init="4.0",
-               memory_size="16G", memory_size_init="16G", label="xlarge", custom=False),
-    FlavorView(flavor_id="CUSTOM-XG:X-X:X-X", storage_size="XG", num_cpu="X", num_cpu_init="X",
-               memory_size="X", memory_size_init="X", label="custom", custom=True),
+    _flavor("micro", "5G", "0.5", "1G"),
+    _flavor("small", "10G", "1.0", "2G"),
+    _flavor("standard", "30G", "2.0", "4G"),
+    _flavor("large", "50G", "4.0", "8G"),
+    _flavor("xlarge", "100G", "4.0", "16G"),
+    # custom: the id is a pattern (see parse_custom_flavor)
+    FlavorView(
+        flavor_id="CUSTOM-XG:X-X:X-X",
+        storage_size="XG",
+        num_cpu="X",
+        num_cpu_init="X",
+        memory_size="X",
+        memory_size_init="X",
+        label="custom",
+        custom=True,
+    ),
 )
 
 TEMPLATES: tuple[TemplateView, ...] = (
-    TemplateView(template_name="wordpress", template_desc="WordPress blog on PHP 7 with a MySQL database.",
-                 source_type="template", source_repo_url="https://github.com/WordPress/WordPress.git", runtime="Php7"),
-    TemplateView(template_name="magento", template_desc="Magento e-commerce storefront on PHP 7.",
-                 source_type="template", source_repo_url="https://github.com/magento/magento2.git", runtime="Php7"),
-    TemplateView(template_name="mbaas", template_desc="Mobile backend as a service on Node.js 8.",
-                 source_type="template", source_repo_url="https://github.com/parse-community/parse-server.git",
-                 runtime="Nodejs8"),
+    _template(
+        "wordpress",
+        "WordPress blog on PHP 7 with a MySQL database.",
+        "https://github.com/WordPress/WordPress.git",
+        "Php7",
+    ),
+    _template("magento", "Magento e-commerce storefront on PHP 7.", "https://github.com/magento/magento2.git", "Php7"),
+    _template(
+        "mbaas",
+        "Mobile backend as a service on Node.js 8.",
+        "https://github.com/parse-community/parse-server.git",
+        "Nodejs8",
+    ),
 )
 
 RUNTIME_NAMES = frozenset(r.type_name for r in RUNTIMES)
@@ -77,7 +113,7 @@ def _gibibytes(value: str, unit: str) -> float:
     return float(value) / 1024 if unit == "Mi" else float(value)
 
 
-def parse_custom_flavor(flavor_id: str) -> dict | None:
+def parse_custom_flavor(flavor_id: str) -> dict[str, float] | None:
     """``{"storage_gb", "cpu", "cpu_request", "memory_gi", "memory_request_gi"}`` of a valid
     CUSTOM-... flavor (CPU in cores), or None."""
     m = _CUSTOM_FLAVOR.match(flavor_id)
@@ -87,8 +123,13 @@ def parse_custom_flavor(flavor_id: str) -> dict | None:
     mem, mem_init = _gibibytes(m["mem"], m["mem_unit"]), _gibibytes(m["mem_init"], m["mem_init_unit"])
     if not (0 < cpu_init <= cpu <= _MAX_CORES and 0 < mem_init <= mem <= _MAX_MEMORY_GI):
         return None
-    return {"storage_gb": int(m["storage"]), "cpu": cpu, "cpu_request": cpu_init,
-            "memory_gi": mem, "memory_request_gi": mem_init}
+    return {
+        "storage_gb": int(m["storage"]),
+        "cpu": cpu,
+        "cpu_request": cpu_init,
+        "memory_gi": mem,
+        "memory_request_gi": mem_init,
+    }
 
 
 def is_valid_flavor(flavor_id: str) -> bool:

@@ -15,17 +15,25 @@ Status transitions (status_detail.status, SDK InstanceStatusType) -- see docs/in
     delete      any idle status                      DELETING            (removed)      FAILED*
 
     * PARTIALLY_FAILED instead when some but not all replicas are available after the failure.
+
+How a job moves its instance (``locked_for_job``, ``job_running``, ``replicas_available``,
+``after_job``) are pure functions: they take the instance as it is and return it as it becomes,
+with the events to emit; the job runner (workers/lifecycle/job_runner.py) persists and publishes.
 """
+
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from services.contracts import errors
-from services.contracts.environments import BASE_RESOURCE_TYPES, Environment
 from services.contracts.component_instances import (
     MAX_REPLICA,
+    Artifact,
     ExternalAccess,
     ExternalAccessCreate,
     Instance,
@@ -37,20 +45,23 @@ from services.contracts.component_instances import (
     Snapshot,
     StatusDetail,
 )
+from services.contracts.environments import BASE_RESOURCE_TYPES, Environment
+from services.contracts.jobs import ExecutionStatus, JobOperation, JobType
 from services.domain.lifecycle.catalogue import is_valid_flavor
 
 S = InstanceStatus
+Op = JobOperation
 
 # operation -> (status while its job runs, status when it succeeds)
-OPERATIONS: dict[str, tuple[InstanceStatus, InstanceStatus | None]] = {
-    "deploy": (S.INITIALIZING, S.RUNNING),
-    "upgrade": (S.UPGRADING, S.RUNNING),
-    "rollback": (S.UPGRADING, S.RUNNING),
-    "scale": (S.UPGRADING, S.RUNNING),
-    "start": (S.STARTING, S.RUNNING),
-    "stop": (S.STOPPING, S.STOPPED),
-    "restart": (S.RESTARTING, S.RUNNING),
-    "delete": (S.DELETING, None),
+OPERATIONS: dict[JobOperation, tuple[InstanceStatus, InstanceStatus | None]] = {
+    Op.DEPLOY: (S.INITIALIZING, S.RUNNING),
+    Op.UPGRADE: (S.UPGRADING, S.RUNNING),
+    Op.ROLLBACK: (S.UPGRADING, S.RUNNING),
+    Op.SCALE: (S.UPGRADING, S.RUNNING),
+    Op.START: (S.STARTING, S.RUNNING),
+    Op.STOP: (S.STOPPING, S.STOPPED),
+    Op.RESTART: (S.RESTARTING, S.RUNNING),
+    Op.DELETE: (S.DELETING, None),
 }
 TRANSITIONAL = frozenset(s for s, _ in OPERATIONS.values()) | {S.PENDING}
 _ACTION_ALLOWED = {
@@ -59,8 +70,8 @@ _ACTION_ALLOWED = {
     "restart": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED},
     "scale": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED},
 }
-# JOB_TYPE of each operation (JobInfo enumeration).
-JOB_TYPES = {"deploy": "PROVISION", "delete": "DEPROVISION"}
+# JOB_TYPE of each operation (DAILY_OPERATION for the others).
+JOB_TYPES = {Op.DEPLOY: JobType.PROVISION, Op.DELETE: JobType.DEPROVISION}
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DCS_ALIASES = {"distributed_session", "distributed_cache"}
@@ -74,8 +85,8 @@ def new_job_id() -> str:
     return f"JOB{uuid.uuid4()}"
 
 
-def job_type(operation: str) -> str:
-    return JOB_TYPES.get(operation, "DAILY_OPERATION")
+def job_type(operation: JobOperation) -> JobType:
+    return JOB_TYPES.get(operation, JobType.DAILY_OPERATION)
 
 
 def status_after_failure(replica: int, available: int) -> InstanceStatus:
@@ -122,7 +133,7 @@ def check_refer_resources(env: Environment, refer: list[ReferResource]) -> None:
         if r.type == "cce":
             ns = params.get("namespace")
             if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
-                raise invalid(f"{where}: a cce resource needs parameters.namespace, a DNS label such as \"default\"")
+                raise invalid(f'{where}: a cce resource needs parameters.namespace, a DNS label such as "default"')
         if r.type == "ecs":
             hosts = params.get("hosts")
             if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
@@ -132,14 +143,18 @@ def check_refer_resources(env: Environment, refer: list[ReferResource]) -> None:
             if not aliases <= _DCS_ALIASES:
                 raise invalid(f"{where}: refer_alias takes distributed_session and/or distributed_cache")
     if len(basics) != 1:
-        raise invalid("refer_resources must name exactly one basic resource (cce, cci, ecs or as) "
-                      f"to deploy on; got {len(basics)}")
+        raise invalid(
+            "refer_resources must name exactly one basic resource (cce, cci, ecs or as) "
+            f"to deploy on; got {len(basics)}"
+        )
 
 
-def check_artifacts(artifacts: dict, platform: str) -> None:
+def check_artifacts(artifacts: Mapping[str, Artifact], platform: str) -> None:
     if not artifacts:
-        raise invalid("artifacts is required: give at least one artifact (storage, type, url), "
-                      "or give the component a software package source")
+        raise invalid(
+            "artifacts is required: give at least one artifact (storage, type, url), "
+            "or give the component a software package source"
+        )
     for key, a in artifacts.items():
         if platform == "vmapp" and a.type != "package":
             raise invalid(f"artifacts.{key}: a VM deployment takes type package, not {a.type}")
@@ -153,32 +168,53 @@ def _accesses(items: list[ExternalAccessCreate] | None, now_ms: int) -> list[Ext
         if key in seen:
             continue
         seen.add(key)
-        out.append(ExternalAccess(id=uuid.uuid4().hex, protocol=a.protocol.upper(), address=a.address,
-                                  forward_port=a.forward_port, create_time=now_ms, update_time=now_ms))
+        out.append(
+            ExternalAccess(
+                id=uuid.uuid4().hex,
+                protocol=a.protocol.upper(),
+                address=a.address,
+                forward_port=a.forward_port,
+                create_time=now_ms,
+                update_time=now_ms,
+            )
+        )
     return out
 
 
-def default_artifacts(component_source: dict | None, component_name: str) -> dict:
+def default_artifacts(component_source: dict[str, Any] | None, component_name: str) -> dict[str, dict[str, Any]]:
     """The artifact a component's software-package source implies (used when none is given)."""
     if not component_source or component_source.get("kind") != "artifact":
         return {}
     spec = component_source.get("spec") or {}
     if not spec.get("url"):
         return {}
-    return {component_name: {"storage": spec.get("storage") or "obs", "type": spec.get("type") or "package",
-                              "url": spec["url"], "auth": spec.get("auth") or "iam"}}
+    return {
+        component_name: {
+            "storage": spec.get("storage") or "obs",
+            "type": spec.get("type") or "package",
+            "url": spec["url"],
+            "auth": spec.get("auth") or "iam",
+        }
+    }
 
 
-def new_instance(project_id: str, application_id: str, component_id: str, instance_id: str, job_id: str,
-                 env: Environment, body: InstanceCreate, creator: str, now_ms: int,
-                 fallback_artifacts: dict | None = None) -> Instance:
+def new_instance(
+    project_id: str,
+    application_id: str,
+    component_id: str,
+    instance_id: str,
+    job_id: str,
+    env: Environment,
+    body: InstanceCreate,
+    creator: str,
+    now_ms: int,
+    fallback_artifacts: dict[str, dict[str, Any]] | None = None,
+) -> Instance:
     check_flavor(body.flavor_id)
     platform = platform_of(env, body.refer_resources)
     check_refer_resources(env, body.refer_resources)
     artifacts = body.artifacts
     if not artifacts and fallback_artifacts:
-        from services.contracts.component_instances import Artifact
-
         artifacts = {k: Artifact.model_validate(v) for k, v in fallback_artifacts.items()}
     check_artifacts(artifacts or {}, platform)
     return Instance(
@@ -200,15 +236,20 @@ def new_instance(project_id: str, application_id: str, component_id: str, instan
         update_time=now_ms,
         external_accesses=_accesses(body.external_accesses, now_ms),
         refer_resources=body.refer_resources,
-        status_detail=StatusDetail(status=S.INITIALIZING, available_replica=0, replica=body.replica,
-                                   last_job_id=job_id, last_job_status="SUBMITTED",
-                                   enterprise_project_id=env.enterprise_project_id),
+        status_detail=StatusDetail(
+            status=S.INITIALIZING,
+            available_replica=0,
+            replica=body.replica,
+            last_job_id=job_id,
+            last_job_status=ExecutionStatus.SUBMITTED.value,
+            enterprise_project_id=env.enterprise_project_id,
+        ),
     )
 
 
 def modified(current: Instance, change: InstanceModify, env: Environment) -> Instance:
     """The instance an upgrade job deploys (applied to the instance when the job succeeds)."""
-    update: dict = {"version": change.version}
+    update: dict[str, Any] = {"version": change.version}
     if change.flavor_id is not None:
         check_flavor(change.flavor_id)
         update["flavor_id"] = change.flavor_id
@@ -235,12 +276,14 @@ def require_idle(inst: Instance) -> None:
     if status in {s.value for s in TRANSITIONAL}:
         raise errors.bad_request(
             f"instance {inst.name} is {status} (job {inst.status_detail.last_job_id} is running): "
-            "wait for that job to finish and try again", errors.INSTANCE_BUSY)
+            "wait for that job to finish and try again",
+            errors.INSTANCE_BUSY,
+        )
 
 
 @dataclass(frozen=True)
 class PlannedAction:
-    operation: str  # start | stop | restart | scale | rollback
+    operation: JobOperation  # start | stop | restart | scale | rollback
     replica: int | None = None
     snapshot: Snapshot | None = None
 
@@ -255,7 +298,9 @@ def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot
     if allowed is not None and status not in {s.value for s in allowed}:
         raise errors.bad_request(
             f"cannot {name} instance {inst.name} while it is {status} "
-            f"(allowed in: {', '.join(sorted(s.value for s in allowed))})", errors.INSTANCE_ACTION_NOT_ALLOWED)
+            f"(allowed in: {', '.join(sorted(s.value for s in allowed))})",
+            errors.INSTANCE_ACTION_NOT_ALLOWED,
+        )
     if name == "scale":
         if params is None or params.replica is None:
             raise invalid("scale needs parameters.replica")
@@ -263,7 +308,7 @@ def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot
             raise invalid(f"parameters.replica must be between 1 and {MAX_REPLICA} (use stop to run no replica)")
         if inst.platform_type == "vmapp" and params.replica > inst.status_detail.replica and not params.hosts:
             raise invalid("scaling out a VM deployment needs parameters.hosts (the ECS ids to deploy on)")
-        return PlannedAction("scale", replica=params.replica)
+        return PlannedAction(Op.SCALE, replica=params.replica)
     if name == "rollback":
         if params is None or not params.version:
             raise invalid("rollback needs parameters.version (one of GET .../instances/{instance_id}/snapshots)")
@@ -272,28 +317,43 @@ def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot
             known = ", ".join(sorted({s.version for s in snapshots})) or "none"
             raise errors.bad_request(
                 f"instance {inst.name} has no snapshot of version {params.version} (snapshots: {known})",
-                errors.INSTANCE_SNAPSHOT_NOT_FOUND)
-        return PlannedAction("rollback", snapshot=max(matching, key=lambda s: s.create_time))
-    return PlannedAction(name)
+                errors.INSTANCE_SNAPSHOT_NOT_FOUND,
+            )
+        return PlannedAction(Op.ROLLBACK, snapshot=max(matching, key=lambda s: s.create_time))
+    return PlannedAction(JobOperation(name))
 
 
 def snapshot_of(inst: Instance, job_id: str, now_ms: int) -> Snapshot:
-    return Snapshot(instance_id=inst.id, version=inst.version, description=inst.description, create_time=now_ms,
-                    artifacts=inst.artifacts, configuration=inst.configuration, flavor_id=inst.flavor_id,
-                    replica=inst.status_detail.replica, job_id=job_id)
+    return Snapshot(
+        instance_id=inst.id,
+        version=inst.version,
+        description=inst.description,
+        create_time=now_ms,
+        artifacts=inst.artifacts,
+        configuration=inst.configuration,
+        flavor_id=inst.flavor_id,
+        replica=inst.status_detail.replica,
+        job_id=job_id,
+    )
 
 
 def from_snapshot(inst: Instance, snap: Snapshot) -> Instance:
     """What a rollback deploys: the snapshot's version, artifacts, configuration and flavor; the
     current replica count stays (scaling is not undone by a rollback)."""
-    return inst.model_copy(update={"version": snap.version, "artifacts": snap.artifacts,
-                                   "configuration": snap.configuration, "flavor_id": snap.flavor_id})
+    return inst.model_copy(
+        update={
+            "version": snap.version,
+            "artifacts": snap.artifacts,
+            "configuration": snap.configuration,
+            "flavor_id": snap.flavor_id,
+        }
+    )
 
 
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
 
 
-def version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple[Any, ...]:
     """Semantic-version order (1.0.10 after 1.0.9; a pre-release before its release)."""
     m = _SEMVER.match(version)
     if not m:
@@ -303,13 +363,153 @@ def version_key(version: str) -> tuple:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre_key)
 
 
-def describe(operation: str, inst: Instance, replica: int | None = None, version: str | None = None) -> str:
-    if operation == "deploy":
+def describe(operation: JobOperation, inst: Instance, replica: int | None = None, version: str | None = None) -> str:
+    if operation == Op.DEPLOY:
         return f"Deploy instance {inst.name} version {inst.version} with {inst.status_detail.replica} replicas"
-    if operation == "upgrade":
+    if operation == Op.UPGRADE:
         return f"Upgrade instance {inst.name} to version {version or inst.version}"
-    if operation == "rollback":
+    if operation == Op.ROLLBACK:
         return f"Roll back instance {inst.name} to version {version}"
-    if operation == "scale":
+    if operation == Op.SCALE:
         return f"Scale instance {inst.name} from {inst.status_detail.replica} to {replica} replicas"
-    return f"{operation.capitalize()} instance {inst.name}"
+    return f"{operation.value.capitalize()} instance {inst.name}"
+
+
+# --- how a job moves its instance -----------------------------------------------------------------
+class InstanceVerb(StrEnum):
+    """The verb of an ``io.openstage.lifecycle.instance.<verb>`` event."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    STATUS_CHANGED = "status_changed"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class InstanceEvent:
+    """An instance event to emit: its verb and the instance it shows."""
+
+    verb: InstanceVerb
+    instance: Instance
+
+
+def _with_detail(inst: Instance, **changes: object) -> Instance:
+    return inst.model_copy(update={"status_detail": inst.status_detail.model_copy(update=changes)})
+
+
+def target_of(inst: Instance, action: PlannedAction) -> Instance:
+    """The instance an action's job deploys: a rollback's snapshot, a scale's replica count, else as it is."""
+    if action.operation == Op.ROLLBACK and action.snapshot is not None:
+        return from_snapshot(inst, action.snapshot)
+    if action.operation == Op.SCALE:
+        return _with_detail(inst, replica=action.replica)
+    return inst
+
+
+def locked_for_job(
+    current: Instance, operation: JobOperation, job_id: str, replica: int | None = None
+) -> tuple[Instance, InstanceEvent]:
+    """The instance once job ``job_id`` of ``operation`` holds it: in the operation's transitional
+    status, showing the job as its last (SUBMITTED)."""
+    locked = _with_detail(
+        current,
+        status=OPERATIONS[operation][0],
+        last_job_id=job_id,
+        last_job_status=ExecutionStatus.SUBMITTED.value,
+        replica=replica if replica is not None else current.status_detail.replica,
+    )
+    return locked, InstanceEvent(InstanceVerb.STATUS_CHANGED, locked)
+
+
+@dataclass(frozen=True)
+class ProgressOfJob:
+    """What a running job reports about its instance (None: unchanged)."""
+
+    last_job_status: ExecutionStatus | None = None
+    available_replica: int | None = None
+
+
+def with_progress(inst: Instance, progress: ProgressOfJob) -> tuple[Instance, InstanceEvent]:
+    """The instance after its job reported ``progress`` (the job still holds it)."""
+    changes: dict[str, object] = {}
+    if progress.last_job_status is not None:
+        changes["last_job_status"] = progress.last_job_status.value
+    if progress.available_replica is not None:
+        changes["available_replica"] = progress.available_replica
+    changed = _with_detail(inst, **changes)
+    return changed, InstanceEvent(InstanceVerb.STATUS_CHANGED, changed)
+
+
+@dataclass(frozen=True)
+class InstanceAfterJob:
+    """Where an ended job leaves its instance."""
+
+    instance: Instance  # as the job leaves it (DELETED when removed)
+    removed: bool = False  # a delete job succeeded: the instance and its snapshots are gone
+    held_by: str | None = None  # the job that holds the instance next (a forced delete's), else None
+    snapshot: Snapshot | None = None  # what a deploy/upgrade deployed (a rollback target)
+    events: list[InstanceEvent] = field(default_factory=list)
+
+
+def after_job(
+    current: Instance,
+    job_id: str,
+    operation: JobOperation,
+    status: ExecutionStatus,
+    target: Instance,
+    available: int,
+    handoff_to: str | None,
+    now_ms: int,
+) -> InstanceAfterJob:
+    """The instance after job ``job_id`` (which holds it) ended in ``status``.
+
+    - a delete that succeeded removes it;
+    - another success puts it in the operation's final status with all its replicas (none when
+      stopped); deploy, upgrade and rollback apply the job's target, deploy and upgrade keep a snapshot;
+    - a failure leaves FAILED (PARTIALLY_FAILED when some replicas are ``available``), a
+      cancellation leaves the status as it was;
+    - then, when a forced delete waits (``handoff_to``), that job takes the instance: DELETING."""
+    detail = current.status_detail
+    if status == ExecutionStatus.SUCCEEDED and operation == Op.DELETE:
+        gone = _with_detail(
+            current, status=S.DELETED, available_replica=0, last_job_status=ExecutionStatus.SUCCEEDED.value
+        )
+        return InstanceAfterJob(gone, removed=True, events=[InstanceEvent(InstanceVerb.DELETED, gone)])
+    snapshot = None
+    verb = InstanceVerb.STATUS_CHANGED
+    if status == ExecutionStatus.SUCCEEDED:
+        final = target if operation in (Op.DEPLOY, Op.UPGRADE, Op.ROLLBACK) else current
+        success_status = OPERATIONS[operation][1]
+        assert success_status is not None  # only a delete has none, handled above
+        replica = detail.replica
+        final = final.model_copy(
+            update={
+                "update_time": now_ms if operation in (Op.UPGRADE, Op.ROLLBACK) else final.update_time,
+                "status_detail": StatusDetail(
+                    status=success_status,
+                    replica=replica,
+                    available_replica=0 if success_status == S.STOPPED else replica,
+                    last_job_id=job_id,
+                    last_job_status=ExecutionStatus.SUCCEEDED.value,
+                    enterprise_project_id=detail.enterprise_project_id,
+                ),
+            }
+        )
+        if operation in (Op.DEPLOY, Op.UPGRADE):
+            snapshot = snapshot_of(final, job_id, now_ms)
+        if operation in (Op.UPGRADE, Op.ROLLBACK):
+            verb = InstanceVerb.UPDATED
+    else:
+        final = _with_detail(
+            current,
+            status=status_after_failure(detail.replica, available)
+            if status == ExecutionStatus.FAILED
+            else detail.status,
+            available_replica=available,
+            last_job_status=status.value,
+        )
+    if handoff_to:
+        final = _with_detail(
+            final, status=S.DELETING, last_job_id=handoff_to, last_job_status=ExecutionStatus.SUBMITTED.value
+        )
+    return InstanceAfterJob(final, held_by=handoff_to or None, snapshot=snapshot, events=[InstanceEvent(verb, final)])

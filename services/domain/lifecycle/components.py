@@ -13,7 +13,10 @@ From the ServiceStage v2 reference ("Creating an Application Component") and the
   (``cluster_id``); ``artifact_namespace`` defaults to ``cas_{project_id}`` and
   ``dockerfile_path`` to ``./``.
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 from services.contracts import errors
 from services.contracts.components import (
@@ -27,6 +30,7 @@ from services.contracts.components import (
 )
 from services.contracts.errors import ServiceError, bad_request
 from services.domain.lifecycle.catalogue import RUNTIME_NAMES
+from services.domain.lifecycle.entities import given_fields
 
 SUB_CATEGORIES: dict[str, frozenset[str]] = {
     "Webapp": frozenset({"Web", "Magento", "Wordpress"}),
@@ -41,8 +45,9 @@ _ARTIFACT_FIELDS = ("storage", "type", "url", "web_url", "auth", "properties")
 def check_runtime(runtime: str) -> None:
     if runtime not in RUNTIME_NAMES:
         allowed = ", ".join(sorted(RUNTIME_NAMES))
-        raise bad_request(f"runtime: {runtime!r} is not a supported runtime (allowed: {allowed})",
-                          errors.COMPONENT_RUNTIME_INVALID)
+        raise bad_request(
+            f"runtime: {runtime!r} is not a supported runtime (allowed: {allowed})", errors.COMPONENT_RUNTIME_INVALID
+        )
 
 
 def normalized_sub_category(category: str, sub_category: str | None) -> str | None:
@@ -52,8 +57,10 @@ def normalized_sub_category(category: str, sub_category: str | None) -> str | No
     allowed = SUB_CATEGORIES.get(category, frozenset())
     if sub_category not in allowed:
         if not allowed:
-            raise bad_request(f"sub_category: a {category} component has no sub-category (got {sub_category!r})",
-                              errors.COMPONENT_CATEGORY_INVALID)
+            raise bad_request(
+                f"sub_category: a {category} component has no sub-category (got {sub_category!r})",
+                errors.COMPONENT_CATEGORY_INVALID,
+            )
         raise bad_request(
             f"sub_category: {sub_category!r} is not a sub-category of {category} (allowed: {', '.join(sorted(allowed))})",
             errors.COMPONENT_CATEGORY_INVALID,
@@ -78,14 +85,15 @@ def normalized_source(source: SourceObject | None) -> SourceObject | None:
         for required in ("repo_type", "repo_url"):
             if required not in present:
                 raise _source_error(f"spec.{required} is required for a code source")
-        if not spec.repo_url.startswith(("https://", "http://")):
+        if not (spec.repo_url or "").startswith(("https://", "http://")):
             raise _source_error("spec.repo_url must be an http(s) URL of the repository")
         spec = spec.model_copy(update={"repo_ref": spec.repo_ref or "master"})
     else:
         wrong = [f for f in _CODE_FIELDS if f in present]
         if wrong:
             raise _source_error(
-                f"an artifact source takes storage, type, url, auth, properties, not {', '.join(wrong)}")
+                f"an artifact source takes storage, type, url, auth, properties, not {', '.join(wrong)}"
+            )
         for required in ("storage", "type", "url"):
             if required not in present:
                 raise _source_error(f"spec.{required} is required for an artifact source")
@@ -95,8 +103,9 @@ def normalized_source(source: SourceObject | None) -> SourceObject | None:
     return SourceObject(kind=source.kind, spec=SourceSpec.model_validate(spec.model_dump(exclude_none=True)))
 
 
-def normalized_build(project_id: str, build: Build | None, source: SourceObject | None,
-                     build_id: str) -> BuildInfo | None:
+def normalized_build(
+    project_id: str, build: Build | None, source: SourceObject | None, build_id: str
+) -> BuildInfo | None:
     """The build as stored and returned (with its id and defaults); 400 when it cannot run."""
     if build is None:
         return None
@@ -104,12 +113,15 @@ def normalized_build(project_id: str, build: Build | None, source: SourceObject 
         raise bad_request("build: a component without a source has nothing to build", errors.COMPONENT_BUILD_INVALID)
     params = build.parameters
     if not params.cluster_id:
-        raise bad_request("build: parameters.cluster_id (the build cluster) is required",
-                          errors.COMPONENT_BUILD_INVALID)
-    filled = params.model_copy(update={
-        "artifact_namespace": params.artifact_namespace or f"cas_{project_id}",
-        "dockerfile_path": params.dockerfile_path or "./",
-    })
+        raise bad_request(
+            "build: parameters.cluster_id (the build cluster) is required", errors.COMPONENT_BUILD_INVALID
+        )
+    filled = params.model_copy(
+        update={
+            "artifact_namespace": params.artifact_namespace or f"cas_{project_id}",
+            "dockerfile_path": params.dockerfile_path or "./",
+        }
+    )
     return BuildInfo(id=build_id, parameters=filled)
 
 
@@ -124,13 +136,19 @@ def check_create(body: ComponentCreate) -> None:
 
 def check_modify(body: ComponentModify) -> None:
     """The rules a modify body meets on its own (the merged result is checked by ``modified``)."""
-    if not body.model_dump(exclude_unset=True, exclude_none=True):
-        raise bad_request("nothing to change: give name, description, source or build")
+    given_fields(body)
     normalized_source(body.source)
 
 
-def new_component(project_id: str, application_id: str, component_id: str, body: ComponentCreate,
-                  creator: str, now_ms: int, build_id: str) -> Component:
+def new_component(
+    project_id: str,
+    application_id: str,
+    component_id: str,
+    body: ComponentCreate,
+    creator: str,
+    now_ms: int,
+    build_id: str,
+) -> Component:
     check_runtime(body.runtime)
     source = normalized_source(body.source)
     return Component(
@@ -157,7 +175,7 @@ def modified(component: Component, change: ComponentModify, now_ms: int, build_i
     keeps its id); the result must still meet every rule."""
     check_modify(change)
     fields = change.model_dump(exclude_unset=True, exclude_none=True)
-    update: dict = {"update_time": now_ms}
+    update: dict[str, Any] = {"update_time": now_ms}
     if "name" in fields:
         update["name"] = change.name
     if "description" in fields:

@@ -1,20 +1,17 @@
-"""Environment rules: building, renaming and re-resourcing an environment. Pure: no I/O."""
+"""Environment rules: building and re-resourcing an environment. Pure: no I/O.
+(Renaming one, and name uniqueness: ``services.domain.lifecycle.entities``.)"""
+
 from __future__ import annotations
 
 from services.contracts.environments import (
     BASE_RESOURCE_TYPES,
     CreateEnvironment,
     Environment,
-    EnvironmentModify,
     EnvironmentResourceModify,
     Resource,
 )
 from services.contracts.errors import bad_request
-
-
-def name_key(name: str) -> str:
-    """Environment names are case-insensitive: this is what uniqueness is checked on."""
-    return name.lower()
+from services.domain.lifecycle.entities import created_fields
 
 
 def _check_base(resources: list[Resource]) -> None:
@@ -37,29 +34,13 @@ def _dedupe(resources: list[Resource]) -> list[Resource]:
 
 def new_environment(project_id: str, env_id: str, cmd: CreateEnvironment, now_ms: int) -> Environment:
     _check_base(cmd.base_resources)
-    return Environment(
-        id=env_id,
-        name=cmd.name,
-        alias=cmd.alias,
-        description=cmd.description,
-        project_id=project_id,
-        enterprise_project_id=cmd.enterprise_project_id or "0",
-        charge_mode=cmd.charge_mode,
-        deploy_mode=cmd.deploy_mode,
-        vpc_id=cmd.vpc_id,
-        base_resources=_dedupe(cmd.base_resources),
-        optional_resources=_dedupe(cmd.optional_resources),
-        creator=cmd.creator,
-        create_time=now_ms,
-        update_time=now_ms,
+    return Environment.model_validate(
+        {
+            **created_fields(project_id, env_id, cmd, cmd.creator, now_ms),
+            "base_resources": _dedupe(cmd.base_resources),
+            "optional_resources": _dedupe(cmd.optional_resources),
+        }
     )
-
-
-def modified(env: Environment, change: EnvironmentModify, now_ms: int) -> Environment:
-    fields = change.model_dump(exclude_unset=True, exclude_none=True)
-    if not fields:
-        raise bad_request("nothing to change: give name, alias or description")
-    return env.model_copy(update={**fields, "update_time": now_ms})
 
 
 def with_resources(env: Environment, change: EnvironmentResourceModify, now_ms: int) -> Environment:

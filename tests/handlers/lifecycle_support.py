@@ -1,0 +1,60 @@
+"""What the lifecycle handler tests share: the worker's routers on the in-memory broker with the
+deps of its own composition root, a clock the test controls, and a short way to call a subject."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.nats import NatsBroker
+from pydantic import BaseModel
+
+from services.adapters.clock import Clock
+from services.contracts.envelope import Reply
+from services.contracts.subjects import LIFECYCLE
+from tests.handlers.conftest import call, handler_broker
+from workers.lifecycle import applications, components, environments, metadata
+from workers.lifecycle.app import compose
+from workers.lifecycle.deps import LifecycleDeps
+from workers.runtime import WorkerDeps
+
+ROUTERS = [metadata.router, environments.router, applications.router, components.router]
+START_MS = 1_700_000_000_000
+
+
+class SteppingClock(Clock):
+    """Every reading is one second after the previous one: create/update times are distinct and known."""
+
+    def __init__(self) -> None:
+        self.ms = START_MS
+
+    def millis(self) -> int:
+        self.ms += 1000
+        return self.ms
+
+
+@dataclass
+class LifecycleWorker:
+    broker: NatsBroker
+    deps: LifecycleDeps
+    clock: SteppingClock
+
+    async def __call__(self, action: str, body: BaseModel | dict[str, Any] | None = None, project: str = "p1") -> Reply:
+        return await call(self.broker, project, LIFECYCLE, action, body)
+
+    def events(self) -> list[tuple[str, str]]:
+        """(type, subject) of every event committed so far."""
+        return [(e.type, e.subject) for e in self.deps.js.published]
+
+
+@contextlib.asynccontextmanager
+async def lifecycle_worker(base_deps: Callable[[str], Awaitable[WorkerDeps]]) -> AsyncIterator[LifecycleWorker]:
+    """The lifecycle routers on the in-memory broker, on a fresh database (each test module's
+    ``worker`` fixture)."""
+    deps = await compose(await base_deps(LIFECYCLE))  # the worker's own composition root (indexes, guards)
+    clock = SteppingClock()
+    deps.clock = clock
+    async with handler_broker(ROUTERS, deps) as broker:
+        yield LifecycleWorker(broker, deps, clock)

@@ -1,0 +1,258 @@
+"""Component instance handlers and the job runner in-process: the worker's own composition root
+(``workers.lifecycle.app.compose``) with a simulated driver that takes no time; each job is run by
+calling the runner as a work item would (``JobRunner.run``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.contracts import errors
+from services.contracts.component_instances import (
+    ActOnInstance,
+    CreateInstance,
+    DeleteInstance,
+    InstanceRef,
+    ListInstances,
+    ListSnapshots,
+    UpdateInstance,
+)
+from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
+from tests.handlers.conftest import call, handler_broker
+from workers.lifecycle.app import ROUTERS, compose
+from workers.lifecycle.deps import LifecycleDeps
+from workers.lifecycle.job_runner import RunOutcome
+
+P = "p1"
+CLUSTER = "cce-cluster-1"
+BUSY = errors.INSTANCE_BUSY
+
+
+@pytest.fixture
+async def lifecycle(base_deps):
+    base = await base_deps(LIFECYCLE)
+    base.settings = base.settings.model_copy(update={"simulated_task_seconds": 0})
+    deps = await compose(base)
+    async with handler_broker(ROUTERS, deps) as broker:
+        yield broker, deps
+
+
+async def _ok(broker, action: str, body) -> dict:
+    reply = await call(broker, P, LIFECYCLE, action, body)
+    assert reply.status in (200, 201, 204), reply
+    return reply.result
+
+
+async def _target(broker) -> dict:
+    env = await _ok(
+        broker,
+        Lifecycle.ENVIRONMENT_CREATE,
+        {
+            "name": "env1",
+            "deploy_mode": "container",
+            "vpc_id": "vpc-1",
+            "base_resources": [{"id": CLUSTER, "type": "cce"}],
+            "optional_resources": [{"id": "elb-1", "type": "elb"}],
+        },
+    )
+    app = await _ok(broker, Lifecycle.APPLICATION_CREATE, {"name": "app1"})
+    component = await _ok(
+        broker,
+        Lifecycle.COMPONENT_CREATE,
+        {"application_id": app["id"], "body": {"name": "web", "runtime": "Docker", "category": "Webapp"}},
+    )
+    return {"environment_id": env["id"], "application_id": app["id"], "component_id": component["id"]}
+
+
+def _create(
+    target: dict, name: str = "web-1", replica: int = 2, url: str = "swr.example.com/org/web:1.0.0"
+) -> CreateInstance:
+    return CreateInstance.model_validate(
+        {
+            "application_id": target["application_id"],
+            "component_id": target["component_id"],
+            "creator": "alice",
+            "body": {
+                "name": name,
+                "environment_id": target["environment_id"],
+                "flavor_id": "MICRO-5G:0.5C:1G",
+                "replica": replica,
+                "version": "1.0.0",
+                "artifacts": {"web": {"storage": "swr", "type": "image", "url": url}},
+                "refer_resources": [{"id": CLUSTER, "type": "cce", "parameters": {"namespace": "default"}}],
+            },
+        }
+    )
+
+
+def _ref(target: dict, instance_id: str) -> dict:
+    return {
+        "application_id": target["application_id"],
+        "component_id": target["component_id"],
+        "instance_id": instance_id,
+    }
+
+
+async def _instance(broker, target: dict, instance_id: str) -> dict:
+    return await _ok(broker, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, instance_id)))
+
+
+def _events_since(deps: LifecycleDeps, mark: int) -> list[str]:
+    return [e.type.removeprefix("io.openstage.lifecycle.") for e in deps.js.published[mark:]]
+
+
+async def test_an_instance_through_its_jobs(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    mark = len(deps.js.published)
+
+    created = await _ok(broker, ComponentInstances.CREATE, _create(target))
+    iid, job_id = created["instance_id"], created["job_id"]
+    assert job_id.startswith("JOB") and set(created) == {"instance_id", "job_id"}
+    assert _events_since(deps, mark) == ["instance.created", "job.submitted", "job.run"]
+    work = deps.js.published[-1]
+    assert work.openstagesubject == f"openstage.work.{P}.lifecycle.job" and work.data == {"job_id": job_id}
+    inst = await _instance(broker, target, iid)
+    assert inst["status_detail"]["status"] == "INITIALIZING" and inst["status_detail"]["last_job_id"] == job_id
+
+    # the instance is locked while its job has not run
+    stop = ActOnInstance.model_validate({**_ref(target, iid), "body": {"action": "stop"}})
+    refused = await call(broker, P, LIFECYCLE, ComponentInstances.ACTION, stop)
+    assert refused.status == 400 and refused.error.error_code == BUSY
+    plain_delete = DeleteInstance.model_validate(_ref(target, iid))
+    assert (await call(broker, P, LIFECYCLE, ComponentInstances.DELETE, plain_delete)).error.error_code == BUSY
+
+    mark = len(deps.js.published)
+    assert await deps.job_runner.run(job_id) is RunOutcome.DONE
+    events = _events_since(deps, mark)
+    assert events[:2] == ["job.running", "instance.status_changed"] and events[-2:] == [
+        "job.succeeded",
+        "instance.status_changed",
+    ]
+    assert events.count("task.running") == events.count("task.succeeded") == 4
+    seqs = [
+        e.data["seq"]
+        for e in deps.js.published[mark:]
+        if e.type.startswith("io.openstage.lifecycle.j") or e.type.startswith("io.openstage.lifecycle.t")
+    ]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # one counter, one value per event
+    detail = (await _instance(broker, target, iid))["status_detail"]
+    assert (detail["status"], detail["available_replica"], detail["last_job_status"]) == ("RUNNING", 2, "SUCCEEDED")
+    # a redelivered work item of an ended job changes nothing
+    mark = len(deps.js.published)
+    assert await deps.job_runner.run(job_id) is RunOutcome.DONE and len(deps.js.published) == mark
+
+    listed = await _ok(
+        broker,
+        ComponentInstances.LIST,
+        ListInstances.model_validate(
+            {"application_id": target["application_id"], "component_id": target["component_id"]}
+        ),
+    )
+    assert listed["count"] == 1 and listed["instances"][0]["id"] == iid
+
+    # stop, then stop again is not allowed from STOPPED
+    stop_job = (await _ok(broker, ComponentInstances.ACTION, stop))["job_id"]
+    assert (await _instance(broker, target, iid))["status_detail"]["status"] == "STOPPING"
+    await deps.job_runner.run(stop_job)
+    detail = (await _instance(broker, target, iid))["status_detail"]
+    assert (detail["status"], detail["available_replica"]) == ("STOPPED", 0)
+    again = await call(broker, P, LIFECYCLE, ComponentInstances.ACTION, stop)
+    assert again.status == 400 and again.error.error_code == errors.INSTANCE_ACTION_NOT_ALLOWED
+
+    # modify: a new version and a second snapshot
+    update = UpdateInstance.model_validate({**_ref(target, iid), "body": {"version": "1.0.1"}})
+    mark = len(deps.js.published)
+    await deps.job_runner.run((await _ok(broker, ComponentInstances.UPDATE, update))["job_id"])
+    assert "instance.updated" in _events_since(deps, mark)
+    inst = await _instance(broker, target, iid)
+    assert inst["version"] == "1.0.1" and inst["status_detail"]["status"] == "RUNNING"
+    snaps = await _ok(
+        broker,
+        ComponentInstances.SNAPSHOTS,
+        ListSnapshots.model_validate({**_ref(target, iid), "snapshot_order_by": "version"}),
+    )
+    assert snaps["count"] == 2 and [s["version"] for s in snaps["snapshots"]] == ["1.0.1", "1.0.0"]
+
+    # what still has an instance cannot be deleted (the guards composed into the worker)
+    env_delete = await call(
+        broker, P, LIFECYCLE, Lifecycle.ENVIRONMENT_DELETE, {"environment_id": target["environment_id"]}
+    )
+    assert env_delete.status == 409 and env_delete.error.error_code == errors.ENVIRONMENT_IN_USE
+    comp_delete = await call(
+        broker,
+        P,
+        LIFECYCLE,
+        Lifecycle.COMPONENT_DELETE,
+        {"application_id": target["application_id"], "component_id": target["component_id"]},
+    )
+    assert comp_delete.status == 409 and comp_delete.error.error_code == errors.COMPONENT_IN_USE
+
+    mark = len(deps.js.published)
+    deleted = await _ok(broker, ComponentInstances.DELETE, plain_delete)
+    await deps.job_runner.run(deleted["job_id"])
+    assert _events_since(deps, mark)[-2:] == ["job.succeeded", "instance.deleted"]
+    gone = await call(broker, P, LIFECYCLE, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, iid)))
+    assert gone.status == 404
+    assert (
+        await call(
+            broker,
+            P,
+            LIFECYCLE,
+            Lifecycle.COMPONENT_DELETE,
+            {"application_id": target["application_id"], "component_id": target["component_id"]},
+        )
+    ).status == 204
+
+
+async def test_a_failing_task_fails_the_job_and_the_instance(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    created = await _ok(broker, ComponentInstances.CREATE, _create(target, url="https://repo.example.invalid/w.jar"))
+    mark = len(deps.js.published)
+    await deps.job_runner.run(created["job_id"])
+    failed = [e for e in deps.js.published[mark:] if e.type == "io.openstage.lifecycle.job.failed"]
+    assert len(failed) == 1 and "cannot be resolved" in failed[0].data["message"]
+    assert [t["task_status"] for t in failed[0].data["tasks"]] == ["SKIPPED", "SKIPPED"]
+    detail = (await _instance(broker, target, created["instance_id"]))["status_detail"]
+    assert (detail["status"], detail["last_job_status"]) == ("FAILED", "FAILED")
+
+
+async def test_a_forced_delete_cancels_the_running_job_and_deletes_after_it(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    created = await _ok(broker, ComponentInstances.CREATE, _create(target, replica=3))
+    iid, deploy = created["instance_id"], created["job_id"]
+    force = DeleteInstance.model_validate({**_ref(target, iid), "force": True})
+    delete = (await _ok(broker, ComponentInstances.DELETE, force))["job_id"]
+    twice = await call(broker, P, LIFECYCLE, ComponentInstances.DELETE, force)
+    assert twice.status == 400 and twice.error.error_code == BUSY and delete in twice.error.error_msg
+
+    assert await deps.job_runner.run(delete) is RunOutcome.WAIT  # queued behind the deploy
+    mark = len(deps.js.published)
+    assert await deps.job_runner.run(deploy) is RunOutcome.DONE
+    cancelled = [e for e in deps.js.published[mark:] if e.type == "io.openstage.lifecycle.job.cancelled"]
+    assert len(cancelled) == 1 and {t["task_status"] for t in cancelled[0].data["tasks"]} == {"CANCELLED"}
+    detail = (await _instance(broker, target, iid))["status_detail"]
+    assert (detail["status"], detail["last_job_id"], detail["last_job_status"]) == ("DELETING", delete, "SUBMITTED")
+
+    assert await deps.job_runner.run(delete) is RunOutcome.DONE
+    gone = await call(broker, P, LIFECYCLE, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, iid)))
+    assert gone.status == 404
+
+
+async def test_bad_input_is_a_typed_400_and_writes_nothing(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    mark = len(deps.js.published)
+    bad = _create(target).model_dump()
+    bad["body"]["flavor_id"] = "HUGE-1G:1C:1G"
+    reply = await call(broker, P, LIFECYCLE, ComponentInstances.CREATE, bad)
+    assert reply.status == 400 and reply.error.error_code == errors.INSTANCE_INVALID
+    missing = await call(
+        broker, P, LIFECYCLE, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, "no-such-instance"))
+    )
+    assert missing.status == 404 and missing.error.error_code == errors.INSTANCE_NOT_FOUND
+    await _ok(broker, ComponentInstances.CREATE, _create(target, name="dup"))
+    duplicate = await call(broker, P, LIFECYCLE, ComponentInstances.CREATE, _create(target, name="dup"))
+    assert duplicate.status == 400 and duplicate.error.error_code == errors.INSTANCE_NAME_EXISTS
+    assert _events_since(deps, mark) == ["instance.created", "job.submitted", "job.run"]
