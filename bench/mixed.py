@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import httpx
+from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
 
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 ENV_BODY = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
 ACTIONS = ("stop", "start", "restart", "scale")
 

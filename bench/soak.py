@@ -38,10 +38,10 @@ from bench.mixed import Call, MixedLoad
 from openstage.processes import System, free_port
 from services.contracts import subjects
 from workers import WORKERS
+from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
 
 TOKEN = "soak-token-0123456789abcdef"
 PROJECT = "soak"
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
 @dataclass
@@ -216,7 +216,7 @@ async def settle(mongodb_url: str, seconds: float = 30.0) -> dict:
     try:
         while True:
             lc = client["openstage_lifecycle"]
-            open_jobs = len(await lc.instance_jobs.find({"status": {"$nin": list(TERMINAL)}}, {"_id": 1})
+            open_jobs = len(await lc.instance_jobs.find({"status": {"$nin": [s.value for s in TERMINAL]}}, {"_id": 1})
                             .to_list(None))
             jobs = len(await lc.instance_jobs.find({}, {"_id": 1}).to_list(None))
             outbox = {d: len(await client[f"openstage_{d}"].outbox.find({}, {"_id": 1}).to_list(None))

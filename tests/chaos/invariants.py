@@ -16,8 +16,8 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from bench.mixed import MixedLoad
 from services.adapters.store.mongo import database_name
 from tests.support.events import read_events
+from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
 
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 TRANSITIONAL = {"INITIALIZING", "UPGRADING", "STARTING", "STOPPING", "RESTARTING", "DELETING", "PENDING"}
 DOMAINS = ("lifecycle", "config", "registry", "jobs")
 

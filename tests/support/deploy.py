@@ -20,8 +20,8 @@ from huaweicloudsdkservicestage.v2.model import (
     SourceObject,
     SourceOrArtifact,
 )
+from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
 
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "PARTIALLY_FAILED"}
 CLUSTER = "cce-cluster-1"
 
 
