@@ -1,10 +1,12 @@
 """The HTTP edge: authenticate, validate into the contract model, request the command on the bus,
 return the typed reply. It owns no data."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -13,19 +15,18 @@ from starlette.responses import JSONResponse, Response
 
 from api_edge.auth import Authenticator, load_credentials_json, load_tokens_json
 from api_edge.auth_middleware import AuthMiddleware
-from api_edge.hot_paths import RegistryHotPaths
-from api_edge.rate_limit import RateLimiter
 from api_edge.bus_client import BusClient
 from api_edge.docs import mount_docs
 from api_edge.error_responses import error_response
+from api_edge.rate_limit import RateLimiter
+from api_edge.raw_asgi_routes import RawAsgiRoutes
 from api_edge.routers import ROUTERS
 from services.adapters import bus
-from services.contracts import subjects
-from services.contracts import errors
+from services.contracts import errors, subjects
 from services.contracts.errors import ServiceError
+from services.contracts.input_validation import describe_validation_error
 from services.settings import Settings, get_settings
 from workers import expected_workers
-from services.contracts.input_validation import describe_validation_error
 
 log = logging.getLogger("openstage.edge")
 _UNREADABLE_BODY = "There was an error parsing the body"  # fastapi.routing's HTTPException detail
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return JSONResponse({"status": "ready", "workers": sorted(workers)})
 
-    app.add_middleware(RegistryHotPaths)  # inside AuthMiddleware (added last = outermost)
+    app.add_middleware(RawAsgiRoutes)  # heartbeat and discovery; inside AuthMiddleware (added last = outermost)
     app.add_middleware(
         AuthMiddleware,
         authenticator=load_authenticator(settings),

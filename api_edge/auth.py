@@ -37,9 +37,9 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Literal
+from collections.abc import Callable, Hashable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import parse_qsl, quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -141,7 +141,18 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _load_json_list(text: str | bytes | None, model: type[BaseModel], what: str) -> list:
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def _load_json_list(
+    text: str | bytes | None,
+    model: type[Item],
+    what: str,
+    identity: Callable[[Item], Hashable],
+    duplicate: Callable[[Item], str],
+) -> list[Item]:
+    """``text``: a JSON list of ``model`` objects whose ``identity`` is unique (``duplicate`` says
+    which one is not, without echoing a secret). Empty or ``None`` yields ``[]``."""
     if text is None:
         return []
     if isinstance(text, bytes):
@@ -151,19 +162,24 @@ def _load_json_list(text: str | bytes | None, model: type[BaseModel], what: str)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{what}: invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+        raise ValueError(f"{what}: invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, list):
         raise ValueError(f"{what}: expected a JSON list of objects, got {type(data).__name__}")
-    items = []
+    items: list[Item] = []
+    seen: set[Hashable] = set()
     for i, entry in enumerate(data):
         if not isinstance(entry, dict):
             raise ValueError(f"{what}[{i}]: expected an object, got {type(entry).__name__}")
         try:
-            items.append(model.model_validate(entry))
+            item = model.model_validate(entry)
         except ValidationError as exc:
             raise ValueError(f"{what}[{i}]: {_describe_validation_error(exc)}") from None
+        items.append(item)
+    for i, item in enumerate(items):
+        key = identity(item)
+        if key in seen:
+            raise ValueError(f"{what}[{i}]: {duplicate(item)}")
+        seen.add(key)
     return items
 
 
@@ -173,13 +189,9 @@ def load_credentials_json(text: str | bytes | None) -> list[Credential]:
     Empty / ``None`` input yields ``[]``. Raises ``ValueError`` (without
     echoing secrets) on malformed input or duplicate AKs.
     """
-    creds: list[Credential] = _load_json_list(text, Credential, "OPENSTAGE_CREDENTIALS")
-    seen: set[str] = set()
-    for i, c in enumerate(creds):
-        if c.ak in seen:
-            raise ValueError(f"OPENSTAGE_CREDENTIALS[{i}]: duplicate ak {c.ak!r}")
-        seen.add(c.ak)
-    return creds
+    return _load_json_list(
+        text, Credential, "OPENSTAGE_CREDENTIALS", identity=lambda c: c.ak, duplicate=lambda c: f"duplicate ak {c.ak!r}"
+    )
 
 
 def load_tokens_json(text: str | bytes | None) -> list[Token]:
@@ -188,14 +200,13 @@ def load_tokens_json(text: str | bytes | None) -> list[Token]:
     Empty / ``None`` input yields ``[]``. Raises ``ValueError`` (without
     echoing secrets) on malformed input or duplicate tokens.
     """
-    tokens: list[Token] = _load_json_list(text, Token, "OPENSTAGE_TOKENS")
-    seen: set[bytes] = set()
-    for i, t in enumerate(tokens):
-        digest = hashlib.sha256(t.token.encode("utf-8")).digest()
-        if digest in seen:
-            raise ValueError(f"OPENSTAGE_TOKENS[{i}]: duplicate token")
-        seen.add(digest)
-    return tokens
+    return _load_json_list(
+        text,
+        Token,
+        "OPENSTAGE_TOKENS",
+        identity=lambda t: hashlib.sha256(t.token.encode("utf-8")).digest(),
+        duplicate=lambda t: "duplicate token",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -263,9 +274,7 @@ def _parse_authorization(value: str) -> tuple[str, list[str], str]:
             raise AuthError(401, "malformed Authorization header")
         fields[name] = val.strip()
     if set(fields) != {"Access", "SignedHeaders", "Signature"}:
-        raise AuthError(
-            401, "malformed Authorization header: expected Access, SignedHeaders and Signature"
-        )
+        raise AuthError(401, "malformed Authorization header: expected Access, SignedHeaders and Signature")
     access, signed, signature = fields["Access"], fields["SignedHeaders"], fields["Signature"]
     if not access:
         raise AuthError(401, "malformed Authorization header: empty Access")
@@ -273,9 +282,7 @@ def _parse_authorization(value: str) -> tuple[str, list[str], str]:
         raise AuthError(401, "malformed Authorization header: Signature must be 64 hex characters")
     names = signed.split(";")
     if not all(_HEADER_NAME_RE.fullmatch(n) for n in names) or len(set(names)) != len(names):
-        raise AuthError(
-            401, "malformed Authorization header: SignedHeaders must be distinct lower-case names"
-        )
+        raise AuthError(401, "malformed Authorization header: SignedHeaders must be distinct lower-case names")
     return access, names, signature.lower()
 
 
@@ -286,13 +293,13 @@ def _parse_sdk_date(value: str | None) -> datetime:
     if not _DATE_RE.fullmatch(value):
         raise AuthError(401, "malformed X-Sdk-Date header; expected YYYYMMDDTHHMMSSZ")
     try:
-        return datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise AuthError(401, "malformed X-Sdk-Date header; expected YYYYMMDDTHHMMSSZ") from None
 
 
 def _default_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------
@@ -344,9 +351,7 @@ class Authenticator:
         h = {str(k).lower(): v for k, v in headers.items()}
         authorization = h.get(_HEADER_AUTHORIZATION)
         if authorization is not None and authorization.strip():
-            return self._authenticate_signature(
-                method, path, query_string or "", h, authorization, body or b""
-            )
+            return self._authenticate_signature(method, path, query_string or "", h, authorization, body or b"")
         token = h.get(_HEADER_TOKEN)
         if token is not None and token.strip():
             return self._authenticate_token(token.strip())
@@ -388,7 +393,7 @@ class Authenticator:
         request_time = _parse_sdk_date(sdk_date)
         now = self._clock()
         if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+            now = now.replace(tzinfo=UTC)
         if abs(now - request_time) > self._max_skew:
             raise AuthError(401, "request expired: X-Sdk-Date is outside the allowed clock skew")
 
@@ -432,9 +437,7 @@ class Authenticator:
                     payload_hash.encode("ascii"),
                 ]
             )
-            string_to_sign = (
-                f"{ALGORITHM}\n{date_str}\n{hashlib.sha256(canonical_request).hexdigest()}"
-            )
+            string_to_sign = f"{ALGORITHM}\n{date_str}\n{hashlib.sha256(canonical_request).hexdigest()}"
             expected = hmac.new(sk, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
             if hmac.compare_digest(expected, signature):
                 ok = True

@@ -2,6 +2,7 @@
 its path before anything else reads it (so an unsigned, malformed request gets 401, not 400).
 It also caps the body: its size, and how deep its JSON nests (services.contracts.input_validation.MAX_JSON_DEPTH),
 before any JSON parser or serializer of the edge sees it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,11 +10,11 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_edge.auth import AuthError, Authenticator
+from api_edge.auth import Authenticator, AuthError
 from api_edge.error_responses import error_response
 from api_edge.rate_limit import RateLimiter, retry_after_header
-from services.contracts.subjects import PROJECT_ID_PATTERN
 from services.contracts.input_validation import MAX_JSON_DEPTH, json_nesting
+from services.contracts.subjects import PROJECT_ID_PATTERN
 
 log = logging.getLogger("openstage.edge.auth")
 
@@ -25,8 +26,14 @@ class BodyTooLarge(Exception):
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, max_body_bytes: int,
-                 rate_limiter: RateLimiter | None = None, read_timeout: float = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        max_body_bytes: int,
+        rate_limiter: RateLimiter | None = None,
+        read_timeout: float = 0,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes

@@ -10,6 +10,7 @@ FastAPI's own /docs and /redoc pages load Swagger UI / ReDoc from a CDN: ``mount
 (ReDoc is not offered: its bundle always fetches a logo from its vendor's CDN).
 None of these paths needs authentication (the AuthMiddleware guards /v2, /v3 and /v4 only).
 """
+
 from __future__ import annotations
 
 import html

@@ -1,14 +1,29 @@
-"""Every error leaves the edge in its API's own shape:
+"""Every error leaves the edge in its API family's own shape:
 
 - v2 (ServiceStage): ``{"error_code": "SVCSTG.00100400", "error_msg": "..."}``
 - v4 registry and v3 config-center (Service-Center): ``{"errorCode": "400001", "errorMessage": "...", "detail": "..."}``
 """
+
 from __future__ import annotations
+
+from enum import Enum
 
 import orjson
 from starlette.responses import Response
 
 from services.contracts import errors
+
+
+class ApiFamily(Enum):
+    """The two APIs the edge serves, told apart by the path: their error shapes and empty answers differ."""
+
+    SERVICESTAGE = "ServiceStage v2"  # /v2/...
+    SERVICE_CENTER = "Service-Center"  # /v4/.../registry and the /v3/... config center
+
+    @classmethod
+    def of(cls, path: str) -> ApiFamily:
+        return cls.SERVICE_CENTER if path.startswith(("/v4/", "/v3/")) else cls.SERVICESTAGE
+
 
 # Service-Center codes for failures the edge itself detects (auth, routing, body, timeouts).
 _SC_CODES = {
@@ -35,28 +50,26 @@ _V2_CODES = {
     500: errors.INTERNAL,
     503: errors.UNAVAILABLE,
 }
-
-
-def is_service_center_path(path: str) -> bool:
-    return path.startswith("/v4/") or path.startswith("/v3/")
+_CODES = {ApiFamily.SERVICESTAGE: _V2_CODES, ApiFamily.SERVICE_CENTER: _SC_CODES}
 
 
 def default_code(path: str, status: int) -> str:
-    table = _SC_CODES if is_service_center_path(path) else _V2_CODES
+    table = _CODES[ApiFamily.of(path)]
     return table.get(status, table[500] if status >= 500 else table[400])
 
 
 def error_body(path: str, status: int, code: str | None, message: str, detail: str = "") -> dict:
     code = code or default_code(path, status)
-    if is_service_center_path(path):
+    if ApiFamily.of(path) is ApiFamily.SERVICE_CENTER:
         if code.startswith("SVCSTG."):
             code = default_code(path, status)
         return {"errorCode": code, "errorMessage": message, "detail": detail or message}
     return {"error_code": code, "error_msg": message}
 
 
-def error_response(path: str, status: int, code: str | None, message: str, detail: str = "",
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    path: str, status: int, code: str | None, message: str, detail: str = "", headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         orjson.dumps(error_body(path, status, code, message, detail)),
         status_code=status,

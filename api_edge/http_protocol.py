@@ -14,6 +14,7 @@ requests the application never sees:
 openstage/cli.py runs the edge with ``http="api_edge.http_protocol:EdgeHttpProtocol"`` (a name,
 so that ``--workers`` processes import it too); ``read_timeout`` is ``OPENSTAGE_READ_TIMEOUT``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -127,7 +128,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         was_head, message_no = self._reading_head, self._message_no
         if was_head and len(self._start) < 64:
-            self._start += data[:64 - len(self._start)]
+            self._start += data[: 64 - len(self._start)]
         super().data_received(data)
         # a head still incomplete after a chunk that belonged to it only: count the chunk
         if self._reading_head and was_head and message_no == self._message_no and message_no:

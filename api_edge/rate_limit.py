@@ -1,12 +1,13 @@
 """Per-credential rate limiting: a token bucket per access key (or token fingerprint).
 
 Pure: time comes from an injected monotonic clock, so it is tested without sleeping."""
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass
@@ -18,8 +19,13 @@ class _Bucket:
 class RateLimiter:
     """``rate`` requests per second on average, bursts up to ``burst``. rate <= 0 disables it."""
 
-    def __init__(self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 100_000) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(rate, 1.0)
         self.clock = clock

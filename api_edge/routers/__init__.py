@@ -1,14 +1,20 @@
 """Routers of the HTTP edge, one per API group. app.py includes every router listed here."""
-from api_edge.routers import environments, metadata
-from api_edge.routers import applications, components
-from api_edge.routers import app_configurations
-from api_edge.routers import registry
-from api_edge.routers import config_items
-from api_edge.routers import registry_watch
-from api_edge.routers import instances, jobs
+
+from api_edge.routers import (
+    app_configurations,
+    applications,
+    component_instances,
+    components,
+    config_items,
+    environments,
+    jobs,
+    metadata,
+    registry,
+    registry_watch,
+)
 
 ROUTERS = [
-    registry.router,  # first: the registry's hot paths (heartbeat, discovery) are matched first
+    registry.router,  # first: heartbeat and discovery, the most frequent calls, are matched first
     metadata.router,
     environments.router,
     applications.router,
@@ -16,6 +22,6 @@ ROUTERS = [
     app_configurations.router,
     config_items.router,
     registry_watch.router,
-    instances.router,
+    component_instances.router,
     jobs.router,
 ]

@@ -1,4 +1,5 @@
-"""Helpers every router uses: who is calling, and forwarding a command to its worker."""
+"""What every route uses: who is calling, and forwarding the command the route declares to its worker."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -6,13 +7,20 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from api_edge.auth import Principal
+from api_edge.route_commands import route_command
 
 
 def principal(request: Request) -> Principal:
     return request.scope["state"]["principal"]
 
 
-async def forward(request: Request, project_id: str, domain: str, action: str,
-                  payload: BaseModel | None = None) -> Response:
-    """Request ``openstage.cmd.<project_id>.<domain>.<action>`` with ``payload`` and answer with the reply."""
-    return await request.app.state.bus.call(request.url.path, project_id, domain, action, payload)
+def creator(request: Request) -> str:
+    """Who a created resource or job is recorded as made by: the caller's key id."""
+    return principal(request).key_id
+
+
+async def forward(request: Request, project_id: str, payload: BaseModel | bytes | None = None) -> Response:
+    """Request the command the route declares (``@sends``, api_edge/route_commands.py) with ``payload``
+    (a model, or its JSON already encoded) and answer with the reply (api_edge/reply_responses.py)."""
+    command = route_command(request.scope["endpoint"])
+    return await request.app.state.bus.forward(request.url.path, project_id, command, payload)

@@ -1,4 +1,5 @@
 """/v2/{project_id}/cas/jobs/{job_id}"""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -6,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_edge.route_commands import sends
 from api_edge.routers.forwarding import forward
 from services.contracts.jobs import JobDetail, ShowJob
 from services.contracts.subjects import JOBS, Jobs
@@ -23,6 +25,7 @@ class JobQuery(BaseModel):
 
 
 @router.get("/{job_id}", response_model=JobDetail, summary="Obtain job details (tasks, execution status)")
+@sends(JOBS, Jobs.GET)
 async def show_job(project_id: str, job_id: str, query: Annotated[JobQuery, Query()], request: Request):
     cmd = ShowJob(job_id=job_id, **query.model_dump())
-    return await forward(request, project_id, JOBS, Jobs.GET, cmd)
+    return await forward(request, project_id, cmd)

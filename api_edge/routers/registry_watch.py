@@ -35,6 +35,7 @@ of those providers, and asks again for the providers whenever a ``dependency.cha
 ``latest`` pick up new versions). Events are handled one after the other, so a provider's instance
 event that follows the event that made it a provider is forwarded.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,13 +47,18 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from nats.js.api import DeliverPolicy
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from services.contracts import subjects
-
-from services.contracts import errors
-from services.contracts.registry import MicroServiceInstance, MicroServiceKey, WatchInstanceResponse
+from api_edge.bus_client import BusClient
+from api_edge.route_commands import Command
+from services.contracts import errors, subjects
+from services.contracts.registry import (
+    MicroServiceInstance,
+    MicroServiceKey,
+    ServiceRefCommand,
+    WatchInstanceResponse,
+)
 
 log = logging.getLogger("openstage.edge.watch")
 
@@ -60,9 +66,9 @@ router = APIRouter(tags=["registry watch"])
 
 WATCH_PATH = "/v4/{project_id}/registry/microservices/{service_id}/watcher"
 
-# the registry worker's queries the watch asks
-SERVICE_GET = subjects.Registry.SERVICE_GET
-DEPENDENCY_PROVIDERS = subjects.Registry.DEPENDENCY_PROVIDERS
+# the registry worker's queries the watch asks (each takes the service id)
+SERVICE_GET = Command(subjects.REGISTRY, subjects.Registry.SERVICE_GET)
+DEPENDENCY_PROVIDERS = Command(subjects.REGISTRY, subjects.Registry.DEPENDENCY_PROVIDERS)
 
 # registry instance event verb -> Service-Center watch action
 INSTANCE_ACTIONS = {
@@ -89,7 +95,7 @@ def parse_event_subject(subject: str) -> tuple[str, str, str, str] | None:
     prefix = subjects.EVT_PREFIX + "."
     if not subject.startswith(prefix):
         return None
-    parts = subject[len(prefix):].split(".")
+    parts = subject[len(prefix) :].split(".")
     if len(parts) != 4:
         return None
     return parts[0], parts[1], parts[2], parts[3]
@@ -138,8 +144,12 @@ class WatchState:
 
     def needs_refresh(self, subject: str) -> bool:
         parsed = parse_event_subject(subject)
-        return bool(parsed) and parsed[0] == self.project_id and parsed[1] == subjects.REGISTRY \
+        return (
+            bool(parsed)
+            and parsed[0] == self.project_id
+            and parsed[1] == subjects.REGISTRY
             and (parsed[2], parsed[3]) in REFRESH_EVENTS
+        )
 
     def message_for(self, subject: str, event: dict[str, Any]) -> dict[str, Any] | None:
         """The message to send for an event, or None when this watcher does not see it."""
@@ -169,33 +179,28 @@ def provider_ids(result: dict[str, Any] | None) -> set[str]:
 
 
 # --- asking the registry worker -----------------------------------------------------------------
-class _ServiceRef(BaseModel):
-    service_id: str
-
-
 class ServiceMissing(Exception):
     pass
 
 
-async def _ask(bus, project_id: str, action: str, service_id: str) -> dict[str, Any]:
-    reply = await bus.request(project_id, subjects.REGISTRY, action, _ServiceRef(service_id=service_id))
-    err = reply.get("error")
-    if err:
+async def _ask_registry(bus: BusClient, project_id: str, command: Command, service_id: str) -> dict[str, Any]:
+    reply = await bus.request(project_id, command, ServiceRefCommand(service_id=service_id))
+    err = reply.error
+    if err is not None:
         # Service-Center's ExistServiceByID: an id that is not a service's (unknown or not even
         # valid) is "service does not exist"
-        if err.get("error_code") in ("400012", "400001"):
-            raise ServiceMissing(err.get("detail") or err.get("error_msg") or SERVICE_NOT_EXISTS_TEXT)
-        raise errors.ServiceError(int(reply.get("status", 500)), err.get("error_code", ""),
-                                  err.get("error_msg", ""), err.get("detail", ""))
-    return reply.get("result") or {}
+        if err.error_code in ("400012", "400001"):
+            raise ServiceMissing(err.detail or err.error_msg or SERVICE_NOT_EXISTS_TEXT)
+        raise errors.ServiceError(reply.status, err.error_code, err.error_msg, err.detail)
+    return reply.result or {}
 
 
-async def require_service(bus, project_id: str, service_id: str) -> None:
-    await _ask(bus, project_id, SERVICE_GET, service_id)
+async def require_service(bus: BusClient, project_id: str, service_id: str) -> None:
+    await _ask_registry(bus, project_id, SERVICE_GET, service_id)
 
 
-async def fetch_providers(bus, project_id: str, service_id: str) -> set[str]:
-    return provider_ids(await _ask(bus, project_id, DEPENDENCY_PROVIDERS, service_id))
+async def fetch_providers(bus: BusClient, project_id: str, service_id: str) -> set[str]:
+    return provider_ids(await _ask_registry(bus, project_id, DEPENDENCY_PROVIDERS, service_id))
 
 
 # --- the WebSocket ------------------------------------------------------------------------------
@@ -215,26 +220,28 @@ async def watch(websocket: WebSocket, project_id: str, service_id: str):
             # subscribe first, so nothing that happens while we ask for the providers is missed
             sub = await bus.nc.jetstream().subscribe(
                 events_filter(project_id),
-                stream=subjects.EVENTS_STREAM, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
+                stream=subjects.EVENTS_STREAM,
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.NEW,
             )
             await require_service(bus, project_id, service_id)
             state.providers = await fetch_providers(bus, project_id, service_id)
             await websocket.accept()
         except ServiceMissing:
-            await _fail(websocket, SERVICE_NOT_EXISTS_TEXT, 1000)
+            await _refuse_watch(websocket, SERVICE_NOT_EXISTS_TEXT, 1000)
             return
         except errors.ServiceError as exc:
-            await _fail(websocket, exc.message, CLOSE_INTERNAL_ERROR)
+            await _refuse_watch(websocket, exc.message, CLOSE_INTERNAL_ERROR)
             return
         except Exception as exc:  # the stream or the bus is not there
             log.warning("watch of %s/%s not established: %s", project_id, service_id, exc)
-            await _fail(websocket, f"watch not established: {exc}", CLOSE_INTERNAL_ERROR)
+            await _refuse_watch(websocket, f"watch not established: {exc}", CLOSE_INTERNAL_ERROR)
             return
 
         log.info("watching providers of %s/%s: %s", project_id, service_id, sorted(state.providers))
-        pump = asyncio.create_task(_pump(websocket, sub, state, bus), name=f"watch-{service_id}")
-        reader = asyncio.create_task(_read(websocket), name=f"watch-read-{service_id}")
-        done, pending = await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
+        sender = asyncio.create_task(_send_provider_events(websocket, sub, state, bus), name=f"watch-{service_id}")
+        discarder = asyncio.create_task(_discard_client_messages(websocket), name=f"watch-read-{service_id}")
+        done, pending = await asyncio.wait({sender, discarder}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         for task in pending:
@@ -250,7 +257,7 @@ async def watch(websocket: WebSocket, project_id: str, service_id: str):
                 await sub.unsubscribe()
 
 
-async def _fail(websocket: WebSocket, text: str, code: int) -> None:
+async def _refuse_watch(websocket: WebSocket, text: str, code: int) -> None:
     """Service-Center's SendEstablishError: the error's text as a message, then the end."""
     with contextlib.suppress(Exception):
         if websocket.client_state == WebSocketState.CONNECTING:
@@ -259,7 +266,7 @@ async def _fail(websocket: WebSocket, text: str, code: int) -> None:
         await websocket.close(code=code)
 
 
-async def _read(websocket: WebSocket) -> None:
+async def _discard_client_messages(websocket: WebSocket) -> None:
     """Read and drop what the client sends; a message over 64 bytes ends the watch (1009)."""
     while True:
         message = await websocket.receive()
@@ -272,7 +279,7 @@ async def _read(websocket: WebSocket) -> None:
             return
 
 
-async def _pump(websocket: WebSocket, sub, state: WatchState, bus) -> None:
+async def _send_provider_events(websocket: WebSocket, sub, state: WatchState, bus) -> None:
     async for msg in sub.messages:
         try:
             event = orjson.loads(msg.data)

@@ -1,5 +1,6 @@
 """Edge hardening on its own small system: per-credential rate limit (429 + Retry-After) and
 secrets never written to any log."""
+
 from __future__ import annotations
 
 import httpx
@@ -11,9 +12,15 @@ from tests.support.system import ADMIN, TENANT_A, TENANT_B, TOKEN_A, start_syste
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    rs = start_system(tmp_path_factory.mktemp("limited"), ["lifecycle"],
-                      extra_env={"OPENSTAGE_RATE_LIMIT_PER_SECOND": "1", "OPENSTAGE_RATE_LIMIT_BURST": "3",
-                                 "OPENSTAGE_LOG_LEVEL": "DEBUG"})
+    rs = start_system(
+        tmp_path_factory.mktemp("limited"),
+        ["lifecycle"],
+        extra_env={
+            "OPENSTAGE_RATE_LIMIT_PER_SECOND": "1",
+            "OPENSTAGE_RATE_LIMIT_BURST": "3",
+            "OPENSTAGE_LOG_LEVEL": "DEBUG",
+        },
+    )
     yield rs
     rs.system.stop()
 

@@ -1,19 +1,23 @@
 """The bus's AsyncAPI document: generated from every worker's routers without connecting anything,
 complete (every subscriber, its payload and reply), with the events workers declare, and served by
 the edge together with offline /docs."""
+
 from __future__ import annotations
 
 import importlib
+import json
+import re
 import sys
 import types
 
 import pytest
-from faststream.nats import NatsBroker
 from fastapi.testclient import TestClient
+from faststream.nats import NatsBroker
 from pydantic import BaseModel
 
 from api_edge.app import create_app
-from api_edge.asyncapi import asyncapi_document, build_document, worker_docs
+from api_edge.asyncapi import asyncapi_document, build_document, command_handlers, edge_routes, worker_docs
+from api_edge.route_commands import declared_command
 from services.settings import Settings
 from workers import WORKERS
 
@@ -48,14 +52,23 @@ def test_every_command_subscriber_is_documented_with_payload_and_reply():
         reply_channel = doc["channels"][op["reply"]["channel"]["$ref"].rsplit("/", 1)[-1]]
         assert reply_channel["address"] is None
         reply = doc["components"]["messages"][f"{key}:Reply"]["payload"]
-        assert set(reply["properties"]) == {"status", "result", "error"}
+        assert set(reply["properties"]) == {"status", "result", "error", "headers"}
+        [call] = sub.calls  # one handler function per subject
+        func = call.handler._original_call
+        assert op["x-openstage-handler"] == f"{func.__module__}:{func.__qualname__}"
 
 
 def test_commands_carry_their_http_equivalent_and_result_model():
     doc = asyncapi_document()
     op = doc["operations"]["lifecycle.environment.create"]
-    assert op["x-openstage-http"] == [{"method": "POST", "path": "/v2/{project_id}/cas/environments",
-                                       "summary": "Create an environment", "status": 200}]
+    assert op["x-openstage-http"] == [
+        {
+            "method": "POST",
+            "path": "/v2/{project_id}/cas/environments",
+            "summary": "Create an environment",
+            "status": 200,
+        }
+    ]
     reply = doc["components"]["messages"]["lifecycle.environment.create:Reply"]["payload"]
     assert reply["properties"]["result"]["$ref"] == "#/components/schemas/Environment"
     assert "Environment" in doc["components"]["schemas"]
@@ -107,8 +120,10 @@ def test_declared_events_get_typed_channels(monkeypatch):
     assert schema["properties"]["data"] == {"$ref": "#/components/schemas/Gadget"}
     assert "io.openstage.gadgets.gadget.gone" in doc["operations"]
     assert "gadgets.ping" in doc["operations"]
-    assert len([k for k in doc["operations"] if k.startswith("lifecycle.")]) == \
-        sum(len(r.subscribers) for r in lifecycle.ROUTERS) + 1  # + ping
+    assert (
+        len([k for k in doc["operations"] if k.startswith("lifecycle.")])
+        == sum(len(r.subscribers) for r in lifecycle.ROUTERS) + 1
+    )  # + ping
 
 
 def test_worker_modules_must_expose_routers_and_well_formed_event_types(monkeypatch):
@@ -118,7 +133,7 @@ def test_worker_modules_must_expose_routers_and_well_formed_event_types(monkeypa
         worker_docs({"bare": "fake_bare_worker:build"})
     bare.ROUTERS = []
     bare.EVENTS = {"gadget.created": None}
-    with pytest.raises(ValueError, match="io.openstage.<domain>.<entity>.<verb>"):
+    with pytest.raises(ValueError, match=re.escape("io.openstage.<domain>.<entity>.<verb>")):
         worker_docs({"bare": "fake_bare_worker:build"})
 
 
@@ -133,9 +148,12 @@ def test_edge_serves_docs_from_its_own_assets():
         assert "fonts.googleapis.com" not in page.text, path
     assert "/docs-static/swagger/swagger-ui-bundle.js" in pages["/docs"].text
     assert "/docs-static/asyncapi/asyncapi-viewer.js" in pages["/asyncapi"].text
-    for asset in ("/docs-static/swagger/swagger-ui-bundle.js", "/docs-static/swagger/swagger-ui.css",
-                  "/docs-static/asyncapi/asyncapi-viewer.js",
-                  "/docs-static/asyncapi/asyncapi-theme.css"):
+    for asset in (
+        "/docs-static/swagger/swagger-ui-bundle.js",
+        "/docs-static/swagger/swagger-ui.css",
+        "/docs-static/asyncapi/asyncapi-viewer.js",
+        "/docs-static/asyncapi/asyncapi-theme.css",
+    ):
         assert client.get(asset).status_code == 200, asset
     assert client.get("/openapi.json").json()["paths"]
 
@@ -191,3 +209,96 @@ def test_handlers_without_a_found_model_keep_faststream_schemas(monkeypatch):
         for part in ref[2:].split("/"):
             assert part in node, f"{ref} does not resolve"
             node = node[part]
+
+
+def test_every_route_declares_the_command_it_sends_and_is_listed_under_it():
+    doc = asyncapi_document()
+    listed = [
+        (h["method"], h["path"], key) for key, op in doc["operations"].items() for h in op.get("x-openstage-http", [])
+    ]
+    routes = edge_routes()
+    assert len(routes) >= 50
+    for route in routes:
+        command = declared_command(route.endpoint)
+        assert command is not None, f"{route.path} ({route.name}) forwards a command but declares none: add @sends"
+        key = f"{command.domain}.{command.action}"
+        assert key in doc["operations"], f"{route.path} declares {key}, which no worker serves"
+        for method in route.methods:
+            assert (method, route.path, key) in listed
+    assert len(listed) == sum(len(r.methods) for r in routes)
+
+
+def test_http_equivalents_come_from_the_declaration_not_the_route_source(monkeypatch):
+    """Renaming a route's arguments or sending through a helper does not drop it from the docs."""
+    from api_edge import asyncapi
+
+    endpoint = next(r.endpoint for r in edge_routes() if r.name == "create_environment")
+    monkeypatch.setattr(asyncapi, "declared_command", lambda e: None if e is endpoint else declared_command(e))
+    assert ("lifecycle", "environment.create") not in asyncapi.edge_commands()
+    monkeypatch.undo()
+    calls = asyncapi.edge_commands()[("lifecycle", "environment.create")]
+    assert [(c.method, c.path) for c in calls] == [("POST", "/v2/{project_id}/cas/environments")]
+
+
+class GadgetDeps(BaseModel):  # a model, to show injected parameters are never taken for the payload
+    db: str = "x"
+
+
+def _gadget_worker() -> types.ModuleType:
+    from faststream import Context, Path
+    from faststream.nats import NatsRouter
+
+    from workers.runtime import on_command
+
+    router = NatsRouter()
+
+    @on_command(router, "gadgets", "gadget.create", "Create a gadget", reply=Gadget)
+    async def create_gadget(body: Gadget, project: str = Path(), deps: GadgetDeps = Context()) -> dict: ...
+
+    @on_command(router, "gadgets", "gadget.delete", "Delete a gadget", reply=None)
+    async def delete_gadget(body: Gadget, project: str = Path(), deps: GadgetDeps = Context()) -> dict: ...
+
+    @on_command(router, "gadgets", "gadget.list", "List gadgets", reply=list[Gadget])
+    async def list_gadgets(project: str = Path(), deps: GadgetDeps = Context()) -> dict: ...
+
+    @router.subscriber("openstage.cmd.{project}.gadgets.gadget.count", title="gadgets.gadget.count")
+    async def count_gadgets(project: str = Path(), deps: GadgetDeps = Context()) -> dict: ...  # no reply model
+
+    module = types.ModuleType("fake_gadget_commands")
+    module.ROUTERS = [router]
+    return module
+
+
+def test_handlers_and_reply_models_come_from_the_subscribers(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fake_gadget_commands", _gadget_worker())
+    doc = build_document({"gadgets": "fake_gadget_commands:build"})
+    ops, messages, schemas = doc["operations"], doc["components"]["messages"], doc["components"]["schemas"]
+
+    def result(key: str) -> dict:
+        return messages[f"{key}:Reply"]["payload"]["properties"]["result"]
+
+    assert ops["gadgets.gadget.create"]["x-openstage-handler"] == f"{__name__}:_gadget_worker.<locals>.create_gadget"
+    assert messages["gadgets.gadget.create:SubscribeMessage"]["payload"] == {"$ref": "#/components/schemas/Gadget"}
+    assert result("gadgets.gadget.create")["$ref"] == "#/components/schemas/Gadget"
+    assert result("gadgets.gadget.delete")["type"] == "null"
+    listed = schemas[result("gadgets.gadget.list")["$ref"].rsplit("/", 1)[-1]]
+    assert listed["type"] == "array" and listed["items"] == {"$ref": "#/components/schemas/Gadget"}
+    assert result("gadgets.gadget.count") == {"description": "The result (any JSON value)."}
+    for key in ("gadgets.gadget.list", "gadgets.gadget.count"):  # no message fields but the body's
+        payload = messages[f"{key}:SubscribeMessage"]["payload"]
+        assert "deps" not in json.dumps(schemas.get(payload.get("$ref", "").rsplit("/", 1)[-1], payload))
+    assert "GadgetDeps" not in schemas
+
+
+def test_handlers_reply_what_their_http_routes_answer():
+    """A command's reply model (``on_command(reply=...)``) is the response model of its HTTP routes;
+    a route that answers 204 has a handler that replies no body."""
+    handlers = {h.title: h for h in command_handlers(worker_docs()).values()}
+    for route in edge_routes():
+        command = declared_command(route.endpoint)
+        handler = handlers[f"{command.domain}.{command.action}"]
+        where = f"{handler.names} (for {sorted(route.methods)} {route.path})"
+        if route.status_code == 204:
+            assert handler.reply is None, f"{where} must declare reply=None"
+        elif route.response_model is not None:
+            assert handler.reply is route.response_model, f"{where} must declare reply={route.response_model.__name__}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -14,8 +14,8 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
 from api_edge.auth import (
-    AuthError,
     Authenticator,
+    AuthError,
     Credential,
     Principal,
     Token,
@@ -33,7 +33,7 @@ TOKEN = "tok-MIIZ-very-secret-token-value-0123456789"
 HOST = "servicestage.openstage.test"
 PROJECT = "0123456789abcdef0123456789abcdef"
 
-NOW = datetime(2024, 5, 17, 12, 30, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 17, 12, 30, 0, tzinfo=UTC)
 SDK_DATE = NOW.strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -97,14 +97,10 @@ def sdk_sign(
     signer_cls(BasicCredentials(ak, sk)).sign(req)
     # What huaweicloudsdkcore.http.http_client does: session.<method>(request.url,
     # headers=request.header_params, data=request.body). Let requests prepare it.
-    prepared = requests.Request(
-        method=req.method, url=req.url, headers=req.header_params, data=req.body
-    ).prepare()
+    prepared = requests.Request(method=req.method, url=req.url, headers=req.header_params, data=req.body).prepare()
     split = urlsplit(prepared.url)
     # Servers decode header bytes as latin-1; requests encodes str values as latin-1.
-    wire_headers = {
-        k: (v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in prepared.headers.items()
-    }
+    wire_headers = {k: (v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in prepared.headers.items()}
     raw_body = prepared.body or b""
     if isinstance(raw_body, str):
         raw_body = raw_body.encode("utf-8")
@@ -241,7 +237,7 @@ def test_non_ascii_and_padded_header_values():
     auth_header = w.headers["Authorization"]
     assert "x-project-name" in auth_header and "x_not_signed" not in auth_header
     # On the wire (as the server decodes it) the value is UTF-8 bytes read as latin-1.
-    assert w.headers["X-Project-Name"] == "项目 à".encode("utf-8").decode("latin-1")
+    assert w.headers["X-Project-Name"] == "项目 à".encode().decode("latin-1")
     assert w.verify().key_id == AK
     # Unsigned headers may change freely.
     assert w.verify(headers={**w.headers, "X_Not_Signed": "other"}).key_id == AK
@@ -262,7 +258,11 @@ def test_real_client_style_request():
     w = sdk_sign(
         "GET",
         query=[("limit", 100), ("offset", 0)],
-        headers={"X-Project-Id": PROJECT, "User-Agent": "huaweicloud-usdk-python/3.0", "Content-Type": "application/json"},
+        headers={
+            "X-Project-Id": PROJECT,
+            "User-Agent": "huaweicloud-usdk-python/3.0",
+            "Content-Type": "application/json",
+        },
     )
     assert w.verify().key_id == AK
 
@@ -415,12 +415,17 @@ def test_custom_max_skew():
 
 def test_sdk_generated_date_with_real_clock():
     w = sdk_sign("GET", date=None)  # SDK stamps utcnow()
-    assert Authenticator(credentials=[Credential(ak=AK, sk=SK, projects=["*"])]).authenticate(
-        w.method, w.path, w.query, w.headers, w.body
-    ).key_id == AK
+    assert (
+        Authenticator(credentials=[Credential(ak=AK, sk=SK, projects=["*"])])
+        .authenticate(w.method, w.path, w.query, w.headers, w.body)
+        .key_id
+        == AK
+    )
 
 
-@pytest.mark.parametrize("value", [None, "", "yesterday", "2024-05-17T12:30:00Z", "20241317T123000Z", "20240517T123000"])
+@pytest.mark.parametrize(
+    "value", [None, "", "yesterday", "2024-05-17T12:30:00Z", "20241317T123000Z", "20240517T123000"]
+)
 def test_missing_or_unparseable_date(value):
     w = sdk_sign("GET")
     headers = {k: v for k, v in w.headers.items() if k != "X-Sdk-Date"}
@@ -496,9 +501,13 @@ def test_authorize():
 
 def test_canonical_helpers_match_sdk():
     query = [("b", "x y"), ("a", "ü"), ("a", "+/="), ("c", "")]
-    req = SdkRequest(method="GET", schema="https", host=HOST, resource_path="/v1/a%20b/c~d", query_params=query, header_params={})
+    req = SdkRequest(
+        method="GET", schema="https", host=HOST, resource_path="/v1/a%20b/c~d", query_params=query, header_params={}
+    )
     signer = Signer(BasicCredentials(AK, SK))
-    assert canonical_query_string(Signer.process_canonical_query_string(req)) == Signer.process_canonical_query_string(req)
+    assert canonical_query_string(Signer.process_canonical_query_string(req)) == Signer.process_canonical_query_string(
+        req
+    )
     assert canonical_uri("/v1/a%20b/c~d") == signer._process_canonical_uri(req)
     assert canonical_uri("/v1/a%20b/c~d") == "/v1/a%20b/c~d/"
 
@@ -543,7 +552,13 @@ def test_load_tokens_json():
     tokens = load_tokens_json(json.dumps([{"token": TOKEN, "projects": ["*"]}]))
     assert tokens == [Token(token=TOKEN, projects=["*"])]
     assert TOKEN not in repr(tokens[0])
-    for bad in ["[1]", '{"token": "t"}', '[{"token": "t"}]', '[{"token": "t", "projects": ["p"]}, {"token": "t", "projects": ["q"]}]', "[{"]:
+    for bad in [
+        "[1]",
+        '{"token": "t"}',
+        '[{"token": "t"}]',
+        '[{"token": "t", "projects": ["p"]}, {"token": "t", "projects": ["q"]}]',
+        "[{",
+    ]:
         with pytest.raises(ValueError) as ei:
             load_tokens_json(bad)
         assert "OPENSTAGE_TOKENS" in str(ei.value)
@@ -551,4 +566,7 @@ def test_load_tokens_json():
 
 def test_duplicate_ak_in_authenticator():
     with pytest.raises(ValueError):
-        Authenticator(credentials=[Credential(ak="A", sk="1", projects=["*"]), Credential(ak="A", sk="2", projects=["*"])], tokens=[])
+        Authenticator(
+            credentials=[Credential(ak="A", sk="1", projects=["*"]), Credential(ak="A", sk="2", projects=["*"])],
+            tokens=[],
+        )

@@ -1,4 +1,5 @@
 """docs/bus-reference.md is generated from the AsyncAPI document, never edited by hand."""
+
 from __future__ import annotations
 
 from api_edge.asyncapi import build_document
@@ -22,3 +23,11 @@ def test_bus_reference_lists_commands_payloads_replies_and_events():
     assert "**Reply**: status 200, `result`: Environment." in text
     assert "**Reply**: status 204, no `result`." in text
     assert "## Events" in text and "`openstage.ping.lifecycle`" in text
+
+
+def test_every_command_names_its_handler():
+    text = render(build_document())
+    commands = text.count("### `openstage.cmd.")
+    assert commands >= 50
+    assert text.count("**Handler** `workers.") == commands
+    assert "**Handler** `workers.lifecycle.environments:create_environment` (queue group `lifecycle`)." in text
