@@ -1,6 +1,7 @@
 """Load generators: wrk (C, from Debian's packages) when installed, else a small asyncio
 HTTP/1.1 keep-alive client. Both keep `connections` requests in flight and report TPS and
 latency percentiles."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
 
@@ -35,7 +36,7 @@ class Result:
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
-    k = min(len(sorted_values) - 1, max(0, int(round(q / 100 * (len(sorted_values) - 1)))))
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
     return sorted_values[k]
 
 
@@ -93,17 +94,39 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run_wrk(url: str, method: str, path: str, headers: dict[str, str], body: str | None,
-            seconds: float, connections: int, threads: int = 2) -> Result:
+def run_wrk(
+    url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: str | None,
+    seconds: float,
+    connections: int,
+    threads: int = 2,
+) -> Result:
     script = _WRK_SCRIPT % {"method": _lua(method), "path": _lua(path), "headers": _lua(headers), "body": _lua(body)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         script_path = f.name
     try:
         out = subprocess.run(
-            ["wrk", "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-             "--timeout", "10s", "-s", script_path, url],
-            capture_output=True, text=True, timeout=seconds + 60,
+            [
+                "wrk",
+                "-t",
+                str(min(threads, connections)),
+                "-c",
+                str(connections),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script_path,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
         ).stdout
     finally:
         os.unlink(script_path)
@@ -115,8 +138,15 @@ def run_wrk(url: str, method: str, path: str, headers: dict[str, str], body: str
 
 
 # --- asyncio HTTP/1.1 client ---------------------------------------------------------------------
-async def _worker(host: str, port: int, make: Callable[[int], bytes], deadline: float, latencies: list[float],
-                  statuses: dict[str, int], wid: int) -> int:
+async def _worker(
+    host: str,
+    port: int,
+    make: Callable[[int], bytes],
+    deadline: float,
+    latencies: list[float],
+    statuses: dict[str, int],
+    wid: int,
+) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     errors = 0
     n = 0
@@ -153,8 +183,9 @@ def build_request(host: str, method: str, path: str, headers: dict[str, str], bo
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
-def run_python(url: str, method: str, path: str, headers: dict[str, str], body: str | None,
-               seconds: float, connections: int) -> Result:
+def run_python(
+    url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int
+) -> Result:
     parts = urlsplit(url)
 
     def make(n: int) -> bytes:
@@ -165,16 +196,27 @@ def run_python(url: str, method: str, path: str, headers: dict[str, str], body: 
         latencies: list[float] = []
         statuses: dict[str, int] = {}
         started = time.perf_counter()
-        errors = await asyncio.gather(*(
-            _worker(parts.hostname, parts.port, make, started + seconds, latencies, statuses, i)
-            for i in range(connections)))
+        errors = await asyncio.gather(
+            *(
+                _worker(parts.hostname, parts.port, make, started + seconds, latencies, statuses, i)
+                for i in range(connections)
+            )
+        )
         return from_latencies(latencies, time.perf_counter() - started, sum(errors), statuses)
 
     return asyncio.run(main())
 
 
-def run_http(url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float,
-             connections: int, loadgen: str = "auto") -> Result:
+def run_http(
+    url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: str | None,
+    seconds: float,
+    connections: int,
+    loadgen: str = "auto",
+) -> Result:
     """``body`` may contain ``{{n}}``, replaced by a number unique to each request."""
     if loadgen == "wrk" or (loadgen == "auto" and have_wrk()):
         return run_wrk(url, method, path, headers, body, seconds, connections)

@@ -10,6 +10,7 @@ model of what each acknowledged (2xx) command must have left behind (``envs``, `
 ``jobs``, ``registered``), which the chaos suite checks against MongoDB and the event stream. A
 call whose answer was lost (transport error, 503, timeout) is *unacknowledged*: it may or may not
 have happened."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,10 +18,12 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
+
 from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
 
 ENV_BODY = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
@@ -71,10 +74,21 @@ class RegisteredModel:
 
 
 class MixedLoad:
-    def __init__(self, base_url: str, headers: dict[str, str], project: str = "chaos", rate: float = 20.0,
-                 concurrency: int = 8, timeout: float = 15.0, seed: int = 1, max_envs: int = 6,
-                 max_instances: int = 4, max_registered: int = 12, keep_calls: bool = True,
-                 on_call: Callable[[Call], None] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        project: str = "chaos",
+        rate: float = 20.0,
+        concurrency: int = 8,
+        timeout: float = 15.0,
+        seed: int = 1,
+        max_envs: int = 6,
+        max_instances: int = 4,
+        max_registered: int = 12,
+        keep_calls: bool = True,
+        on_call: Callable[[Call], None] | None = None,
+    ) -> None:
         self.base_url = base_url
         self.headers = {**headers, "Content-Type": "application/json"}
         self.project = project
@@ -104,17 +118,22 @@ class MixedLoad:
         self._client: httpx.AsyncClient | None = None
 
     # --- plumbing ---------------------------------------------------------------------------------
-    async def __aenter__(self) -> "MixedLoad":
-        self._client = httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout,
-                                         limits=httpx.Limits(max_connections=self.concurrency + 4))
+    async def __aenter__(self) -> MixedLoad:
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=self.timeout,
+            limits=httpx.Limits(max_connections=self.concurrency + 4),
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
         if self._client:
             await self._client.aclose()
 
-    async def call(self, op: str, key: str, method: str, path: str, json: Any = None,
-                   body: Any = None) -> tuple[Call, Any]:
+    async def call(
+        self, op: str, key: str, method: str, path: str, json: Any = None, body: Any = None
+    ) -> tuple[Call, Any]:
         started, t0 = time.time(), time.perf_counter()
         status, error, payload = None, "", None
         try:
@@ -147,6 +166,7 @@ class MixedLoad:
     # --- set-up -----------------------------------------------------------------------------------
     async def setup(self, deadline_seconds: float = 60.0) -> None:
         """An environment, application and component to deploy instances to; a registry service."""
+
         async def ok(op: str, method: str, path: str, json: Any) -> dict:
             deadline = time.monotonic() + deadline_seconds
             while True:
@@ -159,18 +179,49 @@ class MixedLoad:
 
         tag = uuid.uuid4().hex[:6]
         p = self.project
-        env = await ok("setup.env", "POST", f"/v2/{p}/cas/environments", {
-            "name": f"target-{tag}", "deploy_mode": "container", "vpc_id": "vpc-1",
-            "base_resources": [{"id": "cce-cluster-1", "type": "cce"}]})
+        env = await ok(
+            "setup.env",
+            "POST",
+            f"/v2/{p}/cas/environments",
+            {
+                "name": f"target-{tag}",
+                "deploy_mode": "container",
+                "vpc_id": "vpc-1",
+                "base_resources": [{"id": "cce-cluster-1", "type": "cce"}],
+            },
+        )
         app = await ok("setup.app", "POST", f"/v2/{p}/cas/applications", {"name": f"app-{tag}"})
-        comp = await ok("setup.component", "POST", f"/v2/{p}/cas/applications/{app['id']}/components", {
-            "name": f"web-{tag}", "runtime": "Docker", "category": "Webapp",
-            "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package",
-                                                     "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}}})
-        self.target = {"environment_id": env["id"], "application_id": app["id"], "component_id": comp["id"],
-                       "component_name": comp["name"]}
-        svc = await ok("setup.service", "POST", f"/v4/{p}/registry/microservices",
-                       {"service": {"serviceName": f"svc-{tag}", "appId": "chaos", "version": "1.0.0"}})
+        comp = await ok(
+            "setup.component",
+            "POST",
+            f"/v2/{p}/cas/applications/{app['id']}/components",
+            {
+                "name": f"web-{tag}",
+                "runtime": "Docker",
+                "category": "Webapp",
+                "source": {
+                    "kind": "artifact",
+                    "spec": {
+                        "storage": "swr",
+                        "type": "package",
+                        "url": "swr.example.com/org/web:1.0.0",
+                        "auth": "iam",
+                    },
+                },
+            },
+        )
+        self.target = {
+            "environment_id": env["id"],
+            "application_id": app["id"],
+            "component_id": comp["id"],
+            "component_name": comp["name"],
+        }
+        svc = await ok(
+            "setup.service",
+            "POST",
+            f"/v4/{p}/registry/microservices",
+            {"service": {"serviceName": f"svc-{tag}", "appId": "chaos", "version": "1.0.0"}},
+        )
         self.service_id = svc["serviceId"]
         self.service_name = f"svc-{tag}"
 
@@ -180,8 +231,9 @@ class MixedLoad:
         roll = self.rng.random()
         if len(live) < self.max_envs and (roll < 0.4 or not live):
             name = f"ce-{uuid.uuid4().hex[:10]}"
-            c, payload = await self.call("env.create", name, "POST", f"/v2/{self.project}/cas/environments",
-                                         {"name": name, **ENV_BODY})
+            c, payload = await self.call(
+                "env.create", name, "POST", f"/v2/{self.project}/cas/environments", {"name": name, **ENV_BODY}
+            )
             if c.acked:
                 self.envs[payload["id"]] = EnvModel(payload["id"], name)
             elif c.status is None or c.status >= 500:
@@ -240,13 +292,22 @@ class MixedLoad:
             return
         if len([i for i in self.instances.values() if not i.gone]) < self.max_instances:
             name = f"ci-{uuid.uuid4().hex[:10]}"
-            body = {"name": name, "environment_id": self.target["environment_id"], "flavor_id": "MICRO-5G:0.5C:1G",
-                    "replica": 1, "version": "1.0.0",
-                    "artifacts": {self.target["component_name"]: {"storage": "swr", "type": "image",
-                                                                  "url": "swr.example.com/org/web:1.0.0",
-                                                                  "auth": "iam"}},
-                    "refer_resources": [{"id": "cce-cluster-1", "type": "cce",
-                                         "parameters": {"namespace": "default"}}]}
+            body = {
+                "name": name,
+                "environment_id": self.target["environment_id"],
+                "flavor_id": "MICRO-5G:0.5C:1G",
+                "replica": 1,
+                "version": "1.0.0",
+                "artifacts": {
+                    self.target["component_name"]: {
+                        "storage": "swr",
+                        "type": "image",
+                        "url": "swr.example.com/org/web:1.0.0",
+                        "auth": "iam",
+                    }
+                },
+                "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
+            }
             c, payload = await self.call("instance.create", name, "POST", self._instances_path(), body)
             if c.acked:
                 inst = InstanceModel(payload["instance_id"], name)
@@ -264,8 +325,13 @@ class MixedLoad:
                 # an action the instance's status allows (a refused one would only measure a 400)
                 action = "start" if inst.status == "STOPPED" else self.rng.choice(ACTIONS[:1] + ACTIONS[2:])
                 parameters = {"replica": self.rng.choice((1, 2))} if action == "scale" else None
-                c, payload = await self.call(f"instance.{action}", inst.id, "POST", f"{path}/action",
-                                             {"action": action, **({"parameters": parameters} if parameters else {})})
+                c, payload = await self.call(
+                    f"instance.{action}",
+                    inst.id,
+                    "POST",
+                    f"{path}/action",
+                    {"action": action, **({"parameters": parameters} if parameters else {})},
+                )
                 self._accept(inst, action, c, payload)
             else:
                 c, payload = await self.call("instance.delete", inst.id, "DELETE", path)
@@ -282,7 +348,7 @@ class MixedLoad:
         if status in TERMINAL:
             inst.pending_job = None
             operation = self.jobs.get(job_id, ("", ""))[0]
-            inst.status = ("FAILED" if status != "SUCCEEDED" else "STOPPED" if operation == "stop" else "RUNNING")
+            inst.status = "FAILED" if status != "SUCCEEDED" else "STOPPED" if operation == "stop" else "RUNNING"
             if inst.delete_job == job_id:
                 inst.gone = status == "SUCCEEDED"
                 inst.delete_job = None
@@ -298,15 +364,23 @@ class MixedLoad:
         roll = self.rng.random()
         if len(live) < self.max_registered and (roll < 0.15 or not live):
             host = f"h-{uuid.uuid4().hex[:10]}"
-            c, payload = await self.call("registry.register", host, "POST",
-                                         f"/v4/{p}/registry/microservices/{sid}/instances",
-                                         {"instance": {"hostName": host, "endpoints": [f"rest://{host}:8080"]}})
+            c, payload = await self.call(
+                "registry.register",
+                host,
+                "POST",
+                f"/v4/{p}/registry/microservices/{sid}/instances",
+                {"instance": {"hostName": host, "endpoints": [f"rest://{host}:8080"]}},
+            )
             if c.acked:
                 self.registered[payload["instanceId"]] = RegisteredModel(sid, payload["instanceId"])
             return
         if roll < 0.25:
-            await self.call("registry.find", sid, "GET",
-                            f"/v4/{p}/registry/instances?appId=chaos&serviceName={self.service_name}&version=latest")
+            await self.call(
+                "registry.find",
+                sid,
+                "GET",
+                f"/v4/{p}/registry/instances?appId=chaos&serviceName={self.service_name}&version=latest",
+            )
             return
         if not live:
             return
@@ -401,7 +475,7 @@ class LoadThread:
 
         try:
             self.loop.run_until_complete(main())
-        except BaseException as exc:  # noqa: BLE001 - reported by start()/stop()
+        except BaseException as exc:
             self.error = self.error or exc
 
     def start(self, timeout: float = 90.0) -> None:

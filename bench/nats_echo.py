@@ -1,5 +1,6 @@
 """The ceiling of the bus: a bare nats-py responder answering every request with its payload.
 Run as a process: python -m bench.nats_echo NATS_URL SUBJECT"""
+
 import asyncio
 import sys
 

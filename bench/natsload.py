@@ -1,17 +1,24 @@
 """A request-reply load loop on NATS: `concurrency` requesters in one asyncio process."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import nats
 
 from bench.loadgen import Result, from_latencies
 
 
-async def _run(url: str, subject: str, payload: Callable[[int], bytes], seconds: float, concurrency: int,
-               ok: Callable[[bytes], bool]) -> Result:
+async def _run(
+    url: str,
+    subject: str,
+    payload: Callable[[int], bytes],
+    seconds: float,
+    concurrency: int,
+    ok: Callable[[bytes], bool],
+) -> Result:
     nc = await nats.connect(url)
     latencies: list[float] = []
     errors = 0
@@ -39,8 +46,14 @@ async def _run(url: str, subject: str, payload: Callable[[int], bytes], seconds:
     return from_latencies(latencies, elapsed, errors, {})
 
 
-def run_nats(url: str, subject: str, payload: Callable[[int], bytes], seconds: float, concurrency: int,
-             ok: Callable[[bytes], bool] = lambda data: True) -> Result:
+def run_nats(
+    url: str,
+    subject: str,
+    payload: Callable[[int], bytes],
+    seconds: float,
+    concurrency: int,
+    ok: Callable[[bytes], bool] = lambda data: True,
+) -> Result:
     try:
         import uvloop
 

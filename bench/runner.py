@@ -1,6 +1,7 @@
 """`python -m bench`: start the whole system on embedded defaults, run every scene with 10
 concurrent connections, measure the machine's ceilings in the same run, print one table and
 write it as JSON. Figures are medians of several runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -66,7 +67,7 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self.peaks = {}
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -132,58 +133,121 @@ class Bench:
                 peaks[k] = max(peaks.get(k, 0.0), v)
         r = median_result(results)
         sc = SERVICE_CENTER.get(scene)
-        row = Row(scene, via, round(median([x.tps for x in results]), 1), round(r.p50_ms, 2), round(r.p95_ms, 2),
-                  round(r.p99_ms, 2), sum(x.errors for x in results), len(results), ceiling,
-                  service_center_tps=sc[0] if sc and via == "HTTP" else None,
-                  service_center_p95_ms=sc[1] if sc and via == "HTTP" else None,
-                  peak_rss_mb={k: round(v, 1) for k, v in sorted(peaks.items())}, note=note)
+        row = Row(
+            scene,
+            via,
+            round(median([x.tps for x in results]), 1),
+            round(r.p50_ms, 2),
+            round(r.p95_ms, 2),
+            round(r.p99_ms, 2),
+            sum(x.errors for x in results),
+            len(results),
+            ceiling,
+            service_center_tps=sc[0] if sc and via == "HTTP" else None,
+            service_center_p95_ms=sc[1] if sc and via == "HTTP" else None,
+            peak_rss_mb={k: round(v, 1) for k, v in sorted(peaks.items())},
+            note=note,
+        )
         self.rows.append(row)
-        print(f"  {scene:<34} {via:<5} {row.tps:>9.1f}/s  p50 {row.p50_ms:7.2f}  p95 {row.p95_ms:7.2f}  "
-              f"p99 {row.p99_ms:7.2f}  errors {row.errors}", flush=True)
+        print(
+            f"  {scene:<34} {via:<5} {row.tps:>9.1f}/s  p50 {row.p50_ms:7.2f}  p95 {row.p95_ms:7.2f}  "
+            f"p99 {row.p99_ms:7.2f}  errors {row.errors}",
+            flush=True,
+        )
         return row
 
-    def http_scene(self, scene: str, method: str, path: str, body: str | None = None, ceiling: str = "hello",
-                   note: str = "") -> Row:
+    def http_scene(
+        self, scene: str, method: str, path: str, body: str | None = None, ceiling: str = "hello", note: str = ""
+    ) -> Row:
         headers = dict(AUTH)
-        return self.measure(scene, "HTTP", lambda: run_http(self.base, method, path, headers, body,
-                                                            self.args.seconds, self.args.connections,
-                                                            self.args.loadgen), ceiling, note)
+        return self.measure(
+            scene,
+            "HTTP",
+            lambda: run_http(
+                self.base, method, path, headers, body, self.args.seconds, self.args.connections, self.args.loadgen
+            ),
+            ceiling,
+            note,
+        )
 
     # --- ceilings ----------------------------------------------------------------------------
     def ceilings(self) -> None:
         port = free_port()
-        hello = spawn("hello", [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port),
-                                "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
-                                "--no-access-log"], log_dir=self.data_dir / "logs")
+        hello = spawn(
+            "hello",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.hello_app:app",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            log_dir=self.data_dir / "logs",
+        )
         try:
             wait_for_port("127.0.0.1", port, 20, hello.proc)
-            self.measure("ceiling: bare ASGI hello world", "HTTP",
-                         lambda: run_http(f"http://127.0.0.1:{port}", "GET", "/", {}, None, self.args.seconds,
-                                          self.args.connections, self.args.loadgen))
+            self.measure(
+                "ceiling: bare ASGI hello world",
+                "HTTP",
+                lambda: run_http(
+                    f"http://127.0.0.1:{port}",
+                    "GET",
+                    "/",
+                    {},
+                    None,
+                    self.args.seconds,
+                    self.args.connections,
+                    self.args.loadgen,
+                ),
+            )
         finally:
             stop(hello)
-        echo = subprocess.Popen([sys.executable, "-m", "bench.nats_echo", self.system.nats_url, "bench.echo"],
-                                stdout=subprocess.PIPE, text=True)
+        echo = subprocess.Popen(
+            [sys.executable, "-m", "bench.nats_echo", self.system.nats_url, "bench.echo"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             echo.stdout.readline()
-            self.measure("ceiling: bare nats-py request-reply", "NATS",
-                         lambda: run_nats(self.system.nats_url, "bench.echo", lambda n: b'{"n":1}',
-                                          self.args.seconds, self.args.connections))
+            self.measure(
+                "ceiling: bare nats-py request-reply",
+                "NATS",
+                lambda: run_nats(
+                    self.system.nats_url, "bench.echo", lambda n: b'{"n":1}', self.args.seconds, self.args.connections
+                ),
+            )
         finally:
             echo.terminate()
             echo.wait(10)
 
     # --- registry set-up ---------------------------------------------------------------------
     def create_service(self, name: str, version: str = "1.0.0") -> str:
-        r = self.http.post(f"/v4/{PROJECT}/registry/microservices",
-                           json={"service": {"serviceName": name, "appId": "bench", "version": version}})
+        r = self.http.post(
+            f"/v4/{PROJECT}/registry/microservices",
+            json={"service": {"serviceName": name, "appId": "bench", "version": version}},
+        )
         r.raise_for_status()
         return r.json()["serviceId"]
 
     def register(self, service_id: str, host: str, interval: int = 600) -> str:
-        r = self.http.post(f"/v4/{PROJECT}/registry/microservices/{service_id}/instances", json={"instance": {
-            "hostName": host, "endpoints": [f"rest://{host}:8080"],
-            "healthCheck": {"mode": "push", "interval": interval, "times": 3}}})
+        r = self.http.post(
+            f"/v4/{PROJECT}/registry/microservices/{service_id}/instances",
+            json={
+                "instance": {
+                    "hostName": host,
+                    "endpoints": [f"rest://{host}:8080"],
+                    "healthCheck": {"mode": "push", "interval": interval, "times": 3},
+                }
+            },
+        )
         r.raise_for_status()
         return r.json()["instanceId"]
 
@@ -194,11 +258,16 @@ class Bench:
 
                 async def one(i: int) -> None:
                     async with sem:
-                        r = await client.post(f"/v4/{PROJECT}/registry/microservices/{service_id}/instances",
-                                              json={"instance": {"hostName": f"{prefix}-{i}",
-                                                                 "endpoints": [f"rest://{prefix}-{i}:8080"],
-                                                                 "healthCheck": {"mode": "push", "interval": 600,
-                                                                                 "times": 3}}})
+                        r = await client.post(
+                            f"/v4/{PROJECT}/registry/microservices/{service_id}/instances",
+                            json={
+                                "instance": {
+                                    "hostName": f"{prefix}-{i}",
+                                    "endpoints": [f"rest://{prefix}-{i}:8080"],
+                                    "healthCheck": {"mode": "push", "interval": 600, "times": 3},
+                                }
+                            },
+                        )
                         r.raise_for_status()
 
                 await asyncio.gather(*(one(i) for i in range(count)))
@@ -211,17 +280,40 @@ class Bench:
     # --- scenes ------------------------------------------------------------------------------
     def registry_scenes(self, sizes: tuple[int, int] = (100, 1000)) -> None:
         grow = self.create_service("bench-grow")
-        self.http_scene("register growing instances", "POST", f"/v4/{PROJECT}/registry/microservices/{grow}/instances",
-                        json.dumps({"instance": {"hostName": "g-{{n}}", "endpoints": ["rest://g-{{n}}:8080"],
-                                                 "healthCheck": {"mode": "push", "interval": 600, "times": 3}}}))
+        self.http_scene(
+            "register growing instances",
+            "POST",
+            f"/v4/{PROJECT}/registry/microservices/{grow}/instances",
+            json.dumps(
+                {
+                    "instance": {
+                        "hostName": "g-{{n}}",
+                        "endpoints": ["rest://g-{{n}}:8080"],
+                        "healthCheck": {"mode": "push", "interval": 600, "times": 3},
+                    }
+                }
+            ),
+        )
         same = self.create_service("bench-same")
-        self.http_scene("register the same instance", "POST", f"/v4/{PROJECT}/registry/microservices/{same}/instances",
-                        json.dumps({"instance": {"hostName": "same", "endpoints": ["rest://same:8080"],
-                                                 "healthCheck": {"mode": "push", "interval": 600, "times": 3}}}))
+        self.http_scene(
+            "register the same instance",
+            "POST",
+            f"/v4/{PROJECT}/registry/microservices/{same}/instances",
+            json.dumps(
+                {
+                    "instance": {
+                        "hostName": "same",
+                        "endpoints": ["rest://same:8080"],
+                        "healthCheck": {"mode": "push", "interval": 600, "times": 3},
+                    }
+                }
+            ),
+        )
         one = self.create_service("bench-one")
         iid = self.register(one, "one")
-        self.http_scene("heartbeat one instance", "PUT",
-                        f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat")
+        self.http_scene(
+            "heartbeat one instance", "PUT", f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat"
+        )
         self.http_scene("find one instance", "GET", self.find_path("bench-one"))
         for size in sizes:
             name = f"bench-{size}"
@@ -244,20 +336,41 @@ class Bench:
         def ok(data: bytes) -> bool:
             return b'"status":200' in data[:40]
 
-        self.measure("heartbeat one instance", "NATS",
-                     lambda: run_nats(self.system.nats_url, hb_subject, lambda n: hb_payload, self.args.seconds,
-                                      self.args.connections, ok), "nats")
-        self.measure("find one instance", "NATS",
-                     lambda: run_nats(self.system.nats_url, find_subject, lambda n: find_payload, self.args.seconds,
-                                      self.args.connections, ok), "nats")
+        self.measure(
+            "heartbeat one instance",
+            "NATS",
+            lambda: run_nats(
+                self.system.nats_url, hb_subject, lambda n: hb_payload, self.args.seconds, self.args.connections, ok
+            ),
+            "nats",
+        )
+        self.measure(
+            "find one instance",
+            "NATS",
+            lambda: run_nats(
+                self.system.nats_url, find_subject, lambda n: find_payload, self.args.seconds, self.args.connections, ok
+            ),
+            "nats",
+        )
 
     def environment_scenes(self) -> None:
         base_env = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
         # names must stay unique across runs: each run gets its own prefix
-        self.measure("v2 create environment", "HTTP", lambda: run_http(
-            self.base, "POST", f"/v2/{PROJECT}/cas/environments", dict(AUTH),
-            json.dumps({"name": f"e{uuid.uuid4().hex[:8]}-{{{{n}}}}x", **base_env}), self.args.seconds,
-            self.args.connections, self.args.loadgen), "hello")
+        self.measure(
+            "v2 create environment",
+            "HTTP",
+            lambda: run_http(
+                self.base,
+                "POST",
+                f"/v2/{PROJECT}/cas/environments",
+                dict(AUTH),
+                json.dumps({"name": f"e{uuid.uuid4().hex[:8]}-{{{{n}}}}x", **base_env}),
+                self.args.seconds,
+                self.args.connections,
+                self.args.loadgen,
+            ),
+            "hello",
+        )
         env = self.http.post(f"/v2/{PROJECT}/cas/environments", json={"name": "bench-show", **base_env}).json()
         self.http_scene("v2 show environment", "GET", f"/v2/{PROJECT}/cas/environments/{env['id']}")
         self.http_scene("v2 list environments (limit 10)", "GET", f"/v2/{PROJECT}/cas/environments?limit=10")
@@ -265,14 +378,34 @@ class Bench:
     def deploy_latency(self, count: int) -> None:
         """Command accepted -> job SUCCEEDED seen by the tracker, zero task delay, one at a time."""
         h = self.http
-        env = h.post(f"/v2/{PROJECT}/cas/environments", json={
-            "name": "bench-deploy", "deploy_mode": "container", "vpc_id": "v",
-            "base_resources": [{"id": "cce-1", "type": "cce"}]}).json()
+        env = h.post(
+            f"/v2/{PROJECT}/cas/environments",
+            json={
+                "name": "bench-deploy",
+                "deploy_mode": "container",
+                "vpc_id": "v",
+                "base_resources": [{"id": "cce-1", "type": "cce"}],
+            },
+        ).json()
         app = h.post(f"/v2/{PROJECT}/cas/applications", json={"name": "bench-app"}).json()
-        comp = h.post(f"/v2/{PROJECT}/cas/applications/{app['id']}/components", json={
-            "name": "bench-comp", "runtime": "Docker", "category": "Webapp", "sub_category": "Web",
-            "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package",
-                                                     "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}}})
+        comp = h.post(
+            f"/v2/{PROJECT}/cas/applications/{app['id']}/components",
+            json={
+                "name": "bench-comp",
+                "runtime": "Docker",
+                "category": "Webapp",
+                "sub_category": "Web",
+                "source": {
+                    "kind": "artifact",
+                    "spec": {
+                        "storage": "swr",
+                        "type": "package",
+                        "url": "swr.example.com/bench/app:1.0.0",
+                        "auth": "iam",
+                    },
+                },
+            },
+        )
         if comp.status_code != 200:
             print(f"  deploy latency skipped: component create answered {comp.status_code} {comp.text[:200]}")
             return
@@ -280,12 +413,25 @@ class Bench:
         latencies = []
         for i in range(count):
             t0 = time.perf_counter()
-            r = h.post(f"/v2/{PROJECT}/cas/applications/{app['id']}/components/{comp['id']}/instances", json={
-                "name": f"bench-inst-{i}", "environment_id": env["id"], "flavor_id": "MICRO-5G:0.5C:1G",
-                "replica": 1, "version": "1.0.0",
-                "artifacts": {comp["name"]: {"storage": "swr", "type": "image",
-                                             "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}},
-                "refer_resources": [{"id": "cce-1", "type": "cce", "parameters": {"namespace": "default"}}]})
+            r = h.post(
+                f"/v2/{PROJECT}/cas/applications/{app['id']}/components/{comp['id']}/instances",
+                json={
+                    "name": f"bench-inst-{i}",
+                    "environment_id": env["id"],
+                    "flavor_id": "MICRO-5G:0.5C:1G",
+                    "replica": 1,
+                    "version": "1.0.0",
+                    "artifacts": {
+                        comp["name"]: {
+                            "storage": "swr",
+                            "type": "image",
+                            "url": "swr.example.com/bench/app:1.0.0",
+                            "auth": "iam",
+                        }
+                    },
+                    "refer_resources": [{"id": "cce-1", "type": "cce", "parameters": {"namespace": "default"}}],
+                },
+            )
             if r.status_code != 200:
                 print(f"  deploy latency: create answered {r.status_code} {r.text[:300]}")
                 return
@@ -303,9 +449,17 @@ class Bench:
         lat = sorted(x * 1000 for x in latencies)
         from bench.loadgen import percentile
 
-        row = Row("deploy job end-to-end (zero task delay)", "HTTP", round(count / sum(latencies), 2),
-                  round(percentile(lat, 50), 1), round(percentile(lat, 95), 1), round(percentile(lat, 99), 1),
-                  0, count, note=f"{count} deployments one after another; last status {status}")
+        row = Row(
+            "deploy job end-to-end (zero task delay)",
+            "HTTP",
+            round(count / sum(latencies), 2),
+            round(percentile(lat, 50), 1),
+            round(percentile(lat, 95), 1),
+            round(percentile(lat, 99), 1),
+            0,
+            count,
+            note=f"{count} deployments one after another; last status {status}",
+        )
         self.rows.append(row)
         print(f"  {row.scene:<34} p50 {row.p50_ms} ms p95 {row.p95_ms} ms", flush=True)
 
@@ -333,19 +487,29 @@ class Bench:
                     done.set()
 
             for _ in range(subscribers):
-                await js.subscribe(f"openstage.evt.{PROJECT}.lifecycle.environment.updated", cb=on_msg,
-                                   ordered_consumer=True, stream=subjects.EVENTS_STREAM,
-                                   deliver_policy=natslib.js.api.DeliverPolicy.NEW)
-            env = self.http.post(f"/v2/{PROJECT}/cas/environments", json={
-                "name": "bench-fanout", "deploy_mode": "container", "vpc_id": "v",
-                "base_resources": [{"id": "cce-1", "type": "cce"}]}).json()
+                await js.subscribe(
+                    f"openstage.evt.{PROJECT}.lifecycle.environment.updated",
+                    cb=on_msg,
+                    ordered_consumer=True,
+                    stream=subjects.EVENTS_STREAM,
+                    deliver_policy=natslib.js.api.DeliverPolicy.NEW,
+                )
+            env = self.http.post(
+                f"/v2/{PROJECT}/cas/environments",
+                json={
+                    "name": "bench-fanout",
+                    "deploy_mode": "container",
+                    "vpc_id": "v",
+                    "base_resources": [{"id": "cce-1", "type": "cce"}],
+                },
+            ).json()
             started = time.perf_counter()
             async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=30) as client:
                 for i in range(events):
                     await client.put(f"/v2/{PROJECT}/cas/environments/{env['id']}", json={"alias": f"a{i}"})
             try:
                 await asyncio.wait_for(done.wait(), 60)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             elapsed = time.perf_counter() - started
             await nc.close()
@@ -355,11 +519,21 @@ class Bench:
         lat = sorted(x * 1000 for x in lags)
         from bench.loadgen import percentile
 
-        row = Row(f"event fan-out to {subscribers} subscribers", "NATS", round(rate, 1), round(percentile(lat, 50), 2),
-                  round(percentile(lat, 95), 2), round(percentile(lat, 99), 2), subscribers * events - len(lags), 1,
-                  note=f"{events} changes x {subscribers} JetStream consumers; TPS = deliveries/s; latency = event time to receipt")
+        row = Row(
+            f"event fan-out to {subscribers} subscribers",
+            "NATS",
+            round(rate, 1),
+            round(percentile(lat, 50), 2),
+            round(percentile(lat, 95), 2),
+            round(percentile(lat, 99), 2),
+            subscribers * events - len(lags),
+            1,
+            note=f"{events} changes x {subscribers} JetStream consumers; TPS = deliveries/s; latency = event time to receipt",
+        )
         self.rows.append(row)
-        print(f"  {row.scene:<34} {row.tps:>9.1f} deliveries/s  lag p50 {row.p50_ms} ms p95 {row.p95_ms} ms", flush=True)
+        print(
+            f"  {row.scene:<34} {row.tps:>9.1f} deliveries/s  lag p50 {row.p50_ms} ms p95 {row.p95_ms} ms", flush=True
+        )
 
     def scale_run(self) -> None:
         """10,000 instances across 100 services, then heartbeat and find-100 again."""
@@ -370,8 +544,11 @@ class Bench:
             self.register_many(sid, f"scale-{i}", 100)
         self.extra["scale_setup_seconds"] = round(time.perf_counter() - t0, 1)
         one, iid = self.extra["heartbeat_target"]
-        self.http_scene("heartbeat one instance @10k", "PUT",
-                        f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat")
+        self.http_scene(
+            "heartbeat one instance @10k",
+            "PUT",
+            f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat",
+        )
         self.http_scene("find 100 instances @10k", "GET", self.find_path("scale-0"))
 
     # --- output ------------------------------------------------------------------------------
@@ -382,12 +559,21 @@ class Bench:
                 r.ceiling = "bare ASGI hello world" if r.via == "HTTP" else "bare nats-py request-reply"
                 r.ratio_to_ceiling = round(r.tps / ceilings[r.via], 3)
         report = {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
-                        "platform": platform.platform(), "python": platform.python_version()},
-            "settings": {"seconds": self.args.seconds, "runs": self.args.runs, "connections": self.args.connections,
-                         "loadgen": "wrk" if (self.args.loadgen == "wrk" or (self.args.loadgen == "auto" and have_wrk()))
-                         else "python"},
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "settings": {
+                "seconds": self.args.seconds,
+                "runs": self.args.runs,
+                "connections": self.args.connections,
+                "loadgen": "wrk"
+                if (self.args.loadgen == "wrk" or (self.args.loadgen == "auto" and have_wrk()))
+                else "python",
+            },
             "rows": [asdict(r) for r in self.rows],
             "extra": {k: v for k, v in self.extra.items() if k != "heartbeat_target"},
         }
@@ -401,14 +587,18 @@ class Bench:
 
 
 def markdown_table(report: dict) -> str:
-    lines = ["| scene | via | TPS | p50 ms | p95 ms | p99 ms | ratio to ceiling | Service-Center TPS / p95 | peak RSS MB |",
-             "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        "| scene | via | TPS | p50 ms | p95 ms | p99 ms | ratio to ceiling | Service-Center TPS / p95 | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
     for r in report["rows"]:
         sc = f"{r['service_center_tps']:,} / {r['service_center_p95_ms']}" if r["service_center_tps"] else ""
         ratio = f"{r['ratio_to_ceiling']:.2f}" if r["ratio_to_ceiling"] is not None else ""
         rss = ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mb"].items())
-        lines.append(f"| {r['scene']} | {r['via']} | {r['tps']:,.0f} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
-                     f"| {ratio} | {sc} | {rss} |")
+        lines.append(
+            f"| {r['scene']} | {r['via']} | {r['tps']:,.0f} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
+            f"| {ratio} | {sc} | {rss} |"
+        )
     return "\n".join(lines)
 
 
@@ -419,15 +609,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--connections", type=int, default=10, help="concurrent connections (Service-Center used 10 VUs)")
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--output", default="bench/results/latest.json")
-    p.add_argument("--only", default="ceilings,registry,nats,environments,deploy,fanout",
-                   help="comma-separated groups: ceilings,registry,nats,environments,deploy,fanout,scale")
+    p.add_argument(
+        "--only",
+        default="ceilings,registry,nats,environments,deploy,fanout",
+        help="comma-separated groups: ceilings,registry,nats,environments,deploy,fanout,scale",
+    )
     p.add_argument("--smoke", action="store_true", help="a tiny load to check the runner works (used by the tests)")
     args = p.parse_args(argv)
     if args.smoke:
         args.seconds, args.runs = 1.0, 1
     groups = set(args.only.split(","))
     bench = Bench(args)
-    print(f"openstage bench: {args.runs} runs x {args.seconds:g}s per scene, {args.connections} connections", flush=True)
+    print(
+        f"openstage bench: {args.runs} runs x {args.seconds:g}s per scene, {args.connections} connections", flush=True
+    )
     bench.start()
     try:
         if "ceilings" in groups:

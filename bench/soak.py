@@ -16,6 +16,7 @@ it at half that rate (or --rate) for --minutes, sampling every --sample-seconds:
 A growth trend is the slope of a linear fit over the last 2/3 of the run (the first third is
 warm-up: caches, pools, JIT-less Python allocator arenas). It writes a PNG plot (--plot), the
 samples as JSON (--output) and prints a markdown summary. Not part of CI."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ import platform
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -37,8 +38,8 @@ from bench.loadgen import percentile
 from bench.mixed import Call, MixedLoad
 from openstage.processes import System, free_port
 from services.contracts import subjects
-from workers import WORKERS
 from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
+from workers import WORKERS
 
 TOKEN = "soak-token-0123456789abcdef"
 PROJECT = "soak"
@@ -76,9 +77,14 @@ class PerOp:
         out = {}
         for op in sorted(self.latencies):
             lat = sorted(self.latencies[op])
-            out[op] = {"calls": len(lat), "p50_ms": round(percentile(lat, 50), 1),
-                       "p95_ms": round(percentile(lat, 95), 1), "p99_ms": round(percentile(lat, 99), 1),
-                       "max_ms": round(lat[-1], 1), "answers": self.statuses[op]}
+            out[op] = {
+                "calls": len(lat),
+                "p50_ms": round(percentile(lat, 50), 1),
+                "p95_ms": round(percentile(lat, 95), 1),
+                "p99_ms": round(percentile(lat, 99), 1),
+                "max_ms": round(lat[-1], 1),
+                "answers": self.statuses[op],
+            }
         return out
 
 
@@ -104,8 +110,18 @@ def process_table(system: System) -> dict[str, psutil.Process]:
 async def measure_capacity(base_url: str, seconds: float, concurrency: int) -> float:
     """Operations/s of the mixed load with ``concurrency`` in flight and no pacing."""
     window = Window()
-    load = MixedLoad(base_url, {"X-Auth-Token": TOKEN}, project="soakcap", rate=10_000, concurrency=concurrency,
-                     keep_calls=False, on_call=window.on_call, max_envs=20, max_instances=12, max_registered=40)
+    load = MixedLoad(
+        base_url,
+        {"X-Auth-Token": TOKEN},
+        project="soakcap",
+        rate=10_000,
+        concurrency=concurrency,
+        keep_calls=False,
+        on_call=window.on_call,
+        max_envs=20,
+        max_instances=12,
+        max_registered=40,
+    )
     async with load:
         await load.setup()
         window.latencies.clear()
@@ -126,11 +142,16 @@ async def lag_consumer(nats_url: str, window_ref: list[Window]) -> nats.NATS:
             changed = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
             window_ref[0].lag_change.append((now - changed) * 1000)
             window_ref[0].lag_delivery.append((now - msg.metadata.timestamp.timestamp()) * 1000)
-        except Exception:  # noqa: BLE001 - a malformed event is not a lag figure
+        except Exception:
             pass
 
-    await js.subscribe(f"{subjects.EVT_PREFIX}.{PROJECT}.>", cb=on_msg, ordered_consumer=True,
-                       stream=subjects.EVENTS_STREAM, deliver_policy=DeliverPolicy.NEW)
+    await js.subscribe(
+        f"{subjects.EVT_PREFIX}.{PROJECT}.>",
+        cb=on_msg,
+        ordered_consumer=True,
+        stream=subjects.EVENTS_STREAM,
+        deliver_policy=DeliverPolicy.NEW,
+    )
     return nc
 
 
@@ -147,13 +168,22 @@ def sample(procs: dict[str, psutil.Process], t: float, w: Window, seconds: float
     lc, ld = sorted(w.lag_change), sorted(w.lag_delivery)
     errors = sum(n for k, n in w.statuses.items() if not k.isdigit() or int(k) >= 500)
     return {
-        "t": round(t, 1), "rss_mb": rss, "fds": fds, "cpu_percent": cpu, "loadavg1": os.getloadavg()[0],
-        "ops_per_s": round(len(lat) / seconds, 1), "errors": errors, "statuses": dict(w.statuses),
-        "latency_p50_ms": round(percentile(lat, 50), 1), "latency_p95_ms": round(percentile(lat, 95), 1),
+        "t": round(t, 1),
+        "rss_mb": rss,
+        "fds": fds,
+        "cpu_percent": cpu,
+        "loadavg1": os.getloadavg()[0],
+        "ops_per_s": round(len(lat) / seconds, 1),
+        "errors": errors,
+        "statuses": dict(w.statuses),
+        "latency_p50_ms": round(percentile(lat, 50), 1),
+        "latency_p95_ms": round(percentile(lat, 95), 1),
         "events": len(lc),
-        "lag_p50_ms": round(percentile(lc, 50), 1), "lag_p95_ms": round(percentile(lc, 95), 1),
+        "lag_p50_ms": round(percentile(lc, 50), 1),
+        "lag_p95_ms": round(percentile(lc, 95), 1),
         "lag_max_ms": round(lc[-1], 1) if lc else 0.0,
-        "delivery_p50_ms": round(percentile(ld, 50), 1), "delivery_p95_ms": round(percentile(ld, 95), 1),
+        "delivery_p50_ms": round(percentile(ld, 50), 1),
+        "delivery_p95_ms": round(percentile(ld, 95), 1),
     }
 
 
@@ -162,8 +192,9 @@ async def soak(system: System, args: argparse.Namespace) -> dict:
     capacity = None
     rate = args.rate
     if rate is None:
-        print(f"measuring capacity: mixed load, {args.concurrency} in flight, {args.capacity_seconds:g}s ...",
-              flush=True)
+        print(
+            f"measuring capacity: mixed load, {args.concurrency} in flight, {args.capacity_seconds:g}s ...", flush=True
+        )
         capacity = await measure_capacity(base_url, args.capacity_seconds, args.concurrency)
         rate = max(1.0, capacity / 2)
         print(f"capacity {capacity:.1f} ops/s -> soak at {rate:.1f} ops/s", flush=True)
@@ -178,9 +209,18 @@ async def soak(system: System, args: argparse.Namespace) -> dict:
     for p in procs.values():
         p.cpu_percent(None)
     nc = await lag_consumer(system.nats_url, window)
-    load = MixedLoad(base_url, {"X-Auth-Token": TOKEN}, project=PROJECT, rate=rate, concurrency=args.concurrency,
-                     keep_calls=False, on_call=on_call, max_envs=20, max_instances=12,
-                     max_registered=40)
+    load = MixedLoad(
+        base_url,
+        {"X-Auth-Token": TOKEN},
+        project=PROJECT,
+        rate=rate,
+        concurrency=args.concurrency,
+        keep_calls=False,
+        on_call=on_call,
+        max_envs=20,
+        max_instances=12,
+        max_registered=40,
+    )
     samples: list[dict] = []
     duration = args.minutes * 60
     async with load:
@@ -197,9 +237,11 @@ async def soak(system: System, args: argparse.Namespace) -> dict:
             last = now
             samples.append(s)
             if len(samples) % max(1, int(60 / args.sample_seconds)) == 0:
-                print(f"  {s['t'] / 60:5.1f} min  {s['ops_per_s']:6.1f} ops/s  errors {s['errors']}  "
-                      f"lag p95 {s['lag_p95_ms']} ms  rss " +
-                      " ".join(f"{k} {v:.0f}" for k, v in s["rss_mb"].items()), flush=True)
+                print(
+                    f"  {s['t'] / 60:5.1f} min  {s['ops_per_s']:6.1f} ops/s  errors {s['errors']}  "
+                    f"lag p95 {s['lag_p95_ms']} ms  rss " + " ".join(f"{k} {v:.0f}" for k, v in s["rss_mb"].items()),
+                    flush=True,
+                )
         stop.set()
         await runner
     await nc.close()
@@ -216,11 +258,11 @@ async def settle(mongodb_url: str, seconds: float = 30.0) -> dict:
     try:
         while True:
             lc = client["openstage_lifecycle"]
-            open_jobs = len(await lc.instance_jobs.find({"status": {"$nin": [s.value for s in TERMINAL]}}, {"_id": 1})
-                            .to_list(None))
+            open_jobs = len(
+                await lc.instance_jobs.find({"status": {"$nin": [s.value for s in TERMINAL]}}, {"_id": 1}).to_list(None)
+            )
             jobs = len(await lc.instance_jobs.find({}, {"_id": 1}).to_list(None))
-            outbox = {d: len(await client[f"openstage_{d}"].outbox.find({}, {"_id": 1}).to_list(None))
-                      for d in WORKERS}
+            outbox = {d: len(await client[f"openstage_{d}"].outbox.find({}, {"_id": 1}).to_list(None)) for d in WORKERS}
             if (not open_jobs and not any(outbox.values())) or time.monotonic() > deadline:
                 return {"jobs": jobs, "jobs_not_terminal": open_jobs, "outbox": outbox}
             await asyncio.sleep(1)
@@ -236,19 +278,28 @@ def trend(ts: list[float], ys: list[float]) -> dict:
     import numpy as np
 
     if len(ts) < 6:
-        return {"slope_per_hour": 0.0, "fitted_change": 0.0, "mean": ys[-1] if ys else 0.0, "level_rise": 0.0,
-                "noise": 0.0}
+        return {
+            "slope_per_hour": 0.0,
+            "fitted_change": 0.0,
+            "mean": ys[-1] if ys else 0.0,
+            "level_rise": 0.0,
+            "noise": 0.0,
+        }
     third = ts[-1] / 3
-    pts = [(t, y) for t, y in zip(ts, ys) if t >= third]
+    pts = [(t, y) for t, y in zip(ts, ys, strict=True) if t >= third]
     x = np.array([p[0] for p in pts]) / 3600
     y = np.array([p[1] for p in pts])
     slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
     noise = float(np.std(y - (slope * x + intercept)))
-    middle = [y for t, y in zip(ts, ys) if third <= t < 2 * third]
-    last = [y for t, y in zip(ts, ys) if t >= 2 * third]
-    return {"slope_per_hour": round(slope, 2), "fitted_change": round(slope * float(x[-1] - x[0]), 2),
-            "mean": round(float(y.mean()), 2), "level_rise": round(float(np.median(last) - np.median(middle)), 2),
-            "noise": round(noise, 2)}
+    middle = [y for t, y in zip(ts, ys, strict=True) if third <= t < 2 * third]
+    last = [y for t, y in zip(ts, ys, strict=True) if t >= 2 * third]
+    return {
+        "slope_per_hour": round(slope, 2),
+        "fitted_change": round(slope * float(x[-1] - x[0]), 2),
+        "mean": round(float(y.mean()), 2),
+        "level_rise": round(float(np.median(last) - np.median(middle)), 2),
+        "noise": round(noise, 2),
+    }
 
 
 def growing(tr: dict, absolute: float, relative: float) -> bool:
@@ -256,8 +307,12 @@ def growing(tr: dict, absolute: float, relative: float) -> bool:
     ``relative`` x the mean and more than twice the scatter around the fit (a garbage collector's
     sawtooth is scatter), and the last third's level is above the middle third's."""
     change = tr["fitted_change"]
-    return (change > absolute and change > relative * max(tr["mean"], 1e-9) and change > 2 * tr["noise"]
-            and tr["level_rise"] > absolute / 2)
+    return (
+        change > absolute
+        and change > relative * max(tr["mean"], 1e-9)
+        and change > 2 * tr["noise"]
+        and tr["level_rise"] > absolute / 2
+    )
 
 
 def analyse(result: dict) -> dict:
@@ -270,9 +325,15 @@ def analyse(result: dict) -> dict:
         fds = [s["fds"].get(n, 0) for s in samples]
         rt, ft = trend(ts, rss), trend(ts, fds)
         per_process[n] = {
-            "rss_start_mb": rss[0], "rss_end_mb": rss[-1], "rss_max_mb": max(rss), "rss_trend": rt,
+            "rss_start_mb": rss[0],
+            "rss_end_mb": rss[-1],
+            "rss_max_mb": max(rss),
+            "rss_trend": rt,
             "rss_growing": growing(rt, 2.0, 0.05),
-            "fds_start": fds[0], "fds_end": fds[-1], "fds_max": max(fds), "fds_trend": ft,
+            "fds_start": fds[0],
+            "fds_end": fds[-1],
+            "fds_max": max(fds),
+            "fds_trend": ft,
             "fds_growing": growing(ft, 5.0, 0.10),
             "cpu_mean_percent": round(sum(s["cpu_percent"].get(n, 0) for s in samples) / len(samples), 1),
         }
@@ -284,15 +345,20 @@ def analyse(result: dict) -> dict:
             statuses[k] = statuses.get(k, 0) + v
     total = sum(statuses.values())
     return {
-        "minutes": round(ts[-1] / 60, 1) if ts else 0, "rate": round(result["rate"], 1),
+        "minutes": round(ts[-1] / 60, 1) if ts else 0,
+        "rate": round(result["rate"], 1),
         "capacity": round(result["capacity"], 1) if result["capacity"] else None,
-        "achieved_ops_per_s": round(total / ts[-1], 1) if ts else 0, "calls": total, "statuses": statuses,
+        "achieved_ops_per_s": round(total / ts[-1], 1) if ts else 0,
+        "calls": total,
+        "statuses": statuses,
         "events": sum(s["events"] for s in samples),
         "lag_p50_ms_median": round(percentile(sorted(s["lag_p50_ms"] for s in samples if s["events"]), 50), 1),
         "lag_p95_ms_median": round(percentile(sorted(lag95), 50), 1),
         "lag_p95_ms_worst": max(lag95, default=0.0),
         "lag_max_ms": max((s["lag_max_ms"] for s in samples), default=0.0),
-        "delivery_p95_ms_median": round(percentile(sorted(s["delivery_p95_ms"] for s in samples if s["events"]), 50), 1),
+        "delivery_p95_ms_median": round(
+            percentile(sorted(s["delivery_p95_ms"] for s in samples if s["events"]), 50), 1
+        ),
         "lag_p95_trend": trend(lag_ts, lag95),
         "latency_p95_ms_median": round(percentile(sorted(s["latency_p95_ms"] for s in samples), 50), 1),
         "processes": per_process,
@@ -318,8 +384,10 @@ def plot(result: dict, summary: dict, path: Path) -> None:
         ax.plot(t, [s["rss_mb"].get(n) for s in samples], label=n)
     ax.axvline(t[-1] / 3 if t else 0, color="grey", linestyle=":", linewidth=1)
     ax.set_ylabel("RSS (MB)")
-    ax.set_title(f"openstage soak: {summary['minutes']} min at {summary['rate']} ops/s "
-                 f"(capacity {summary['capacity']} ops/s), {os.cpu_count()} CPUs, shared machine")
+    ax.set_title(
+        f"openstage soak: {summary['minutes']} min at {summary['rate']} ops/s "
+        f"(capacity {summary['capacity']} ops/s), {os.cpu_count()} CPUs, shared machine"
+    )
     ax.legend(loc="upper left", fontsize=8, ncol=4)
     ax = axes[1]
     for n in names:
@@ -345,8 +413,14 @@ def plot(result: dict, summary: dict, path: Path) -> None:
     ax.set_xlabel("minutes")
     ax.legend(loc="upper left", fontsize=8)
     other = ax.twinx()
-    other.plot(t, [s["loadavg1"] for s in samples], color="black", linewidth=0.8, linestyle="--",
-               label="machine load average (1 min), all users")
+    other.plot(
+        t,
+        [s["loadavg1"] for s in samples],
+        color="black",
+        linewidth=0.8,
+        linestyle="--",
+        label="machine load average (1 min), all users",
+    )
     other.set_ylabel("load average")
     other.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
@@ -370,8 +444,10 @@ def markdown(summary: dict) -> str:
         "",
         "| operation | calls | p50 ms | p95 ms | p99 ms | max ms | answers |",
         "|---|---:|---:|---:|---:|---:|---|",
-        *[f"| {op} | {v['calls']} | {v['p50_ms']} | {v['p95_ms']} | {v['p99_ms']} | {v['max_ms']} | {v['answers']} |"
-          for op, v in summary["per_op"].items()],
+        *[
+            f"| {op} | {v['calls']} | {v['p50_ms']} | {v['p95_ms']} | {v['p99_ms']} | {v['max_ms']} | {v['answers']} |"
+            for op, v in summary["per_op"].items()
+        ],
         "",
         "| process | RSS start → end (max) MB | RSS slope, last 2/3 (MB/h) | growing? | FDs start → end (max) | FD slope (/h) | CPU % |",
         "|---|---|---:|---|---|---:|---:|",
@@ -381,16 +457,19 @@ def markdown(summary: dict) -> str:
             f"| {n} | {p['rss_start_mb']:.0f} → {p['rss_end_mb']:.0f} ({p['rss_max_mb']:.0f}) | "
             f"{p['rss_trend']['slope_per_hour']:+.1f} | {'**yes**' if p['rss_growing'] else 'no'} | "
             f"{p['fds_start']} → {p['fds_end']} ({p['fds_max']}) | {p['fds_trend']['slope_per_hour']:+.1f}"
-            f"{' **growing**' if p['fds_growing'] else ''} | {p['cpu_mean_percent']} |")
+            f"{' **growing**' if p['fds_growing'] else ''} | {p['cpu_mean_percent']} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--minutes", type=float, default=30.0)
-    p.add_argument("--rate", type=float, default=None,
-                   help="operations per second (default: half the capacity, measured first)")
+    p.add_argument(
+        "--rate", type=float, default=None, help="operations per second (default: half the capacity, measured first)"
+    )
     p.add_argument("--concurrency", type=int, default=16, help="operations in flight at most")
     p.add_argument("--capacity-seconds", type=float, default=30.0)
     p.add_argument("--sample-seconds", type=float, default=5.0)
@@ -415,10 +494,22 @@ def main(argv: list[str] | None = None) -> None:
     summary = analyse(result)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                           "load_average_at_end": os.getloadavg()},
-                               "args": vars(args), "summary": summary, **result}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "load_average_at_end": os.getloadavg(),
+                },
+                "args": vars(args),
+                "summary": summary,
+                **result,
+            },
+            indent=1,
+        )
+    )
     plot(result, summary, Path(args.plot))
     print()
     print(markdown(summary))

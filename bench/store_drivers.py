@@ -5,6 +5,7 @@ lease flush and an instance lookup do), with `concurrency` tasks in flight, agai
     python -m bench.store_drivers [--url mongodb://...] [--seconds 3] [--runs 3]
 
 Without --url it starts an nx-27017 store of its own."""
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,16 @@ def compare(url: str, seconds: float, runs: int, concurrency: int) -> list[dict]
             results = [asyncio.run(measure(driver, url, op, seconds, concurrency)) for _ in range(runs)]
             tps = statistics.median(r.tps for r in results)
             mid = sorted(results, key=lambda r: r.tps)[len(results) // 2]
-            rows.append({"operation": op, "driver": driver, "ops_per_s": round(tps, 1),
-                         "p50_ms": round(mid.p50_ms, 3), "p95_ms": round(mid.p95_ms, 3), "runs": runs})
+            rows.append(
+                {
+                    "operation": op,
+                    "driver": driver,
+                    "ops_per_s": round(tps, 1),
+                    "p50_ms": round(mid.p50_ms, 3),
+                    "p95_ms": round(mid.p95_ms, 3),
+                    "runs": runs,
+                }
+            )
     for op in ("find_one", "update_one"):
         m = next(r for r in rows if r["operation"] == op and r["driver"] == "motor")
         p = next(r for r in rows if r["operation"] == op and r["driver"] == "pymongo-async")
@@ -104,8 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     print("| operation | driver | ops/s | p50 ms | p95 ms | ratio to motor |")
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['operation']} | {r['driver']} | {r['ops_per_s']:,.0f} | {r['p50_ms']} | {r['p95_ms']} "
-              f"| {r.get('ratio_to_motor', '')} |")
+        print(
+            f"| {r['operation']} | {r['driver']} | {r['ops_per_s']:,.0f} | {r['p50_ms']} | {r['p95_ms']} "
+            f"| {r.get('ratio_to_motor', '')} |"
+        )
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"url_kind": "nx-27017" if store else "external", "rows": rows}, indent=2))

@@ -17,6 +17,7 @@ Connection: ``--server`` (or OPENSTAGE_NATS_URL; ``openstage up`` prints the NAT
 from ``--ak/--sk``, or OPENSTAGE_AK/OPENSTAGE_SK, or the first credential of
 ``.openstage/credentials.json`` (``--credentials-file``). Needs only ``nats-py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ import json
 import os
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -46,7 +47,7 @@ def event_filter(project: str, event_type: str) -> str:
     ``openstage.evt.<project>.lifecycle.environment.created`` ('*' and '>' keep their NATS meaning)."""
     if not event_type.startswith(EVENT_TYPE_PREFIX):
         raise SystemExit(f"--type {event_type!r}: event types start with {EVENT_TYPE_PREFIX}")
-    return f"{EVENT_SUBJECT_PREFIX}.{project}.{event_type[len(EVENT_TYPE_PREFIX):]}"
+    return f"{EVENT_SUBJECT_PREFIX}.{project}.{event_type[len(EVENT_TYPE_PREFIX) :]}"
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -109,15 +110,23 @@ async def run(args: argparse.Namespace) -> int:
             refused.append(str(exc))
             refusal.set()
 
-    nc = await nats.connect(args.server, user=ak, password=sk, name=f"openstage-subscriber-{args.durable}",
-                            inbox_prefix=f"_INBOX_{ak}".encode(), error_cb=on_error,
-                            max_reconnect_attempts=-1)
+    nc = await nats.connect(
+        args.server,
+        user=ak,
+        password=sk,
+        name=f"openstage-subscriber-{args.durable}",
+        inbox_prefix=f"_INBOX_{ak}".encode(),
+        error_cb=on_error,
+        max_reconnect_attempts=-1,
+    )
     js = nc.jetstream()
     wanted = consumer_config(args, filters)
     try:
         info = await js.consumer_info(STREAM, args.durable)
-        log(f"reusing durable consumer {args.durable} (next event: stream sequence "
-            f"{info.delivered.stream_seq + 1 if info.delivered else '?'}, filter {info.config.filter_subject})")
+        log(
+            f"reusing durable consumer {args.durable} (next event: stream sequence "
+            f"{info.delivered.stream_seq + 1 if info.delivered else '?'}, filter {info.config.filter_subject})"
+        )
         if info.config.filter_subject != wanted.filter_subject:
             log(f"note: the existing consumer filters {info.config.filter_subject}; delete it to change that")
     except NotFoundError:
@@ -133,8 +142,10 @@ async def run(args: argparse.Namespace) -> int:
             log(f"NATS refused the consumer: is {ak} granted project {args.project}? ({refused[0]})")
             return 2
         info = create.result()
-        log(f"created durable consumer {args.durable} (filter {wanted.filter_subject}, "
-            f"deliver {wanted.deliver_policy.value})")
+        log(
+            f"created durable consumer {args.durable} (filter {wanted.filter_subject}, "
+            f"deliver {wanted.deliver_policy.value})"
+        )
 
     sub = await js.subscribe_bind(STREAM, info.config, args.durable, manual_ack=True)
     log(f"consuming {STREAM} on {info.config.deliver_subject}; Ctrl-C to stop")
@@ -155,8 +166,13 @@ async def run(args: argparse.Namespace) -> int:
                 await msg.ack()  # another type: skipped, but the consumer moves on
                 continue
             event = json.loads(msg.data)
-            line = {"type": event.get("type"), "subject": event.get("subject"), "id": event.get("id"),
-                    "sequence": msg.metadata.sequence.stream, "time": event.get("time")}
+            line = {
+                "type": event.get("type"),
+                "subject": event.get("subject"),
+                "id": event.get("id"),
+                "sequence": msg.metadata.sequence.stream,
+                "time": event.get("time"),
+            }
             if args.data:
                 line["data"] = event.get("data")
             print(json.dumps(line), flush=True)
@@ -170,7 +186,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,13 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", default=os.environ.get("OPENSTAGE_NATS_URL", "nats://127.0.0.1:4222"))
     parser.add_argument("--ak", help="access key (NATS user); default OPENSTAGE_AK")
     parser.add_argument("--sk", help="secret key (NATS password); default OPENSTAGE_SK")
-    parser.add_argument("--credentials-file", default=".openstage/credentials.json",
-                        help="used when no AK/SK is given (written by `openstage up`)")
+    parser.add_argument(
+        "--credentials-file",
+        default=".openstage/credentials.json",
+        help="used when no AK/SK is given (written by `openstage up`)",
+    )
     parser.add_argument("--project", required=True, help="project id whose events to follow")
-    parser.add_argument("--durable", required=True, help="consumer name (letters, digits, '-', '_'): reuse it to resume")
-    parser.add_argument("--type", action="append", default=[],
-                        help="event type to keep, e.g. io.openstage.lifecycle.environment.created "
-                             "('*' and '>' allowed); repeatable; default: every event of the project")
+    parser.add_argument(
+        "--durable", required=True, help="consumer name (letters, digits, '-', '_'): reuse it to resume"
+    )
+    parser.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        help="event type to keep, e.g. io.openstage.lifecycle.environment.created "
+        "('*' and '>' allowed); repeatable; default: every event of the project",
+    )
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--from-seq", type=int, help="a new consumer starts at this stream sequence")
     start.add_argument("--from-time", type=parse_time, help="a new consumer starts at this time (ISO 8601)")

@@ -1,4 +1,5 @@
 """Runtime settings, read from OPENSTAGE_* environment variables (and CLI flags that set them)."""
+
 from __future__ import annotations
 
 from pathlib import Path

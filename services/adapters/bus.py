@@ -1,4 +1,5 @@
 """NATS connection and JetStream stream set-up shared by the edge and the workers."""
+
 from __future__ import annotations
 
 import logging

@@ -1,13 +1,15 @@
-"""One source of time, so leases, TTLs and timestamps can be tested without sleeping."""
+"""One source of time, built by each process's composition root and passed in (``deps.clock``), so
+leases, TTLs and timestamps can be tested without sleeping."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class Clock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def millis(self) -> int:
         return int(time.time() * 1000)
@@ -17,6 +19,3 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.monotonic()
-
-
-clock = Clock()

@@ -11,6 +11,7 @@ A tenant integration can:
 It cannot publish commands for, or read events of, a project it is not granted: NATS refuses.
 Pull consumers are not granted (a pull request names only the consumer, which would let one
 tenant drain another's consumer)."""
+
 from __future__ import annotations
 
 import json

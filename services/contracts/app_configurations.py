@@ -6,6 +6,7 @@ ApplicationConfigModifyConfiguration(Env), ChangeApplicationConfigurationRespons
 ShowApplicationConfigurationResponse, ApplicationListConfigConfiguration1). ``revision`` and the
 history are openstage's: every change of an (application, environment) configuration is a new
 revision, kept, and announced by an event carrying it."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal

@@ -12,13 +12,13 @@ Values. The CSE API documents ``Map<String, Map<String, String>>`` and the go-ch
 objects and arrays (400001), so nothing that looks like a MongoDB operator (``{"$gt": ""}``) is
 ever stored or used in a filter.
 """
+
 from __future__ import annotations
 
 import math
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
-
 
 #: Environments the ``X-Environment`` header selects; anything else means "no environment" ("").
 ENVIRONMENTS = ("development", "testing", "acceptance", "production")
@@ -40,7 +40,7 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if -(2 ** 63) <= value < 2 ** 63:
+        if -(2**63) <= value < 2**63:
             return value
         raise ValueError("integer value out of the 64-bit range")
     if isinstance(value, float):
@@ -54,8 +54,9 @@ def _scalar(value: Any) -> Any:
     raise ValueError("a value must be a string, a number or a boolean")
 
 
-ConfigValue = Annotated[Any, PlainValidator(_scalar),
-                        WithJsonSchema({"type": ["string", "number", "integer", "boolean"]})]
+ConfigValue = Annotated[
+    Any, PlainValidator(_scalar), WithJsonSchema({"type": ["string", "number", "integer", "boolean"]})
+]
 DimensionsText = Annotated[str, StringConstraints(max_length=MAX_DIMENSIONS_INFO_LENGTH)]
 Environment = Annotated[str, StringConstraints(pattern=r"^(development|testing|acceptance|production)?$")]
 

@@ -1,4 +1,5 @@
 """Envelope shared by every command reply, and small models reused by several API groups."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -17,7 +18,7 @@ class ErrorBody(BaseModel):
     detail: str = ""
 
     @classmethod
-    def of(cls, err: ServiceError) -> "ErrorBody":
+    def of(cls, err: ServiceError) -> ErrorBody:
         return cls(status=err.status, error_code=err.code, error_msg=err.message, detail=err.detail)
 
 
@@ -33,14 +34,18 @@ class Reply(BaseModel):
     headers: dict[str, str] | None = None
 
     @classmethod
-    def ok(cls, result: BaseModel | dict[str, Any] | list[Any] | None = None, status: int = 200,
-           headers: dict[str, str] | None = None) -> "Reply":
+    def ok(
+        cls,
+        result: BaseModel | dict[str, Any] | list[Any] | None = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
         return cls(status=status, result=result, headers=headers)
 
     @classmethod
-    def failure(cls, err: ServiceError) -> "Reply":
+    def failure(cls, err: ServiceError) -> Reply:
         return cls(status=err.status, error=ErrorBody.of(err))
 
 

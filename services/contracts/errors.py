@@ -5,6 +5,7 @@ generic failures use the HTTP status as Error_ID; domain failures use 6xx (envir
 applications 61x, components 62x, instances 63x, jobs 64x, configuration 65x).
 v4/v3 (Service-Center) codes are Service-Center's own numeric strings (see services/registry).
 """
+
 from __future__ import annotations
 
 

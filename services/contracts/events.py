@@ -1,8 +1,9 @@
 """CloudEvents 1.0 (structured JSON mode) as published on the OPENSTAGE_EVENTS stream."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -16,7 +17,7 @@ class CloudEvent(BaseModel):
     source: str
     type: str
     subject: str
-    time: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
     datacontenttype: str = "application/json"
     data: dict[str, Any] = Field(default_factory=dict)
     # Extension attributes (lower-case alphanumerics, as CloudEvents requires).
@@ -33,7 +34,7 @@ class CloudEvent(BaseModel):
         resource_path: str,
         data: dict[str, Any],
         event_id: str | None = None,
-    ) -> "CloudEvent":
+    ) -> CloudEvent:
         kwargs: dict[str, Any] = {}
         if event_id:
             kwargs["id"] = event_id

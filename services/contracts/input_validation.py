@@ -1,5 +1,6 @@
 """Turning a pydantic ValidationError into the one-line message an API error carries, and the
 limits every JSON request body is held to."""
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ MAX_JSON_DEPTH = 64
 
 _JSON_STRING = re.compile(rb'"[^"]*"')  # once escaped quotes are gone: linear, no backtracking
 #: The integers a stored value may hold (BSON's widest integer is 64-bit signed).
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")

@@ -5,6 +5,7 @@ only 2xx answers count as acknowledged).
 
 ``World`` is one reading of the store and the stream; ``problems(load, world)`` lists every
 invariant that does not hold (empty = all hold)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,8 @@ from motor.motor_asyncio import AsyncIOMotorClient
 
 from bench.mixed import MixedLoad
 from services.adapters.store.mongo import database_name
-from tests.support.events import read_events
 from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
+from tests.support.events import read_events
 
 TRANSITIONAL = {"INITIALIZING", "UPGRADING", "STARTING", "STOPPING", "RESTARTING", "DELETING", "PENDING"}
 DOMAINS = ("lifecycle", "config", "registry", "jobs")
@@ -37,8 +38,9 @@ class World:
         open_jobs = [j for j, d in self.runner_jobs.items() if d.get("status") not in TERMINAL]
         if open_jobs:
             return False, f"{len(open_jobs)} jobs not terminal, e.g. {open_jobs[:3]}"
-        lagging = [j for j, d in self.runner_jobs.items()
-                   if (self.tracked_jobs.get(j) or {}).get("status") != d.get("status")]
+        lagging = [
+            j for j, d in self.runner_jobs.items() if (self.tracked_jobs.get(j) or {}).get("status") != d.get("status")
+        ]
         if lagging:
             return False, f"{len(lagging)} jobs not folded by the tracker yet, e.g. {lagging[:3]}"
         pending = {d: n for d, n in self.outbox.items() if n}
@@ -56,8 +58,10 @@ async def read_store(mongodb_url: str, project: str) -> World:
         w.instances = {d["_id"]: d async for d in db["lifecycle"].instances.find({"project_id": project})}
         w.runner_jobs = {d["_id"]: d async for d in db["lifecycle"].instance_jobs.find({"project_id": project})}
         w.tracked_jobs = {d["_id"]: d async for d in db["jobs"].jobs.find({"project_id": project})}
-        w.registry_instances = {d["_id"].split("/")[-1]
-                                async for d in db["registry"].registry_instances.find({"project": project}, {"_id": 1})}
+        w.registry_instances = {
+            d["_id"].split("/")[-1]
+            async for d in db["registry"].registry_instances.find({"project": project}, {"_id": 1})
+        }
         for d in DOMAINS:
             w.outbox[d] = len([x async for x in db[d].outbox.find({}, {"_id": 1})])
         return w
@@ -110,12 +114,14 @@ def problems(load: MixedLoad, w: World) -> list[str]:
             elif m.acked_aliases:
                 allowed = {m.acked_aliases[-1], *m.unacked_aliases}
                 if doc.get("alias") not in allowed:
-                    out.append(f"environment {m.name}: alias {doc.get('alias')!r}, acknowledged "
-                               f"{m.acked_aliases[-1]!r}")
+                    out.append(
+                        f"environment {m.name}: alias {doc.get('alias')!r}, acknowledged {m.acked_aliases[-1]!r}"
+                    )
         for alias in m.acked_aliases:
             if updated[(env_id, alias)] != 1:
-                out.append(f"environment {m.name}: update to {alias!r} acknowledged, "
-                           f"{updated[(env_id, alias)]} updated events")
+                out.append(
+                    f"environment {m.name}: update to {alias!r} acknowledged, {updated[(env_id, alias)]} updated events"
+                )
     for env_id, doc in w.envs.items():
         if created[env_id] != 1:
             out.append(f"environment {doc.get('name')} in MongoDB with {created[env_id]} created events")
@@ -138,7 +144,7 @@ def problems(load: MixedLoad, w: World) -> list[str]:
         if e["type"] in (j + "succeeded", j + "failed", j + "cancelled"):
             ended[e["data"]["job_id"]] += 1
             ended_as[e["data"]["job_id"]] = e["data"]["execution_status"]
-    for job_id, (operation, iid) in load.jobs.items():
+    for job_id, (operation, _instance_id) in load.jobs.items():
         if job_id not in w.runner_jobs:
             out.append(f"job {job_id} ({operation}) acknowledged, not in MongoDB")
     for job_id, doc in w.runner_jobs.items():
@@ -168,23 +174,33 @@ def problems(load: MixedLoad, w: World) -> list[str]:
         active = doc.get("active_job_id")
         running = active and (w.runner_jobs.get(active) or {}).get("status") not in TERMINAL
         if detail.get("status") in TRANSITIONAL and not running:
-            out.append(f"instance {doc.get('name')} is {detail.get('status')} without a running job "
-                       f"(active_job_id {active})")
+            out.append(
+                f"instance {doc.get('name')} is {detail.get('status')} without a running job (active_job_id {active})"
+            )
         if active and not running:
             out.append(f"instance {doc.get('name')} holds the lock of ended job {active}")
         last = detail.get("last_job_id")
-        if last in w.runner_jobs and w.runner_jobs[last].get("status") in TERMINAL \
-                and detail.get("last_job_status") != w.runner_jobs[last]["status"]:
-            out.append(f"instance {doc.get('name')}: last job {last} {w.runner_jobs[last]['status']}, "
-                       f"last_job_status {detail.get('last_job_status')}")
+        if (
+            last in w.runner_jobs
+            and w.runner_jobs[last].get("status") in TERMINAL
+            and detail.get("last_job_status") != w.runner_jobs[last]["status"]
+        ):
+            out.append(
+                f"instance {doc.get('name')}: last job {last} {w.runner_jobs[last]['status']}, "
+                f"last_job_status {detail.get('last_job_status')}"
+            )
     for iid, m in load.instances.items():
         if iid in w.instances:
             if m.gone:
-                out.append(f"instance {m.name}: deleted (its delete job SUCCEEDED, or the API said 404), "
-                           "still in MongoDB")
+                out.append(
+                    f"instance {m.name}: deleted (its delete job SUCCEEDED, or the API said 404), still in MongoDB"
+                )
             continue
-        deletes = [jid for jid, d in w.runner_jobs.items()
-                   if d.get("instance_id") == iid and d.get("operation") == "delete" and d.get("status") == "SUCCEEDED"]
+        deletes = [
+            jid
+            for jid, d in w.runner_jobs.items()
+            if d.get("instance_id") == iid and d.get("operation") == "delete" and d.get("status") == "SUCCEEDED"
+        ]
         if len(deletes) != 1:
             out.append(f"instance {m.name} (create acknowledged) not in MongoDB, {len(deletes)} succeeded delete jobs")
         if inst_deleted[iid] != 1:
@@ -202,13 +218,17 @@ def problems(load: MixedLoad, w: World) -> list[str]:
     gone = _by(ev, r + "deregistered", lambda d: d["instanceId"])
     expired = _by(ev, r + "expired", lambda d: d["instanceId"])
     if expired:
-        out.append(f"{len(expired)} instances expired although heartbeats were acknowledged within the lease "
-                   f"(120 s), e.g. {list(expired)[:3]}")
+        out.append(
+            f"{len(expired)} instances expired although heartbeats were acknowledged within the lease "
+            f"(120 s), e.g. {list(expired)[:3]}"
+        )
     for iid, m in load.registered.items():
         present = iid in w.registry_instances
         if m.deregister == "acked" and (present or gone[iid] != 1):
-            out.append(f"registry instance {iid}: deregistration acknowledged, in MongoDB: {present}, "
-                       f"{gone[iid]} deregistered events")
+            out.append(
+                f"registry instance {iid}: deregistration acknowledged, in MongoDB: {present}, "
+                f"{gone[iid]} deregistered events"
+            )
         if m.deregister is None and not present:
             out.append(f"registry instance {iid}: registration acknowledged, not in MongoDB")
     for iid in w.registry_instances:
@@ -216,6 +236,8 @@ def problems(load: MixedLoad, w: World) -> list[str]:
             out.append(f"registry instance {iid} in MongoDB with {registered[iid]} registered events")
     for iid, n in registered.items():
         if n != 1 or (iid not in w.registry_instances and gone[iid] + expired[iid] != 1):
-            out.append(f"registry instance {iid}: {n} registered events, in MongoDB: {iid in w.registry_instances}, "
-                       f"{gone[iid]} deregistered")
+            out.append(
+                f"registry instance {iid}: {n} registered events, in MongoDB: {iid in w.registry_instances}, "
+                f"{gone[iid]} deregistered"
+            )
     return out

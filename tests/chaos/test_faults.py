@@ -11,6 +11,7 @@ After each fault the load is paused and the invariants of tests/chaos/invariants
 against MongoDB and the event stream.
 
 Runs its own system (it kills processes): ``pytest tests/chaos``."""
+
 from __future__ import annotations
 
 import json
@@ -53,14 +54,26 @@ class Chaos:
 
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory):
-    rs = start_system(tmp_path_factory.mktemp("chaos"), list(WORKERS), extra_env={
-        "OPENSTAGE_TOKENS": json.dumps([{"token": TOKEN, "projects": [PROJECT]}]),
-        "OPENSTAGE_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
-        "OPENSTAGE_SIMULATED_TASK_SECONDS": "0.05",
-        "OPENSTAGE_JOB_LEASE_SECONDS": "2",  # a killed runner's job is resumed after 2 s
-    })
-    load = LoadThread(MixedLoad(rs.base_url, {"X-Auth-Token": TOKEN}, project=PROJECT, rate=LOAD_RATE,
-                                concurrency=LOAD_CONCURRENCY, timeout=30.0))
+    rs = start_system(
+        tmp_path_factory.mktemp("chaos"),
+        list(WORKERS),
+        extra_env={
+            "OPENSTAGE_TOKENS": json.dumps([{"token": TOKEN, "projects": [PROJECT]}]),
+            "OPENSTAGE_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
+            "OPENSTAGE_SIMULATED_TASK_SECONDS": "0.05",
+            "OPENSTAGE_JOB_LEASE_SECONDS": "2",  # a killed runner's job is resumed after 2 s
+        },
+    )
+    load = LoadThread(
+        MixedLoad(
+            rs.base_url,
+            {"X-Auth-Token": TOKEN},
+            project=PROJECT,
+            rate=LOAD_RATE,
+            concurrency=LOAD_CONCURRENCY,
+            timeout=30.0,
+        )
+    )
     try:
         load.start()
         yield Chaos(rs, load, [])
@@ -81,14 +94,26 @@ def probes(c: Chaos) -> dict[str, tuple[str, str, dict | None]]:
     m = c.model
     job_id = next(iter(m.jobs), "JOB00000000-0000-0000-0000-000000000000")
     return {
-        "lifecycle": ("POST", f"/v2/{PROJECT}/cas/environments",
-                      {"name": f"probe-{time.monotonic_ns() % 10**9}", "deploy_mode": "container",
-                       "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}),
-        "config": ("POST", f"/v3/{PROJECT}/configuration/items",
-                   {"dimensionsInfo": "probe@chaos#1.0.0", "items": {"k": f"v{time.monotonic_ns()}"}}),
-        "registry": ("POST", f"/v4/{PROJECT}/registry/microservices",
-                     {"service": {"serviceName": f"probe-{time.monotonic_ns() % 10**9}", "appId": "chaos",
-                                  "version": "1.0.0"}}),
+        "lifecycle": (
+            "POST",
+            f"/v2/{PROJECT}/cas/environments",
+            {
+                "name": f"probe-{time.monotonic_ns() % 10**9}",
+                "deploy_mode": "container",
+                "vpc_id": "vpc-1",
+                "base_resources": [{"id": "cce-1", "type": "cce"}],
+            },
+        ),
+        "config": (
+            "POST",
+            f"/v3/{PROJECT}/configuration/items",
+            {"dimensionsInfo": "probe@chaos#1.0.0", "items": {"k": f"v{time.monotonic_ns()}"}},
+        ),
+        "registry": (
+            "POST",
+            f"/v4/{PROJECT}/registry/microservices",
+            {"service": {"serviceName": f"probe-{time.monotonic_ns() % 10**9}", "appId": "chaos", "version": "1.0.0"}},
+        ),
         "jobs": ("GET", f"/v2/{PROJECT}/cas/jobs/{job_id}", None),
     }
 
@@ -112,8 +137,9 @@ def assert_unavailable(c: Chaos, domains: list[str], what: str) -> None:
         method, path, body = probes(c)[domain]
         status, seconds, payload = probe(c, method, path, body)
         assert status == 503, f"{what}: {method} {path} answered {status} {payload!r}"
-        assert isinstance(payload, dict) and (payload.get("error_code") or payload.get("errorCode")), \
+        assert isinstance(payload, dict) and (payload.get("error_code") or payload.get("errorCode")), (
             f"{what}: 503 without an error body: {payload!r}"
+        )
         assert seconds <= ANSWER_BOUND, f"{what}: {method} {path} took {seconds:.1f}s"
 
 
@@ -175,8 +201,10 @@ def check_invariants(c: Chaos, what: str, since: float) -> None:
         bare = [x for x in calls if x.status == 503 and not x.code]
         assert not bare, f"{what}: 503 without an error body: {[(x.op, x.key) for x in bare][:10]}"
         slow = [x for x in calls if x.seconds > ANSWER_BOUND]
-        assert not slow, f"{what}: requests not answered within {ANSWER_BOUND}s: " \
-                         f"{[(x.op, x.status, x.error, round(x.seconds, 1)) for x in slow][:10]}"
+        assert not slow, (
+            f"{what}: requests not answered within {ANSWER_BOUND}s: "
+            f"{[(x.op, x.status, x.error, round(x.seconds, 1)) for x in slow][:10]}"
+        )
         deadline = time.monotonic() + SETTLE_BOUND
         while True:
             w = invariants.world(c.rs.mongodb_url, c.rs.nats_url, PROJECT, with_events=False)
@@ -189,11 +217,13 @@ def check_invariants(c: Chaos, what: str, since: float) -> None:
         found = invariants.problems(c.model, w)
         assert not found, f"{what}: {len(found)} invariants broken:\n" + "\n".join(found[:40])
         answered = [x for x in calls if x.status is not None]
-        print(f"\n{what}: {len(calls)} calls ({sum(x.acked for x in calls)} acknowledged, "
-              f"{sum(x.status == 503 for x in calls)} 503, {len(calls) - len(answered)} unanswered, "
-              f"slowest {max((x.seconds for x in calls), default=0):.1f}s); checked {len(w.envs)} environments, "
-              f"{len(w.instances)} instances, {len(w.runner_jobs)} jobs, {len(w.registry_instances)} registry "
-              f"instances, {len(w.events)} events")
+        print(
+            f"\n{what}: {len(calls)} calls ({sum(x.acked for x in calls)} acknowledged, "
+            f"{sum(x.status == 503 for x in calls)} 503, {len(calls) - len(answered)} unanswered, "
+            f"slowest {max((x.seconds for x in calls), default=0):.1f}s); checked {len(w.envs)} environments, "
+            f"{len(w.instances)} instances, {len(w.runner_jobs)} jobs, {len(w.registry_instances)} registry "
+            f"instances, {len(w.events)} events"
+        )
     finally:
         c.load.resume()
 
@@ -285,7 +315,6 @@ def test_the_load_ran_through_every_fault(chaos: Chaos) -> None:
     for x in chaos.model.calls:
         if x.acked:
             acked[x.op] = acked.get(x.op, 0) + 1
-    for op in ("env.create", "env.update", "instance.create", "job.get", "registry.register",
-               "registry.heartbeat"):
+    for op in ("env.create", "env.update", "instance.create", "job.get", "registry.register", "registry.heartbeat"):
         assert acked.get(op, 0) >= 5, f"{op} acknowledged {acked.get(op, 0)} times: {acked}"
     assert len(chaos.faults) == len(WORKERS) + 4, chaos.faults

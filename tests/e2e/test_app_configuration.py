@@ -1,4 +1,5 @@
 """Per-environment application configuration (the config worker) through the official SDK."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,22 +38,37 @@ def new_app(client) -> str:
 
 
 def new_env(client) -> str:
-    return client.create_environment(CreateEnvironmentRequest(body=EnvironmentCreate(
-        name=unique("env"), deploy_mode="container", vpc_id="vpc-1",
-        base_resources=[Resource(id="cce-1", type="cce")]))).id
+    return client.create_environment(
+        CreateEnvironmentRequest(
+            body=EnvironmentCreate(
+                name=unique("env"),
+                deploy_mode="container",
+                vpc_id="vpc-1",
+                base_resources=[Resource(id="cce-1", type="cce")],
+            )
+        )
+    ).id
 
 
 def put(client, app_id: str, env_id: str, variables: dict[str, str] | list[tuple[str, str]]):
     items = variables.items() if isinstance(variables, dict) else variables
-    return client.change_application_configuration(ChangeApplicationConfigurationRequest(
-        application_id=app_id,
-        body=ApplicationConfigModify(environment_id=env_id, configuration=ApplicationConfigModifyConfiguration(
-            env=[ApplicationConfigModifyConfigurationEnv(name=n, value=v) for n, v in items]))))
+    return client.change_application_configuration(
+        ChangeApplicationConfigurationRequest(
+            application_id=app_id,
+            body=ApplicationConfigModify(
+                environment_id=env_id,
+                configuration=ApplicationConfigModifyConfiguration(
+                    env=[ApplicationConfigModifyConfigurationEnv(name=n, value=v) for n, v in items]
+                ),
+            ),
+        )
+    )
 
 
 def get(client, app_id: str, env_id: str | None = None):
-    return client.show_application_configuration(ShowApplicationConfigurationRequest(
-        application_id=app_id, environment_id=env_id)).configuration
+    return client.show_application_configuration(
+        ShowApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
+    ).configuration
 
 
 def variables(item) -> list[tuple[str, str]]:
@@ -80,14 +96,17 @@ def test_three_puts_get_delete_and_revision_events(sdk_factory, running):
 
     got = config_events(running, project)
     assert [g["event"]["data"]["revision"] for g in got] == [1, 2, 3]
-    for g, level in zip(got, ("debug", "info", "warn")):
+    for g, level in zip(got, ("debug", "info", "warn"), strict=True):
         evt = CloudEvent.model_validate(g["event"])
         assert evt.type == "io.openstage.config.app_configuration.updated" and evt.source == "/openstage/config"
         assert g["subject"] == f"openstage.evt.{project}.config.app_configuration.updated" == evt.openstagesubject
         assert g["headers"].get("Nats-Msg-Id") == evt.id and evt.openstageproject == project
         assert evt.data["application_id"] == app_id and evt.data["environment_id"] == env_id
         assert evt.data["action"] == "put"
-        assert evt.data["configuration"]["env"] == [{"name": "LOG_LEVEL", "value": level}, {"name": "REGION", "value": "eu"}]
+        assert evt.data["configuration"]["env"] == [
+            {"name": "LOG_LEVEL", "value": level},
+            {"name": "REGION", "value": "eu"},
+        ]
         assert evt.subject.startswith(f"/v2/{project}/cas/applications/{app_id}/configuration")
 
     # the same variables again change nothing: no revision, no event
@@ -95,12 +114,14 @@ def test_three_puts_get_delete_and_revision_events(sdk_factory, running):
     assert variables(again) == [("LOG_LEVEL", "warn"), ("REGION", "eu")]
     assert len(config_events(running, project)) == 3
 
-    client.delete_application_configuration(DeleteApplicationConfigurationRequest(
-        application_id=app_id, environment_id=env_id))
+    client.delete_application_configuration(
+        DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
+    )
     assert get(client, app_id, env_id) == [] and get(client, app_id) == []  # documented answer: an empty list
     with pytest.raises(ClientRequestException) as err:
-        client.delete_application_configuration(DeleteApplicationConfigurationRequest(
-            application_id=app_id, environment_id=env_id))
+        client.delete_application_configuration(
+            DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
+        )
     assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100651"
 
     deleted = config_events(running, project)[-1]["event"]
@@ -117,8 +138,9 @@ def test_history_extension(sdk_factory, signed):
     app_id, env_id = new_app(client), new_env(client)
     put(client, app_id, env_id, {"A": "1"})
     put(client, app_id, env_id, {"A": "2"})
-    client.delete_application_configuration(DeleteApplicationConfigurationRequest(application_id=app_id,
-                                                                                  environment_id=env_id))
+    client.delete_application_configuration(
+        DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
+    )
     r = signed.get(f"/v2/cfghist/cas/applications/{app_id}/configuration/history", params={"environment_id": env_id})
     assert r.status_code == 200, r.text
     history = r.json()
@@ -157,10 +179,18 @@ def test_unknown_application_or_environment(sdk_factory):
         (lambda: put(client, "nosuchapp", "nosuchenv", {"A": "1"}), "SVCSTG.00100611"),
         (lambda: get(client, "nosuchapp"), "SVCSTG.00100611"),
         (lambda: get(client, app_id, "nosuchenv"), "SVCSTG.00100601"),
-        (lambda: client.delete_application_configuration(DeleteApplicationConfigurationRequest(
-            application_id="nosuchapp", environment_id=env_id)), "SVCSTG.00100611"),
-        (lambda: client.delete_application_configuration(DeleteApplicationConfigurationRequest(
-            application_id=app_id, environment_id=env_id)), "SVCSTG.00100651"),
+        (
+            lambda: client.delete_application_configuration(
+                DeleteApplicationConfigurationRequest(application_id="nosuchapp", environment_id=env_id)
+            ),
+            "SVCSTG.00100611",
+        ),
+        (
+            lambda: client.delete_application_configuration(
+                DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
+            ),
+            "SVCSTG.00100651",
+        ),
     ):
         with pytest.raises(ClientRequestException) as err:
             call()
@@ -181,8 +211,11 @@ def test_configurations_of_deleted_applications_and_environments_are_removed(sdk
         action()
         deadline = time.monotonic() + 15
         while True:
-            found = [g["event"]["data"] for g in config_events(running, project)
-                     if g["event"]["type"].endswith("app_configuration.deleted")]
+            found = [
+                g["event"]["data"]
+                for g in config_events(running, project)
+                if g["event"]["type"].endswith("app_configuration.deleted")
+            ]
             if len(found) >= expected or time.monotonic() > deadline:
                 return found
             time.sleep(0.3)
@@ -191,7 +224,8 @@ def test_configurations_of_deleted_applications_and_environments_are_removed(sdk
     deletions_after(lambda: client.delete_environment(DeleteEnvironmentRequest(environment_id=env_b)), 1)
     deletions = deletions_after(lambda: client.delete_application(DeleteApplicationRequest(application_id=app_id)), 2)
     assert sorted((d["application_id"], d["environment_id"], d["revision"]) for d in deletions) == sorted(
-        [(app_id, env_a, 2), (app_id, env_b, 2)])
+        [(app_id, env_a, 2), (app_id, env_b, 2)]
+    )
     assert {d["reason"] for d in deletions} == {f"application {app_id} deleted", f"environment {env_b} deleted"}
     # the other application's configuration is untouched
     assert variables(get(client, other_app, env_a)[0]) == [("C", "1")]
@@ -202,9 +236,13 @@ def test_cross_project_isolation(sdk_factory):
     app_id, env_id = new_app(a), new_env(a)
     put(a, app_id, env_id, {"SECRET": "a"})
     b_on_a = sdk_factory("tenanta", TENANT_B)
-    for call in (lambda: get(b_on_a, app_id), lambda: put(b_on_a, app_id, env_id, {"SECRET": "b"}),
-                 lambda: b_on_a.delete_application_configuration(DeleteApplicationConfigurationRequest(
-                     application_id=app_id, environment_id=env_id))):
+    for call in (
+        lambda: get(b_on_a, app_id),
+        lambda: put(b_on_a, app_id, env_id, {"SECRET": "b"}),
+        lambda: b_on_a.delete_application_configuration(
+            DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
+        ),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 403

@@ -1,4 +1,5 @@
 """Application calls through the official SDK against the running system."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,7 +27,9 @@ def unique(prefix: str = "app") -> str:
 
 
 def create(client, name: str, description: str | None = "test"):
-    return client.create_application(CreateApplicationRequest(body=ApplicationCreate(name=name, description=description)))
+    return client.create_application(
+        CreateApplicationRequest(body=ApplicationCreate(name=name, description=description))
+    )
 
 
 def show(client, app_id: str):
@@ -34,8 +37,11 @@ def show(client, app_id: str):
 
 
 def add_component(client, app_id: str, name: str):
-    return client.create_component(CreateComponentRequest(application_id=app_id, body=ComponentCreate(
-        name=name, runtime="Docker", category="Common")))
+    return client.create_component(
+        CreateComponentRequest(
+            application_id=app_id, body=ComponentCreate(name=name, runtime="Docker", category="Common")
+        )
+    )
 
 
 def test_create_show_change_delete(sdk_factory):
@@ -50,10 +56,18 @@ def test_create_show_change_delete(sdk_factory):
 
     shown = show(client, created.id)
     assert shown.component_count == 0
-    assert (shown.id, shown.name, shown.description, shown.create_time) == (created.id, name, "test", created.create_time)
+    assert (shown.id, shown.name, shown.description, shown.create_time) == (
+        created.id,
+        name,
+        "test",
+        created.create_time,
+    )
 
-    changed = client.change_application(ChangeApplicationRequest(
-        application_id=created.id, body=ApplicationModify(name=name + "x", description="renamed")))
+    changed = client.change_application(
+        ChangeApplicationRequest(
+            application_id=created.id, body=ApplicationModify(name=name + "x", description="renamed")
+        )
+    )
     assert changed.name == name + "x" and changed.description == "renamed"
     assert changed.update_time >= created.update_time and changed.create_time == created.create_time
     assert show(client, created.id).name == name + "x"
@@ -66,8 +80,9 @@ def test_create_show_change_delete(sdk_factory):
         client.delete_application(DeleteApplicationRequest(application_id=created.id))
     assert err.value.status_code == 404
     with pytest.raises(ClientRequestException) as err:
-        client.change_application(ChangeApplicationRequest(application_id=created.id,
-                                                           body=ApplicationModify(description="gone")))
+        client.change_application(
+            ChangeApplicationRequest(application_id=created.id, body=ApplicationModify(description="gone"))
+        )
     assert err.value.status_code == 404
 
 
@@ -108,8 +123,12 @@ def test_list_pagination_and_ordering(sdk_factory):
     latest = client.list_applications(ListApplicationsRequest(order_by="update_time", limit=1))
     assert [a.id for a in latest.applications] == [ids[0]]
 
-    for bad in (ListApplicationsRequest(order_by="nonsense"), ListApplicationsRequest(order="sideways"),
-                ListApplicationsRequest(limit=101), ListApplicationsRequest(offset=-1)):
+    for bad in (
+        ListApplicationsRequest(order_by="nonsense"),
+        ListApplicationsRequest(order="sideways"),
+        ListApplicationsRequest(limit=101),
+        ListApplicationsRequest(offset=-1),
+    ):
         with pytest.raises(ClientRequestException) as err:
             client.list_applications(bad)
         assert err.value.status_code == 400 and err.value.error_code.startswith("SVCSTG.00100")
@@ -125,12 +144,17 @@ def test_names_are_unique_per_project_case_insensitive(sdk_factory):
     assert create(sdk_factory("appuniq2"), name).name == name  # another project: fine
     other = create(client, unique("Other"))
     with pytest.raises(ClientRequestException) as err:
-        client.change_application(ChangeApplicationRequest(application_id=other.id,
-                                                           body=ApplicationModify(name=name.lower())))
+        client.change_application(
+            ChangeApplicationRequest(application_id=other.id, body=ApplicationModify(name=name.lower()))
+        )
     assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100612"
     # renaming to its own name with another case is fine
-    assert client.change_application(ChangeApplicationRequest(
-        application_id=other.id, body=ApplicationModify(name=other.name.upper()))).name == other.name.upper()
+    assert (
+        client.change_application(
+            ChangeApplicationRequest(application_id=other.id, body=ApplicationModify(name=other.name.upper()))
+        ).name
+        == other.name.upper()
+    )
 
 
 def test_component_count_and_delete_with_components(sdk_factory):
@@ -167,19 +191,24 @@ def test_cross_project_isolation(sdk_factory):
     a = sdk_factory("tenanta", TENANT_A)
     app = create(a, unique())
     b_on_a = sdk_factory("tenanta", TENANT_B)
-    for call in (lambda: b_on_a.list_applications(ListApplicationsRequest()),
-                 lambda: show(b_on_a, app.id),
-                 lambda: b_on_a.delete_application(DeleteApplicationRequest(application_id=app.id)),
-                 lambda: create(b_on_a, unique())):
+    for call in (
+        lambda: b_on_a.list_applications(ListApplicationsRequest()),
+        lambda: show(b_on_a, app.id),
+        lambda: b_on_a.delete_application(DeleteApplicationRequest(application_id=app.id)),
+        lambda: create(b_on_a, unique()),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 403
     b = sdk_factory("tenantb", TENANT_B)
     assert app.id not in [x.id for x in b.list_applications(ListApplicationsRequest()).applications]
-    for call in (lambda: show(b, app.id),
-                 lambda: b.change_application(ChangeApplicationRequest(application_id=app.id,
-                                                                       body=ApplicationModify(description="x"))),
-                 lambda: b.delete_application(DeleteApplicationRequest(application_id=app.id))):
+    for call in (
+        lambda: show(b, app.id),
+        lambda: b.change_application(
+            ChangeApplicationRequest(application_id=app.id, body=ApplicationModify(description="x"))
+        ),
+        lambda: b.delete_application(DeleteApplicationRequest(application_id=app.id)),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 404

@@ -1,7 +1,8 @@
 """Authentication and tenancy at the edge, with requests signed by the official SDK signer."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -34,10 +35,10 @@ def test_unsigned_is_401(running):
 
 def test_stale_sdk_date_is_401(running):
     client = SignedClient(running.base_url, ADMIN.ak, ADMIN.sk)
-    stale = (datetime.now(timezone.utc) - timedelta(minutes=16)).strftime("%Y%m%dT%H%M%SZ")
+    stale = (datetime.now(UTC) - timedelta(minutes=16)).strftime("%Y%m%dT%H%M%SZ")
     r = client.get("/v2/authproj/cas/environments", headers={"X-Sdk-Date": stale})
     assert r.status_code == 401
-    fresh = (datetime.now(timezone.utc) - timedelta(minutes=5)).strftime("%Y%m%dT%H%M%SZ")
+    fresh = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y%m%dT%H%M%SZ")
     assert client.get("/v2/authproj/cas/environments", headers={"X-Sdk-Date": fresh}).status_code == 200
 
 

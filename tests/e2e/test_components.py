@@ -1,4 +1,5 @@
 """Component calls through the official SDK against the running system."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,8 @@ from huaweicloudsdkservicestage.v2.model import (
 )
 from pymongo import MongoClient
 
-from services.settings import Settings
 from services.adapters.store.mongo import database_name
+from services.settings import Settings
 from tests.support.events import read_events
 from tests.support.system import TENANT_A, TENANT_B
 
@@ -40,13 +41,23 @@ def new_app(client) -> str:
     return client.create_application(CreateApplicationRequest(body=ApplicationCreate(name=unique("app")))).id
 
 
-CODE = SourceObject(kind="code", spec=SourceOrArtifact(repo_type="GitHub", repo_url="https://github.com/example/demo.git",
-                                                       repo_auth="github-auth"))
-SWR = SourceObject(kind="artifact", spec=SourceOrArtifact(storage="swr", type="package",
-                                                          url="swr.example.com/org/demo:1.0.0", auth="iam"))
-OBS = SourceObject(kind="artifact", spec=SourceOrArtifact(
-    storage="obs", type="package", url="https://obs.example.com/bucket/demo.jar",
-    properties=ObsProperties(endpoint="https://obs.example.com", bucket="bucket", key="demo.jar")))
+CODE = SourceObject(
+    kind="code",
+    spec=SourceOrArtifact(repo_type="GitHub", repo_url="https://github.com/example/demo.git", repo_auth="github-auth"),
+)
+SWR = SourceObject(
+    kind="artifact",
+    spec=SourceOrArtifact(storage="swr", type="package", url="swr.example.com/org/demo:1.0.0", auth="iam"),
+)
+OBS = SourceObject(
+    kind="artifact",
+    spec=SourceOrArtifact(
+        storage="obs",
+        type="package",
+        url="https://obs.example.com/bucket/demo.jar",
+        properties=ObsProperties(endpoint="https://obs.example.com", bucket="bucket", key="demo.jar"),
+    ),
+)
 
 
 def create(client, app_id: str, name: str | None = None, **kw):
@@ -57,8 +68,16 @@ def create(client, app_id: str, name: str | None = None, **kw):
         sub_category=kw.get("sub_category", "Java Chassis"),
         description=kw.get("description", "a component"),
         source=kw.get("source", CODE),
-        build=kw.get("build", Build(parameters=BuildParameters(cluster_id="cluster-1", build_cmd="mvn clean package",
-                                                               node_label_selector={"kubernetes.io/arch": "amd64"}))),
+        build=kw.get(
+            "build",
+            Build(
+                parameters=BuildParameters(
+                    cluster_id="cluster-1",
+                    build_cmd="mvn clean package",
+                    node_label_selector={"kubernetes.io/arch": "amd64"},
+                )
+            ),
+        ),
     )
     return client.create_component(CreateComponentRequest(application_id=app_id, body=body))
 
@@ -83,7 +102,11 @@ def test_create_show_change_delete(sdk_factory):
     assert created.source.kind == "code"
     spec = created.source.spec
     assert (spec.repo_type, spec.repo_url, spec.repo_ref, spec.repo_auth) == (
-        "GitHub", "https://github.com/example/demo.git", "master", "github-auth")  # repo_ref defaults to master
+        "GitHub",
+        "https://github.com/example/demo.git",
+        "master",
+        "github-auth",
+    )  # repo_ref defaults to master
     assert spec.storage is None and spec.url is None
     assert created.build.id
     params = created.build.parameters
@@ -95,10 +118,18 @@ def test_create_show_change_delete(sdk_factory):
     shown = show(client, app_id, created.id)
     assert shown.to_json_object() == created.to_json_object()
 
-    changed = client.change_component(ChangeComponentRequest(
-        application_id=app_id, component_id=created.id,
-        body=ComponentModify(name=name + "-v2", description="changed", source=OBS,
-                             build=Build(parameters=BuildParameters(cluster_id="cluster-2")))))
+    changed = client.change_component(
+        ChangeComponentRequest(
+            application_id=app_id,
+            component_id=created.id,
+            body=ComponentModify(
+                name=name + "-v2",
+                description="changed",
+                source=OBS,
+                build=Build(parameters=BuildParameters(cluster_id="cluster-2")),
+            ),
+        )
+    )
     assert changed.name == name + "-v2" and changed.description == "changed"
     assert changed.source.kind == "artifact" and changed.source.spec.storage == "obs"
     assert changed.source.spec.auth == "iam"  # default
@@ -121,8 +152,9 @@ def test_create_show_change_delete(sdk_factory):
 def test_artifact_components_and_optional_fields(sdk_factory):
     client = sdk_factory("compproj")
     app_id = new_app(client)
-    docker = create(client, app_id, runtime="Docker", category="Common", sub_category=None, source=SWR, build=None,
-                    description=None)
+    docker = create(
+        client, app_id, runtime="Docker", category="Common", sub_category=None, source=SWR, build=None, description=None
+    )
     assert docker.runtime == "Docker" and docker.category == "Common" and docker.sub_category is None
     assert docker.source.spec.storage == "swr" and docker.source.spec.type == "package" and docker.build is None
     bare = create(client, app_id, runtime="Nodejs8", category="Webapp", sub_category="Web", source=None, build=None)
@@ -155,18 +187,23 @@ def test_list_pagination_ordering_and_overviews(sdk_factory):
     assert overviews.count == 4 and [c.id for c in overviews.components] == ids
     assert all(c.instances == [] for c in overviews.components)
     assert overviews.components[0].build.parameters.cluster_id == "cluster-1"
-    page = client.list_component_overviews(ListComponentOverviewsRequest(application_id=app_id, limit=1, offset=3,
-                                                                         order="asc"))
+    page = client.list_component_overviews(
+        ListComponentOverviewsRequest(application_id=app_id, limit=1, offset=3, order="asc")
+    )
     assert page.count == 4 and [c.id for c in page.components] == ids[3:]
 
-    for bad in (ListComponentsRequest(application_id=app_id, order_by="runtime"),
-                ListComponentsRequest(application_id=app_id, limit=500)):
+    for bad in (
+        ListComponentsRequest(application_id=app_id, order_by="runtime"),
+        ListComponentsRequest(application_id=app_id, limit=500),
+    ):
         with pytest.raises(ClientRequestException) as err:
             client.list_components(bad)
         assert err.value.status_code == 400
 
-    for call in (lambda: client.list_components(ListComponentsRequest(application_id="nosuchapp")),
-                 lambda: client.list_component_overviews(ListComponentOverviewsRequest(application_id="nosuchapp"))):
+    for call in (
+        lambda: client.list_components(ListComponentsRequest(application_id="nosuchapp")),
+        lambda: client.list_component_overviews(ListComponentOverviewsRequest(application_id="nosuchapp")),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100611"
@@ -186,20 +223,32 @@ def test_delete_is_refused_while_the_component_has_instances(sdk_factory, instan
     app_id = new_app(client)
     comp = create(client, app_id)
     instance_id = uuid.uuid4().hex
-    instances.insert_one({
-        "_id": instance_id, "id": instance_id, "name": "inst-1", "project_id": "compinst", "application_id": app_id,
-        "component_id": comp.id, "environment_id": "env-1", "version": "1.0.0", "flavor_id": "MICRO-5G:0.5C:1G",
-        "create_time": 1_700_000_000_000, "update_time": 1_700_000_000_000,
-    })
+    instances.insert_one(
+        {
+            "_id": instance_id,
+            "id": instance_id,
+            "name": "inst-1",
+            "project_id": "compinst",
+            "application_id": app_id,
+            "component_id": comp.id,
+            "environment_id": "env-1",
+            "version": "1.0.0",
+            "flavor_id": "MICRO-5G:0.5C:1G",
+            "create_time": 1_700_000_000_000,
+            "update_time": 1_700_000_000_000,
+        }
+    )
     try:
         overview = client.list_component_overviews(ListComponentOverviewsRequest(application_id=app_id))
         [item] = overview.components
         assert [(i.instance_id, i.instance_name, i.environment_id, i.version) for i in item.instances] == [
-            (instance_id, "inst-1", "env-1", "1.0.0")]
+            (instance_id, "inst-1", "env-1", "1.0.0")
+        ]
         for force in (None, True):
             with pytest.raises(ClientRequestException) as err:
-                client.delete_component(DeleteComponentRequest(application_id=app_id, component_id=comp.id,
-                                                               force=force))
+                client.delete_component(
+                    DeleteComponentRequest(application_id=app_id, component_id=comp.id, force=force)
+                )
             assert err.value.status_code == 409 and err.value.error_code == "SVCSTG.00100623"
             assert "instance" in err.value.error_msg
         assert show(client, app_id, comp.id).id == comp.id and component_count(client, app_id) == 1
@@ -213,10 +262,13 @@ def test_a_component_belongs_to_one_application(sdk_factory):
     client = sdk_factory("compowner")
     app_a, app_b = new_app(client), new_app(client)
     comp = create(client, app_a)
-    for call in (lambda: show(client, app_b, comp.id),
-                 lambda: client.change_component(ChangeComponentRequest(
-                     application_id=app_b, component_id=comp.id, body=ComponentModify(description="x"))),
-                 lambda: client.delete_component(DeleteComponentRequest(application_id=app_b, component_id=comp.id))):
+    for call in (
+        lambda: show(client, app_b, comp.id),
+        lambda: client.change_component(
+            ChangeComponentRequest(application_id=app_b, component_id=comp.id, body=ComponentModify(description="x"))
+        ),
+        lambda: client.delete_component(DeleteComponentRequest(application_id=app_b, component_id=comp.id)),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100621"
@@ -239,12 +291,14 @@ def test_names_are_unique_per_application_case_insensitive(sdk_factory):
     assert create(client, app_b, name).name == name  # another application: fine
     other = create(client, app_a)
     with pytest.raises(ClientRequestException) as err:
-        client.change_component(ChangeComponentRequest(application_id=app_a, component_id=other.id,
-                                                       body=ComponentModify(name=name.upper())))
+        client.change_component(
+            ChangeComponentRequest(application_id=app_a, component_id=other.id, body=ComponentModify(name=name.upper()))
+        )
     assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100622"
     with pytest.raises(ClientRequestException) as err:
-        client.change_component(ChangeComponentRequest(application_id=app_a, component_id=other.id,
-                                                       body=ComponentModify()))
+        client.change_component(
+            ChangeComponentRequest(application_id=app_a, component_id=other.id, body=ComponentModify())
+        )
     assert err.value.status_code == 400
     assert component_count(client, app_a) == 2
 
@@ -254,20 +308,25 @@ def test_cross_project_isolation(sdk_factory):
     app_id = new_app(a)
     comp = create(a, app_id)
     b_on_a = sdk_factory("tenanta", TENANT_B)
-    for call in (lambda: b_on_a.list_components(ListComponentsRequest(application_id=app_id)),
-                 lambda: show(b_on_a, app_id, comp.id),
-                 lambda: create(b_on_a, app_id),
-                 lambda: b_on_a.delete_component(DeleteComponentRequest(application_id=app_id, component_id=comp.id))):
+    for call in (
+        lambda: b_on_a.list_components(ListComponentsRequest(application_id=app_id)),
+        lambda: show(b_on_a, app_id, comp.id),
+        lambda: create(b_on_a, app_id),
+        lambda: b_on_a.delete_component(DeleteComponentRequest(application_id=app_id, component_id=comp.id)),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 403
     b = sdk_factory("tenantb", TENANT_B)
-    for call in (lambda: b.list_components(ListComponentsRequest(application_id=app_id)),
-                 lambda: show(b, app_id, comp.id),
-                 lambda: create(b, app_id),
-                 lambda: b.change_component(ChangeComponentRequest(application_id=app_id, component_id=comp.id,
-                                                                   body=ComponentModify(description="x"))),
-                 lambda: b.delete_component(DeleteComponentRequest(application_id=app_id, component_id=comp.id))):
+    for call in (
+        lambda: b.list_components(ListComponentsRequest(application_id=app_id)),
+        lambda: show(b, app_id, comp.id),
+        lambda: create(b, app_id),
+        lambda: b.change_component(
+            ChangeComponentRequest(application_id=app_id, component_id=comp.id, body=ComponentModify(description="x"))
+        ),
+        lambda: b.delete_component(DeleteComponentRequest(application_id=app_id, component_id=comp.id)),
+    ):
         with pytest.raises(ClientRequestException) as err:
             call()
         assert err.value.status_code == 404
@@ -291,26 +350,76 @@ GOOD = {"name": "okname", "runtime": "Java8", "category": "MicroService"}
         ({**GOOD, "sub_category": "Web"}, 400, "SVCSTG.00100625", "sub_category"),
         ({**GOOD, "category": "Common", "sub_category": "Mesher"}, 400, "SVCSTG.00100625", "sub_category"),
         ({**GOOD, "source": {"kind": "git", "spec": {}}}, 400, "SVCSTG.00100400", "kind"),
-        ({**GOOD, "source": {"kind": "code", "spec": {"repo_type": "SVN", "repo_url": "https://x/y"}}},
-         400, "SVCSTG.00100400", "repo_type"),
+        (
+            {**GOOD, "source": {"kind": "code", "spec": {"repo_type": "SVN", "repo_url": "https://x/y"}}},
+            400,
+            "SVCSTG.00100400",
+            "repo_type",
+        ),
         ({**GOOD, "source": {"kind": "code", "spec": {"repo_type": "GitHub"}}}, 400, "SVCSTG.00100626", "repo_url"),
-        ({**GOOD, "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "ftp://x/y"}}},
-         400, "SVCSTG.00100626", "repo_url"),
-        ({**GOOD, "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "https://x/y",
-                                                       "storage": "swr"}}}, 400, "SVCSTG.00100626", "storage"),
-        ({**GOOD, "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package"}}},
-         400, "SVCSTG.00100626", "url"),
-        ({**GOOD, "source": {"kind": "artifact", "spec": {"storage": "nfs", "type": "package", "url": "u"}}},
-         400, "SVCSTG.00100400", "storage"),
-        ({**GOOD, "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "u",
-                                                           "properties": {"bucket": "abc"}}}},
-         400, "SVCSTG.00100626", "properties"),
+        (
+            {**GOOD, "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "ftp://x/y"}}},
+            400,
+            "SVCSTG.00100626",
+            "repo_url",
+        ),
+        (
+            {
+                **GOOD,
+                "source": {
+                    "kind": "code",
+                    "spec": {"repo_type": "GitHub", "repo_url": "https://x/y", "storage": "swr"},
+                },
+            },
+            400,
+            "SVCSTG.00100626",
+            "storage",
+        ),
+        (
+            {**GOOD, "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package"}}},
+            400,
+            "SVCSTG.00100626",
+            "url",
+        ),
+        (
+            {**GOOD, "source": {"kind": "artifact", "spec": {"storage": "nfs", "type": "package", "url": "u"}}},
+            400,
+            "SVCSTG.00100400",
+            "storage",
+        ),
+        (
+            {
+                **GOOD,
+                "source": {
+                    "kind": "artifact",
+                    "spec": {"storage": "swr", "type": "package", "url": "u", "properties": {"bucket": "abc"}},
+                },
+            },
+            400,
+            "SVCSTG.00100626",
+            "properties",
+        ),
         ({**GOOD, "build": {"parameters": {"cluster_id": "c1"}}}, 400, "SVCSTG.00100627", "source"),
-        ({**GOOD, "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "https://x/y"}},
-          "build": {"parameters": {"build_cmd": "make"}}}, 400, "SVCSTG.00100627", "cluster_id"),
-        ({**GOOD, "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "https://x/y"}},
-          "build": {"parameters": {"cluster_id": "c1", "node_label_selector": {"$where": "1"}}}},
-         400, "SVCSTG.00100400", "node_label_selector"),
+        (
+            {
+                **GOOD,
+                "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "https://x/y"}},
+                "build": {"parameters": {"build_cmd": "make"}},
+            },
+            400,
+            "SVCSTG.00100627",
+            "cluster_id",
+        ),
+        (
+            {
+                **GOOD,
+                "source": {"kind": "code", "spec": {"repo_type": "GitHub", "repo_url": "https://x/y"}},
+                "build": {"parameters": {"cluster_id": "c1", "node_label_selector": {"$where": "1"}}},
+            },
+            400,
+            "SVCSTG.00100400",
+            "node_label_selector",
+        ),
         ([1, 2], 400, "SVCSTG.00100400", ""),
     ],
 )
@@ -348,8 +457,9 @@ def test_every_change_emits_a_cloudevent(sdk_factory, running):
     client = sdk_factory(project)
     app_id = new_app(client)
     comp = create(client, app_id)
-    client.change_component(ChangeComponentRequest(application_id=app_id, component_id=comp.id,
-                                                   body=ComponentModify(description="v2")))
+    client.change_component(
+        ChangeComponentRequest(application_id=app_id, component_id=comp.id, body=ComponentModify(description="v2"))
+    )
     client.delete_component(DeleteComponentRequest(application_id=app_id, component_id=comp.id))
     with pytest.raises(ClientRequestException):  # refused: no event
         create(client, app_id, runtime="Cobol85")

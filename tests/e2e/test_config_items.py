@@ -1,5 +1,6 @@
 """The config center, /v3/{project}/configuration/items, through the running system
 (signed raw HTTP, as a CSE client sends it)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,8 @@ import uuid
 import pytest
 
 from services.contracts.events import CloudEvent
-from tests.support.signing import SignedClient
 from tests.support.events import read_events
+from tests.support.signing import SignedClient
 from tests.support.system import TENANT_A, TENANT_B
 
 PATH = "/v3/{project}/configuration/items"
@@ -131,7 +132,11 @@ def test_query_key_filter_revision_304_and_events(signed, running):
         assert g["subject"] == evt.openstagesubject and g["headers"].get("Nats-Msg-Id") == evt.id
         assert evt.openstageproject == project and evt.source == "/openstage/config"
         assert evt.subject.startswith(f"/v3/{project}/configuration/items?dimensionsInfo=")
-    assert got[5]["event"]["data"] == {"dimensionsInfo": "order@shop#1.0.0", "environment": "", "items": {"log.level": "warn"}}
+    assert got[5]["event"]["data"] == {
+        "dimensionsInfo": "order@shop#1.0.0",
+        "environment": "",
+        "items": {"log.level": "warn"},
+    }
     assert got[6]["event"]["data"] == {"dimensionsInfo": "order@shop#1.0.0", "environment": "", "keys": ["log.level"]}
 
 

@@ -4,6 +4,7 @@ every asset served by the edge itself. Screenshots go to test-artifacts/.
 
 Chromium must be installed (`apt-get install -y chromium`; .ci/run installs it in CI): without it
 this test fails rather than skip, so offline docs are always checked."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,18 +34,22 @@ def test_docs_and_asyncapi_render_offline(running):
             await browser.screenshot(shots / "docs-swagger.png")
 
             await browser.goto(f"{base}/asyncapi")
-            await browser.wait_for_text([
-                "openstage.cmd.{project}.lifecycle.environment.create",  # a command's channel
-                "lifecycle.environment.create",                          # its operation
-                "Create an environment",                                  # its description
-                "POST /v2/{project_id}/cas/environments",                 # its HTTP equivalent
-                "openstage.evt.{project}.{domain}.{entity}.{verb}",       # the events channel
-                "openstage.ping.lifecycle",
-            ])
+            await browser.wait_for_text(
+                [
+                    "openstage.cmd.{project}.lifecycle.environment.create",  # a command's channel
+                    "lifecycle.environment.create",  # its operation
+                    "Create an environment",  # its description
+                    "POST /v2/{project_id}/cas/environments",  # its HTTP equivalent
+                    "openstage.evt.{project}.{domain}.{entity}.{verb}",  # the events channel
+                    "openstage.ping.lifecycle",
+                ]
+            )
             problems = await browser.evaluate(VIEWER_PROBLEMS_JS)
-            await browser.evaluate("document.querySelector('asyncapi-viewer').shadowRoot"
-                                   ".getElementById('asyncapi--operations--lifecycle.environment.create')"
-                                   "?.scrollIntoView()")
+            await browser.evaluate(
+                "document.querySelector('asyncapi-viewer').shadowRoot"
+                ".getElementById('asyncapi--operations--lifecycle.environment.create')"
+                "?.scrollIntoView()"
+            )
             await asyncio.sleep(0.3)
             await browser.screenshot(shots / "docs-asyncapi.png")
             return browser.blocked, browser.requested, browser.errors, problems

@@ -1,4 +1,5 @@
 """Environment calls through the official SDK against the running system."""
+
 from __future__ import annotations
 
 import uuid
@@ -51,18 +52,22 @@ def test_create_show_change_delete(sdk_factory):
     shown = client.show_environment_detail(ShowEnvironmentDetailRequest(environment_id=created.id))
     assert shown.to_json_object() == created.to_json_object()
 
-    changed = client.change_environment(ChangeEnvironmentRequest(
-        environment_id=created.id, body=EnvironmentModify(alias="Renamed", description="new")))
+    changed = client.change_environment(
+        ChangeEnvironmentRequest(environment_id=created.id, body=EnvironmentModify(alias="Renamed", description="new"))
+    )
     assert changed.alias == "Renamed" and changed.description == "new" and changed.name == name
     assert changed.update_time >= created.update_time
 
-    resources = client.change_resource_in_environment(ChangeResourceInEnvironmentRequest(
-        environment_id=created.id,
-        body=EnvironmentResourceModify(
-            add_base_resources=[Resource(id="ecs-1", type="ecs")],
-            add_optional_resources=[Resource(id="rds-1", type="rds")],
-            remove_resources=[Resource(id="elb-1", type="elb")],
-        )))
+    resources = client.change_resource_in_environment(
+        ChangeResourceInEnvironmentRequest(
+            environment_id=created.id,
+            body=EnvironmentResourceModify(
+                add_base_resources=[Resource(id="ecs-1", type="ecs")],
+                add_optional_resources=[Resource(id="rds-1", type="rds")],
+                remove_resources=[Resource(id="elb-1", type="elb")],
+            ),
+        )
+    )
     assert sorted(r.id for r in resources.base_resources) == ["cce-1", "ecs-1"]
     assert [r.id for r in resources.optional_resources] == ["rds-1"]
 
@@ -134,15 +139,56 @@ def test_cross_project_isolation(sdk_factory):
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        ({"name": "x", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
-        ({"name": "1abc", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
-        ({"name": "a" * 10240, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
-        ({"name": "okname", "deploy_mode": "moon", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "deploy_mode"),
+        (
+            {"name": "x", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
+            "name",
+        ),
+        (
+            {"name": "1abc", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
+            "name",
+        ),
+        (
+            {
+                "name": "a" * 10240,
+                "deploy_mode": "container",
+                "vpc_id": "v",
+                "base_resources": [{"id": "c", "type": "cce"}],
+            },
+            "name",
+        ),
+        (
+            {"name": "okname", "deploy_mode": "moon", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
+            "deploy_mode",
+        ),
         ({"name": "okname", "deploy_mode": "container", "base_resources": [{"id": "c", "type": "cce"}]}, "vpc_id"),
         ({"name": "okname", "deploy_mode": "container", "vpc_id": "v", "base_resources": []}, "base_resources"),
-        ({"name": "okname", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "dcs"}]}, "basic"),
-        ({"name": {"$gt": ""}, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
-        ({"name": "okname", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": {"$ne": 1}, "type": "cce"}]}, "id"),
+        (
+            {
+                "name": "okname",
+                "deploy_mode": "container",
+                "vpc_id": "v",
+                "base_resources": [{"id": "c", "type": "dcs"}],
+            },
+            "basic",
+        ),
+        (
+            {
+                "name": {"$gt": ""},
+                "deploy_mode": "container",
+                "vpc_id": "v",
+                "base_resources": [{"id": "c", "type": "cce"}],
+            },
+            "name",
+        ),
+        (
+            {
+                "name": "okname",
+                "deploy_mode": "container",
+                "vpc_id": "v",
+                "base_resources": [{"id": {"$ne": 1}, "type": "cce"}],
+            },
+            "id",
+        ),
         ([1, 2, 3], ""),
     ],
 )

@@ -1,10 +1,12 @@
 """Component instances and their jobs through the official SDK against the running system
 (simulated driver, 0.05 s per task)."""
+
 from __future__ import annotations
 
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkservicestage.v2.model import (
+    ChangeInstanceRequest,
     CreateInstanceRequest,
     DeleteInstanceRequest,
     InstanceAction,
@@ -14,7 +16,6 @@ from huaweicloudsdkservicestage.v2.model import (
     ListInstancesRequest,
     ShowJobDetailRequest,
     UpdateInstanceActionRequest,
-    ChangeInstanceRequest,
 )
 
 from tests.support.deploy import Target, artifacts, instance_body, show_instance, wait_job
@@ -32,8 +33,9 @@ def target(client):
 
 def act(client, target, instance_id, action, **params):
     body = InstanceAction(action=action, parameters=InstanceActionParameters(**params) if params else None)
-    return client.update_instance_action(UpdateInstanceActionRequest(instance_id=instance_id, body=body,
-                                                                     **target.ids())).job_id
+    return client.update_instance_action(
+        UpdateInstanceActionRequest(instance_id=instance_id, body=body, **target.ids())
+    ).job_id
 
 
 def test_full_lifecycle(client, target):
@@ -68,9 +70,15 @@ def test_full_lifecycle(client, target):
     inst = show_instance(client, target, iid)
     assert inst.status_detail.replica == 3 and inst.status_detail.available_replica == 3
 
-    job_id = client.change_instance(ChangeInstanceRequest(instance_id=iid, body=InstanceModify(
-        version="1.0.1", artifacts=artifacts(target.component_name, "swr.example.com/org/web:1.0.1")),
-        **target.ids())).job_id
+    job_id = client.change_instance(
+        ChangeInstanceRequest(
+            instance_id=iid,
+            body=InstanceModify(
+                version="1.0.1", artifacts=artifacts(target.component_name, "swr.example.com/org/web:1.0.1")
+            ),
+            **target.ids(),
+        )
+    ).job_id
     assert wait_job(client, job_id).job.execution_status == "SUCCEEDED"
     inst = show_instance(client, target, iid)
     assert inst.version == "1.0.1" and inst.status_detail.status == "RUNNING"
@@ -116,8 +124,9 @@ def test_second_mutation_while_a_job_runs_is_refused(client, target):
     # while the deploy runs: every mutating call is refused with 400 SVCSTG.00100633, never a 5xx
     for call in (
         lambda: act(client, target, created.instance_id, "stop"),
-        lambda: client.change_instance(ChangeInstanceRequest(instance_id=created.instance_id,
-                                                             body=InstanceModify(version="2.0.0"), **target.ids())),
+        lambda: client.change_instance(
+            ChangeInstanceRequest(instance_id=created.instance_id, body=InstanceModify(version="2.0.0"), **target.ids())
+        ),
         lambda: client.delete_instance(DeleteInstanceRequest(instance_id=created.instance_id, **target.ids())),
     ):
         with pytest.raises(ClientRequestException) as err:
@@ -134,8 +143,9 @@ def test_second_mutation_while_a_job_runs_is_refused(client, target):
 
 def test_force_delete_cancels_the_running_deploy(client, target):
     created = client.create_instance(CreateInstanceRequest(body=instance_body(target, replica=3), **target.ids()))
-    job_id = client.delete_instance(DeleteInstanceRequest(instance_id=created.instance_id, force=True,
-                                                          **target.ids())).job_id
+    job_id = client.delete_instance(
+        DeleteInstanceRequest(instance_id=created.instance_id, force=True, **target.ids())
+    ).job_id
     deploy = wait_job(client, created.job_id)
     assert deploy.job.execution_status in ("CANCELLED", "SUCCEEDED")
     if deploy.job.execution_status == "CANCELLED":
@@ -219,12 +229,20 @@ def test_snapshot_paging_and_version_order(client, target):
     created = client.create_instance(CreateInstanceRequest(body=instance_body(target, version="1.0.9"), **target.ids()))
     wait_job(client, created.job_id)
     for v in ("1.0.10", "1.0.2"):
-        wait_job(client, client.change_instance(ChangeInstanceRequest(
-            instance_id=created.instance_id, body=InstanceModify(version=v), **target.ids())).job_id)
-    snaps = client.list_instance_snapshots(ListInstanceSnapshotsRequest(
-        instance_id=created.instance_id, snapshot_order_by="version", order="asc", **target.ids()))
+        wait_job(
+            client,
+            client.change_instance(
+                ChangeInstanceRequest(instance_id=created.instance_id, body=InstanceModify(version=v), **target.ids())
+            ).job_id,
+        )
+    snaps = client.list_instance_snapshots(
+        ListInstanceSnapshotsRequest(
+            instance_id=created.instance_id, snapshot_order_by="version", order="asc", **target.ids()
+        )
+    )
     assert [s.version for s in snaps.snapshots] == ["1.0.2", "1.0.9", "1.0.10"] and snaps.count == 3
-    page = client.list_instance_snapshots(ListInstanceSnapshotsRequest(
-        instance_id=created.instance_id, limit=1, offset=1, **target.ids()))
+    page = client.list_instance_snapshots(
+        ListInstanceSnapshotsRequest(instance_id=created.instance_id, limit=1, offset=1, **target.ids())
+    )
     assert page.count == 3 and [s.version for s in page.snapshots] == ["1.0.10"]
     assert all(s.instance_id == created.instance_id and s.create_time for s in snaps.snapshots)

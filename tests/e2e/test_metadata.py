@@ -1,4 +1,5 @@
 """Metadata calls through the official SDK."""
+
 from huaweicloudsdkservicestage.v2.model import ListFlavorsRequest, ListRuntimesRequest, ListTemplatesRequest
 
 

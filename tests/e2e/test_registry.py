@@ -1,5 +1,6 @@
 """The Service-Center v4 compatible registry against the running system, with requests signed as
 the Huawei SDK signs them (docs/registry-behaviour.md is the behaviour checked here)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,10 +26,13 @@ def base(project: str = PROJECT) -> str:
     return f"/v4/{project}/registry"
 
 
-def create_service(client, name: str, version: str = "1.0.0", app: str = "shop", project: str = PROJECT,
-                   **fields) -> str:
-    r = client.post(f"{base(project)}/microservices",
-                    json={"service": {"serviceName": name, "appId": app, "version": version, **fields}})
+def create_service(
+    client, name: str, version: str = "1.0.0", app: str = "shop", project: str = PROJECT, **fields
+) -> str:
+    r = client.post(
+        f"{base(project)}/microservices",
+        json={"service": {"serviceName": name, "appId": app, "version": version, **fields}},
+    )
     assert r.status_code == 200, r.text
     return r.json()["serviceId"]
 
@@ -41,8 +45,9 @@ def register(client, sid: str, project: str = PROJECT, **fields) -> str:
 
 
 def find(client, name: str, app: str = "shop", project: str = PROJECT, headers=None, **params):
-    return client.get(f"{base(project)}/instances", params={"appId": app, "serviceName": name, **params},
-                      headers=headers)
+    return client.get(
+        f"{base(project)}/instances", params={"appId": app, "serviceName": name, **params}, headers=headers
+    )
 
 
 def assert_error(r, status: int, code: str):
@@ -71,8 +76,10 @@ def test_create_get_list_and_reregister(signed):
     assert signed.get(f"{base()}/microservices/{sid}").json()["service"]["description"] == "d"
     # ... also with the same id given; another id for the same key is 400010
     assert create_service(signed, name, serviceId=sid) == sid
-    r = signed.post(f"{base()}/microservices",
-                    json={"service": {"serviceName": name, "appId": "shop", "version": "1.0.0", "serviceId": "other-id"}})
+    r = signed.post(
+        f"{base()}/microservices",
+        json={"service": {"serviceName": name, "appId": "shop", "version": "1.0.0", "serviceId": "other-id"}},
+    )
     assert_error(r, 400, "400010")
 
     listed = signed.get(f"{base()}/microservices").json()["services"]
@@ -91,8 +98,10 @@ def test_custom_service_id(signed):
     sid = f"custom-{uuid.uuid4().hex[:8]}"
     assert create_service(signed, unique(), serviceId=sid) == sid
     # the id is taken: another key with the same id is refused
-    r = signed.post(f"{base()}/microservices",
-                    json={"service": {"serviceName": unique(), "appId": "shop", "version": "1.0.0", "serviceId": sid}})
+    r = signed.post(
+        f"{base()}/microservices",
+        json={"service": {"serviceName": unique(), "appId": "shop", "version": "1.0.0", "serviceId": sid}},
+    )
     assert_error(r, 400, "400010")
 
 
@@ -162,8 +171,9 @@ def test_schemas(signed):
     assert_error(signed.get(f"{base()}/microservices/{sid}/schemas", params={"withSchema": "2"}), 400, "400001")
     assert_error(signed.get(f"{base()}/microservices/{sid}/schemas/nope"), 400, "400016")
     assert_error(signed.put(f"{base()}/microservices/{sid}/schemas/x", json={"schema": ""}), 400, "400001")
-    assert_error(signed.put(f"{base()}/microservices/{sid}/schemas/x", json={"schema": "s", "summary": "a-b"}),
-                 400, "400001")
+    assert_error(
+        signed.put(f"{base()}/microservices/{sid}/schemas/x", json={"schema": "s", "summary": "a-b"}), 400, "400001"
+    )
     assert_error(signed.get(f"{base()}/microservices/nope-{uuid.uuid4().hex[:6]}/schemas"), 400, "400012")
     assert signed.delete(f"{base()}/microservices/{sid}/schemas/bye").status_code == 200
     assert_error(signed.get(f"{base()}/microservices/{sid}/schemas/bye"), 400, "400016")
@@ -172,17 +182,22 @@ def test_schemas(signed):
 def test_existence(signed):
     name = unique()
     sid = create_service(signed, name, version="1.2.0")
-    r = signed.get(f"{base()}/existence",
-                   params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.2.0"})
+    r = signed.get(
+        f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.2.0"}
+    )
     assert r.status_code == 200 and r.json() == {"serviceId": sid}
-    r = signed.get(f"{base()}/existence",
-                   params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "9.9.9"})
+    r = signed.get(
+        f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "9.9.9"}
+    )
     assert_error(r, 400, "400026")
-    r = signed.get(f"{base()}/existence",
-                   params={"type": "microservice", "appId": "shop", "serviceName": unique(), "version": "1.2.0"})
+    r = signed.get(
+        f"{base()}/existence",
+        params={"type": "microservice", "appId": "shop", "serviceName": unique(), "version": "1.2.0"},
+    )
     assert_error(r, 400, "400012")
-    r = signed.get(f"{base()}/existence",
-                   params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.a"})
+    r = signed.get(
+        f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.a"}
+    )
     assert_error(r, 400, "400001")
 
     signed.put(f"{base()}/microservices/{sid}/schemas/s1", json={"schema": "x", "summary": "sum1"})
@@ -190,8 +205,9 @@ def test_existence(signed):
     assert r.status_code == 200, r.text
     assert r.json()["serviceId"] == sid and r.json()["schemaId"] == "s1" and r.json()["summary"] == "sum1"
     assert r.headers["X-Schema-Summary"] == "sum1"
-    assert_error(signed.get(f"{base()}/existence", params={"type": "schema", "serviceId": sid, "schemaId": "s2"}),
-                 400, "400016")
+    assert_error(
+        signed.get(f"{base()}/existence", params={"type": "schema", "serviceId": sid, "schemaId": "s2"}), 400, "400016"
+    )
     assert_error(signed.get(f"{base()}/existence", params={"type": "other"}), 400, "400001")
 
 
@@ -203,10 +219,17 @@ def test_dependencies_and_providers(signed):
     consumer = create_service(signed, consumer_name)
     p1 = create_service(signed, provider_name, version="1.0.0")
     p2 = create_service(signed, provider_name, version="2.0.0")
-    body = {"dependencies": [{
-        "consumer": {"appId": "shop", "serviceName": consumer_name, "version": "1.0.0"},
-        "providers": [{"appId": "shop", "serviceName": provider_name, "version": "latest"},
-                      {"appId": "shop", "serviceName": later_name, "version": "1.0.0+"}]}]}
+    body = {
+        "dependencies": [
+            {
+                "consumer": {"appId": "shop", "serviceName": consumer_name, "version": "1.0.0"},
+                "providers": [
+                    {"appId": "shop", "serviceName": provider_name, "version": "latest"},
+                    {"appId": "shop", "serviceName": later_name, "version": "1.0.0+"},
+                ],
+            }
+        ]
+    }
     r = signed.put(f"{base()}/dependencies", json=body)
     assert r.status_code == 200, r.text
     r = signed.get(f"{base()}/microservices/{consumer}/providers")
@@ -223,22 +246,46 @@ def test_dependencies_and_providers(signed):
     assert_error(signed.delete(f"{base()}/microservices/{p2}"), 400, "400023")
 
     # the consumer must exist and have a concrete version; serviceName may not be *
-    bad_consumer = {"dependencies": [{"consumer": {"appId": "shop", "serviceName": unique(), "version": "1.0.0"},
-                                      "providers": [{"serviceName": provider_name, "version": "1.0.0"}]}]}
+    bad_consumer = {
+        "dependencies": [
+            {
+                "consumer": {"appId": "shop", "serviceName": unique(), "version": "1.0.0"},
+                "providers": [{"serviceName": provider_name, "version": "1.0.0"}],
+            }
+        ]
+    }
     assert_error(signed.put(f"{base()}/dependencies", json=bad_consumer), 400, "400012")
-    for consumer_key in ({"appId": "shop", "serviceName": consumer_name, "version": "1.0.0+"},
-                         {"appId": "shop", "serviceName": "*", "version": "1.0.0"}):
-        r = signed.put(f"{base()}/dependencies", json={"dependencies": [
-            {"consumer": consumer_key, "providers": [{"serviceName": provider_name, "version": "1.0.0"}]}]})
+    for consumer_key in (
+        {"appId": "shop", "serviceName": consumer_name, "version": "1.0.0+"},
+        {"appId": "shop", "serviceName": "*", "version": "1.0.0"},
+    ):
+        r = signed.put(
+            f"{base()}/dependencies",
+            json={
+                "dependencies": [
+                    {"consumer": consumer_key, "providers": [{"serviceName": provider_name, "version": "1.0.0"}]}
+                ]
+            },
+        )
         assert_error(r, 400, "400001")
     assert_error(signed.get(f"{base()}/microservices/nope-{uuid.uuid4().hex[:6]}/providers"), 400, "400012")
 
     # PUT replaces the list
-    r = signed.put(f"{base()}/dependencies", json={"dependencies": [{
-        "consumer": {"appId": "shop", "serviceName": consumer_name, "version": "1.0.0"},
-        "providers": [{"serviceName": provider_name, "version": "1.0.0-2.0.0"}]}]})
+    r = signed.put(
+        f"{base()}/dependencies",
+        json={
+            "dependencies": [
+                {
+                    "consumer": {"appId": "shop", "serviceName": consumer_name, "version": "1.0.0"},
+                    "providers": [{"serviceName": provider_name, "version": "1.0.0-2.0.0"}],
+                }
+            ]
+        },
+    )
     assert r.status_code == 200
-    assert [p["serviceId"] for p in signed.get(f"{base()}/microservices/{consumer}/providers").json()["providers"]] == [p1]
+    assert [p["serviceId"] for p in signed.get(f"{base()}/microservices/{consumer}/providers").json()["providers"]] == [
+        p1
+    ]
 
 
 # ================================================================================================
@@ -260,8 +307,12 @@ def test_instance_lifecycle(signed):
 
     listed = signed.get(f"{base()}/microservices/{sid}/instances")
     assert [i["instanceId"] for i in listed.json()["instances"]] == [iid]
-    assert signed.get(f"{base()}/microservices/{sid}/instances",
-                      params={"rev": listed.headers["X-Resource-Revision"]}).status_code == 304
+    assert (
+        signed.get(
+            f"{base()}/microservices/{sid}/instances", params={"rev": listed.headers["X-Resource-Revision"]}
+        ).status_code
+        == 304
+    )
 
     r = signed.put(f"{base()}/microservices/{sid}/instances/{iid}/properties", json={"properties": {"x": "y"}})
     assert r.status_code == 200 and r.content == b""
@@ -270,12 +321,15 @@ def test_instance_lifecycle(signed):
     assert r.status_code == 200
     assert signed.get(f"{base()}/microservices/{sid}/instances/{iid}").json()["instance"]["status"] == "OUTOFSERVICE"
     for value in ("RUNNING", "", "up"):
-        assert_error(signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": value}),
-                     400, "400001")
+        assert_error(
+            signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": value}), 400, "400001"
+        )
     assert signed.put(f"{base()}/microservices/{sid}/instances/{iid}/heartbeat").status_code == 200
 
-    r = signed.put(f"{base()}/heartbeats", json={"instances": [{"serviceId": sid, "instanceId": iid},
-                                                              {"serviceId": sid, "instanceId": "nope"}]})
+    r = signed.put(
+        f"{base()}/heartbeats",
+        json={"instances": [{"serviceId": sid, "instanceId": iid}, {"serviceId": sid, "instanceId": "nope"}]},
+    )
     assert r.status_code == 200
     results = r.json()["instances"]
     assert "errMessage" not in results[0] and "Instance does not exist" in results[1]["errMessage"]
@@ -295,8 +349,11 @@ def register_raw(client, sid: str, instance: dict, project: str = PROJECT):
 def test_custom_instance_id_overwrites_and_duplicate_endpoints_reuse_id(signed):
     sid = create_service(signed, unique())
     custom = f"inst-{uuid.uuid4().hex[:8]}"
-    r = register_raw(signed, sid, {"instanceId": custom, "hostName": "h1", "endpoints": ["rest://1.1.1.1:1"],
-                                   "properties": {"v": "1"}})
+    r = register_raw(
+        signed,
+        sid,
+        {"instanceId": custom, "hostName": "h1", "endpoints": ["rest://1.1.1.1:1"], "properties": {"v": "1"}},
+    )
     assert r.json()["instanceId"] == custom
     r = register_raw(signed, sid, {"instanceId": custom, "hostName": "h2", "endpoints": ["rest://2.2.2.2:2"]})
     assert r.json()["instanceId"] == custom
@@ -355,7 +412,9 @@ def test_rev_round_trip_and_status_change(signed):
     signed.put(f"{base()}/microservices/{sid}/instances/{iid}/heartbeat")
     assert find(signed, name, rev=rev).status_code == 304
 
-    assert signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": "DOWN"}).status_code == 200
+    assert (
+        signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": "DOWN"}).status_code == 200
+    )
     changed = find(signed, name, rev=rev)
     assert changed.status_code == 200
     assert changed.headers["X-Resource-Revision"] != rev
@@ -392,11 +451,17 @@ def test_batch_find(signed):
     sid = create_service(signed, name)
     iid = register(signed, sid)
     rev = find(signed, name).headers["X-Resource-Revision"]
-    body = {"services": [{"service": {"appId": "shop", "serviceName": name, "version": "latest"}},
-                         {"service": {"appId": "shop", "serviceName": name}, "rev": rev},
-                         {"service": {"appId": "shop", "serviceName": unique()}}],
-            "instances": [{"instance": {"serviceId": sid, "instanceId": iid}},
-                          {"instance": {"serviceId": sid, "instanceId": "missing"}}]}
+    body = {
+        "services": [
+            {"service": {"appId": "shop", "serviceName": name, "version": "latest"}},
+            {"service": {"appId": "shop", "serviceName": name}, "rev": rev},
+            {"service": {"appId": "shop", "serviceName": unique()}},
+        ],
+        "instances": [
+            {"instance": {"serviceId": sid, "instanceId": iid}},
+            {"instance": {"serviceId": sid, "instanceId": "missing"}},
+        ],
+    }
     r = signed.post(f"{base()}/instances/action", params={"type": "query"}, json=body)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -425,8 +490,13 @@ def test_ttl_expiry_while_a_beating_instance_stays(signed, running):
     inst = signed.get(f"{base()}/microservices/{sid}/instances/{silent}").json()["instance"]
     assert inst["healthCheck"] == hc  # not raised to Service-Center's minimum
 
-    events = asyncio.run(_collect_events(running.nats_url, subjects.event(PROJECT, "registry", "instance", "expired"),
-                                         lambda: _beat_for(signed, sid, beating, seconds=6.5)))
+    events = asyncio.run(
+        _collect_events(
+            running.nats_url,
+            subjects.event(PROJECT, "registry", "instance", "expired"),
+            lambda: _beat_for(signed, sid, beating, seconds=6.5),
+        )
+    )
     ids = {i["instanceId"] for i in find(signed, name).json().get("instances", [])}
     assert ids == {beating}
     assert_error(signed.put(f"{base()}/microservices/{sid}/instances/{silent}/heartbeat"), 400, "400017")
@@ -478,24 +548,31 @@ def test_events_of_an_instance(signed, running):
     assert mine[1]["data"]["instance"]["status"] == "DOWN"
     assert mine[2]["data"]["instance"]["properties"] == {"p": "q"}
     for e in mine:
-        assert e["data"]["service"] == {"appId": "shop", "serviceName": name, "version": "2.0.0",
-                                        "environment": "testing"}
+        assert e["data"]["service"] == {
+            "appId": "shop",
+            "serviceName": name,
+            "version": "2.0.0",
+            "environment": "testing",
+        }
         assert e["openstagesubject"].startswith(f"openstage.evt.{PROJECT}.registry.instance.")
 
 
 # ================================================================================================
 # bad input and isolation
 # ================================================================================================
-@pytest.mark.parametrize("body", [
-    b"{not json",
-    b"[1, 2]",
-    b"{}",
-    json.dumps({"service": {"serviceName": "a" * 10240, "appId": "shop", "version": "1.0.0"}}).encode(),
-    json.dumps({"service": {"serviceName": "ok", "appId": "shop", "version": "1.a"}}).encode(),
-    json.dumps({"service": {"serviceName": {"$gt": ""}, "appId": "shop"}}).encode(),
-    json.dumps({"service": {"serviceName": "a.b$c", "appId": "shop"}}).encode(),
-    json.dumps({"service": {"serviceName": "ok", "appId": {"$ne": None}}}).encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b"{}",
+        json.dumps({"service": {"serviceName": "a" * 10240, "appId": "shop", "version": "1.0.0"}}).encode(),
+        json.dumps({"service": {"serviceName": "ok", "appId": "shop", "version": "1.a"}}).encode(),
+        json.dumps({"service": {"serviceName": {"$gt": ""}, "appId": "shop"}}).encode(),
+        json.dumps({"service": {"serviceName": "a.b$c", "appId": "shop"}}).encode(),
+        json.dumps({"service": {"serviceName": "ok", "appId": {"$ne": None}}}).encode(),
+    ],
+)
 def test_bad_service_bodies(signed, body):
     r = signed.post(f"{base()}/microservices", content=body)
     assert_error(r, 400, "400001")
@@ -521,9 +598,13 @@ def test_operator_looking_values_are_literals(signed):
 
 def test_bad_instance_bodies(signed):
     sid = create_service(signed, unique())
-    for instance in ({}, {"hostName": ""}, {"hostName": "h", "status": "RUNNING"},
-                     {"hostName": "h", "healthCheck": {"mode": "push", "interval": 0}},
-                     {"hostName": "h", "healthCheck": {"mode": "other", "interval": 3}}):
+    for instance in (
+        {},
+        {"hostName": ""},
+        {"hostName": "h", "status": "RUNNING"},
+        {"hostName": "h", "healthCheck": {"mode": "push", "interval": 0}},
+        {"hostName": "h", "healthCheck": {"mode": "other", "interval": 3}},
+    ):
         assert_error(register_raw(signed, sid, instance), 400, "400001")
     r = signed.post(f"{base()}/microservices/{sid}/instances", content=b"nope")
     assert_error(r, 400, "400001")
@@ -537,11 +618,13 @@ def test_cross_project_isolation(running, signed):
         sid_a = create_service(a, name, project="tenanta")
         iid_a = register(a, sid_a, project="tenanta")
         # tenant B may not touch tenanta at all
-        for method, path in (("GET", f"{base('tenanta')}/microservices/{sid_a}"),
-                             ("GET", f"{base('tenanta')}/microservices"),
-                             ("PUT", f"{base('tenanta')}/microservices/{sid_a}/instances/{iid_a}/heartbeat"),
-                             ("GET", f"{base('tenanta')}/instances?appId=shop&serviceName={name}"),
-                             ("DELETE", f"{base('tenanta')}/microservices/{sid_a}")):
+        for method, path in (
+            ("GET", f"{base('tenanta')}/microservices/{sid_a}"),
+            ("GET", f"{base('tenanta')}/microservices"),
+            ("PUT", f"{base('tenanta')}/microservices/{sid_a}/instances/{iid_a}/heartbeat"),
+            ("GET", f"{base('tenanta')}/instances?appId=shop&serviceName={name}"),
+            ("DELETE", f"{base('tenanta')}/microservices/{sid_a}"),
+        ):
             path, _, query = path.partition("?")
             params = dict(p.split("=") for p in query.split("&")) if query else None
             r = b.request(method, path, params=params)
@@ -552,8 +635,12 @@ def test_cross_project_isolation(running, signed):
         assert sid_b == sid_a
         assert_error(b.get(f"{base('tenantb')}/microservices/{sid_b}/instances/{iid_a}"), 400, "400017")
         assert b.get(f"{base('tenantb')}/instances", params={"appId": "shop", "serviceName": name}).json() == {}
-        assert len(a.get(f"{base('tenanta')}/instances",
-                         params={"appId": "shop", "serviceName": name}).json()["instances"]) == 1
+        assert (
+            len(
+                a.get(f"{base('tenanta')}/instances", params={"appId": "shop", "serviceName": name}).json()["instances"]
+            )
+            == 1
+        )
         assert b.delete(f"{base('tenantb')}/microservices/{sid_b}").status_code == 200
         assert a.get(f"{base('tenanta')}/microservices/{sid_a}").status_code == 200
     finally:

@@ -2,6 +2,7 @@
 /v4/{project}/registry/microservices/{consumerId}/watcher (WebSocket, signed upgrade) and sees
 its provider's instance being registered, changing status and being deregistered, in order, as
 Service-Center's WatchInstanceResponse messages."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,22 +17,31 @@ from websockets.exceptions import ConnectionClosed
 from tests.integration.test_registry_watch_edge import signed_headers
 from tests.support.system import ADMIN
 
-
 REG = "/v4/{project}/registry"
 
 
 def create_service(signed, project: str, name: str, version: str = "1.0.0", app: str = "shop") -> str:
-    r = signed.post(f"{REG.format(project=project)}/microservices",
-                    json={"service": {"serviceName": name, "appId": app, "version": version}})
+    r = signed.post(
+        f"{REG.format(project=project)}/microservices",
+        json={"service": {"serviceName": name, "appId": app, "version": version}},
+    )
     assert r.status_code == 200, r.text
     return r.json()["serviceId"]
 
 
 def depend(signed, project: str, consumer: tuple[str, str], provider: str, rule: str = "1.0.0+") -> None:
     name, version = consumer
-    r = signed.put(f"{REG.format(project=project)}/dependencies", json={"dependencies": [{
-        "consumer": {"appId": "shop", "serviceName": name, "version": version},
-        "providers": [{"appId": "shop", "serviceName": provider, "version": rule}]}]})
+    r = signed.put(
+        f"{REG.format(project=project)}/dependencies",
+        json={
+            "dependencies": [
+                {
+                    "consumer": {"appId": "shop", "serviceName": name, "version": version},
+                    "providers": [{"appId": "shop", "serviceName": provider, "version": rule}],
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -50,17 +60,25 @@ def wait_providers(signed, project: str, consumer_id: str, expected: set[str], t
 
 
 def register(signed, project: str, service_id: str, host: str) -> str:
-    r = signed.post(f"{REG.format(project=project)}/microservices/{service_id}/instances",
-                    json={"instance": {"hostName": host, "endpoints": [f"rest://10.0.0.1:{8000 + len(host)}"],
-                                       "properties": {"zone": "a"}}})
+    r = signed.post(
+        f"{REG.format(project=project)}/microservices/{service_id}/instances",
+        json={
+            "instance": {
+                "hostName": host,
+                "endpoints": [f"rest://10.0.0.1:{8000 + len(host)}"],
+                "properties": {"zone": "a"},
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()["instanceId"]
 
 
 def watch(base_url: str, project: str, service_id: str):
     path = f"{REG.format(project=project)}/microservices/{service_id}/watcher"
-    return websockets.connect("ws" + base_url[len("http"):] + path,
-                              additional_headers=signed_headers(base_url, ADMIN, path), open_timeout=10)
+    return websockets.connect(
+        "ws" + base_url[len("http") :] + path, additional_headers=signed_headers(base_url, ADMIN, path), open_timeout=10
+    )
 
 
 async def recv_json(ws, timeout: float = 10.0) -> dict:
@@ -70,7 +88,7 @@ async def recv_json(ws, timeout: float = 10.0) -> dict:
 async def nothing_more(ws, timeout: float = 1.0) -> bool:
     try:
         await asyncio.wait_for(ws.recv(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return True
     return False
 
@@ -89,8 +107,9 @@ def test_watcher_sees_register_status_change_and_deregister_in_order(running, si
             await asyncio.to_thread(register, signed, project, other, "not-a-provider")
             await asyncio.to_thread(register, signed, project, consumer, "self")
             iid = await asyncio.to_thread(register, signed, project, provider, "h1")
-            r = await asyncio.to_thread(signed.put, f"{base}/microservices/{provider}/instances/{iid}/status",
-                                        params={"value": "DOWN"})
+            r = await asyncio.to_thread(
+                signed.put, f"{base}/microservices/{provider}/instances/{iid}/status", params={"value": "DOWN"}
+            )
             assert r.status_code == 200, r.text
             r = await asyncio.to_thread(signed.delete, f"{base}/microservices/{provider}/instances/{iid}")
             assert r.status_code == 200, r.text
@@ -99,8 +118,12 @@ def test_watcher_sees_register_status_change_and_deregister_in_order(running, si
             assert [m["action"] for m in got] == ["CREATE", "UPDATE", "DELETE"], got
             for m in got:
                 assert list(m) == ["action", "key", "instance"]
-                assert m["key"] == {"tenant": f"default/{project}", "appId": "shop", "serviceName": "order",
-                                    "version": "1.0.0"}
+                assert m["key"] == {
+                    "tenant": f"default/{project}",
+                    "appId": "shop",
+                    "serviceName": "order",
+                    "version": "1.0.0",
+                }
                 assert m["instance"]["instanceId"] == iid and m["instance"]["serviceId"] == provider
                 assert m["instance"]["hostName"] == "h1" and m["instance"]["properties"] == {"zone": "a"}
             assert got[0]["instance"]["status"] == "UP"

@@ -1,6 +1,7 @@
 """One dedicated system for the fuzz tests (schemathesis and the hostile-input corpus), apart
 from the session's shared one: every worker, the edge with no rate limit, and a few real
 resources of project "tenanta" so generated requests also reach the code behind a 404."""
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,11 @@ class Seeded:
 
 @pytest.fixture(scope="package")
 def fuzz_system(tmp_path_factory) -> RunningSystem:
-    rs = start_system(tmp_path_factory.mktemp("fuzz"), list(WORKERS),
-                      extra_env={"OPENSTAGE_RATE_LIMIT_PER_SECOND": "0", "OPENSTAGE_READ_TIMEOUT": str(READ_TIMEOUT)})
+    rs = start_system(
+        tmp_path_factory.mktemp("fuzz"),
+        list(WORKERS),
+        extra_env={"OPENSTAGE_RATE_LIMIT_PER_SECOND": "0", "OPENSTAGE_READ_TIMEOUT": str(READ_TIMEOUT)},
+    )
     yield rs
     rs.system.stop()
 
@@ -76,42 +80,106 @@ def _ok(r: httpx.Response) -> dict:
 def seeded(fuzz_http) -> Seeded:
     h = fuzz_http
     v2 = f"/v2/{PROJECT}/cas"
-    env = _ok(h.post(f"{v2}/environments", json={
-        "name": "fuzz-env", "deploy_mode": "container", "vpc_id": "vpc-1",
-        "base_resources": [{"id": "cce-cluster-1", "type": "cce"}],
-        "optional_resources": [{"id": "elb-1", "type": "elb"}]}))
+    env = _ok(
+        h.post(
+            f"{v2}/environments",
+            json={
+                "name": "fuzz-env",
+                "deploy_mode": "container",
+                "vpc_id": "vpc-1",
+                "base_resources": [{"id": "cce-cluster-1", "type": "cce"}],
+                "optional_resources": [{"id": "elb-1", "type": "elb"}],
+            },
+        )
+    )
     app = _ok(h.post(f"{v2}/applications", json={"name": "fuzz-app"}))
-    comp = _ok(h.post(f"{v2}/applications/{app['id']}/components", json={
-        "name": "fuzz-web", "runtime": "Docker", "category": "Webapp",
-        "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package",
-                                                "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}}}))
-    inst = _ok(h.post(f"{v2}/applications/{app['id']}/components/{comp['id']}/instances", json={
-        "name": "fuzz-inst", "environment_id": env["id"], "flavor_id": "MICRO-5G:0.5C:1G", "replica": 1,
-        "version": "1.0.0",
-        "artifacts": {"fuzz-web": {"storage": "swr", "type": "image", "url": "swr.example.com/org/web:1.0.0",
-                                   "auth": "iam"}},
-        "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}]}))
-    _ok(h.put(f"{v2}/applications/{app['id']}/configuration", json={
-        "environment_id": env["id"], "configuration": {"env": [{"name": "A", "value": "1"}]}}))
+    comp = _ok(
+        h.post(
+            f"{v2}/applications/{app['id']}/components",
+            json={
+                "name": "fuzz-web",
+                "runtime": "Docker",
+                "category": "Webapp",
+                "source": {
+                    "kind": "artifact",
+                    "spec": {
+                        "storage": "swr",
+                        "type": "package",
+                        "url": "swr.example.com/org/web:1.0.0",
+                        "auth": "iam",
+                    },
+                },
+            },
+        )
+    )
+    inst = _ok(
+        h.post(
+            f"{v2}/applications/{app['id']}/components/{comp['id']}/instances",
+            json={
+                "name": "fuzz-inst",
+                "environment_id": env["id"],
+                "flavor_id": "MICRO-5G:0.5C:1G",
+                "replica": 1,
+                "version": "1.0.0",
+                "artifacts": {
+                    "fuzz-web": {
+                        "storage": "swr",
+                        "type": "image",
+                        "url": "swr.example.com/org/web:1.0.0",
+                        "auth": "iam",
+                    }
+                },
+                "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
+            },
+        )
+    )
+    _ok(
+        h.put(
+            f"{v2}/applications/{app['id']}/configuration",
+            json={"environment_id": env["id"], "configuration": {"env": [{"name": "A", "value": "1"}]}},
+        )
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # let the deploy job finish: later requests see a settled instance
         job = h.get(f"{v2}/jobs/{inst['job_id']}")
         if job.status_code == 200 and job.json().get("job", {}).get("execution_status") in (
-                "SUCCEEDED", "FAILED", "CANCELLED", "PARTIALLY_FAILED"):
+            "SUCCEEDED",
+            "FAILED",
+            "CANCELLED",
+            "PARTIALLY_FAILED",
+        ):
             break
         time.sleep(0.1)
 
     v4 = f"/v4/{PROJECT}/registry"
-    sid = _ok(h.post(f"{v4}/microservices", json={"service": {
-        "serviceName": "fuzz-svc", "appId": "fuzz", "version": "1.0.0", "schemas": ["fuzzschema"]}}))["serviceId"]
-    iid = _ok(h.post(f"{v4}/microservices/{sid}/instances", json={"instance": {
-        "hostName": "fuzz-host", "endpoints": ["rest://127.0.0.1:8080"]}}))["instanceId"]
+    sid = _ok(
+        h.post(
+            f"{v4}/microservices",
+            json={
+                "service": {"serviceName": "fuzz-svc", "appId": "fuzz", "version": "1.0.0", "schemas": ["fuzzschema"]}
+            },
+        )
+    )["serviceId"]
+    iid = _ok(
+        h.post(
+            f"{v4}/microservices/{sid}/instances",
+            json={"instance": {"hostName": "fuzz-host", "endpoints": ["rest://127.0.0.1:8080"]}},
+        )
+    )["instanceId"]
     h.put(f"{v4}/microservices/{sid}/schemas/fuzzschema", json={"schema": "openapi: 3.0.0", "summary": "s1"})
-    _ok(h.post(f"/v3/{PROJECT}/configuration/items", json={
-        "dimensionsInfo": "fuzz-svc@fuzz#1.0.0", "items": {"k": "v"}}))
+    _ok(
+        h.post(
+            f"/v3/{PROJECT}/configuration/items", json={"dimensionsInfo": "fuzz-svc@fuzz#1.0.0", "items": {"k": "v"}}
+        )
+    )
     return Seeded(
-        v2={"environment_id": [env["id"]], "application_id": [app["id"]], "component_id": [comp["id"]],
-            "instance_id": [inst["instance_id"]], "job_id": [inst["job_id"]]},
+        v2={
+            "environment_id": [env["id"]],
+            "application_id": [app["id"]],
+            "component_id": [comp["id"]],
+            "instance_id": [inst["instance_id"]],
+            "job_id": [inst["job_id"]],
+        },
         v4={"service_id": [sid], "instance_id": [iid], "schema_id": ["fuzzschema"]},
         component_name=comp["name"],
     )

@@ -10,6 +10,7 @@ stored and read back literally (test_operator_looking_data_is_kept_literally). U
 parameters shaped like operators change nothing (test_operator_looking_unknown_parameters_are_ignored).
 At the end no process has logged a traceback or an ERROR (test_logs_clean).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,17 @@ def log_watch(fuzz_system):  # autouse: the offsets are taken before the module'
 
 @pytest.fixture(scope="module")
 def ids(seeded, log_watch) -> dict[str, str]:
-    return {"env": seeded.v2["environment_id"][0], "app": seeded.v2["application_id"][0],
-            "comp": seeded.v2["component_id"][0], "inst": seeded.v2["instance_id"][0],
-            "job": seeded.v2["job_id"][0], "sid": seeded.v4["service_id"][0], "iid": seeded.v4["instance_id"][0],
-            "schema": seeded.v4["schema_id"][0], "comp_name": seeded.component_name}
+    return {
+        "env": seeded.v2["environment_id"][0],
+        "app": seeded.v2["application_id"][0],
+        "comp": seeded.v2["component_id"][0],
+        "inst": seeded.v2["instance_id"][0],
+        "job": seeded.v2["job_id"][0],
+        "sid": seeded.v4["service_id"][0],
+        "iid": seeded.v4["instance_id"][0],
+        "schema": seeded.v4["schema_id"][0],
+        "comp_name": seeded.component_name,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +69,9 @@ def shape_of(path: str) -> str:
 def assert_api_error(response: httpx.Response, path: str | None = None, elapsed: float | None = None) -> None:
     path = path or urlsplit(str(response.request.url)).path
     elapsed = response.elapsed.total_seconds() if elapsed is None else elapsed
-    what = f"{response.request.method} {str(response.request.url)[:200]} -> {response.status_code} {response.text[:300]}"
+    what = (
+        f"{response.request.method} {str(response.request.url)[:200]} -> {response.status_code} {response.text[:300]}"
+    )
     assert 400 <= response.status_code < 500, what
     assert elapsed < MAX_SECONDS, f"{what} after {elapsed:.2f}s"
     body = response.json()
@@ -75,12 +85,12 @@ def fill(template: str, ids: dict[str, str]) -> str:
     return template.format(V2=V2, V3=V3, V4=V4, **ids)
 
 
-def send(http: httpx.Client, method: str, path: str, body=None, *, content: bytes | None = None,
-         headers: dict | None = None) -> httpx.Response:
+def send(
+    http: httpx.Client, method: str, path: str, body=None, *, content: bytes | None = None, headers: dict | None = None
+) -> httpx.Response:
     if body is not None:
         content = json.dumps(body).encode()
-    return http.request(method, path, content=content,
-                        headers={"Content-Type": "application/json", **(headers or {})})
+    return http.request(method, path, content=content, headers={"Content-Type": "application/json", **(headers or {})})
 
 
 def raw_request(base_url: str, data: bytes, timeout: float = 10.0) -> tuple[float, int, bytes]:
@@ -99,7 +109,7 @@ def raw_request(base_url: str, data: bytes, timeout: float = 10.0) -> tuple[floa
                 if not chunk:
                     break
                 received += chunk
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     head, _, body = received.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
@@ -132,23 +142,43 @@ def head(method: str, path: str, extra: bytes = b"", body: bytes = b"", length: 
 
 
 def instance_body(ids: dict[str, str], **extra) -> dict:
-    body = {"name": "i" + uuid.uuid4().hex[:8], "environment_id": ids["env"], "flavor_id": "MICRO-5G:0.5C:1G",
-            "replica": 1, "version": "1.0.0",
-            "artifacts": {ids["comp_name"]: {"storage": "swr", "type": "image", "url": "swr.example.com/o/web:1.0.0",
-                                             "auth": "iam"}},
-            "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}]}
+    body = {
+        "name": "i" + uuid.uuid4().hex[:8],
+        "environment_id": ids["env"],
+        "flavor_id": "MICRO-5G:0.5C:1G",
+        "replica": 1,
+        "version": "1.0.0",
+        "artifacts": {
+            ids["comp_name"]: {"storage": "swr", "type": "image", "url": "swr.example.com/o/web:1.0.0", "auth": "iam"}
+        },
+        "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
+    }
     body.update(extra)
     return body
 
 
 # --- operator-looking values in bodies -----------------------------------------------------------
 BODY_OPERATORS = [
-    ("POST", "{V2}/environments", {"name": GT, "deploy_mode": "container", "vpc_id": "v",
-                                   "base_resources": [{"id": "c", "type": "cce"}]}),
-    ("POST", "{V2}/environments", {"name": "e-op", "deploy_mode": "container", "vpc_id": NE,
-                                   "base_resources": [{"id": "c", "type": "cce"}]}),
-    ("POST", "{V2}/environments", {"name": "e-op2", "deploy_mode": "container", "vpc_id": "v",
-                                   "base_resources": [{"id": "$where", "type": "cce"}]}),
+    (
+        "POST",
+        "{V2}/environments",
+        {"name": GT, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
+    ),
+    (
+        "POST",
+        "{V2}/environments",
+        {"name": "e-op", "deploy_mode": "container", "vpc_id": NE, "base_resources": [{"id": "c", "type": "cce"}]},
+    ),
+    (
+        "POST",
+        "{V2}/environments",
+        {
+            "name": "e-op2",
+            "deploy_mode": "container",
+            "vpc_id": "v",
+            "base_resources": [{"id": "$where", "type": "cce"}],
+        },
+    ),
     ("PUT", "{V2}/environments/{env}", {"name": WHERE}),
     ("PATCH", "{V2}/environments/{env}/resources", {"add_base_resources": [{"id": GT, "type": "cce"}]}),
     ("POST", "{V2}/applications", {"name": GT}),
@@ -157,25 +187,54 @@ BODY_OPERATORS = [
     ("POST", "{V2}/applications/{app}/components", {"name": "c-op", "runtime": GT, "category": "Webapp"}),
     ("PUT", "{V2}/applications/{app}/components/{comp}", {"name": WHERE}),
     ("PUT", "{V2}/applications/{app}/configuration", {"environment_id": GT, "configuration": {"env": []}}),
-    ("PUT", "{V2}/applications/{app}/configuration", {"environment_id": "{env}",
-                                                       "configuration": {"env": [{"name": "A", "value": NE}]}}),
+    (
+        "PUT",
+        "{V2}/applications/{app}/configuration",
+        {"environment_id": "{env}", "configuration": {"env": [{"name": "A", "value": NE}]}},
+    ),
     ("POST", "{V2}/applications/{app}/components/{comp}/instances", {"name": "i-op", "environment_id": NE}),
     ("PUT", "{V2}/applications/{app}/components/{comp}/instances/{inst}", {"version": GT}),
     ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action", {"action": WHERE}),
-    ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action",
-     {"action": "scale", "parameters": {"replica": GT}}),
+    (
+        "POST",
+        "{V2}/applications/{app}/components/{comp}/instances/{inst}/action",
+        {"action": "scale", "parameters": {"replica": GT}},
+    ),
     ("POST", "{V4}/microservices", {"service": {"serviceName": GT, "appId": "a", "version": "1.0"}}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": "s", "appId": "$where", "version": "1.0"}}),
-    ("POST", "{V4}/microservices", {"service": {"serviceName": "s", "appId": "a", "version": "1.0"},
-                                    "tags": {"$where": "1"}}),
+    (
+        "POST",
+        "{V4}/microservices",
+        {"service": {"serviceName": "s", "appId": "a", "version": "1.0"}, "tags": {"$where": "1"}},
+    ),
     ("DELETE", "{V4}/microservices", {"serviceIds": [GT]}),
     ("PUT", "{V4}/microservices/{sid}/properties", {"properties": {"a": GT}}),
     ("POST", "{V4}/microservices/{sid}/schemas", {"schemas": [{"schemaId": WHERE, "schema": "x"}]}),
     ("PUT", "{V4}/microservices/{sid}/schemas/s-op", {"schema": NE}),
-    ("PUT", "{V4}/dependencies", {"dependencies": [{"consumer": {"appId": NE, "serviceName": "x", "version": "1.0"},
-                                                    "providers": [{"appId": "a", "serviceName": "y"}]}]}),
-    ("POST", "{V4}/dependencies", {"dependencies": [{"consumer": {"appId": "a", "serviceName": "x", "version": "1.0"},
-                                                     "providers": [{"appId": GT, "serviceName": "y"}]}]}),
+    (
+        "PUT",
+        "{V4}/dependencies",
+        {
+            "dependencies": [
+                {
+                    "consumer": {"appId": NE, "serviceName": "x", "version": "1.0"},
+                    "providers": [{"appId": "a", "serviceName": "y"}],
+                }
+            ]
+        },
+    ),
+    (
+        "POST",
+        "{V4}/dependencies",
+        {
+            "dependencies": [
+                {
+                    "consumer": {"appId": "a", "serviceName": "x", "version": "1.0"},
+                    "providers": [{"appId": GT, "serviceName": "y"}],
+                }
+            ]
+        },
+    ),
     ("POST", "{V4}/microservices/{sid}/instances", {"instance": {"hostName": GT, "endpoints": ["rest://1.2.3.4:1"]}}),
     ("PUT", "{V4}/microservices/{sid}/instances/{iid}/properties", {"properties": {"k": WHERE}}),
     ("PUT", "{V4}/heartbeats", {"instances": [{"serviceId": GT, "instanceId": "x"}]}),
@@ -187,8 +246,7 @@ BODY_OPERATORS = [
 ]
 
 
-@pytest.mark.parametrize("method,template,body", BODY_OPERATORS,
-                         ids=[f"{m} {t}" for m, t, _ in BODY_OPERATORS])
+@pytest.mark.parametrize("method,template,body", BODY_OPERATORS, ids=[f"{m} {t}" for m, t, _ in BODY_OPERATORS])
 def test_operator_looking_values_in_bodies(http, ids, method, template, body):
     body = json.loads(json.dumps(body).replace("{env}", ids["env"]))
     assert_api_error(send(http, method, fill(template, ids), body))
@@ -234,8 +292,19 @@ def test_operator_looking_values_in_query_strings(http, ids, method, template):
 
 
 # --- ... and traversal, NUL, invalid UTF-8 in path ids -------------------------------------------
-HOSTILE_IDS = [OP_JSON, "%24where", "%24ne", "a.b", "..%2f..%2f", "..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e",
-               "%00", "a%00b", "%ff%fe", "%C0%AE%C0%AE"]
+HOSTILE_IDS = [
+    OP_JSON,
+    "%24where",
+    "%24ne",
+    "a.b",
+    "..%2f..%2f",
+    "..%2F..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e",
+    "%00",
+    "a%00b",
+    "%ff%fe",
+    "%C0%AE%C0%AE",
+]
 PATH_TEMPLATES = [
     ("GET", "{V2}/environments/{x}"),
     ("DELETE", "{V2}/environments/{x}"),
@@ -261,8 +330,9 @@ def test_hostile_path_ids(http, ids, method, template):
         assert_api_error(send(http, method, path), path=path)
 
 
-@pytest.mark.parametrize("path", [f"{V2}/applications/\xff\xfe", f"{V4}/microservices/\xff\xfe",
-                                  f"/v2/{PROJECT}\x00/cas/environments"])
+@pytest.mark.parametrize(
+    "path", [f"{V2}/applications/\xff\xfe", f"{V4}/microservices/\xff\xfe", f"/v2/{PROJECT}\x00/cas/environments"]
+)
 def test_raw_invalid_bytes_in_paths(fuzz_system, path):
     request = head("GET", "PATH").replace(b"PATH", path.encode("latin-1"))
     assert_raw_api_error(raw_request(fuzz_system.base_url, request), path, 400)
@@ -270,8 +340,11 @@ def test_raw_invalid_bytes_in_paths(fuzz_system, path):
 
 @pytest.mark.parametrize("project", [quote("tenаnta"), quote("ｔｅｎａｎｔａ"), "..%2ftenantb", "tenanta%00", "%ff"])
 def test_hostile_project_ids(http, project):
-    for path in (f"/v2/{project}/cas/environments", f"/v4/{project}/registry/microservices",
-                 f"/v3/{project}/configuration/items?dimensionsInfo=a%40b"):
+    for path in (
+        f"/v2/{project}/cas/environments",
+        f"/v4/{project}/registry/microservices",
+        f"/v3/{project}/configuration/items?dimensionsInfo=a%40b",
+    ):
         assert_api_error(http.get(path), path=path)
 
 
@@ -313,12 +386,18 @@ def test_bodies_that_are_not_acceptable(http, ids, method, template, kind):
     assert_api_error(send(http, method, fill(template, ids), content=BAD_BODIES[kind]))
 
 
-@pytest.mark.parametrize("content_type,content", [
-    ("text/plain", b'{"name": "plain-text"}'),
-    ("application/x-www-form-urlencoded", b"name=form&service=x"),
-    ("application/xml", b"<service><serviceName>x</serviceName></service>"),
-    ("multipart/form-data; boundary=xx", b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xx--\r\n'),
-])
+@pytest.mark.parametrize(
+    "content_type,content",
+    [
+        ("text/plain", b'{"name": "plain-text"}'),
+        ("application/x-www-form-urlencoded", b"name=form&service=x"),
+        ("application/xml", b"<service><serviceName>x</serviceName></service>"),
+        (
+            "multipart/form-data; boundary=xx",
+            b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xx--\r\n',
+        ),
+    ],
+)
 @pytest.mark.parametrize("method,template", BODY_ROUTES, ids=[f"{m} {t}" for m, t in BODY_ROUTES])
 def test_wrong_content_type(http, ids, method, template, content_type, content):
     if content_type == "text/plain" and template.startswith(("{V4}", "{V3}")):
@@ -328,17 +407,38 @@ def test_wrong_content_type(http, ids, method, template, content_type, content):
 
 HUGE = 100_000
 HUGE_ARRAYS = [
-    ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action",
-     {"action": "scale", "parameters": {"hosts": ["h"] * HUGE}}),
-    ("POST", "{V2}/environments", {"name": "huge", "deploy_mode": "container", "vpc_id": "v",
-                                   "base_resources": [{"id": "c", "type": "cce"}] * HUGE}),
-    ("PUT", "{V2}/applications/{app}/configuration",
-     {"environment_id": "ENV", "configuration": {"env": [{"name": "A", "value": ""}] * HUGE}}),
+    (
+        "POST",
+        "{V2}/applications/{app}/components/{comp}/instances/{inst}/action",
+        {"action": "scale", "parameters": {"hosts": ["h"] * HUGE}},
+    ),
+    (
+        "POST",
+        "{V2}/environments",
+        {
+            "name": "huge",
+            "deploy_mode": "container",
+            "vpc_id": "v",
+            "base_resources": [{"id": "c", "type": "cce"}] * HUGE,
+        },
+    ),
+    (
+        "PUT",
+        "{V2}/applications/{app}/configuration",
+        {"environment_id": "ENV", "configuration": {"env": [{"name": "A", "value": ""}] * HUGE}},
+    ),
     ("DELETE", "{V4}/microservices", {"serviceIds": [f"s{i}" for i in range(HUGE)]}),
-    ("POST", "{V4}/microservices", {"service": {"serviceName": "huge", "appId": "a", "version": "1.0",
-                                                "schemas": ["s"] * HUGE}}),
+    (
+        "POST",
+        "{V4}/microservices",
+        {"service": {"serviceName": "huge", "appId": "a", "version": "1.0", "schemas": ["s"] * HUGE}},
+    ),
     ("PUT", "{V4}/heartbeats", {"instances": [{"serviceId": "s", "instanceId": "i"}] * HUGE}),
-    ("POST", "{V4}/instances/action?type=query", {"instances": [{"instance": {"serviceId": "s", "instanceId": "i"}}] * HUGE}),
+    (
+        "POST",
+        "{V4}/instances/action?type=query",
+        {"instances": [{"instance": {"serviceId": "s", "instanceId": "i"}}] * HUGE},
+    ),
     ("DELETE", "{V3}", {"dimensionsInfo": "fuzz-svc@fuzz", "keys": [f"k{i}" for i in range(HUGE)]}),
     ("POST", "{V3}", {"dimensionsInfo": "fuzz-svc@fuzz", "items": {f"k{i}": i for i in range(HUGE)}}),
 ]
@@ -356,33 +456,85 @@ def test_commands_that_outgrow_the_bus(http, ids):
     service = f'{{"service": {{"serviceName": "x", "appId": "a", "version": "1.0"}}, "x": {numbers}}}'
     assert_api_error(send(http, "POST", f"{V4}/microservices", content=service.encode()))
     instance = json.dumps(instance_body(ids, configuration={"x": "NUMBERS"})).replace('"NUMBERS"', numbers)
-    assert_api_error(send(http, "POST", f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances",
-                          content=instance.encode()))
+    assert_api_error(
+        send(
+            http,
+            "POST",
+            f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances",
+            content=instance.encode(),
+        )
+    )
 
 
 # --- numbers out of range ---------------------------------------------------------------------
 OUT_OF_RANGE = [
-    ("POST", "{V2}/applications/{app}/components/{comp}/instances", "instance", {"replica": 10 ** 30}),
+    ("POST", "{V2}/applications/{app}/components/{comp}/instances", "instance", {"replica": 10**30}),
     ("POST", "{V2}/applications/{app}/components/{comp}/instances", "instance", {"replica": -1}),
-    ("POST", "{V2}/applications/{app}/components/{comp}/instances", "instance", {"configuration": {"n": 2 ** 63}}),
-    ("POST", "{V2}/applications/{app}/components/{comp}/instances", "instance",
-     {"refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default", "n": -2 ** 63 - 1}}]}),
-    ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action", "raw",
-     {"action": "scale", "parameters": {"replica": 10 ** 30}}),
-    ("POST", "{V4}/microservices/{sid}/instances", "raw",
-     {"instance": {"hostName": "h", "endpoints": ["rest://9.9.9.9:1"], "healthCheck": {"mode": "push", "interval": 10 ** 30, "times": 3}}}),
-    ("POST", "{V4}/microservices/{sid}/instances", "raw",
-     {"instance": {"hostName": "h", "endpoints": ["rest://9.9.9.8:1"], "healthCheck": {"mode": "pull", "port": 2 ** 63, "interval": 30, "times": 3}}}),
-    ("POST", "{V3}", "raw", {"dimensionsInfo": "fuzz-svc@fuzz", "items": {"n": 10 ** 30}}),
+    ("POST", "{V2}/applications/{app}/components/{comp}/instances", "instance", {"configuration": {"n": 2**63}}),
+    (
+        "POST",
+        "{V2}/applications/{app}/components/{comp}/instances",
+        "instance",
+        {
+            "refer_resources": [
+                {"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default", "n": -(2**63) - 1}}
+            ]
+        },
+    ),
+    (
+        "POST",
+        "{V2}/applications/{app}/components/{comp}/instances/{inst}/action",
+        "raw",
+        {"action": "scale", "parameters": {"replica": 10**30}},
+    ),
+    (
+        "POST",
+        "{V4}/microservices/{sid}/instances",
+        "raw",
+        {
+            "instance": {
+                "hostName": "h",
+                "endpoints": ["rest://9.9.9.9:1"],
+                "healthCheck": {"mode": "push", "interval": 10**30, "times": 3},
+            }
+        },
+    ),
+    (
+        "POST",
+        "{V4}/microservices/{sid}/instances",
+        "raw",
+        {
+            "instance": {
+                "hostName": "h",
+                "endpoints": ["rest://9.9.9.8:1"],
+                "healthCheck": {"mode": "pull", "port": 2**63, "interval": 30, "times": 3},
+            }
+        },
+    ),
+    ("POST", "{V3}", "raw", {"dimensionsInfo": "fuzz-svc@fuzz", "items": {"n": 10**30}}),
 ]
-QUERY_OUT_OF_RANGE = ["limit=-1", "offset=1e309", "offset=-1", "limit=1e309", f"limit={10 ** 30}", "limit=NaN",
-                      f"offset={10 ** 30}"]
-LISTS = ["{V2}/environments", "{V2}/applications", "{V2}/applications/{app}/components",
-         "{V2}/applications/{app}/components/{comp}/instances",
-         "{V2}/applications/{app}/components/{comp}/instances/{inst}/snapshots", "{V2}/jobs/{job}"]
+QUERY_OUT_OF_RANGE = [
+    "limit=-1",
+    "offset=1e309",
+    "offset=-1",
+    "limit=1e309",
+    f"limit={10**30}",
+    "limit=NaN",
+    f"offset={10**30}",
+]
+LISTS = [
+    "{V2}/environments",
+    "{V2}/applications",
+    "{V2}/applications/{app}/components",
+    "{V2}/applications/{app}/components/{comp}/instances",
+    "{V2}/applications/{app}/components/{comp}/instances/{inst}/snapshots",
+    "{V2}/jobs/{job}",
+]
 
 
-@pytest.mark.parametrize("method,template,kind,values", OUT_OF_RANGE, ids=[f"{m} {t} {v}"[:80] for m, t, _, v in OUT_OF_RANGE])
+@pytest.mark.parametrize(
+    "method,template,kind,values", OUT_OF_RANGE, ids=[f"{m} {t} {v}"[:80] for m, t, _, v in OUT_OF_RANGE]
+)
 def test_numbers_out_of_range_in_bodies(http, ids, method, template, kind, values):
     body = instance_body(ids, **values) if kind == "instance" else values
     assert_api_error(send(http, method, fill(template, ids), body))
@@ -396,32 +548,53 @@ def test_numbers_out_of_range_in_queries(http, ids, template):
 
 # --- unicode confusables ----------------------------------------------------------------------
 CONFUSABLES = [
-    ("POST", "{V2}/environments", {"name": "envа", "deploy_mode": "container", "vpc_id": "v",
-                                   "base_resources": [{"id": "c", "type": "cce"}]}),  # Cyrillic a
-    ("POST", "{V2}/environments", {"name": "env-c", "deploy_mode": "containеr", "vpc_id": "v",
-                                   "base_resources": [{"id": "c", "type": "cce"}]}),  # Cyrillic e
-    ("POST", "{V2}/environments", {"name": "env-d", "deploy_mode": "container", "vpc_id": "v",
-                                   "base_resources": [{"id": "c", "type": "ссе"}]}),  # Cyrillic c, e
+    (
+        "POST",
+        "{V2}/environments",
+        {"name": "envа", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
+    ),  # Cyrillic a
+    (
+        "POST",
+        "{V2}/environments",
+        {"name": "env-c", "deploy_mode": "containеr", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
+    ),  # Cyrillic e
+    (
+        "POST",
+        "{V2}/environments",
+        {"name": "env-d", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "ссе"}]},
+    ),  # Cyrillic c, e
     ("POST", "{V2}/applications", {"name": "ａｐｐ"}),  # fullwidth
     ("POST", "{V2}/applications", {"name": "app\u200bx"}),  # zero-width space
     ("POST", "{V2}/applications/{app}/components", {"name": "wеb", "runtime": "Docker", "category": "Webapp"}),
     ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action", {"action": "ѕcale"}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": "ѕvc", "appId": "a", "version": "1.0"}}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": "svc", "appId": "a", "version": "1.０"}}),
-    ("POST", "{V4}/microservices", {"service": {"serviceName": "svc", "appId": "a", "version": "1.0",
-                                                "environment": "productiоn"}}),
-    ("POST", "{V4}/microservices/{sid}/instances", {"instance": {"hostName": "h", "endpoints": ["rest://1.1.1.1:1"],
-                                                                 "status": "UР"}}),  # Cyrillic Er
+    (
+        "POST",
+        "{V4}/microservices",
+        {"service": {"serviceName": "svc", "appId": "a", "version": "1.0", "environment": "productiоn"}},
+    ),
+    (
+        "POST",
+        "{V4}/microservices/{sid}/instances",
+        {"instance": {"hostName": "h", "endpoints": ["rest://1.1.1.1:1"], "status": "UР"}},
+    ),  # Cyrillic Er
 ]
 CONFUSABLE_QUERIES = [
-    "{V2}/environments?order=dеsc", "{V2}/environments?limit=１０", "{V2}/jobs/{job}?desc=truе",
-    "{V4}/existence?type=microservicе&appId=a&serviceName=b&version=1.0", "{V4}/instances?appId=a&serviceName=ѕvc",
+    "{V2}/environments?order=dеsc",
+    "{V2}/environments?limit=１０",
+    "{V2}/jobs/{job}?desc=truе",
+    "{V4}/existence?type=microservicе&appId=a&serviceName=b&version=1.0",
+    "{V4}/instances?appId=a&serviceName=ѕvc",
     "{V4}/microservices?env=productiоn",
 ]
 
 
-@pytest.mark.parametrize("method,template,body", CONFUSABLES, ids=[f"{m} {t} {json.dumps(b, ensure_ascii=False)}"[:90]
-                                                                   for m, t, b in CONFUSABLES])
+@pytest.mark.parametrize(
+    "method,template,body",
+    CONFUSABLES,
+    ids=[f"{m} {t} {json.dumps(b, ensure_ascii=False)}"[:90] for m, t, b in CONFUSABLES],
+)
 def test_unicode_confusables_in_bodies(http, ids, method, template, body):
     assert_api_error(send(http, method, fill(template, ids), body))
 
@@ -508,19 +681,26 @@ def test_operator_looking_data_is_kept_literally(http, ids):
     assert got["literal@fuzz"] == items
 
     configuration = {"$where": {"$gt": ""}, "a.b": {"$ne": None, "x.y": [1, {"$in": []}]}}
-    r = send(http, "POST", f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances",
-             instance_body(ids, configuration=configuration))
+    r = send(
+        http,
+        "POST",
+        f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances",
+        instance_body(ids, configuration=configuration),
+    )
     assert r.status_code == 200, r.text
     got = http.get(f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances/{r.json()['instance_id']}")
     assert got.json()["configuration"] == configuration
 
 
-@pytest.mark.parametrize("path,extra", [
-    ("{V2}/environments", "limit[$gt]=1&$where=1&project_id[$ne]=x"),
-    ("{V2}/applications", "offset[$ne]=0"),
-    ("{V4}/microservices", "appId[$ne]=x&$where=1"),
-    ("{V3}?dimensionsInfo=fuzz-svc%40fuzz", "dimensionsInfo[$gt]=&keyFilter[$ne]=1"),
-])
+@pytest.mark.parametrize(
+    "path,extra",
+    [
+        ("{V2}/environments", "limit[$gt]=1&$where=1&project_id[$ne]=x"),
+        ("{V2}/applications", "offset[$ne]=0"),
+        ("{V4}/microservices", "appId[$ne]=x&$where=1"),
+        ("{V3}?dimensionsInfo=fuzz-svc%40fuzz", "dimensionsInfo[$gt]=&keyFilter[$ne]=1"),
+    ],
+)
 def test_operator_looking_unknown_parameters_are_ignored(http, ids, path, extra):
     plain = http.get(fill(path, ids))
     hostile = http.get(fill(path, ids) + ("&" if "?" in path else "?") + extra)

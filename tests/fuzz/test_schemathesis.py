@@ -15,6 +15,7 @@ Size: ``OPENSTAGE_FUZZ_REQUESTS`` requests per surface (default 400: about 35 s 
 surfaces on 2 cores); ``OPENSTAGE_FUZZ_SEED`` replays a run; ``OPENSTAGE_FUZZ_REPORT`` is a JSON
 file the figures are written to (tests/fuzz/README.md has a reported run).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings, seed as hypothesis_seed, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from tests.fuzz.conftest import AUTH, PROJECT, LogWatch
@@ -73,10 +76,18 @@ class Stats:
             self.failures.append(message)
 
     def summary(self) -> dict:
-        return {"surface": self.surface, "seed": SEED, "requests": self.requests, "operations": self.operations,
-                "statuses": dict(sorted(self.statuses.items())), "server_errors": self.server_errors,
-                "max_latency_s": round(self.max_latency, 3), "slowest": self.slowest,
-                "duration_s": round(self.duration, 1), "failures": len(self.failures)}
+        return {
+            "surface": self.surface,
+            "seed": SEED,
+            "requests": self.requests,
+            "operations": self.operations,
+            "statuses": dict(sorted(self.statuses.items())),
+            "server_errors": self.server_errors,
+            "max_latency_s": round(self.max_latency, 3),
+            "slowest": self.slowest,
+            "duration_s": round(self.duration, 1),
+            "failures": len(self.failures),
+        }
 
 
 def error_shape_problem(path: str, response: schemathesis.Response) -> str | None:
@@ -88,11 +99,18 @@ def error_shape_problem(path: str, response: schemathesis.Response) -> str | Non
     if not isinstance(body, dict):
         return f"not an object: {body!r:.200}"
     if path.startswith(("/v3/", "/v4/")):
-        ok = isinstance(body.get("errorCode"), str) and body["errorCode"].isdigit() \
-            and isinstance(body.get("errorMessage"), str) and isinstance(body.get("detail"), str)
+        ok = (
+            isinstance(body.get("errorCode"), str)
+            and body["errorCode"].isdigit()
+            and isinstance(body.get("errorMessage"), str)
+            and isinstance(body.get("detail"), str)
+        )
     else:
-        ok = isinstance(body.get("error_code"), str) and body["error_code"].startswith("SVCSTG.") \
+        ok = (
+            isinstance(body.get("error_code"), str)
+            and body["error_code"].startswith("SVCSTG.")
             and isinstance(body.get("error_msg"), str)
+        )
     return None if ok else f"not the API's error shape: {body!r:.300}"
 
 
@@ -153,14 +171,20 @@ def run_surface(schema, surface: str, base_url: str, ids: dict[str, list[str]], 
         for op in ops:
             label = f"{op.method.upper()} {op.path}"
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                if (label, mode) in exhausted or stats.requests >= target and round_no:
+                if (label, mode) in exhausted or (stats.requests >= target and round_no):
                     continue
                 before = stats.requests
                 strategy = op.as_strategy(generation_mode=mode, path_parameters={"project_id": PROJECT})
 
                 @hypothesis_seed(rng.randrange(2**32))
-                @settings(max_examples=per_pass, deadline=None, database=None, derandomize=False,
-                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=per_pass,
+                    deadline=None,
+                    database=None,
+                    derandomize=False,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
                 @given(case=strategy, data=st.data())
                 def fuzz(case, data) -> None:
                     send(case, data)

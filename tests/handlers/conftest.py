@@ -11,6 +11,7 @@ processes if it must, then calls subjects with ``call``::
     async with handler_broker(ROUTERS, deps) as broker:
         reply = await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, body)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,13 +69,23 @@ def base_deps(store_url) -> Callable[[str], Awaitable[WorkerDeps]]:
     build deps through it (as the running worker does)."""
 
     async def make(domain: str) -> WorkerDeps:
-        settings = Settings(mongodb_url=store_url, nats_url="nats://unused:4222", store_serialize_writes=True,
-                            mongodb_db=f"h{uuid.uuid4().hex[:12]}")
+        settings = Settings(
+            mongodb_url=store_url,
+            nats_url="nats://unused:4222",
+            store_serialize_writes=True,
+            mongodb_db=f"h{uuid.uuid4().hex[:12]}",
+        )
         db = mongo.connect(store_url, mongo.database_name(settings.mongodb_db, domain), serialize_writes=True)
         js = RecordingJetStream()
         clock = Clock()
-        return WorkerDeps(settings=settings, clock=clock, db=db, nc=None, js=js,  # type: ignore[arg-type]
-                          outbox=Outbox(db, js, clock))  # type: ignore[arg-type]
+        return WorkerDeps(
+            settings=settings,
+            clock=clock,
+            db=db,
+            nc=None,
+            js=js,  # type: ignore[arg-type]
+            outbox=Outbox(db, js, clock),
+        )  # type: ignore[arg-type]
 
     return make
 
@@ -90,7 +101,9 @@ async def handler_broker(routers: Sequence[NatsRouter], deps: WorkerDeps) -> Asy
         yield test_broker
 
 
-async def call(broker: NatsBroker, project: str, domain: str, action: str, body: BaseModel | dict | None = None) -> Reply:
+async def call(
+    broker: NatsBroker, project: str, domain: str, action: str, body: BaseModel | dict | None = None
+) -> Reply:
     """Request a command subject as the edge does and decode the typed reply."""
     if isinstance(body, BaseModel):
         payload: Any = orjson.loads(body.model_dump_json(by_alias=True))

@@ -1,4 +1,5 @@
 """Config worker handlers in-process: config-center items and application configuration."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,9 +64,13 @@ async def test_items_bad_input_is_a_typed_400(config):
 
 async def test_app_configuration_revisions(config):
     broker, deps = config
-    put = PutAppConfiguration.model_validate({
-        "application_id": "app1", "creator": "alice",
-        "body": {"environment_id": "env1", "configuration": {"env": [{"name": "A", "value": "1"}]}}})
+    put = PutAppConfiguration.model_validate(
+        {
+            "application_id": "app1",
+            "creator": "alice",
+            "body": {"environment_id": "env1", "configuration": {"env": [{"name": "A", "value": "1"}]}},
+        }
+    )
     first = await call(broker, "p1", CONFIG, Config.APP_CONFIGURATION_PUT, put)
     assert first.status == 200 and first.result["revision"] == 1
     assert first.result["configuration"] == {"env": [{"name": "A", "value": "1"}]}
@@ -80,4 +85,6 @@ async def test_app_configuration_revisions(config):
     assert again.status == 404
 
     missing = put.model_copy(update={"application_id": "gone"})
-    assert (await call(broker, "p1", CONFIG, Config.APP_CONFIGURATION_PUT, missing)).error.error_code == "SVCSTG.00100611"
+    assert (
+        await call(broker, "p1", CONFIG, Config.APP_CONFIGURATION_PUT, missing)
+    ).error.error_code == "SVCSTG.00100611"

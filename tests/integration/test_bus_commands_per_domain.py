@@ -1,5 +1,6 @@
 """Direct publishing on the bus, one command per domain plus a long operation: the reply equals
 what the HTTP path returns, and the same events follow."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,9 +54,15 @@ def test_each_domain_and_a_long_operation(running):
     http = SignedClient(running.base_url, ADMIN.ak, ADMIN.sk)
 
     # lifecycle: environments and applications
-    env = http.post(f"/v2/{PROJECT}/cas/environments", json={
-        "name": unique("env"), "deploy_mode": "container", "vpc_id": "vpc-1",
-        "base_resources": [{"id": "cce-cluster-1", "type": "cce"}]}).json()
+    env = http.post(
+        f"/v2/{PROJECT}/cas/environments",
+        json={
+            "name": unique("env"),
+            "deploy_mode": "container",
+            "vpc_id": "vpc-1",
+            "base_resources": [{"id": "cce-cluster-1", "type": "cce"}],
+        },
+    ).json()
     via_http = http.post(f"/v2/{PROJECT}/cas/applications", json={"name": unique("h"), "description": "d"})
     via_bus = bus(running, LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": unique("b"), "description": "d"})
     assert via_http.status_code == via_bus["status"] == 200
@@ -69,8 +76,12 @@ def test_each_domain_and_a_long_operation(running):
     assert put["status"] == 200, put
     got = http.get(f"/v2/{PROJECT}/cas/applications/{app_id}/configuration", params={"environment_id": env["id"]})
     assert got.status_code == 200
-    assert bus(running, CONFIG, Config.APP_CONFIGURATION_GET,
-               {"application_id": app_id, "environment_id": env["id"]})["result"] == got.json()
+    assert (
+        bus(running, CONFIG, Config.APP_CONFIGURATION_GET, {"application_id": app_id, "environment_id": env["id"]})[
+            "result"
+        ]
+        == got.json()
+    )
 
     # registry: a micro-service
     service = {"service": {"serviceName": unique("svc"), "appId": "shop", "version": "1.0.0"}}
@@ -82,17 +93,43 @@ def test_each_domain_and_a_long_operation(running):
     assert bus(running, REGISTRY, Registry.SERVICE_GET, {"service_id": sid})["result"] == shown.json()
 
     # a long operation: deploy an instance over the bus, follow its job over the bus
-    component = http.post(f"/v2/{PROJECT}/cas/applications/{app_id}/components", json={
-        "name": unique("web"), "runtime": "Docker", "category": "Webapp",
-        "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package",
-                                                 "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}}}).json()
-    deploy = bus(running, LIFECYCLE, ComponentInstances.CREATE, {
-        "application_id": app_id, "component_id": component["id"], "body": {
-            "name": unique("inst"), "environment_id": env["id"], "flavor_id": "MICRO-5G:0.5C:1G", "replica": 1,
-            "version": "1.0.0",
-            "artifacts": {component["name"]: {"storage": "swr", "type": "image",
-                                              "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}},
-            "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}]}})
+    component = http.post(
+        f"/v2/{PROJECT}/cas/applications/{app_id}/components",
+        json={
+            "name": unique("web"),
+            "runtime": "Docker",
+            "category": "Webapp",
+            "source": {
+                "kind": "artifact",
+                "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/org/web:1.0.0", "auth": "iam"},
+            },
+        },
+    ).json()
+    deploy = bus(
+        running,
+        LIFECYCLE,
+        ComponentInstances.CREATE,
+        {
+            "application_id": app_id,
+            "component_id": component["id"],
+            "body": {
+                "name": unique("inst"),
+                "environment_id": env["id"],
+                "flavor_id": "MICRO-5G:0.5C:1G",
+                "replica": 1,
+                "version": "1.0.0",
+                "artifacts": {
+                    component["name"]: {
+                        "storage": "swr",
+                        "type": "image",
+                        "url": "swr.example.com/org/web:1.0.0",
+                        "auth": "iam",
+                    }
+                },
+                "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
+            },
+        },
+    )
     assert deploy["status"] == 200, deploy
     job_id, instance_id = deploy["result"]["job_id"], deploy["result"]["instance_id"]
     deadline = time.monotonic() + 30
@@ -112,8 +149,11 @@ def test_each_domain_and_a_long_operation(running):
     by_subject = {}
     for e in events:
         by_subject.setdefault(e["event"]["subject"], []).append(e["event"]["type"])
-    assert by_subject[f"/v2/{PROJECT}/cas/applications/{via_http.json()['id']}"] == \
-        by_subject[f"/v2/{PROJECT}/cas/applications/{app_id}"][:1] == ["io.openstage.lifecycle.application.created"]
+    assert (
+        by_subject[f"/v2/{PROJECT}/cas/applications/{via_http.json()['id']}"]
+        == by_subject[f"/v2/{PROJECT}/cas/applications/{app_id}"][:1]
+        == ["io.openstage.lifecycle.application.created"]
+    )
     types = {e["event"]["type"] for e in events}
     assert {"io.openstage.config.app_configuration.updated", "io.openstage.registry.service.created"} <= types
     assert any(t.startswith("io.openstage.lifecycle.instance.") for t in types)

@@ -1,11 +1,12 @@
 """Events: one CloudEvent per environment change, and none lost or duplicated across a worker
 crash (outbox + JetStream Nats-Msg-Id dedupe). Runs its own system: it kills workers."""
+
 from __future__ import annotations
 
 import asyncio
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import nats
@@ -32,8 +33,13 @@ def test_one_cloudevent_per_environment_change(own_system):
     created = client.post("/v2/evproj/cas/environments", json={"name": "ev-one", **ENV}).json()
     env_id = created["id"]
     assert client.put(f"/v2/evproj/cas/environments/{env_id}", json={"alias": "A"}).status_code == 200
-    assert client.patch(f"/v2/evproj/cas/environments/{env_id}/resources",
-                        json={"add_optional_resources": [{"id": "elb-9", "type": "elb"}]}).status_code == 200
+    assert (
+        client.patch(
+            f"/v2/evproj/cas/environments/{env_id}/resources",
+            json={"add_optional_resources": [{"id": "elb-9", "type": "elb"}]},
+        ).status_code
+        == 200
+    )
     assert client.delete(f"/v2/evproj/cas/environments/{env_id}").status_code == 204
     # a refused change emits nothing
     assert client.put(f"/v2/evproj/cas/environments/{env_id}", json={"alias": "B"}).status_code == 404
@@ -71,21 +77,30 @@ def test_no_loss_or_duplicate_across_worker_crash(own_system):
     worker.proc.wait(5)
 
     def pending(name: str) -> CloudEvent:
-        return CloudEvent.new("crashproj", "lifecycle", "environment", "created",
-                              resource_path=f"/v2/crashproj/cas/environments/{name}", data={"id": name})
+        return CloudEvent.new(
+            "crashproj",
+            "lifecycle",
+            "environment",
+            "created",
+            resource_path=f"/v2/crashproj/cas/environments/{name}",
+            data={"id": name},
+        )
 
     never_published, published_not_cleared = pending("lost-1"), pending("dup-1")
 
     async def leave_crash_state() -> None:
         db = AsyncIOMotorClient(own_system.mongodb_url, tz_aware=True).openstage_lifecycle
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for e in (never_published, published_not_cleared):
-            await db.outbox.insert_one({"_id": e.id, "subject": e.openstagesubject,
-                                        "payload": e.model_dump_json().encode(), "created": now})
+            await db.outbox.insert_one(
+                {"_id": e.id, "subject": e.openstagesubject, "payload": e.model_dump_json().encode(), "created": now}
+            )
         nc = await nats.connect(own_system.nats_url)
-        await nc.jetstream().publish(published_not_cleared.openstagesubject,
-                                     published_not_cleared.model_dump_json().encode(),
-                                     headers={"Nats-Msg-Id": published_not_cleared.id})
+        await nc.jetstream().publish(
+            published_not_cleared.openstagesubject,
+            published_not_cleared.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": published_not_cleared.id},
+        )
         await nc.close()
 
     asyncio.run(leave_crash_state())

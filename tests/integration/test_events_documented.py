@@ -4,6 +4,7 @@ docs/bus-reference.md list it.
 
 A worker that declares no ``EVENTS`` at all yet only gets a warning (its event types are listed
 here); once it declares some, the check is strict for its domain."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,7 @@ def published_event_types(nats_url: str) -> set[str]:
         finally:
             await nc.close()
         found = set()
-        for subject in (info.state.subjects or {}):
+        for subject in info.state.subjects or {}:
             _, _, _project, domain, entity, verb = subject.split(".", 5)
             found.add(subjects.event_type(domain, entity, verb))
         return found
@@ -48,7 +49,9 @@ def test_published_event_types_are_declared(running):
         (missing_strict if domain in declared else missing_lenient).append(event_type)
 
     if missing_lenient:
-        warnings.warn(f"event types published but not declared (their worker has no EVENTS yet): {missing_lenient}")
+        warnings.warn(
+            f"event types published but not declared (their worker has no EVENTS yet): {missing_lenient}", stacklevel=2
+        )
     assert not missing_strict, (
         f"event types published but not declared: {missing_strict}. Add them to EVENTS in the worker's module "
         "(workers/<domain>/app.py) and rerun `python -m openstage.busdoc`."

@@ -1,6 +1,7 @@
 """examples/subscriber.py against the running system, as a tenant: it sees a project's changes as
 CloudEvents in order, a second durable consumer replays them from a sequence, and a durable
 consumer resumes after a restart with what happened while it was away."""
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,21 @@ class Subscriber:
         env = {**os.environ, "OPENSTAGE_AK": TENANT_A.ak, "OPENSTAGE_SK": TENANT_A.sk, "PYTHONUNBUFFERED": "1"}
         env.pop("OPENSTAGE_NATS_URL", None)
         self.proc = subprocess.Popen(
-            [sys.executable, str(EXAMPLE), "--server", f"nats://127.0.0.1:{port}", "--project", PROJECT,
-             "--durable", durable, *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                str(EXAMPLE),
+                "--server",
+                f"nats://127.0.0.1:{port}",
+                "--project",
+                PROJECT,
+                "--durable",
+                durable,
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         self.lines: queue.Queue = queue.Queue()
         self.log: list[str] = []
@@ -62,7 +75,9 @@ class Subscriber:
             try:
                 event = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"saw {found}, expected {count} events about {resource_path}; log: {self.log}")
+                raise AssertionError(
+                    f"saw {found}, expected {count} events about {resource_path}; log: {self.log}"
+                ) from None
             if event["subject"] == resource_path:
                 found.append(event)
         return found
@@ -88,8 +103,9 @@ def test_example_subscriber_follows_replays_and_resumes(running, tenant_http):
     durable = f"example-{uuid.uuid4().hex[:8]}"
     live = Subscriber(running, durable, "--type", ENV_TYPES)
     try:
-        created = tenant_http.post(f"/v2/{PROJECT}/cas/environments",
-                                   json={"name": f"ex-{uuid.uuid4().hex[:8]}", **ENV})
+        created = tenant_http.post(
+            f"/v2/{PROJECT}/cas/environments", json={"name": f"ex-{uuid.uuid4().hex[:8]}", **ENV}
+        )
         assert created.status_code == 200, created.text
         env_id = created.json()["id"]
         path = f"/v2/{PROJECT}/cas/environments/{env_id}"
@@ -134,9 +150,22 @@ def test_example_subscriber_cannot_follow_another_project(running):
     port = running.nats_url.rsplit(":", 1)[-1]
     env = {**os.environ, "OPENSTAGE_AK": TENANT_A.ak, "OPENSTAGE_SK": TENANT_A.sk}
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--server", f"nats://127.0.0.1:{port}", "--project", "tenantb",
-         "--durable", f"steal-{uuid.uuid4().hex[:8]}", "--count", "1"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--server",
+            f"nats://127.0.0.1:{port}",
+            "--project",
+            "tenantb",
+            "--durable",
+            f"steal-{uuid.uuid4().hex[:8]}",
+            "--count",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert proc.returncode == 2 and not proc.stdout
     assert "NATS refused the consumer" in proc.stderr

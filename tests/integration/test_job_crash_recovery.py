@@ -1,6 +1,7 @@
 """Crash safety: the lifecycle worker is killed (SIGKILL) in the middle of a deploy job and
 restarted; the job is resumed from the durable work queue and ends SUCCEEDED, with the instance
 RUNNING and all its replicas available. Runs its own system (1 s per task, 2 s job lease)."""
+
 from __future__ import annotations
 
 import signal
@@ -17,8 +18,11 @@ from workers import WORKERS
 
 @pytest.fixture(scope="module")
 def slow_system(tmp_path_factory):
-    rs = start_system(tmp_path_factory.mktemp("crash"), list(WORKERS),
-                      extra_env={"OPENSTAGE_SIMULATED_TASK_SECONDS": "1", "OPENSTAGE_JOB_LEASE_SECONDS": "2"})
+    rs = start_system(
+        tmp_path_factory.mktemp("crash"),
+        list(WORKERS),
+        extra_env={"OPENSTAGE_SIMULATED_TASK_SECONDS": "1", "OPENSTAGE_JOB_LEASE_SECONDS": "2"},
+    )
     yield rs
     rs.system.stop()
 
@@ -32,7 +36,8 @@ def test_killed_worker_mid_deploy_is_resumed(slow_system):
     while time.monotonic() < deadline:
         job = client.show_job_detail(ShowJobDetailRequest(job_id=created.job_id))
         if job.job.execution_status == "RUNNING" and any(
-                t.task_index >= 1 and t.task_status == "RUNNING" for t in job.tasks):
+            t.task_index >= 1 and t.task_status == "RUNNING" for t in job.tasks
+        ):
             break
         time.sleep(0.05)
     else:

@@ -1,5 +1,6 @@
 """The job tracker through the real OPENSTAGE_EVENTS stream: duplicated and reordered events
 published on the bus give the same job document as the ordered run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,9 @@ from tests.support.job_events import job_run
 
 
 async def _job(nc, project: str, job_id: str) -> dict:
-    msg = await nc.request(subjects.command(project, subjects.JOBS, subjects.Jobs.GET),
-                           json.dumps({"job_id": job_id}).encode(), timeout=5)
+    msg = await nc.request(
+        subjects.command(project, subjects.JOBS, subjects.Jobs.GET), json.dumps({"job_id": job_id}).encode(), timeout=5
+    )
     return json.loads(msg.data)
 
 

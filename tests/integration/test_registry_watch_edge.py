@@ -3,6 +3,7 @@ registry's bus queries (service.get, dependency.providers) and publishes the reg
 events itself, so the edge's part is checked on its own: authentication of the upgrade, the
 existence check, filtering by providers, refresh on dependency changes, order and message shape.
 The same behaviour through the real registry worker is tests/e2e/test_registry_watch.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,15 @@ WATCH = "/v4/{project}/registry/microservices/{service}/watcher"
 
 def signed_headers(base_url: str, cred: Cred, path: str) -> dict[str, str]:
     """The headers the Huawei SDK signer puts on a GET of ``path`` (for the WebSocket upgrade)."""
-    req = SdkRequest(method="GET", schema="http", host=urlsplit(base_url).netloc, resource_path=path,
-                     query_params=[], header_params={"Content-Type": "application/json;charset=UTF-8"}, body="")
+    req = SdkRequest(
+        method="GET",
+        schema="http",
+        host=urlsplit(base_url).netloc,
+        resource_path=path,
+        query_params=[],
+        header_params={"Content-Type": "application/json;charset=UTF-8"},
+        body="",
+    )
     Signer(BasicCredentials(cred.ak, cred.sk)).sign(req)
     return {k: v for k, v in req.header_params.items() if k.lower() != "host"}
 
@@ -39,7 +47,7 @@ def ws_connect(base_url: str, project: str, service: str, cred: Cred | None = AD
     path = WATCH.format(project=project, service=service)
     extra = dict(signed_headers(base_url, cred, path)) if cred else {}
     extra.update(headers or {})
-    return websockets.connect("ws" + base_url[len("http"):] + path, additional_headers=extra, open_timeout=10)
+    return websockets.connect("ws" + base_url[len("http") :] + path, additional_headers=extra, open_timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +55,12 @@ def edge_system(tmp_path_factory):
     """nats-server, the store, the config worker (it creates the events stream) and the edge; the
     registry is the test's stand-in, which also answers the registry's liveness ping."""
     data_dir = tmp_path_factory.mktemp("watch")
-    env = {"OPENSTAGE_CREDENTIALS": credentials_json(), "OPENSTAGE_TOKENS": tokens_json(),
-           "OPENSTAGE_REQUEST_TIMEOUT": "3", "OPENSTAGE_WORKERS": "config"}
+    env = {
+        "OPENSTAGE_CREDENTIALS": credentials_json(),
+        "OPENSTAGE_TOKENS": tokens_json(),
+        "OPENSTAGE_REQUEST_TIMEOUT": "3",
+        "OPENSTAGE_WORKERS": "config",
+    }
     system = System(data_dir=data_dir, port=free_port(), env=env, log_dir=data_dir / "logs")
     try:
         system.start(["config"])
@@ -73,8 +85,9 @@ class StandInRegistry:
     async def __aenter__(self):
         self.nc = await nats.connect(self.nats_url)
         await self.nc.subscribe(subjects.command(self.project, subjects.REGISTRY, "service.get"), cb=self._get)
-        await self.nc.subscribe(subjects.command(self.project, subjects.REGISTRY, "dependency.providers"),
-                                cb=self._providers)
+        await self.nc.subscribe(
+            subjects.command(self.project, subjects.REGISTRY, "dependency.providers"), cb=self._providers
+        )
         self.js = self.nc.jetstream()
         return self
 
@@ -86,9 +99,15 @@ class StandInRegistry:
         if sid in self.services:
             reply = {"status": 200, "result": {"service": self.services[sid]}}
         else:
-            reply = {"status": 400, "error": {"status": 400, "error_code": "400012",
-                                              "error_msg": "Micro-service does not exist",
-                                              "detail": "Service does not exist."}}
+            reply = {
+                "status": 400,
+                "error": {
+                    "status": 400,
+                    "error_code": "400012",
+                    "error_msg": "Micro-service does not exist",
+                    "detail": "Service does not exist.",
+                },
+            }
         await msg.respond(orjson.dumps(reply))
 
     async def _providers(self, msg):
@@ -98,21 +117,44 @@ class StandInRegistry:
 
     def add_service(self, name: str, version: str = "1.0.0", app: str = "shop", env: str = "") -> str:
         sid = uuid.uuid4().hex
-        self.services[sid] = {"serviceId": sid, "appId": app, "serviceName": name, "version": version,
-                              "environment": env, "status": "UP"}
+        self.services[sid] = {
+            "serviceId": sid,
+            "appId": app,
+            "serviceName": name,
+            "version": version,
+            "environment": env,
+            "status": "UP",
+        }
         return sid
 
     async def emit(self, entity: str, verb: str, data: dict) -> None:
-        evt = CloudEvent.new(self.project, subjects.REGISTRY, entity, verb, resource_path=f"/v4/{self.project}", data=data)
+        evt = CloudEvent.new(
+            self.project, subjects.REGISTRY, entity, verb, resource_path=f"/v4/{self.project}", data=data
+        )
         await self.js.publish(evt.openstagesubject, evt.model_dump_json().encode(), headers={"Nats-Msg-Id": evt.id})
 
     async def instance(self, verb: str, service_id: str, instance_id: str, status: str = "UP") -> dict:
         svc = self.services[service_id]
-        inst = {"instanceId": instance_id, "serviceId": service_id, "hostName": "h1", "status": status,
-                "endpoints": ["rest://10.0.0.1:8080"], "version": svc["version"],
-                "timestamp": "1700000000", "modTimestamp": "1700000001"}
-        await self.emit("instance", verb, {"serviceId": service_id, "instanceId": instance_id, "instance": inst,
-                                           "service": {k: svc[k] for k in ("appId", "serviceName", "version", "environment")}})
+        inst = {
+            "instanceId": instance_id,
+            "serviceId": service_id,
+            "hostName": "h1",
+            "status": status,
+            "endpoints": ["rest://10.0.0.1:8080"],
+            "version": svc["version"],
+            "timestamp": "1700000000",
+            "modTimestamp": "1700000001",
+        }
+        await self.emit(
+            "instance",
+            verb,
+            {
+                "serviceId": service_id,
+                "instanceId": instance_id,
+                "instance": inst,
+                "service": {k: svc[k] for k in ("appId", "serviceName", "version", "environment")},
+            },
+        )
         return inst
 
 
@@ -123,7 +165,7 @@ async def recv_json(ws, timeout: float = 5.0) -> dict:
 async def nothing_more(ws, timeout: float = 0.7) -> bool:
     try:
         await asyncio.wait_for(ws.recv(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return True
     return False
 
@@ -146,10 +188,17 @@ def test_provider_instances_are_forwarded_in_order(edge_system):
                 await reg.instance("expired", provider, "i2")
                 got = [await recv_json(ws) for _ in range(5)]
                 assert [m["action"] for m in got] == ["CREATE", "UPDATE", "UPDATE", "DELETE", "DELETE"]
-                assert got[0] == {"action": "CREATE",
-                                  "key": {"tenant": f"default/{project}", "environment": "production",
-                                          "appId": "shop", "serviceName": "order", "version": "1.0.0"},
-                                  "instance": inst}
+                assert got[0] == {
+                    "action": "CREATE",
+                    "key": {
+                        "tenant": f"default/{project}",
+                        "environment": "production",
+                        "appId": "shop",
+                        "serviceName": "order",
+                        "version": "1.0.0",
+                    },
+                    "instance": inst,
+                }
                 assert got[1]["instance"]["status"] == "DOWN" and got[4]["instance"]["instanceId"] == "i2"
                 assert await nothing_more(ws)
 

@@ -5,6 +5,7 @@ work-around every write made to the database afterwards, acknowledged or not, is
 store restarts. Here a process of the lifecycle database opens a transaction through the outbox,
 writes, and is SIGKILLed; the lifecycle worker starts, an environment is created (acknowledged),
 the store is restarted: the environment is there, the dead transaction's write is not."""
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,7 @@ CRASHER = textwrap.dedent("""
             await asyncio.sleep(3600)  # killed here, the transaction open
             return None, []
 
-        await Outbox(db, js=None).transaction(write)
+        await Outbox(db, js=None, clock=Clock()).transaction(write)
 
     asyncio.run(main())
 """)
@@ -59,8 +60,9 @@ def test_transaction_of_a_killed_process_is_ended_on_restart(own_system):
     worker.proc.send_signal(signal.SIGTERM)
     worker.proc.wait(15)
 
-    crasher = subprocess.Popen([sys.executable, "-c", CRASHER], env={**os.environ, **system.env},
-                               stdout=subprocess.PIPE, text=True)
+    crasher = subprocess.Popen(
+        [sys.executable, "-c", CRASHER], env={**os.environ, **system.env}, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert crasher.stdout.readline().strip() == "open"
     finally:
@@ -75,7 +77,9 @@ def test_transaction_of_a_killed_process_is_ended_on_restart(own_system):
 
     system.restart_store()
     with MongoClient(own_system.mongodb_url) as mc:
-        envs = {d["_id"] for d in mc[database_name("openstage", "lifecycle")].environments.find({"project_id": "deadtx"})}
+        envs = {
+            d["_id"] for d in mc[database_name("openstage", "lifecycle")].environments.find({"project_id": "deadtx"})
+        }
     assert env_id in envs, "an acknowledged create was lost with the dead process's transaction"
     assert "half-done" not in envs
     assert not list((system.data_dir / "store-sessions").glob(f"*.{crasher.pid}"))

@@ -1,6 +1,7 @@
 """Headless Debian chromium driven over the DevTools protocol (python ``websockets``), with the
 network cut off for the page: every request that does not go to the allowed origin is failed and
 recorded, and host names do not resolve (``--host-resolver-rules``)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,15 +52,30 @@ class Browser:
         if binary is None:
             raise RuntimeError("chromium is not installed: apt-get install -y chromium (.ci/run does it in CI)")
         self.allowed_origin = allowed_origin.rstrip("/")
+        self._routing: set[asyncio.Task] = set()  # request interceptions in flight
         host = urlsplit(self.allowed_origin).hostname or "127.0.0.1"
         self.profile = tempfile.mkdtemp(prefix="openstage-chromium-")
         self.proc = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-             "--disable-dev-shm-usage", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
-             f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {host}",
-             f"--window-size={width},{height}", f"--user-data-dir={self.profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+                f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {host}",
+                f"--window-size={width},{height}",
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.port = self._devtools_port()
         self.blocked: list[str] = []  # requests that left the allowed origin (and were failed)
@@ -84,8 +100,9 @@ class Browser:
         raise RuntimeError("chromium did not open its DevTools port")
 
     # --- protocol ---------------------------------------------------------------------------------
-    async def __aenter__(self) -> "Browser":
-        targets = httpx.get(f"http://127.0.0.1:{self.port}/json/list", timeout=10).json()
+    async def __aenter__(self) -> Browser:
+        listing = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{self.port}/json/list", timeout=10)
+        targets = listing.json()
         page = next(t for t in targets if t.get("type") == "page")
         self._ws = await websockets.connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024)
         self._reader = asyncio.create_task(self._read())
@@ -133,7 +150,9 @@ class Browser:
                 continue
             method, params = msg.get("method"), msg.get("params", {})
             if method == "Fetch.requestPaused":
-                asyncio.create_task(self._route(params))
+                task = asyncio.create_task(self._route(params))
+                self._routing.add(task)
+                task.add_done_callback(self._routing.discard)
             elif method == "Network.requestWillBeSent":
                 self.requested.append(params["request"]["url"])
             elif method == "Runtime.exceptionThrown":
@@ -142,8 +161,11 @@ class Browser:
 
     async def _route(self, params: dict) -> None:
         url = params["request"]["url"]
-        local = url == self.allowed_origin or url.startswith(self.allowed_origin + "/") \
+        local = (
+            url == self.allowed_origin
+            or url.startswith(self.allowed_origin + "/")
             or url.startswith(("data:", "blob:"))
+        )
         try:
             if local:
                 await self.send("Fetch.continueRequest", requestId=params["requestId"])
@@ -177,8 +199,8 @@ class Browser:
 
     async def screenshot(self, path: Path) -> Path:
         shot = await self.send("Page.captureScreenshot", format="png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         return path
 
 

@@ -1,5 +1,6 @@
 """Helpers for instance and job tests: an environment, application and component to deploy, an
 instance body, and waiting for a job through the SDK."""
+
 from __future__ import annotations
 
 import time
@@ -20,6 +21,7 @@ from huaweicloudsdkservicestage.v2.model import (
     SourceObject,
     SourceOrArtifact,
 )
+
 from services.contracts.jobs import TERMINAL  # the job statuses that end a job (one set)
 
 CLUSTER = "cce-cluster-1"
@@ -34,17 +36,37 @@ class Target:
 
     def __init__(self, client) -> None:
         self.client = client
-        env = client.create_environment(CreateEnvironmentRequest(body=EnvironmentCreate(
-            name=unique("env"), deploy_mode="container", vpc_id="vpc-1",
-            base_resources=[Resource(id=CLUSTER, type="cce", name="cluster")],
-            optional_resources=[Resource(id="elb-1", type="elb")])))
+        env = client.create_environment(
+            CreateEnvironmentRequest(
+                body=EnvironmentCreate(
+                    name=unique("env"),
+                    deploy_mode="container",
+                    vpc_id="vpc-1",
+                    base_resources=[Resource(id=CLUSTER, type="cce", name="cluster")],
+                    optional_resources=[Resource(id="elb-1", type="elb")],
+                )
+            )
+        )
         self.environment_id = env.id
         self.application_id = client.create_application(
-            CreateApplicationRequest(body=ApplicationCreate(name=unique("app")))).id
-        component = client.create_component(CreateComponentRequest(application_id=self.application_id, body=ComponentCreate(
-            name=unique("web"), runtime="Docker", category="Webapp",
-            source=SourceObject(kind="artifact", spec=SourceOrArtifact(
-                storage="swr", type="package", url="swr.example.com/org/web:1.0.0", auth="iam")))))
+            CreateApplicationRequest(body=ApplicationCreate(name=unique("app")))
+        ).id
+        component = client.create_component(
+            CreateComponentRequest(
+                application_id=self.application_id,
+                body=ComponentCreate(
+                    name=unique("web"),
+                    runtime="Docker",
+                    category="Webapp",
+                    source=SourceObject(
+                        kind="artifact",
+                        spec=SourceOrArtifact(
+                            storage="swr", type="package", url="swr.example.com/org/web:1.0.0", auth="iam"
+                        ),
+                    ),
+                ),
+            )
+        )
         self.component_id = component.id
         self.component_name = component.name
 
@@ -56,12 +78,22 @@ def artifacts(component: str, url: str = "swr.example.com/org/web:1.0.0") -> dic
     return {component: {"storage": "swr", "type": "image", "url": url, "auth": "iam"}}
 
 
-def instance_body(target: Target, name: str | None = None, replica: int = 2, version: str = "1.0.0",
-                  url: str = "swr.example.com/org/web:1.0.0", env: list | None = None,
-                  flavor_id: str = "MICRO-5G:0.5C:1G") -> InstanceCreate:
+def instance_body(
+    target: Target,
+    name: str | None = None,
+    replica: int = 2,
+    version: str = "1.0.0",
+    url: str = "swr.example.com/org/web:1.0.0",
+    env: list | None = None,
+    flavor_id: str = "MICRO-5G:0.5C:1G",
+) -> InstanceCreate:
     body = InstanceCreate(
-        name=name or unique("inst"), environment_id=target.environment_id, flavor_id=flavor_id, replica=replica,
-        artifacts=artifacts(target.component_name, url), version=version,
+        name=name or unique("inst"),
+        environment_id=target.environment_id,
+        flavor_id=flavor_id,
+        replica=replica,
+        artifacts=artifacts(target.component_name, url),
+        version=version,
         refer_resources=[ReferResourceCreate(id=CLUSTER, type="cce", parameters={"namespace": "default"})],
     )
     if env is not None:

@@ -1,4 +1,5 @@
 """Reading the events stream in tests, as an integration would: from the first sequence."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ async def read_events(nats_url: str, subject_filter: str, idle_timeout: float = 
         while True:
             try:
                 msgs = await sub.fetch(100, timeout=idle_timeout)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
+            except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises either
                 break
             for m in msgs:
                 out.append({"subject": m.subject, "headers": m.headers or {}, "event": json.loads(m.data)})

@@ -1,4 +1,5 @@
 """Requests signed exactly as the official Huawei Cloud SDK signs them (its own Signer)."""
+
 from __future__ import annotations
 
 import json as jsonlib
@@ -18,15 +19,30 @@ class SignedClient:
         self.signer = Signer(BasicCredentials(ak, sk))
         self.http = httpx.Client(timeout=timeout)
 
-    def request(self, method: str, path: str, *, params: dict | list | None = None, json=None,
-                content: bytes | None = None, headers: dict | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | list | None = None,
+        json=None,
+        content: bytes | None = None,
+        headers: dict | None = None,
+    ) -> httpx.Response:
         if json is not None:
             content = jsonlib.dumps(json).encode()
         query = list(params.items()) if isinstance(params, dict) else list(params or [])
         host = urlsplit(self.base_url).netloc
         header_params = {"Content-Type": "application/json;charset=UTF-8", **(headers or {})}
-        req = SdkRequest(method=method.upper(), schema="http", host=host, resource_path=path,
-                         query_params=query, header_params=header_params, body=content or "")
+        req = SdkRequest(
+            method=method.upper(),
+            schema="http",
+            host=host,
+            resource_path=path,
+            query_params=query,
+            header_params=header_params,
+            body=content or "",
+        )
         self.signer.sign(req)
         url = f"{self.base_url}{req.uri}"
         return self.http.request(method.upper(), url, headers=req.header_params, content=content or b"")

@@ -1,5 +1,6 @@
 """The running system for integration and end-to-end tests: real nats-server, real nx-27017
 store process, every domain worker and the edge, each a process on free ports."""
+
 from __future__ import annotations
 
 import json

@@ -1,13 +1,14 @@
 """Config-center items: commands, the query's answer and revisions (no I/O)."""
+
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from services.contracts.config_items import DeleteConfigItems, QueryConfigItems, UpsertConfigItems, environment_of
-from services.domain.registry import config_center as rules
-from services.contracts.registry_errors import RegistryError
 from services.adapters.store.config_items import item_id
+from services.contracts.config_items import DeleteConfigItems, QueryConfigItems, UpsertConfigItems, environment_of
+from services.contracts.registry_errors import RegistryError
+from services.domain.registry import config_center as rules
 from workers.config.items import _same, answer
 
 STORED = {
@@ -24,8 +25,11 @@ def test_answer_keeps_the_dimensions_of_the_query_and_filters_keys():
     assert status == 200
     data = body.to_json()
     rev = data.pop("revision")["version"]
-    assert data == {"application": {"region": "eu"}, "order@shop": {"log.level": "info", "retries": 3},
-                    "order@shop#1.0.0": {"log.level": "debug"}}
+    assert data == {
+        "application": {"region": "eu"},
+        "order@shop": {"log.level": "info", "retries": 3},
+        "order@shop#1.0.0": {"log.level": "debug"},
+    }
     assert rev == rules.config_revision(data)
 
     status, body = answer(STORED, dims, "^log", None)
@@ -57,10 +61,20 @@ def test_environment_header():
     assert environment_of("staging") == "" and environment_of(None) == "" and environment_of("PRODUCTION") == ""
 
 
-@pytest.mark.parametrize("items", [
-    {"k": {"$gt": ""}}, {"k": None}, {"k": [1]}, {"k": float("inf")}, {"k": 2 ** 64}, {"": "v"},
-    {"k" * 10240: "v"}, {"k": "v" * 70000}, {},
-])
+@pytest.mark.parametrize(
+    "items",
+    [
+        {"k": {"$gt": ""}},
+        {"k": None},
+        {"k": [1]},
+        {"k": float("inf")},
+        {"k": 2**64},
+        {"": "v"},
+        {"k" * 10240: "v"},
+        {"k": "v" * 70000},
+        {},
+    ],
+)
 def test_upsert_refuses_values_that_are_not_scalars(items):
     with pytest.raises(ValidationError):
         UpsertConfigItems(dimensions_info="a@b", items=items)

@@ -1,4 +1,5 @@
 """The job tracker's fold: any order and any duplication of a job's events give one document."""
+
 from __future__ import annotations
 
 import random

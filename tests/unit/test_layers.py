@@ -9,6 +9,7 @@
 
 Read from the source (every import statement, including those inside functions), so an import
 that runs the wrong way fails here before anything runs."""
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IO_LIBRARIES = ("motor", "pymongo", "bson", "nats", "faststream", "fastapi", "starlette", "uvicorn", "httpx",
-                "subprocess", "socket", "asyncio")
+IO_LIBRARIES = (
+    "motor",
+    "pymongo",
+    "bson",
+    "nats",
+    "faststream",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "subprocess",
+    "socket",
+    "asyncio",
+)
 
 
 def modules(package: str) -> list[Path]:
@@ -48,8 +61,9 @@ def violations(package: str, allowed: tuple[str, ...], forbidden_libraries: tupl
             top = name.split(".")[0]
             # a name is allowed when it is an allowed module, inside one, or the package holding one
             # (``from services.adapters import bus`` imports services.adapters, then services.adapters.bus)
-            if ours(name) and not any(name == a or name.startswith(a + ".") or a.startswith(name + ".")
-                                      for a in allowed):
+            if ours(name) and not any(
+                name == a or name.startswith(a + ".") or a.startswith(name + ".") for a in allowed
+            ):
                 out.append(f"{path.relative_to(ROOT)} imports {name}")
             if top in forbidden_libraries:
                 out.append(f"{path.relative_to(ROOT)} imports {name} (I/O in a pure layer)")
@@ -80,9 +94,17 @@ def test_a_worker_imports_services_and_its_own_package_only(domain):
 
 
 def test_edge_never_touches_the_store_or_a_worker():
-    allowed = ("services.contracts", "services.domain", "services.adapters.bus", "services.adapters.clock",
-               "services.adapters.nats_auth", "services.settings", "api_edge",
-               "workers.WORKERS", "workers.expected_workers")  # the list of workers, not their code
+    allowed = (
+        "services.contracts",
+        "services.domain",
+        "services.adapters.bus",
+        "services.adapters.clock",
+        "services.adapters.nats_auth",
+        "services.settings",
+        "api_edge",
+        "workers.WORKERS",
+        "workers.expected_workers",
+    )  # the list of workers, not their code
     assert violations("api_edge", allowed) == []
 
 

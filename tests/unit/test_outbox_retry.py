@@ -1,14 +1,16 @@
 """Outbox.transaction re-runs a transaction MongoDB labels TransientTransactionError, and only that."""
+
 import asyncio
 
 import pytest
 from pymongo.errors import OperationFailure
 
+from services.adapters.clock import Clock
 from services.adapters.store.outbox import TRANSIENT_RETRIES, Outbox
 
 
 def outbox_failing(times: int, label: str | None):
-    box = Outbox(db=None, js=None)
+    box = Outbox(db=None, js=None, clock=Clock())
     calls = {"n": 0}
 
     async def commit(write):

@@ -1,4 +1,5 @@
 """Registry watch: which registry events become which Service-Center watch messages (no I/O)."""
+
 from __future__ import annotations
 
 import orjson
@@ -16,31 +17,54 @@ from services.contracts import subjects
 from services.contracts.events import CloudEvent
 
 INSTANCE = {
-    "instanceId": "i1", "serviceId": "p1", "endpoints": ["rest://10.0.0.1:8080"], "hostName": "h1",
-    "status": "UP", "healthCheck": {"mode": "push", "interval": 30, "times": 3},
-    "timestamp": "1700000000", "modTimestamp": "1700000000", "version": "1.0.0",
+    "instanceId": "i1",
+    "serviceId": "p1",
+    "endpoints": ["rest://10.0.0.1:8080"],
+    "hostName": "h1",
+    "status": "UP",
+    "healthCheck": {"mode": "push", "interval": 30, "times": 3},
+    "timestamp": "1700000000",
+    "modTimestamp": "1700000000",
+    "version": "1.0.0",
 }
 SERVICE = {"appId": "shop", "serviceName": "order", "version": "1.0.0", "environment": ""}
 
 
 def event(project: str, verb: str, instance=INSTANCE, service=SERVICE, entity: str = "instance") -> tuple[str, dict]:
-    evt = CloudEvent.new(project, "registry", entity, verb,
-                         resource_path=f"/v4/{project}/registry/microservices/p1/instances/i1",
-                         data={"serviceId": instance["serviceId"], "instanceId": instance["instanceId"],
-                               "instance": instance, "service": service})
+    evt = CloudEvent.new(
+        project,
+        "registry",
+        entity,
+        verb,
+        resource_path=f"/v4/{project}/registry/microservices/p1/instances/i1",
+        data={
+            "serviceId": instance["serviceId"],
+            "instanceId": instance["instanceId"],
+            "instance": instance,
+            "service": service,
+        },
+    )
     return evt.openstagesubject, orjson.loads(evt.model_dump_json())
 
 
 def test_actions_follow_service_center():
-    assert INSTANCE_ACTIONS == {"registered": "CREATE", "updated": "UPDATE", "status_changed": "UPDATE",
-                                "deregistered": "DELETE", "expired": "DELETE"}
+    assert INSTANCE_ACTIONS == {
+        "registered": "CREATE",
+        "updated": "UPDATE",
+        "status_changed": "UPDATE",
+        "deregistered": "DELETE",
+        "expired": "DELETE",
+    }
     # every instance event the registry emits has an action
     assert set(INSTANCE_ACTIONS) == set(subjects.Registry.INSTANCE_EVENTS)
 
 
 def test_message_shape_is_watch_instance_response():
-    msg = watch_message("registered", {"serviceId": "p1", "instanceId": "i1", "instance": INSTANCE,
-                                       "service": SERVICE}, tenant_of(None, "proj"))
+    msg = watch_message(
+        "registered",
+        {"serviceId": "p1", "instanceId": "i1", "instance": INSTANCE, "service": SERVICE},
+        tenant_of(None, "proj"),
+    )
     assert list(msg) == ["action", "key", "instance"]
     assert msg["action"] == "CREATE"
     # Go omitempty: the empty environment is left out; key fields in cari's order
@@ -50,13 +74,25 @@ def test_message_shape_is_watch_instance_response():
 
 
 def test_environment_and_alias_are_in_the_key_when_set():
-    msg = watch_message("status_changed", {"serviceId": "p1", "instanceId": "i1",
-                                           "instance": {**INSTANCE, "status": "DOWN"},
-                                           "service": {**SERVICE, "environment": "production", "alias": "o"}},
-                        tenant_of("acme", "proj"))
+    msg = watch_message(
+        "status_changed",
+        {
+            "serviceId": "p1",
+            "instanceId": "i1",
+            "instance": {**INSTANCE, "status": "DOWN"},
+            "service": {**SERVICE, "environment": "production", "alias": "o"},
+        },
+        tenant_of("acme", "proj"),
+    )
     assert msg["action"] == "UPDATE" and msg["instance"]["status"] == "DOWN"
-    assert msg["key"] == {"tenant": "acme/proj", "environment": "production", "appId": "shop",
-                          "serviceName": "order", "alias": "o", "version": "1.0.0"}
+    assert msg["key"] == {
+        "tenant": "acme/proj",
+        "environment": "production",
+        "appId": "shop",
+        "serviceName": "order",
+        "alias": "o",
+        "version": "1.0.0",
+    }
 
 
 def test_unknown_verbs_are_not_messages():
@@ -65,15 +101,27 @@ def test_unknown_verbs_are_not_messages():
 
 
 def test_unknown_instance_fields_are_dropped_and_ids_filled_from_the_event():
-    msg = watch_message("deregistered", {"serviceId": "p1", "instanceId": "i9",
-                                         "instance": {"hostName": "h", "lease": {"ttl": 120}},
-                                         "service": SERVICE}, "default/p")
+    msg = watch_message(
+        "deregistered",
+        {
+            "serviceId": "p1",
+            "instanceId": "i9",
+            "instance": {"hostName": "h", "lease": {"ttl": 120}},
+            "service": SERVICE,
+        },
+        "default/p",
+    )
     assert msg["action"] == "DELETE"
     assert msg["instance"] == {"instanceId": "i9", "serviceId": "p1", "hostName": "h"}
 
 
 def test_parse_event_subject():
-    assert parse_event_subject("openstage.evt.p.registry.instance.registered") == ("p", "registry", "instance", "registered")
+    assert parse_event_subject("openstage.evt.p.registry.instance.registered") == (
+        "p",
+        "registry",
+        "instance",
+        "registered",
+    )
     assert parse_event_subject("openstage.evt.p.registry.instance") is None
     assert parse_event_subject("openstage.cmd.p.registry.instance.register") is None
 
@@ -91,8 +139,12 @@ def test_state_forwards_only_instances_of_providers_in_its_project():
     subject, evt = event("proj", "created", entity="service")
     assert state.message_for(subject, evt) is None  # not an instance event
 
-    for verb, action in [("status_changed", "UPDATE"), ("updated", "UPDATE"), ("expired", "DELETE"),
-                         ("deregistered", "DELETE")]:
+    for verb, action in [
+        ("status_changed", "UPDATE"),
+        ("updated", "UPDATE"),
+        ("expired", "DELETE"),
+        ("deregistered", "DELETE"),
+    ]:
         subject, evt = event("proj", verb)
         assert state.message_for(subject, evt)["action"] == action
 
@@ -107,9 +159,17 @@ def test_state_refreshes_on_dependency_and_service_events():
     assert not state.needs_refresh("openstage.evt.other.registry.dependency.changed")
 
 
-@pytest.mark.parametrize("result,ids", [
-    ({}, set()), (None, set()), ({"providers": []}, set()),
-    ({"providers": [{"serviceId": "a", "serviceName": "x"}, {"serviceId": "b"}, {"serviceName": "no-id"}]}, {"a", "b"}),
-])
+@pytest.mark.parametrize(
+    "result,ids",
+    [
+        ({}, set()),
+        (None, set()),
+        ({"providers": []}, set()),
+        (
+            {"providers": [{"serviceId": "a", "serviceName": "x"}, {"serviceId": "b"}, {"serviceName": "no-id"}]},
+            {"a", "b"},
+        ),
+    ],
+)
 def test_provider_ids(result, ids):
     assert provider_ids(result) == ids

@@ -1,9 +1,11 @@
 """The limits every request body is held to (services/contracts/input_validation.py)."""
+
 from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.contracts.input_validation import MAX_JSON_DEPTH, json_nesting
 
@@ -18,9 +20,11 @@ def depth(value) -> int:
 
 # strings full of what could fool a bracket counter: brackets, quotes, backslashes
 _text = st.text(alphabet=st.sampled_from(list('ab[]{}"\\\n\u00e9 ')), max_size=8)
-_json = st.recursive(st.none() | st.booleans() | st.integers() | _text,
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
-                     max_leaves=30)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -71,18 +75,30 @@ def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
         DeleteServicesRequest,
         HeartbeatSetRequest,
     )
-    from services.domain.registry import validation as v
     from services.contracts.registry_errors import RegistryError
+    from services.domain.registry import validation as v
 
     n = v.MAX_BATCH + 1
     requests = [
         (v.validate_delete_services, DeleteServicesRequest(service_ids=[f"s{i}" for i in range(n)])),
-        (v.validate_heartbeat_set, HeartbeatSetRequest.model_validate(
-            {"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in range(n)]})),
-        (v.validate_batch_find, BatchFindInstancesRequest.model_validate(
-            {"instances": [{"instance": {"serviceId": "s", "instanceId": f"i{i}"}} for i in range(n)]})),
-        (v.validate_batch_find, BatchFindInstancesRequest.model_validate(
-            {"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in range(n)]})),
+        (
+            v.validate_heartbeat_set,
+            HeartbeatSetRequest.model_validate(
+                {"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in range(n)]}
+            ),
+        ),
+        (
+            v.validate_batch_find,
+            BatchFindInstancesRequest.model_validate(
+                {"instances": [{"instance": {"serviceId": "s", "instanceId": f"i{i}"}} for i in range(n)]}
+            ),
+        ),
+        (
+            v.validate_batch_find,
+            BatchFindInstancesRequest.model_validate(
+                {"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in range(n)]}
+            ),
+        ),
     ]
     for validate, request in requests:
         with pytest.raises(RegistryError) as caught:
@@ -96,8 +112,8 @@ def test_registry_empty_body_is_refused_not_taken_as_an_empty_object():
     import pytest
 
     from services.contracts.registry import UpdatePropertiesRequest
-    from services.domain.registry import validation as v
     from services.contracts.registry_errors import RegistryError
+    from services.domain.registry import validation as v
 
     with pytest.raises(RegistryError) as caught:
         v.parse_body(UpdatePropertiesRequest, None)  # an empty PUT .../properties used to clear them

@@ -8,6 +8,7 @@
    - with an operator-looking dict (``{"$gt": ""}``) in place of each identifier or value, as if
      validation had been bypassed: no filter holding it ever reaches the database.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,31 +30,37 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 # --- 1. the guard ------------------------------------------------------------------------------
-@pytest.mark.parametrize("query", [
-    {"_id": "a", "project_id": "p"},
-    {"_id": "a/b/c", "deleted": False, "revision": 3, "active_job_id": None},
-    {"$or": [{"runner": None}, {"lease_until": {"$lt": 5}}], "status": {"$nin": ["SUCCEEDED"]}},
-    {},
-    None,
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"_id": "a", "project_id": "p"},
+        {"_id": "a/b/c", "deleted": False, "revision": 3, "active_job_id": None},
+        {"$or": [{"runner": None}, {"lease_until": {"$lt": 5}}], "status": {"$nin": ["SUCCEEDED"]}},
+        {},
+        None,
+    ],
+)
 def test_plain_and_declared_filters_pass(query):
     check_filter("instance_jobs", query)
 
 
-@pytest.mark.parametrize("collection,query", [
-    ("environments", {"_id": {"$gt": ""}, "project_id": "p"}),
-    ("environments", {"_id": {"$ne": None}}),
-    ("environments", {"_id": ["a", "b"]}),
-    ("environments", {"$where": "1"}),
-    ("environments", {"$expr": {"$eq": ["$a", "$b"]}}),
-    ("environments", {"$or": [{"_id": {"$regex": ".*"}}]}),
-    ("environments", {"$or": {"_id": "a"}}),
-    ("instance_jobs", {"status": {"$gt": ""}}),  # a declared field, another operator
-    ("instance_jobs", {"lease_until": {"$lt": {"$gt": 0}}}),  # a declared operator, an operand that is not plain
-    ("config_items", {"_id": {"$in": [{"$gt": ""}]}}),
-    ("config_items", {"_id": {"$in": "abc"}}),
-    ("registry_services", {"service_id": {"$in": ["a"]}}),  # declared on registry_instances only
-])
+@pytest.mark.parametrize(
+    "collection,query",
+    [
+        ("environments", {"_id": {"$gt": ""}, "project_id": "p"}),
+        ("environments", {"_id": {"$ne": None}}),
+        ("environments", {"_id": ["a", "b"]}),
+        ("environments", {"$where": "1"}),
+        ("environments", {"$expr": {"$eq": ["$a", "$b"]}}),
+        ("environments", {"$or": [{"_id": {"$regex": ".*"}}]}),
+        ("environments", {"$or": {"_id": "a"}}),
+        ("instance_jobs", {"status": {"$gt": ""}}),  # a declared field, another operator
+        ("instance_jobs", {"lease_until": {"$lt": {"$gt": 0}}}),  # a declared operator, an operand that is not plain
+        ("config_items", {"_id": {"$in": [{"$gt": ""}]}}),
+        ("config_items", {"_id": {"$in": "abc"}}),
+        ("registry_services", {"service_id": {"$in": ["a"]}}),  # declared on registry_instances only
+    ],
+)
 def test_operators_not_declared_are_refused(collection, query):
     with pytest.raises(UnsafeFilter):
         check_filter(collection, query)
@@ -144,8 +151,9 @@ class FakeDatabase:
 
 
 def _is_str(annotation) -> bool:
-    return annotation is str or (get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType"))
-                                 and str in get_args(annotation))
+    return annotation is str or (
+        get_origin(annotation) in (typing.Union, __import__("types").UnionType) and str in get_args(annotation)
+    )
 
 
 def _value(annotation, s):
@@ -194,8 +202,11 @@ def _store_functions():
     for info in pkgutil.iter_modules(store_package.__path__):
         module = importlib.import_module(f"services.adapters.store.{info.name}")
         for name, fn in inspect.getmembers(module, inspect.iscoroutinefunction):
-            if fn.__module__ == module.__name__ and not name.startswith("_") \
-                    and "db" in inspect.signature(fn).parameters:
+            if (
+                fn.__module__ == module.__name__
+                and not name.startswith("_")
+                and "db" in inspect.signature(fn).parameters
+            ):
                 yield f"{info.name}.{name}", fn
 
 
@@ -215,7 +226,7 @@ def _call(fn, s) -> tuple[FakeDatabase, BaseException | None]:
             kwargs[p.name] = _value(hints.get(p.name), s)
     try:
         asyncio.run(fn(**kwargs))
-    except BaseException as exc:  # noqa: BLE001 - what matters is what was sent
+    except BaseException as exc:
         return db, exc
     return db, None
 
@@ -232,12 +243,14 @@ def _holds(value, needle) -> bool:
 
 def test_the_stores_are_found():
     assert len(STORE_FUNCTIONS) > 50
-    assert {"environments.get", "registry.get_service", "config_items.values", "component_instances.claim_job"} <= set(STORE_FUNCTIONS)
+    assert {"environments.get", "registry.get_service", "config_items.values", "component_instances.claim_job"} <= set(
+        STORE_FUNCTIONS
+    )
 
 
 @pytest.mark.parametrize("name", sorted(STORE_FUNCTIONS))
 def test_store_filters_pass_the_guard_with_plain_values(name):
-    db, exc = _call(STORE_FUNCTIONS[name], "plain-id")
+    _db, exc = _call(STORE_FUNCTIONS[name], "plain-id")
     assert not isinstance(exc, UnsafeFilter), f"{name}: {exc} (declare the operator in mongo.FILTER_OPERATORS)"
 
 

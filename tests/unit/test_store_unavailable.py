@@ -1,4 +1,5 @@
 """A command whose handler cannot reach the store answers 503 (as when no worker answers), not 500."""
+
 from __future__ import annotations
 
 from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError

@@ -1,4 +1,5 @@
 """The config worker's FastStream app (`openstage worker config`) and its composition root."""
+
 from __future__ import annotations
 
 from faststream import FastStream
@@ -20,8 +21,11 @@ EVENTS = {**app_configurations.EVENTS, **items.EVENTS}
 async def compose(base: WorkerDeps) -> ConfigDeps:
     await app_configuration_store.ensure_indexes(base.db)
     await config_item_store.ensure_indexes(base.db)
-    return ConfigDeps(**base.base(), lifecycle=LifecycleLookup(base.nc, base.settings.request_timeout),
-                      deletion_consumers=DeletionConsumers())
+    return ConfigDeps(
+        **base.base(),
+        lifecycle=LifecycleLookup(base.nc, base.settings.request_timeout),
+        deletion_consumers=DeletionConsumers(),
+    )
 
 
 def build() -> FastStream:

@@ -21,12 +21,14 @@ Events: ``openstage.evt.<project>.config.app_configuration.updated | deleted``, 
 revision's history entry (application_id, environment_id, revision, action, configuration,
 creator, time, reason).
 """
+
 from __future__ import annotations
 
 from faststream import Context, Path
 
+from services.adapters.store import app_configurations as store
+from services.adapters.store.app_configurations import Stored
 from services.contracts import subjects
-from services.domain.config import app_configurations as rules
 from services.contracts.app_configurations import (
     AppConfiguration,
     AppConfigurationHistory,
@@ -37,10 +39,8 @@ from services.contracts.app_configurations import (
     PutAppConfiguration,
 )
 from services.contracts.envelope import Reply
-from services.contracts.events import CloudEvent
-from services.adapters.store import app_configurations as store
-from services.adapters.store.app_configurations import Stored
 from services.contracts.subjects import CONFIG, Config
+from services.domain.config import app_configurations as rules
 from workers.config.configuration_revisions import configuration_event, delete_revision
 from workers.config.deps import ConfigDeps
 from workers.runtime import command_router, on_command
@@ -53,10 +53,14 @@ EVENTS = {subjects.event_type(CONFIG, ENTITY, verb): AppConfigurationRevision fo
 
 
 # --- handlers -----------------------------------------------------------------------------------
-@on_command(router, CONFIG, Config.APP_CONFIGURATION_PUT, "Add or replace an application's configuration in an environment",
-            reply=AppConfiguration)
-async def put_configuration(body: PutAppConfiguration, project: str = Path(),
-                            deps: ConfigDeps = Context()) -> Reply:
+@on_command(
+    router,
+    CONFIG,
+    Config.APP_CONFIGURATION_PUT,
+    "Add or replace an application's configuration in an environment",
+    reply=AppConfiguration,
+)
+async def put_configuration(body: PutAppConfiguration, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     application_id, environment_id = body.application_id, body.body.environment_id
     configuration = rules.normalized(body.body.configuration)
     await deps.lifecycle.require_references(project, application_id, environment_id)
@@ -68,31 +72,49 @@ async def put_configuration(body: PutAppConfiguration, project: str = Path(),
             return cur.view(), []  # the same variables again: no new revision, no event
         now = deps.clock.millis()
         revision = rules.next_revision(cur.revision if cur else None)
-        new = Stored(project_id=project, application_id=application_id, environment_id=environment_id,
-                     revision=revision, deleted=False, configuration=configuration, creator=body.creator,
-                     create_time=cur.create_time if live is not None else now, update_time=now)
-        entry = AppConfigurationRevision(application_id=application_id, environment_id=environment_id,
-                                         revision=revision, action="put", configuration=configuration,
-                                         creator=body.creator, time=now)
+        new = Stored(
+            project_id=project,
+            application_id=application_id,
+            environment_id=environment_id,
+            revision=revision,
+            deleted=False,
+            configuration=configuration,
+            creator=body.creator,
+            create_time=cur.create_time if live is not None else now,
+            update_time=now,
+        )
+        entry = AppConfigurationRevision(
+            application_id=application_id,
+            environment_id=environment_id,
+            revision=revision,
+            action="put",
+            configuration=configuration,
+            creator=body.creator,
+            time=now,
+        )
         await store.write_revision(deps.db, new, cur.revision if cur else None, entry, session)
         return new.view(), [configuration_event(project, entry, "updated")]
 
     return Reply.ok(await deps.outbox.transaction(write))
 
 
-@on_command(router, CONFIG, Config.APP_CONFIGURATION_GET, "Show an application's configurations",
-            reply=AppConfigurationList)
-async def get_configuration(body: AppConfigurationQuery, project: str = Path(),
-                            deps: ConfigDeps = Context()) -> Reply:
+@on_command(
+    router, CONFIG, Config.APP_CONFIGURATION_GET, "Show an application's configurations", reply=AppConfigurationList
+)
+async def get_configuration(body: AppConfigurationQuery, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, body.environment_id)
     docs = await store.live(deps.db, project, body.application_id, body.environment_id)
     return Reply.ok(AppConfigurationList(configuration=[d.view() for d in docs]))
 
 
-@on_command(router, CONFIG, Config.APP_CONFIGURATION_DELETE, "Delete an application's configuration in an environment",
-            reply=None)
-async def delete_configuration(body: AppConfigurationRef, project: str = Path(),
-                            deps: ConfigDeps = Context()) -> Reply:
+@on_command(
+    router,
+    CONFIG,
+    Config.APP_CONFIGURATION_DELETE,
+    "Delete an application's configuration in an environment",
+    reply=None,
+)
+async def delete_configuration(body: AppConfigurationRef, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, None)
 
     async def write(session):
@@ -105,10 +127,16 @@ async def delete_configuration(body: AppConfigurationRef, project: str = Path(),
     return Reply.ok(None, status=204)
 
 
-@on_command(router, CONFIG, Config.APP_CONFIGURATION_HISTORY, "The revisions of an application's configuration in an environment",
-            reply=AppConfigurationHistory)
-async def configuration_history(body: AppConfigurationRef, project: str = Path(),
-                            deps: ConfigDeps = Context()) -> Reply:
+@on_command(
+    router,
+    CONFIG,
+    Config.APP_CONFIGURATION_HISTORY,
+    "The revisions of an application's configuration in an environment",
+    reply=AppConfigurationHistory,
+)
+async def configuration_history(
+    body: AppConfigurationRef, project: str = Path(), deps: ConfigDeps = Context()
+) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, None)
     entries = await store.history(deps.db, project, body.application_id, body.environment_id)
     return Reply.ok(AppConfigurationHistory(count=len(entries), revisions=entries))

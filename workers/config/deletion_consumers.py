@@ -3,6 +3,7 @@ and ``lifecycle.environment.deleted`` from the events stream (durable pull consu
 every config worker process) and deletes the configurations of what was deleted, each as a new
 revision with its event, so nothing is left behind. Redelivery is harmless: a configuration
 already deleted is skipped."""
+
 from __future__ import annotations
 
 import asyncio
@@ -76,7 +77,7 @@ class DeletionConsumers:
         for sub in self._subs:
             try:
                 await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - shutting down
+            except Exception:
                 pass
         self._subs.clear()
 
@@ -85,7 +86,7 @@ class DeletionConsumers:
         while True:
             try:
                 msgs = await sub.fetch(16, timeout=1)
-            except (NatsTimeout, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeout):
                 continue
             except asyncio.CancelledError:
                 raise

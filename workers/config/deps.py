@@ -1,6 +1,7 @@
 """What the config worker's handlers use, built once per process by ``workers/config/app.py``
 (its composition root) and handed to each handler through FastStream's context
 (``deps: ConfigDeps = Context()``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -13,14 +13,15 @@ Events: ``openstage.evt.<project>.config.item.changed`` (data: dimensionsInfo, e
 items whose value is new) and ``...config.item.deleted`` (data: dimensionsInfo, environment and the
 keys that existed). A write that changes nothing emits nothing.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from faststream import Context, Path
 
+from services.adapters.store import config_items as store
 from services.contracts import subjects
-from services.contracts.envelope import Reply
 from services.contracts.config_items import (
     ConfigItemsChanged,
     ConfigItemsDeleted,
@@ -28,11 +29,11 @@ from services.contracts.config_items import (
     QueryConfigItems,
     UpsertConfigItems,
 )
+from services.contracts.envelope import Reply
 from services.contracts.events import CloudEvent
 from services.contracts.registry import ConfigItemsResponse, ConfigItemsWriteResponse
-from services.domain.registry import config_center as rules
-from services.adapters.store import config_items as store
 from services.contracts.subjects import CONFIG, Config
+from services.domain.registry import config_center as rules
 from workers.config.deps import ConfigDeps
 from workers.runtime import command_router, on_command
 
@@ -47,14 +48,18 @@ EVENTS = {
 
 def _event(project: str, dimension: str, verb: str, data: dict) -> CloudEvent:
     return CloudEvent.new(
-        project, CONFIG, ENTITY, verb,
+        project,
+        CONFIG,
+        ENTITY,
+        verb,
         resource_path=f"/v3/{project}/configuration/items?dimensionsInfo={quote(dimension, safe='')}",
         data=data,
     )
 
 
-def answer(by_dimension: dict[str, dict], dims: rules.DimensionsInfo, key_filter: str | None,
-           revision: str | None) -> tuple[int, ConfigItemsResponse | None]:
+def answer(
+    by_dimension: dict[str, dict], dims: rules.DimensionsInfo, key_filter: str | None, revision: str | None
+) -> tuple[int, ConfigItemsResponse | None]:
     """(status, body) of a query over the stored ``by_dimension`` items: 304 without a body when
     ``revision`` is the current one."""
     rx = rules.compile_key_filter(key_filter)
@@ -66,8 +71,9 @@ def answer(by_dimension: dict[str, dict], dims: rules.DimensionsInfo, key_filter
     return 200, ConfigItemsResponse.build(shown, current)
 
 
-@on_command(router, CONFIG, Config.ITEM_QUERY, "Query the config center's items of a dimensionsInfo",
-            reply=ConfigItemsResponse)
+@on_command(
+    router, CONFIG, Config.ITEM_QUERY, "Query the config center's items of a dimensionsInfo", reply=ConfigItemsResponse
+)
 async def query_items(body: QueryConfigItems, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     dims = rules.parse_dimensions_info(body.dimensions_info)
     rules.compile_key_filter(body.key_filter)  # 400001 before touching the store
@@ -78,8 +84,7 @@ async def query_items(body: QueryConfigItems, project: str = Path(), deps: Confi
     return Reply(status=status, result=response.to_json())
 
 
-@on_command(router, CONFIG, Config.ITEM_UPSERT, "Create or update config-center items",
-            reply=ConfigItemsWriteResponse)
+@on_command(router, CONFIG, Config.ITEM_UPSERT, "Create or update config-center items", reply=ConfigItemsWriteResponse)
 async def upsert_items(body: UpsertConfigItems, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     dimension, items = rules.validate_create_items(body.dimensions_info, body.items)
 

@@ -9,6 +9,7 @@ configuration, one document each, ``_id`` = ``<project>/<application>/<environme
 Writes are optimistic: a revision is written only over the revision it was computed from, so two
 concurrent changes of the same configuration cannot both become revision n+1 (the loser gets 409).
 """
+
 from __future__ import annotations
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
@@ -56,8 +57,13 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("application_id", ASCENDING)])
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("environment_id", ASCENDING)])
     await db[HISTORY].create_index(
-        [("project_id", ASCENDING), ("application_id", ASCENDING), ("environment_id", ASCENDING),
-         ("revision", ASCENDING)], unique=True,
+        [
+            ("project_id", ASCENDING),
+            ("application_id", ASCENDING),
+            ("environment_id", ASCENDING),
+            ("revision", ASCENDING),
+        ],
+        unique=True,
     )
 
 
@@ -72,15 +78,21 @@ def missing(application_id: str, environment_id: str) -> errors.ServiceError:
     )
 
 
-async def current(db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str,
-                  session: AsyncIOMotorClientSession | None = None) -> Stored | None:
+async def current(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    application_id: str,
+    environment_id: str,
+    session: AsyncIOMotorClientSession | None = None,
+) -> Stored | None:
     """The configuration's document, deleted or not; None when it was never configured."""
     doc = await db[COLLECTION].find_one({"_id": key(project_id, application_id, environment_id)}, session=session)
     return Stored.model_validate(doc) if doc else None
 
 
-async def live(db: AsyncIOMotorDatabase, project_id: str, application_id: str,
-               environment_id: str | None = None) -> list[Stored]:
+async def live(
+    db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str | None = None
+) -> list[Stored]:
     """The application's configurations that are not deleted (one environment's, or all), by environment id."""
     query: dict = {"project_id": project_id, "application_id": application_id, "deleted": False}
     if environment_id is not None:
@@ -89,8 +101,9 @@ async def live(db: AsyncIOMotorDatabase, project_id: str, application_id: str,
     return [Stored.model_validate(d) async for d in cursor]
 
 
-async def live_for(db: AsyncIOMotorDatabase, project_id: str, *, application_id: str | None = None,
-                   environment_id: str | None = None) -> list[Stored]:
+async def live_for(
+    db: AsyncIOMotorDatabase, project_id: str, *, application_id: str | None = None, environment_id: str | None = None
+) -> list[Stored]:
     """Configurations not deleted of an application or of an environment (for clean-up)."""
     query: dict = {"project_id": project_id, "deleted": False}
     if application_id is not None:
@@ -100,8 +113,13 @@ async def live_for(db: AsyncIOMotorDatabase, project_id: str, *, application_id:
     return [Stored.model_validate(d) async for d in db[COLLECTION].find(query)]
 
 
-async def write_revision(db: AsyncIOMotorDatabase, new: Stored, previous_revision: int | None,
-                         entry: AppConfigurationRevision, session: AsyncIOMotorClientSession) -> None:
+async def write_revision(
+    db: AsyncIOMotorDatabase,
+    new: Stored,
+    previous_revision: int | None,
+    entry: AppConfigurationRevision,
+    session: AsyncIOMotorClientSession,
+) -> None:
     """Store ``new`` as the current document, written over ``previous_revision`` only (None: there
     was none), and its history entry."""
     doc = new.model_dump(mode="json")
@@ -110,8 +128,9 @@ async def write_revision(db: AsyncIOMotorDatabase, new: Stored, previous_revisio
         if previous_revision is None:
             await db[COLLECTION].insert_one(doc, session=session)
         else:
-            result = await db[COLLECTION].replace_one({"_id": doc["_id"], "revision": previous_revision}, doc,
-                                                      session=session)
+            result = await db[COLLECTION].replace_one(
+                {"_id": doc["_id"], "revision": previous_revision}, doc, session=session
+            )
             if result.matched_count == 0:
                 raise concurrent_change()
         history = entry.model_dump(mode="json")
@@ -122,11 +141,12 @@ async def write_revision(db: AsyncIOMotorDatabase, new: Stored, previous_revisio
         raise concurrent_change() from None
 
 
-async def history(db: AsyncIOMotorDatabase, project_id: str, application_id: str,
-                  environment_id: str) -> list[AppConfigurationRevision]:
+async def history(
+    db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str
+) -> list[AppConfigurationRevision]:
     cursor = (
-        db[HISTORY].find({"project_id": project_id, "application_id": application_id,
-                          "environment_id": environment_id})
+        db[HISTORY]
+        .find({"project_id": project_id, "application_id": application_id, "environment_id": environment_id})
         .sort([("revision", ASCENDING)])
     )
     entries = [AppConfigurationRevision.model_validate(d) async for d in cursor]

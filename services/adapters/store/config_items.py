@@ -11,11 +11,13 @@ Every filter here is built from typed, validated strings (the project from the s
 environment out of a fixed list, dimensions produced by ``services.domain.registry.config_center``, keys
 that are ``str``): no input can become a MongoDB operator.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING
@@ -42,12 +44,16 @@ def _strings(values: Iterable[str]) -> list[str]:
     return out
 
 
-async def by_dimension(db: AsyncIOMotorDatabase, project_id: str, environment: str,
-                       dimensions: Iterable[str]) -> dict[str, dict[str, Any]]:
+async def by_dimension(
+    db: AsyncIOMotorDatabase, project_id: str, environment: str, dimensions: Iterable[str]
+) -> dict[str, dict[str, Any]]:
     """``{dimension: {key: value}}`` of the given dimensions (those without items are absent)."""
     dims = _strings(dimensions)
-    query = {"project_id": _strings([project_id])[0], "environment": _strings([environment])[0],
-             "dimension": {"$in": dims}}
+    query = {
+        "project_id": _strings([project_id])[0],
+        "environment": _strings([environment])[0],
+        "dimension": {"$in": dims},
+    }
     out: dict[str, dict[str, Any]] = {}
     cursor = db[COLLECTION].find(query, projection={"dimension": 1, "key": 1, "value": 1})
     async for doc in cursor.sort([("dimension", ASCENDING), ("key", ASCENDING)]):
@@ -55,26 +61,52 @@ async def by_dimension(db: AsyncIOMotorDatabase, project_id: str, environment: s
     return out
 
 
-async def values(db: AsyncIOMotorDatabase, project_id: str, environment: str, dimension: str,
-                 keys: Iterable[str], session: AsyncIOMotorClientSession | None = None) -> dict[str, Any]:
+async def values(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    environment: str,
+    dimension: str,
+    keys: Iterable[str],
+    session: AsyncIOMotorClientSession | None = None,
+) -> dict[str, Any]:
     """The current values of ``keys`` in one dimension (missing keys are absent)."""
     ids = [item_id(project_id, environment, dimension, k) for k in _strings(keys)]
     cursor = db[COLLECTION].find({"_id": {"$in": ids}}, projection={"key": 1, "value": 1}, session=session)
     return {doc["key"]: doc["value"] async for doc in cursor}
 
 
-async def put(db: AsyncIOMotorDatabase, project_id: str, environment: str, dimension: str,
-              items: dict[str, Any], now: int, session: AsyncIOMotorClientSession) -> None:
+async def put(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    environment: str,
+    dimension: str,
+    items: dict[str, Any],
+    now: int,
+    session: AsyncIOMotorClientSession,
+) -> None:
     """Create or overwrite the items of one dimension."""
     for key, value in items.items():
         doc_id = item_id(project_id, environment, dimension, key)
-        doc = {"_id": doc_id, "project_id": project_id, "environment": environment, "dimension": dimension,
-               "key": key, "value": value, "update_time": now}
+        doc = {
+            "_id": doc_id,
+            "project_id": project_id,
+            "environment": environment,
+            "dimension": dimension,
+            "key": key,
+            "value": value,
+            "update_time": now,
+        }
         await db[COLLECTION].replace_one({"_id": doc_id}, doc, upsert=True, session=session)
 
 
-async def remove(db: AsyncIOMotorDatabase, project_id: str, environment: str, dimension: str,
-                 keys: Iterable[str], session: AsyncIOMotorClientSession) -> None:
+async def remove(
+    db: AsyncIOMotorDatabase,
+    project_id: str,
+    environment: str,
+    dimension: str,
+    keys: Iterable[str],
+    session: AsyncIOMotorClientSession,
+) -> None:
     ids = [item_id(project_id, environment, dimension, k) for k in _strings(keys)]
     if ids:
         await db[COLLECTION].delete_many({"_id": {"$in": ids}}, session=session)

@@ -18,19 +18,32 @@ it (``FILTER_OPERATORS``), with plain values as its operands; any other dict or 
 is expected (``{"$gt": ""}`` or ``["a"]`` arriving where an id was meant) is refused with
 ``UnsafeFilter``, a programming error (500), since the contracts already refuse such input.
 tests/fuzz/README.md explains the choice."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import contextvars
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
-_WRITE_METHODS = frozenset({
-    "insert_one", "insert_many", "update_one", "update_many", "replace_one", "delete_one", "delete_many",
-    "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "bulk_write",
-})
+_WRITE_METHODS = frozenset(
+    {
+        "insert_one",
+        "insert_many",
+        "update_one",
+        "update_many",
+        "replace_one",
+        "delete_one",
+        "delete_many",
+        "find_one_and_update",
+        "find_one_and_replace",
+        "find_one_and_delete",
+        "bulk_write",
+    }
+)
 
 # Where the code puts a query operator in a filter: collection -> field -> operators. Logical
 # operators ($or, $and, $nor) may hold any filter, which is checked in turn. A new use of an
@@ -45,10 +58,22 @@ FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
 }
 _LOGICAL = frozenset({"$or", "$and", "$nor"})
 _LIST_OPERATORS = frozenset({"$in", "$nin"})
-_FILTER_METHODS = frozenset({
-    "find", "find_one", "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "update_one",
-    "update_many", "replace_one", "delete_one", "delete_many", "count_documents", "distinct",
-})
+_FILTER_METHODS = frozenset(
+    {
+        "find",
+        "find_one",
+        "find_one_and_update",
+        "find_one_and_replace",
+        "find_one_and_delete",
+        "update_one",
+        "update_many",
+        "replace_one",
+        "delete_one",
+        "delete_many",
+        "count_documents",
+        "distinct",
+    }
+)
 
 
 class UnsafeFilter(TypeError):
@@ -119,7 +144,7 @@ class _GuardedCollection:
 
         return checked
 
-    def __getitem__(self, name: str) -> "_GuardedCollection":
+    def __getitem__(self, name: str) -> _GuardedCollection:
         return _GuardedCollection(self._c[name])
 
 
@@ -201,7 +226,7 @@ class _SerializedCollection:
 
         return write
 
-    def __getitem__(self, name: str) -> "_SerializedCollection":
+    def __getitem__(self, name: str) -> _SerializedCollection:
         return _SerializedCollection(self._c[name])
 
 
@@ -241,10 +266,12 @@ async def exists(collection, query: dict, session=None) -> bool:
 
 # A list call without a limit is not paged, but never returns more than this.
 UNPAGED_MAX = 1000
-_MAX_SKIP = 2 ** 63 - 1
+_MAX_SKIP = 2**63 - 1
 
 
-async def page(collection, query: dict, sort_field: str, order: str, offset: int, limit: int | None) -> tuple[int, list[dict]]:
+async def page(
+    collection, query: dict, sort_field: str, order: str, offset: int, limit: int | None
+) -> tuple[int, list[dict]]:
     """(total matching, one page of documents) sorted by ``sort_field`` then ``_id`` (stable
     paging), ``order`` "asc" | "desc". ``sort_field`` must come from a whitelist, never from input."""
     total = await count(collection, query)

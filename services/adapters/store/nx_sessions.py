@@ -20,6 +20,7 @@ written into that transaction meanwhile.
 
 pymongo cannot send a command under another session's lsid (it sets its own), so the abort is one
 OP_MSG on a plain socket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -81,7 +82,7 @@ class SessionRecord:
             return []
         out = []
         for p in self.directory.glob(f"{self.db_name}.*"):
-            suffix = p.name[len(self.db_name) + 1:]
+            suffix = p.name[len(self.db_name) + 1 :]
             if suffix.isdigit() and not _alive(int(suffix)):
                 out.append(p)
         return out
@@ -98,7 +99,7 @@ class SessionRecord:
             try:
                 aborted = await abort_transactions(mongodb_url, lsids)
                 break
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 if attempt == attempts - 1:
                     raise
                 log.warning("store not reachable to end dead transactions yet: %s", exc)
@@ -117,8 +118,9 @@ async def abort_transactions(mongodb_url: str, lsids: list[str], timeout: float 
     aborted = 0
     try:
         for request_id, lsid in enumerate(lsids, 1):
-            body = bson.encode({"abortTransaction": 1, "lsid": {"id": Binary(bytes.fromhex(lsid), UUID_SUBTYPE)},
-                                "$db": "admin"})
+            body = bson.encode(
+                {"abortTransaction": 1, "lsid": {"id": Binary(bytes.fromhex(lsid), UUID_SUBTYPE)}, "$db": "admin"}
+            )
             payload = struct.pack("<I", 0) + b"\x00" + body  # flag bits, section kind 0
             writer.write(struct.pack("<iiii", 16 + len(payload), request_id, 0, _OP_MSG) + payload)
             await writer.drain()

@@ -2,21 +2,23 @@
 transaction; then the events are published to JetStream with ``Nats-Msg-Id`` = event id and
 removed from the outbox. A relay sweeps what a crash left behind. JetStream's duplicate window
 drops a re-publish of the same id, so no event is lost and none is seen twice on the stream."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Awaitable, Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from nats.js import JetStreamContext
 from pymongo.errors import PyMongoError
 
-from services.adapters.clock import Clock, clock as default_clock
-from services.contracts.events import CloudEvent
+from services.adapters.clock import Clock
 from services.adapters.store import nx_sessions
 from services.adapters.store.mongo import transaction_scope
+from services.contracts.events import CloudEvent
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def encode_event(event: CloudEvent) -> bytes:
 
 
 class Outbox:
-    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, clock: Clock = default_clock) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, clock: Clock) -> None:
         self.db = db
         self.js = js
         self.clock = clock

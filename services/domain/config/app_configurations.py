@@ -8,6 +8,7 @@
   variables and for each DELETE. A PUT giving exactly the current variables changes nothing: no
   revision, no event. Revisions continue after a DELETE (a later PUT is DELETE's revision + 1).
 """
+
 from __future__ import annotations
 
 from services.contracts.app_configurations import ConfigurationBody, EnvVariable
