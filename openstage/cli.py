@@ -1,4 +1,5 @@
 """The `openstage` command: up | edge | worker NAME | jobs watch."""
+
 from __future__ import annotations
 
 import importlib
@@ -6,7 +7,6 @@ import json
 import logging
 import os
 import secrets
-import signal
 import string
 import sys
 import time
@@ -18,23 +18,34 @@ app = typer.Typer(add_completion=False, help="openstage: ServiceStage-compatible
 
 
 def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=os.environ.get("OPENSTAGE_LOG_LEVEL", level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("OPENSTAGE_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _generate_credential(data_dir: Path) -> dict:
     """One AK/SK for all projects, kept in data_dir/credentials.json (mode 0600)."""
+    from openstage.startup_errors import StartupError
+
     path = data_dir / "credentials.json"
     if path.exists():
-        return json.loads(path.read_text())[0]
+        try:
+            return json.loads(path.read_text())[0]
+        except (OSError, ValueError, LookupError) as exc:
+            raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new credential") from None
     alphabet = string.ascii_uppercase + string.digits
-    cred = {"ak": "".join(secrets.choice(alphabet) for _ in range(20)),
-            "sk": secrets.token_urlsafe(30), "projects": ["*"]}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump([cred], f)
-    os.chmod(path, 0o600)
+    cred = {
+        "ak": "".join(secrets.choice(alphabet) for _ in range(20)),
+        "sk": secrets.token_urlsafe(30),
+        "projects": ["*"],
+    }
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump([cred], f)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
     return cred
 
 
@@ -47,56 +58,60 @@ def up(
     store_port: int = typer.Option(27017, help="port of the embedded store (a free one if taken)"),
 ) -> None:
     """Start the whole system: embedded nats-server and store (unless OPENSTAGE_NATS_URL /
-    OPENSTAGE_MONGODB_URL are set), every domain worker, and the HTTP edge."""
-    from openstage.processes import System
+    OPENSTAGE_MONGODB_URL are set), every domain worker, and the HTTP edge. One per data
+    directory; when it dies, by any signal, everything it started stops too."""
+    from openstage.startup_errors import StartupError
+    from openstage.supervisor import StopRequested, StopSignals, Supervisor
     from workers import WORKERS
 
     _logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env: dict[str, str] = {}
-    cred = None
-    if not os.environ.get("OPENSTAGE_CREDENTIALS") and not os.environ.get("OPENSTAGE_TOKENS"):
-        cred = _generate_credential(data_dir)
-        env["OPENSTAGE_CREDENTIALS"] = json.dumps([cred])
-    system = System(data_dir=data_dir, host=host, port=port, env=env, log_dir=data_dir / "logs",
-                    nats_port=nats_port, store_port=store_port)
-    stopping = False
-
-    def _stop(signum, frame):  # noqa: ARG001
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    supervisor = Supervisor(data_dir, host, port, nats_port, store_port, list(WORKERS))
+    signals = StopSignals()
     started = time.monotonic()
     try:
-        system.start(list(WORKERS))
-        system.wait_ready(timeout=60)
-        base = f"http://{host}:{port}"
-        typer.echo(f"openstage is ready in {time.monotonic() - started:.1f}s")
-        typer.echo(f"  API:        {base}/v2/{{project_id}}/cas/...  {base}/v4/{{project}}/registry/...")
-        typer.echo(f"  docs:       {base}/docs  (OpenAPI)   {base}/asyncapi  (bus commands and events)")
-        typer.echo(f"  health:     {base}/healthz  {base}/readyz")
-        typer.echo(f"  NATS:       nats://{host}:{system.nats_url.rsplit(':', 1)[-1]}  (integrations: user=AK password=SK)")
-        typer.echo(f"  MongoDB:    {system.mongodb_url}")
-        typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
-        if cred:
-            typer.echo(f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})")
-        typer.echo("Press Ctrl-C to stop.")
-        while not stopping:
-            for name, child in list(system.children.items()):
-                if not child.alive() and not stopping:
-                    logging.getLogger("openstage.up").warning("%s exited (%s); restarting", name, child.proc.returncode)
-                    if name.startswith("worker-"):
-                        system.start_worker(name.removeprefix("worker-"))
-                    elif name == "edge":
-                        system.start_edge()
-            time.sleep(0.5)
+        signals.install()
+        supervisor.claim_data_dir()
+        if supervisor.previous_run_stopped:
+            typer.echo(f"stopped what a previous run left running: {', '.join(supervisor.previous_run_stopped)}")
+        env: dict[str, str] = {}
+        cred = None
+        if not os.environ.get("OPENSTAGE_CREDENTIALS") and not os.environ.get("OPENSTAGE_TOKENS"):
+            cred = _generate_credential(data_dir)
+            env["OPENSTAGE_CREDENTIALS"] = json.dumps([cred])
+        supervisor.start(env)
+        signals.starting = False
+    except StartupError as exc:
+        signals.starting = False  # a signal now must not cut the clean-up short
+        supervisor.stop()
+        one_line = str(exc).replace("\n", " ")
+        typer.echo(f"openstage up: {one_line}", err=True)
+        raise typer.Exit(1) from None
+    except StopRequested as exc:
+        signals.starting = False
+        supervisor.stop()
+        typer.echo(f"openstage up: start-up interrupted ({exc}); everything it had started is stopped", err=True)
+        raise typer.Exit(130) from None
+    system = supervisor.system
+    base = f"http://{host}:{port}"
+    typer.echo(f"openstage is ready in {time.monotonic() - started:.1f}s")
+    typer.echo(f"  API:        {base}/v2/{{project_id}}/cas/...  {base}/v4/{{project}}/registry/...")
+    typer.echo(f"  docs:       {base}/docs  (OpenAPI)   {base}/asyncapi  (bus commands and events)")
+    typer.echo(f"  health:     {base}/healthz  {base}/readyz")
+    typer.echo(f"  NATS:       nats://{host}:{system.nats_url.rsplit(':', 1)[-1]}  (integrations: user=AK password=SK)")
+    typer.echo(f"  MongoDB:    {system.mongodb_url}")
+    typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
+    if cred:
+        typer.echo(
+            f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})"
+        )
+    typer.echo("Press Ctrl-C to stop.")
+    try:
+        supervisor.supervise(signals)
     finally:
         typer.echo("stopping...")
-        system.stop()
+        supervisor.stop()
         typer.echo("stopped")
 
 
@@ -179,8 +194,11 @@ def jobs_watch(
     job_id: str = typer.Argument(..., help="the job_id a create/modify/delete/action call answered with"),
     project: str = typer.Option(..., "--project", "-p", envvar="OPENSTAGE_PROJECT_ID", help="project id"),
     nats_url: str = typer.Option(None, envvar="OPENSTAGE_NATS_URL", help="read the job over the bus (NATS URL)"),
-    endpoint: str = typer.Option("http://127.0.0.1:8080", envvar="OPENSTAGE_ENDPOINT",
-                                 help="read the job over HTTP from this edge (when no NATS URL is given)"),
+    endpoint: str = typer.Option(
+        "http://127.0.0.1:8080",
+        envvar="OPENSTAGE_ENDPOINT",
+        help="read the job over HTTP from this edge (when no NATS URL is given)",
+    ),
     ak: str = typer.Option(None, envvar="OPENSTAGE_AK", help="access key (HTTP)"),
     sk: str = typer.Option(None, envvar="OPENSTAGE_SK", help="secret key (HTTP)"),
     token: str = typer.Option(None, envvar="OPENSTAGE_TOKEN", help="X-Auth-Token (HTTP), instead of AK/SK"),
@@ -203,7 +221,7 @@ def jobs_watch(
         code = jobwatch.watch(fetch, interval, timeout, as_json)
     except jobwatch.WatchError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     raise typer.Exit(code)
 
 

@@ -1,7 +1,9 @@
 """Starting the parts of the system as processes: the embedded nats-server and store, each
 domain worker, and the edge. Used by `openstage up`, the tests and the benchmarks."""
+
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import shutil
@@ -10,7 +12,9 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +33,16 @@ def port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+class ProcessStartError(RuntimeError):
+    """A process exited, or did not listen in time, while the system was starting."""
+
+    def __init__(self, name: str, reason: str, log_path: Path | None) -> None:
+        super().__init__(f"{name} {reason} (log: {log_path})")
+        self.name = name
+        self.reason = reason
+        self.log_path = log_path
 
 
 def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
@@ -51,7 +65,7 @@ def find_executable(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError(f"{name} not found next to {sys.executable}; is the package installed?")
+    raise FileNotFoundError(f"{name} not found next to {sys.executable} nor on PATH; is the package installed?")
 
 
 @dataclass
@@ -66,7 +80,42 @@ class Child:
         return self.proc.poll() is None
 
 
-def spawn(name: str, args: list[str], env: dict[str, str] | None = None, log_dir: Path | None = None) -> Child:
+PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None = None
+
+
+def _die_with_parent_hook() -> Callable[[], None]:
+    """Runs in the child between fork and exec: the kernel sends it SIGKILL when the thread that
+    forked it ends, whatever ends it (SIGKILL of the supervisor included); the setting survives
+    exec. If the parent died before the setting took, the child ends at once."""
+    global _prctl
+    if _prctl is None:
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl = _prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return hook
+
+
+def spawn(
+    name: str,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    stdin: int | None = None,
+    die_with_parent: bool | None = None,
+) -> Child:
+    """Start a process in a session (and process group) of its own, output appended to
+    log_dir/<name>.log. die_with_parent (default: when called from the main thread, on Linux):
+    the process is killed when this process ends, so a supervisor killed by any signal leaves
+    none behind. The death signal follows the thread that forked, hence only the main thread."""
+    if die_with_parent is None:
+        die_with_parent = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
     full_env = {**os.environ, **(env or {})}
     stdout = stderr = None
     log_path = None
@@ -75,9 +124,14 @@ def spawn(name: str, args: list[str], env: dict[str, str] | None = None, log_dir
         log_path = log_dir / f"{name}.log"
         stdout = open(log_path, "ab")
         stderr = subprocess.STDOUT
-    proc = subprocess.Popen(args, env=full_env, stdout=stdout, stderr=stderr, start_new_session=True)
-    if stdout is not None:
-        stdout.close()
+    preexec = _die_with_parent_hook() if die_with_parent else None
+    try:
+        proc = subprocess.Popen(
+            args, env=full_env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, preexec_fn=preexec
+        )
+    finally:
+        if stdout is not None:
+            stdout.close()
     return Child(name, proc, args, env or {}, log_path)
 
 
@@ -88,35 +142,80 @@ def stop(child: Child, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None
         child.proc.send_signal(sig)
         child.proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        child.proc.kill()
+        # Not reaped yet, so its process group (it leads one) still exists: kill all of it.
+        try:
+            os.killpg(child.proc.pid, signal.SIGKILL)
+        except OSError:
+            child.proc.kill()
         child.proc.wait(timeout=5)
     except ProcessLookupError:
         pass
 
 
-def start_nats(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None,
-               config_file: Path | None = None) -> Child:
+def wait_listening(child: Child, host: str, port: int, timeout: float) -> None:
+    """Wait until `child` listens on host:port; if it exits or times out, stop it and raise
+    ProcessStartError naming its log."""
+    try:
+        wait_for_port(host, port, timeout, child.proc)
+    except RuntimeError:
+        reason = f"exited with {child.proc.returncode} before listening on {host}:{port}"
+    except TimeoutError:
+        reason = f"was not listening on {host}:{port} after {timeout:.0f}s"
+    else:
+        return
+    stop(child, timeout=5)
+    raise ProcessStartError(child.name, reason, child.log_path)
+
+
+NATS_START_SECONDS = 20
+STORE_START_SECONDS = 30
+
+
+def spawn_nats(
+    data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None, config_file: Path | None = None
+) -> Child:
     store = data_dir / "nats"
     store.mkdir(parents=True, exist_ok=True)
     args = [find_executable("nats-server"), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
     if config_file is not None:
         args += ["-c", str(config_file)]
-    child = spawn("nats-server", args, log_dir=log_dir)
-    wait_for_port(host, port, 20, child.proc)
+    return spawn("nats-server", args, log_dir=log_dir)
+
+
+def start_nats(
+    data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None, config_file: Path | None = None
+) -> Child:
+    child = spawn_nats(data_dir, port, host, log_dir, config_file)
+    wait_listening(child, host, port, NATS_START_SECONDS)
     return child
 
 
-def start_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None) -> Child:
+def spawn_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None) -> Child:
     """nx-27017, a MongoDB wire-protocol server over SQLite, with its file under data_dir."""
     data_dir.mkdir(parents=True, exist_ok=True)
     # nx-27017 keeps a pid file and refuses to start while it names a live process: give each
     # store its own, next to its data.
     # --data-dir: one SQLite file (and connection) per database, i.e. per domain worker.
     (data_dir / "store").mkdir(parents=True, exist_ok=True)
-    args = [find_executable("nx-27017"), "--data-dir", str(data_dir / "store"), "--host", host, "-p", str(port),
-            "--pid-file", str(data_dir / "store.pid"), "--log-file", str(data_dir / "store-server.log")]
-    child = spawn("store", args, log_dir=log_dir)
-    wait_for_port(host, port, 30, child.proc)
+    args = [
+        find_executable("nx-27017"),
+        "--data-dir",
+        str(data_dir / "store"),
+        "--host",
+        host,
+        "-p",
+        str(port),
+        "--pid-file",
+        str(data_dir / "store.pid"),
+        "--log-file",
+        str(data_dir / "store-server.log"),
+    ]
+    return spawn("store", args, log_dir=log_dir)
+
+
+def start_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None) -> Child:
+    child = spawn_store(data_dir, port, host, log_dir)
+    wait_listening(child, host, port, STORE_START_SECONDS)
     return child
 
 
@@ -161,6 +260,14 @@ class System:
     # Preferred ports of the embedded nats-server and store (a free port is used when taken).
     nats_port: int | None = None
     store_port: int | None = None
+    # Told of every process the moment it is started (the supervisor records it).
+    on_spawn: Callable[[Child], None] | None = None
+
+    def _add(self, child: Child) -> Child:
+        self.children[child.name] = child
+        if self.on_spawn is not None:
+            self.on_spawn(child)
+        return child
 
     def _port(self, preferred: int | None) -> int:
         if preferred and not port_open(self.host, preferred):
@@ -174,17 +281,24 @@ class System:
             port = self._port(self.nats_port)
             password = secrets.token_urlsafe(24)
             config = write_nats_config(self.data_dir, password, self._credentials_json())
-            self.children["nats-server"] = start_nats(self.data_dir, port, self.host, self.log_dir, config)
+            child = self._add(spawn_nats(self.data_dir, port, self.host, self.log_dir, config))
+            wait_listening(child, self.host, port, NATS_START_SECONDS)
             self.nats_url = nats_auth.internal_url(self.host, port, password)
             self.nats_port = port
         if not self.mongodb_url:
             port = self._port(self.store_port)
-            self.children["store"] = start_store(self.data_dir, port, self.host, self.log_dir)
+            child = self._add(spawn_store(self.data_dir, port, self.host, self.log_dir))
+            wait_listening(child, self.host, port, STORE_START_SECONDS)
             self.mongodb_url = mongodb_url(self.host, port)
             self.store_port = port
             self.env["OPENSTAGE_STORE_SERIALIZE_WRITES"] = "1"
-        self.env.update({"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url,
-                         "OPENSTAGE_DATA_DIR": str(self.data_dir)})
+        self.env.update(
+            {
+                "OPENSTAGE_NATS_URL": self.nats_url,
+                "OPENSTAGE_MONGODB_URL": self.mongodb_url,
+                "OPENSTAGE_DATA_DIR": str(self.data_dir),
+            }
+        )
 
     def _credentials_json(self) -> str | None:
         return self.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS")
@@ -195,27 +309,25 @@ class System:
         reconnect by themselves."""
         stop(self.children["nats-server"], sig=sig)
         time.sleep(down_seconds)
-        child = start_nats(self.data_dir, int(self.nats_port), self.host, self.log_dir, self.data_dir / "nats.conf")
-        self.children["nats-server"] = child
+        child = self._add(
+            spawn_nats(self.data_dir, int(self.nats_port), self.host, self.log_dir, self.data_dir / "nats.conf")
+        )
+        wait_listening(child, self.host, int(self.nats_port), NATS_START_SECONDS)
         return child
 
     def restart_store(self, down_seconds: float = 0.0, sig: int = signal.SIGTERM) -> Child:
         """Stop the embedded store (nx-27017) and start it again on the same port and data."""
         stop(self.children["store"], sig=sig)
         time.sleep(down_seconds)
-        child = start_store(self.data_dir, int(self.store_port), self.host, self.log_dir)
-        self.children["store"] = child
+        child = self._add(spawn_store(self.data_dir, int(self.store_port), self.host, self.log_dir))
+        wait_listening(child, self.host, int(self.store_port), STORE_START_SECONDS)
         return child
 
     def start_worker(self, name: str) -> Child:
-        child = start_worker(name, self.env, self.log_dir)
-        self.children[f"worker-{name}"] = child
-        return child
+        return self._add(start_worker(name, self.env, self.log_dir))
 
     def start_edge(self) -> Child:
-        child = start_edge(self.host, self.port, self.env, self.log_dir)
-        self.children["edge"] = child
-        return child
+        return self._add(start_edge(self.host, self.port, self.env, self.log_dir))
 
     def start(self, workers: list[str]) -> None:
         self.env.setdefault("OPENSTAGE_WORKERS", ",".join(workers))
@@ -232,7 +344,7 @@ class System:
         while time.monotonic() < deadline:
             for child in self.children.values():
                 if not child.alive():
-                    raise RuntimeError(f"{child.name} exited with {child.proc.returncode} (log: {child.log_path})")
+                    raise ProcessStartError(child.name, f"exited with {child.proc.returncode}", child.log_path)
             try:
                 r = httpx.get(f"http://{self.host}:{self.port}/readyz", timeout=3)
                 if r.status_code == 200:

@@ -1,11 +1,8 @@
 """`openstage up` as a user runs it: one command, ready quickly, stops cleanly, keeps data."""
+
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -14,43 +11,21 @@ import pytest
 
 from openstage.processes import free_port
 from tests.support.signing import SignedClient
+from tests.support.up_command import UpRuns, stop_up, wait_ready
 
 
-def start_up(data_dir, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSTAGE_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "openstage.cli", "up", "--port", str(port), "--data-dir", str(data_dir),
-         "--nats-port", str(free_port()), "--store-port", str(free_port())],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+@pytest.fixture
+def up_runs():
+    runs = UpRuns()
+    yield runs
+    runs.cleanup()
 
 
-def wait_ready(proc: subprocess.Popen, timeout: float = 30) -> list[str]:
-    lines = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "Press Ctrl-C to stop." in line:
-            return lines
-    proc.kill()
-    pytest.fail("openstage up did not become ready:\n" + "".join(lines))
-
-
-def stop(proc: subprocess.Popen) -> list[int]:
-    children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
-    return children
-
-
-def test_up_serves_stops_cleanly_and_keeps_data(tmp_path):
+def test_up_serves_stops_cleanly_and_keeps_data(tmp_path, up_runs):
     data_dir = tmp_path / "data"
     port = free_port()
     started = time.monotonic()
-    proc = start_up(data_dir, port)
+    proc = up_runs.start(data_dir, port)
     output = "".join(wait_ready(proc))
     assert time.monotonic() - started < 30
     assert f"http://127.0.0.1:{port}/docs" in output and str(data_dir) in output
@@ -61,21 +36,25 @@ def test_up_serves_stops_cleanly_and_keeps_data(tmp_path):
     assert f"AK={cred['ak']}" in output and cred["projects"] == ["*"]
 
     client = SignedClient(f"http://127.0.0.1:{port}", cred["ak"], cred["sk"])
-    body = {"name": "survivor", "deploy_mode": "container", "vpc_id": "v",
-            "base_resources": [{"id": "cce-1", "type": "cce"}]}
+    body = {
+        "name": "survivor",
+        "deploy_mode": "container",
+        "vpc_id": "v",
+        "base_resources": [{"id": "cce-1", "type": "cce"}],
+    }
     env_id = client.post("/v2/upproj/cas/environments", json=body).json()["id"]
 
-    children = stop(proc)
+    children = stop_up(proc)
     assert proc.returncode == 0
-    assert children and not [pid for pid in children if psutil.pid_exists(pid)
-                              and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert children and not [
+        pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
 
-    proc = start_up(data_dir, port)
-    try:
-        wait_ready(proc)
-        shown = client.get(f"/v2/upproj/cas/environments/{env_id}")
-        assert shown.status_code == 200 and shown.json()["name"] == "survivor"
-    finally:
-        stop(proc)
+    proc = up_runs.start(data_dir, port)
+    wait_ready(proc)
+    shown = client.get(f"/v2/upproj/cas/environments/{env_id}")
+    assert shown.status_code == 200 and shown.json()["name"] == "survivor"
+    stop_up(proc)
+    assert proc.returncode == 0

@@ -28,6 +28,7 @@ CRASHER = textwrap.dedent("""
     from services.settings import get_settings
     from services.adapters.store import mongo, nx_sessions
     from services.adapters.store.outbox import Outbox
+    from services.adapters.clock import Clock
 
     async def main():
         s = get_settings()
