@@ -1,12 +1,14 @@
-"""What every domain worker shares: its connections, the command error mapping, the ping
-subject, the outbox relay, and how a FastStream app is put together from routers."""
+"""What every domain worker shares: its composition root (WorkerDeps, build_worker), the command
+error mapping, the ping subject and the outbox relay."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field, fields
-from typing import Any, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
@@ -19,15 +21,14 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services.adapters import bus
-
+from services.adapters.clock import Clock
+from services.adapters.store import mongo, nx_sessions
+from services.adapters.store.outbox import Outbox
 from services.contracts import subjects
 from services.contracts.envelope import Reply
 from services.contracts.errors import INTERNAL, INVALID_PARAMETER, ServiceError, unavailable
-from services.settings import Settings, get_settings
 from services.contracts.input_validation import describe_validation_error
-from services.adapters.store import mongo, nx_sessions
-from services.adapters.store.outbox import Outbox
-from services.adapters.clock import Clock
+from services.settings import Settings, get_settings
 
 log = logging.getLogger("openstage.worker")
 SHUTDOWN_STEP_SECONDS = 3.0
@@ -60,19 +61,6 @@ class WorkerDeps:
         return {f.name: getattr(self, f.name) for f in fields(WorkerDeps)}
 
 
-@dataclass
-class WorkerContext:
-    """Transitional: the module-level context the handlers read before the composition roots.
-    Being removed (issue #11); new code takes ``WorkerDeps`` through FastStream's ``Context``."""
-
-    settings: Settings = field(default_factory=get_settings)
-    db: AsyncIOMotorDatabase | None = None
-    nc: NATS | None = None
-    js: JetStreamContext | None = None
-    outbox: Outbox | None = None
-
-
-ctx = WorkerContext()
 DEPS_KEY = "deps"  # the name handlers declare: ``deps: X = Context()``
 
 
@@ -95,8 +83,9 @@ def store_unavailable(exc: BaseException) -> bool:
     """The store could not be reached (down, restarting, network): the command may be retried."""
     if isinstance(exc, ConnectionFailure):  # AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
         return True
-    return isinstance(exc, PyMongoError) and (exc.has_error_label("TransientTransactionError")
-                                              or exc.has_error_label("UnknownTransactionCommitResult"))
+    return isinstance(exc, PyMongoError) and (
+        exc.has_error_label("TransientTransactionError") or exc.has_error_label("UnknownTransactionCommitResult")
+    )
 
 
 def as_service_error(exc: BaseException) -> ServiceError:
@@ -120,12 +109,11 @@ def command_router() -> NatsRouter:
     return NatsRouter(middlewares=[command_errors])
 
 
-def on_command(router: NatsRouter, domain: str, action: str, description: str | None = None,
-               reply: Any = None):
+def on_command(router: NatsRouter, domain: str, action: str, description: str | None = None, *, reply: Any):
     """Subscribe a handler to ``openstage.cmd.{project}.<domain>.<action>`` in the domain's queue group.
 
-    ``reply`` is the model of a successful reply's ``result`` (None: no body, e.g. 204); the bus
-    reference and the AsyncAPI document show it."""
+    ``reply`` (required) is the model of a successful reply's ``result``, or None for a reply
+    without a body (e.g. 204); the bus reference and the AsyncAPI document show it."""
 
     def decorate(func):
         func.__reply_model__ = reply
@@ -139,7 +127,6 @@ def on_command(router: NatsRouter, domain: str, action: str, description: str | 
     return decorate
 
 
-Hook = Callable[[WorkerContext], Awaitable[None]]
 # A domain's composition root: given the shared parts, build the domain's deps (indexes, caches,
 # driver, guards, background loops) and return them. Handlers receive what it returns.
 Compose = Callable[[WorkerDeps], Awaitable[WorkerDeps]]
@@ -162,9 +149,6 @@ def build_worker(
     domain: str,
     routers: Sequence[NatsRouter],
     compose: Compose | None = None,
-    on_startup: Sequence[Hook] = (),
-    after_startup: Sequence[Hook] = (),
-    on_shutdown: Sequence[Hook] = (),
     streams: Sequence[StreamConfig] = (),
     settings: Settings | None = None,
 ) -> FastStream:
@@ -173,9 +157,8 @@ def build_worker(
     At start it connects the shared parts (``connect_deps``), lets the domain's ``compose`` build
     its deps from them, and puts the result in the broker's context for every handler; once the
     subscribers are live it starts the outbox sweeper and ``deps.start()``; at shutdown it stops
-    them, each step bounded. (on_startup/after_startup/on_shutdown hooks: transitional.)"""
+    them, each step bounded."""
     settings = settings or get_settings()
-    ctx.settings = settings
     if not settings.nats_url or not settings.mongodb_url:
         raise RuntimeError("OPENSTAGE_NATS_URL and OPENSTAGE_MONGODB_URL must be set to run a worker alone")
     broker = NatsBroker(
@@ -201,24 +184,19 @@ def build_worker(
         deps = await compose(base) if compose is not None else base
         built.append(deps)
         broker.context.set_global(DEPS_KEY, deps)
-        ctx.db, ctx.nc, ctx.js, ctx.outbox = deps.db, deps.nc, deps.js, deps.outbox  # transitional
-        for hook in on_startup:
-            await hook(ctx)
 
     @app.after_startup
     async def _started() -> None:
         deps = built[0]
         deps.outbox.start_sweeper(settings.outbox_sweep_seconds)
         await deps.start()
-        for hook in after_startup:
-            await hook(ctx)
         log.info("worker %s ready", domain)
 
     @app.on_shutdown
     async def _stop() -> None:
         # Each step is bounded: a worker asked to stop must stop (SIGTERM from `openstage up`,
         # compose or a test), whatever a connection is waiting for.
-        steps = [(f"hook {h.__name__}", h(ctx)) for h in on_shutdown]
+        steps = []
         if built:
             deps = built[0]
             steps.append(("domain parts", deps.stop()))
@@ -231,7 +209,7 @@ def build_worker(
             started = time.monotonic()
             try:
                 await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
-            except BaseException as exc:  # noqa: BLE001 - log and go on stopping
+            except BaseException as exc:  # log and go on stopping
                 log.warning("worker %s: shutdown step %s did not finish cleanly: %r", domain, name, exc)
             if time.monotonic() - started > 0.5:
                 log.warning("worker %s: shutdown step %s took %.1fs", domain, name, time.monotonic() - started)

@@ -14,12 +14,27 @@ Naming: ``BatchFindInstancesRequest``/``BatchFindInstancesResponse`` are the bod
 ``POST /instances/action?type=query`` (``FindInstancesRequest`` is an alias of the request);
 ``GET /instances`` (find) answers :class:`GetInstancesResponse` (``{"instances": [...]}``).
 """
+
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    RootModel,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from services.contracts.registry_errors import invalid_params
 
 
 class _SCModel(BaseModel):
@@ -149,7 +164,7 @@ class ErrorResponse(_SCModel):
         return str(v) if isinstance(v, int) else v
 
     @classmethod
-    def of(cls, err: Any) -> "ErrorResponse":
+    def of(cls, err: Any) -> ErrorResponse:
         """From a ``RegistryError`` (or anything with code/message/detail)."""
         return cls(error_code=str(err.code), error_message=err.message, detail=err.detail or None)
 
@@ -255,21 +270,10 @@ class ModifySchemasRequest(_SCModel):
 
 
 class GetSchemaResponse(_SCModel):
-    """``GET /microservices/{serviceId}/schemas/{schemaId}``.
-
-    On the wire Service-Center sends only ``{"schema": "..."}`` and moves the summary to the
-    ``X-Schema-Summary`` response header; ``schemaSummary`` is kept here for the worker→edge hop
-    (the edge must pop it into the header, see :meth:`split_summary`)."""
+    """``GET /microservices/{serviceId}/schemas/{schemaId}``: ``{"schema": "..."}``; the summary
+    travels in the ``X-Schema-Summary`` header (the reply's ``headers``)."""
 
     schema_: str | None = Field(default=None, alias="schema")
-    schema_summary: str | None = None
-
-    SUMMARY_HEADER: ClassVar[str] = "X-Schema-Summary"
-
-    def split_summary(self) -> tuple[dict[str, Any], dict[str, str]]:
-        """(body, headers) as Service-Center writes them."""
-        body = {} if self.schema_ is None else {"schema": self.schema_}
-        return body, {self.SUMMARY_HEADER: self.schema_summary or ""}
 
 
 class GetAllSchemaResponse(_SCModel):
@@ -285,22 +289,12 @@ class GetAllSchemaResponse(_SCModel):
 class GetExistenceResponse(_SCModel):
     """``GET /existence?type=microservice|schema``.
 
-    microservice: ``{"serviceId": "..."}``; schema: ``{"serviceId": "...", "schemaId": "..."}``
-    with the summary in the ``X-Schema-Summary`` header (``summary`` is never in the body on the
-    wire; it is carried here for the worker→edge hop)."""
+    microservice: ``{"serviceId": "..."}``; schema: ``{"serviceId", "schemaId", "summary"}`` with
+    the summary also in the ``X-Schema-Summary`` header (the reply's ``headers``)."""
 
     service_id: str | None = None
     schema_id: str | None = None
     summary: str | None = None
-
-    def split_summary(self) -> tuple[dict[str, Any], dict[str, str]]:
-        body = self.model_dump(by_alias=True, exclude_none=True, exclude={"summary"}, mode="json")
-        headers = {"X-Schema-Summary": self.summary or ""} if self.schema_id is not None else {}
-        return body, headers
-
-
-ServiceExistenceResponse = GetExistenceResponse
-SchemaExistenceResponse = GetExistenceResponse
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,7 +436,7 @@ class ConfigItemsResponse(RootModel[dict[str, dict[str, Any]]]):
     REVISION_KEY: ClassVar[str] = "revision"
 
     @classmethod
-    def build(cls, by_dimension: dict[str, dict[str, Any]], revision: str | None = None) -> "ConfigItemsResponse":
+    def build(cls, by_dimension: dict[str, dict[str, Any]], revision: str | None = None) -> ConfigItemsResponse:
         data = {k: dict(v) for k, v in by_dimension.items() if v}
         if revision is not None:
             data[cls.REVISION_KEY] = {"version": revision}
@@ -454,7 +448,8 @@ class ConfigItemsResponse(RootModel[dict[str, dict[str, Any]]]):
         return None if rev is None else rev.get("version")
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
 
 
 class CreateConfigItemsRequest(_SCModel):
@@ -479,16 +474,100 @@ class ConfigItemsWriteResponse(_SCModel):
     result: str = Field(default="Success", alias="Result")
 
 
+# --------------------------------------------------------------------------------------------
+# Decoding a request body as Service-Center does
+# --------------------------------------------------------------------------------------------
+SC = TypeVar("SC", bound=BaseModel)
+
+
+def parse_body(model: type[SC], data: Any) -> SC:
+    """A decoded JSON body (as the edge passes it on) as its request model. Absent, anything but
+    a JSON object, or a value of the wrong type is 400001 ``Unmarshal error...`` (Service-Center's
+    ``json.Unmarshal`` fails on an empty body too: an empty ``PUT .../properties`` must not clear
+    the properties)."""
+    if data is None:
+        raise invalid_params("Unmarshal error: unexpected end of JSON input")
+    if not isinstance(data, Mapping):
+        raise invalid_params("Unmarshal error: the request body must be a JSON object")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise invalid_params(_unmarshal_detail(exc)) from None
+
+
+def _unmarshal_detail(exc: ValidationError) -> str:
+    errs = exc.errors()
+    if not errs:
+        return "Unmarshal error"
+    e = errs[0]
+    loc = ".".join(str(x) for x in e.get("loc", ()))
+    return f"Unmarshal error: {loc}: {e.get('msg', '')}".rstrip(": ")
+
 
 # --------------------------------------------------------------------------------------------
 # Bus commands of the registry worker (openstage.cmd.<project>.registry.<entity>.<action>).
-# The edge passes path/query values and the decoded JSON body through unchanged; the worker
-# applies Service-Center's validation (services.domain.registry.validation), so a direct NATS caller
-# gets the same 400001 answers as an HTTP one. Every value is a plain string: nothing here is
-# ever used as a MongoDB filter document.
+# The edge passes path/query values through as plain strings, and the JSON body the client sent
+# as ``body``; the worker applies Service-Center's validation (services.domain.registry.validation),
+# so a direct NATS caller gets the same 400001 answers as an HTTP one. No value here is ever used
+# as a MongoDB filter document.
 # --------------------------------------------------------------------------------------------
 class _Command(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class _BodyCommand(_Command):
+    """A command carrying a Service-Center request body: ``body`` is the JSON object the client
+    sent (keys in any letter case), typed by the subclass's ``body`` annotation.
+
+    Decoded as the registry always has: the command's other fields first (a wrong type there is
+    the usual 400 of every command), then anything the subclass checks before reading the body
+    (:meth:`_before_body`), then the body with Service-Center's answers (:func:`parse_body`:
+    400001 ``Unmarshal error...``, never a v2 validation error). A ``body`` given as the model
+    itself is taken as it is. On the wire the body is the JSON it was decoded from, unchanged
+    (the edge forwards what the client sent, fields the registry ignores included, and the bus's
+    message limit applies to it as before); a body built as a model is written as a client would
+    write it (camelCase, absent fields left out)."""
+
+    _body_as_received: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _decode_body_last(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        body_model = cls.model_fields["body"].annotation
+        assert isinstance(body_model, type)
+        if not isinstance(data, Mapping) or isinstance(data.get("body"), body_model):
+            return handler(data)
+        raw = data.get("body")
+        command = handler({**data, "body": body_model.model_construct()})
+        command._before_body()
+        command.body = parse_body(body_model, raw)
+        command._body_as_received = raw
+        return command
+
+    def _before_body(self) -> None:
+        """What Service-Center checks before it reads the body (nothing by default)."""
+
+    @field_serializer("body", check_fields=False)
+    def _body_on_the_wire(self, body: _SCModel) -> Any:
+        return body.to_json() if self._body_as_received is None else self._body_as_received
+
+
+class _HotCommand(_Command):
+    """A command of the registry's fast path (workers/registry/fast_path.py): every field is a
+    string or absent, and anything else is 400001 (``the command must be a JSON object``,
+    ``<field> must be a string``), whichever subscriber decodes it."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _strings_only(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):
+            raise invalid_params("the command must be a JSON object")
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise invalid_params(f"{exc.errors()[0]['loc'][0]} must be a string") from None
 
 
 class ServiceRefCommand(_Command):
@@ -497,10 +576,10 @@ class ServiceRefCommand(_Command):
     service_id: str | None = None
 
 
-class CreateServiceCommand(_Command):
-    """service.create: ``body`` is the decoded JSON of POST /microservices."""
+class CreateServiceCommand(_BodyCommand):
+    """service.create: the body of ``POST /microservices``."""
 
-    body: Any = None
+    body: CreateServiceRequest
 
 
 class ListServicesCommand(_Command):
@@ -513,9 +592,11 @@ class ListServicesCommand(_Command):
     with_shared: str | None = None
 
 
-class UpdateServicePropertiesCommand(_Command):
+class UpdateServicePropertiesCommand(_BodyCommand):
+    """service.update_properties: ``PUT /microservices/{serviceId}/properties``."""
+
     service_id: str | None = None
-    body: Any = None
+    body: UpdatePropertiesRequest
 
 
 class DeleteServiceCommand(_Command):
@@ -523,8 +604,10 @@ class DeleteServiceCommand(_Command):
     force: str | None = None
 
 
-class DeleteServicesCommand(_Command):
-    body: Any = None
+class DeleteServicesCommand(_BodyCommand):
+    """service.delete_many: the body of ``DELETE /microservices``."""
+
+    body: DeleteServicesRequest
 
 
 class ExistenceCommand(_Command):
@@ -542,13 +625,19 @@ class SchemaRefCommand(_Command):
     schema_id: str | None = None
 
 
-class PutSchemaCommand(SchemaRefCommand):
-    body: Any = None
+class PutSchemaCommand(_BodyCommand):
+    """schema.put: ``PUT /microservices/{serviceId}/schemas/{schemaId}``."""
 
-
-class PutSchemasCommand(_Command):
     service_id: str | None = None
-    body: Any = None
+    schema_id: str | None = None
+    body: ModifySchemaRequest
+
+
+class PutSchemasCommand(_BodyCommand):
+    """schema.put_many: ``POST /microservices/{serviceId}/schemas`` (the whole set)."""
+
+    service_id: str | None = None
+    body: ModifySchemasRequest
 
 
 class ListSchemasCommand(_Command):
@@ -556,10 +645,10 @@ class ListSchemasCommand(_Command):
     with_schema: str | None = None
 
 
-class PutDependenciesCommand(_Command):
+class PutDependenciesCommand(_BodyCommand):
     """dependency.put: ``override`` true for PUT (replace), false for POST (add)."""
 
-    body: Any = None
+    body: CreateDependenciesRequest
     override: bool = True
 
 
@@ -569,9 +658,11 @@ class DependencyQueryCommand(_Command):
     same_domain: str | None = None
 
 
-class RegisterInstanceCommand(_Command):
+class RegisterInstanceCommand(_BodyCommand):
+    """instance.register: ``POST /microservices/{serviceId}/instances``."""
+
     service_id: str | None = None
-    body: Any = None
+    body: RegisterInstanceRequest
 
 
 class InstanceRefCommand(_Command):
@@ -594,23 +685,29 @@ class UpdateInstanceStatusCommand(_Command):
     value: str | None = None
 
 
-class UpdateInstancePropertiesCommand(_Command):
+class UpdateInstancePropertiesCommand(_BodyCommand):
+    """instance.update_properties: ``PUT .../instances/{instanceId}/properties``."""
+
     service_id: str | None = None
     instance_id: str | None = None
-    body: Any = None
+    body: UpdatePropertiesRequest
 
 
-class HeartbeatCommand(_Command):
+class HeartbeatCommand(_HotCommand):
+    """instance.heartbeat (``PUT .../instances/{instanceId}/heartbeat``)."""
+
     service_id: str | None = None
     instance_id: str | None = None
 
 
-class HeartbeatManyCommand(_Command):
-    body: Any = None
+class HeartbeatManyCommand(_BodyCommand):
+    """instance.heartbeat_many: the body of ``PUT /heartbeats``."""
+
+    body: HeartbeatSetRequest
 
 
-class FindInstancesCommand(_Command):
-    """instance.find (GET /instances)."""
+class FindInstancesCommand(_HotCommand):
+    """instance.find (``GET /instances``)."""
 
     app_id: str | None = None
     service_name: str | None = None
@@ -621,13 +718,17 @@ class FindInstancesCommand(_Command):
     rev: str | None = None
 
 
-class BatchFindCommand(_Command):
-    """instance.find_many (POST /instances/action?type=query)."""
+class BatchFindCommand(_BodyCommand):
+    """instance.find_many (``POST /instances/action?type=query``): only the action ``query``
+    exists (checked before the body is read, as Service-Center does)."""
 
     type: str | None = None
     consumer_id: str | None = None
-    body: Any = None
+    body: BatchFindInstancesRequest
 
+    def _before_body(self) -> None:
+        if self.type != "query":
+            raise invalid_params(f"Invalid action: {self.type or ''}")
 
 
 # --- CloudEvent ``data`` of the registry's events (fixed: the WebSocket watcher consumes them) ----
@@ -678,17 +779,34 @@ class DependencyChangedData(BaseModel):
 
 
 REGISTRY_COMMANDS = [
-    ServiceRefCommand, CreateServiceCommand, ListServicesCommand, UpdateServicePropertiesCommand,
-    DeleteServiceCommand, DeleteServicesCommand, ExistenceCommand, SchemaRefCommand, PutSchemaCommand,
-    PutSchemasCommand, ListSchemasCommand, PutDependenciesCommand, DependencyQueryCommand,
-    RegisterInstanceCommand, InstanceRefCommand, ListInstancesCommand, UpdateInstanceStatusCommand,
-    UpdateInstancePropertiesCommand, HeartbeatCommand, HeartbeatManyCommand, FindInstancesCommand,
+    ServiceRefCommand,
+    CreateServiceCommand,
+    ListServicesCommand,
+    UpdateServicePropertiesCommand,
+    DeleteServiceCommand,
+    DeleteServicesCommand,
+    ExistenceCommand,
+    SchemaRefCommand,
+    PutSchemaCommand,
+    PutSchemasCommand,
+    ListSchemasCommand,
+    PutDependenciesCommand,
+    DependencyQueryCommand,
+    RegisterInstanceCommand,
+    InstanceRefCommand,
+    ListInstancesCommand,
+    UpdateInstanceStatusCommand,
+    UpdateInstancePropertiesCommand,
+    HeartbeatCommand,
+    HeartbeatManyCommand,
+    FindInstancesCommand,
     BatchFindCommand,
 ]
 
 __all__ = [
     *[c.__name__ for c in REGISTRY_COMMANDS],
     "REGISTRY_COMMANDS",
+    "parse_body",
     "DependencyChangedData",
     "InstanceEventData",
     "SchemaChangedData",
@@ -744,8 +862,6 @@ __all__ = [
     "RegisterInstanceRequest",
     "RegisterInstanceResponse",
     "Schema",
-    "SchemaExistenceResponse",
-    "ServiceExistenceResponse",
     "ServicePath",
     "ServiceRule",
     "UpdatePropertiesRequest",

@@ -7,6 +7,7 @@ omitted when empty). Service-Center's REST layer (``pkg/rest/util.go`` ``WriteSe
 writes that status and body for every failure, so a missing service is **400 + 400012**, never
 a 404.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -90,7 +91,7 @@ class RegistryError(ServiceError):
         super().__init__(status, str(code), message, detail)
 
     @classmethod
-    def of(cls, code: str | int, detail: str = "") -> "RegistryError":
+    def of(cls, code: str | int, detail: str = "") -> RegistryError:
         code = str(code)
         return cls(status_for_code(code), code, MESSAGES.get(code, ""), detail)
 
@@ -119,7 +120,9 @@ def invalid_params(detail: str = "") -> RegistryError:
     return RegistryError.of(ERR_INVALID_PARAMS, detail)
 
 
-def service_already_exists(detail: str = "ServiceID conflict or found the same service with different id.") -> RegistryError:
+def service_already_exists(
+    detail: str = "ServiceID conflict or found the same service with different id.",
+) -> RegistryError:
     return RegistryError.of(ERR_SERVICE_ALREADY_EXISTS, detail)
 
 

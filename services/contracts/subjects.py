@@ -10,6 +10,7 @@ Worker liveness (request-reply, answered by every process of the domain):
 The handler of a command lives in ``workers/<domain>/<entity>s.py`` (e.g.
 ``openstage.cmd.p1.lifecycle.environment.create`` -> ``workers/lifecycle/environments.py``).
 """
+
 from __future__ import annotations
 
 import re
@@ -94,18 +95,21 @@ class Lifecycle:
 
 # --- config worker: per-environment application configuration -----------------------------------
 class Config:
+    """``openstage.cmd.<project>.config.<entity>.<action>``: app_configuration.* ->
+    ``workers/config/app_configurations.py``, item.* -> ``workers/config/items.py``."""
+
     APP_CONFIGURATION_PUT = "app_configuration.put"
     APP_CONFIGURATION_GET = "app_configuration.get"
     APP_CONFIGURATION_DELETE = "app_configuration.delete"
     APP_CONFIGURATION_HISTORY = "app_configuration.history"
 
-    # config-center items, /v3/{project}/configuration/items (issue #5): workers/config/items.py
+    # config-center items, /v3/{project}/configuration/items: workers/config/items.py
     ITEM_QUERY = "item.query"
     ITEM_UPSERT = "item.upsert"
     ITEM_DELETE = "item.delete"
 
 
-# --- lifecycle worker: component instances (issue #4) ------------------------------------------
+# --- lifecycle worker: component instances ---------------------------------------------------
 class ComponentInstances:
     """``openstage.cmd.<project>.lifecycle.instance.<action>`` -> ``workers/lifecycle/component_instances.py``
     (mutations answer with a job the job runner, ``workers/lifecycle/job_runner.py``, runs)."""
@@ -119,9 +123,6 @@ class ComponentInstances:
     SNAPSHOTS = "instance.snapshots"
 
 
-Instances = ComponentInstances  # transitional: api_edge/routers/instances.py still says Instances
-
-
 # --- jobs worker: the job tracker ----------------------------------------------------------------
 class Jobs:
     """``openstage.cmd.<project>.jobs.job.get`` -> ``workers/jobs/queries.py`` (the tracker's read model)."""
@@ -129,9 +130,13 @@ class Jobs:
     GET = "job.get"
 
 
-# --- registry worker: Service-Center v4 registry (issue #5) -----------------------------------------
+# --- registry worker: Service-Center v4 registry ----------------------------------------------
 class Registry:
-    """``openstage.cmd.<project>.registry.<entity>.<action>`` -> ``workers/registry/<entity>s.py``.
+    """``openstage.cmd.<project>.registry.<entity>.<action>``, one handler function per action:
+    service.* -> ``workers/registry/microservices.py``, schema.* -> ``schemas.py``, dependency.* ->
+    ``dependencies.py``, instance.heartbeat|heartbeat_many -> ``heartbeats.py``, instance.find|find_many
+    -> ``discovery.py``, the other instance.* -> ``microservice_instances.py`` (e.g. instance.heartbeat ->
+    ``workers.registry.heartbeats:heartbeat``, served at run time by ``fast_path.py``).
 
     Events (``openstage.evt.<project>.registry.<entity>.<verb>``): service.created|updated|deleted,
     schema.changed, dependency.changed, instance.registered|deregistered|expired|status_changed|updated."""

@@ -1,9 +1,11 @@
 """The registry's record decisions (services/domain/registry/model.py) and the worker's cache rules
-(workers/registry/state.py): pure, no I/O."""
+(workers/registry/caches.py): pure, no I/O."""
+
 from __future__ import annotations
 
 import pytest
 
+from services.adapters.clock import Clock
 from services.contracts import registry_errors as e
 from services.domain.registry.model import (
     BatchResult,
@@ -21,7 +23,7 @@ from services.domain.registry.model import (
     with_status,
 )
 from services.domain.registry.version_rules import parse_version_rule
-from workers.registry.state import FindEntry, RegistryState
+from workers.registry.caches import FindEntry, RegistryCaches, dependency_of_find, find_key
 
 
 def svc(sid, version, name="order", app="shop", env="", **kw):
@@ -95,8 +97,12 @@ class TestResults:
         assert with_schema_id(s, "a", "2") is None
         assert with_schema_id(s, "b", "2")["schemas"] == ["a", "b"]
         data = instance_event_data({"serviceId": "s", "instanceId": "i"}, s)
-        assert data == {"serviceId": "s", "instanceId": "i", "instance": {"serviceId": "s", "instanceId": "i"},
-                        "service": {"appId": "shop", "serviceName": "order", "version": "1.0.0", "environment": ""}}
+        assert data == {
+            "serviceId": "s",
+            "instanceId": "i",
+            "instance": {"serviceId": "s", "instanceId": "i"},
+            "service": {"appId": "shop", "serviceName": "order", "version": "1.0.0", "environment": ""},
+        }
 
     def test_batch_result(self):
         r = BatchResult()
@@ -107,10 +113,16 @@ class TestResults:
         r.add_error(4, e.service_not_exists("y"))
         r.add_error(5, e.invalid_params("z"))
         assert r.to_json() == {
-            "failed": [{"indexes": [3, 4], "error": {"errorCode": "400012", "errorMessage": "Micro-service does not exist",
-                                                      "detail": "x"}},
-                       {"indexes": [5], "error": {"errorCode": "400001", "errorMessage": "Invalid parameter(s)",
-                                                  "detail": "z"}}],
+            "failed": [
+                {
+                    "indexes": [3, 4],
+                    "error": {"errorCode": "400012", "errorMessage": "Micro-service does not exist", "detail": "x"},
+                },
+                {
+                    "indexes": [5],
+                    "error": {"errorCode": "400001", "errorMessage": "Invalid parameter(s)", "detail": "z"},
+                },
+            ],
             "notModified": [1],
             "updated": [{"index": 0, "rev": "r0", "instances": [{"instanceId": "i"}]}, {"index": 2, "rev": "r2"}],
         }
@@ -135,7 +147,7 @@ class TestCacheState:
         return FindEntry(scope, "rev", b"ok", b"304", [], None, 0.0)
 
     def test_generation_guards_a_late_result(self):
-        st = RegistryState()
+        st = RegistryCaches(Clock())
         scope = ("p", "", "shop")
         key = ("p", "", "shop", "order", "", "", "")
         gen = st.generation(scope)
@@ -146,20 +158,40 @@ class TestCacheState:
         assert st.finds[key].rev == "rev"
 
     def test_events_invalidate(self):
-        st = RegistryState()
+        st = RegistryCaches(Clock())
         scope = ("p", "testing", "shop")
         key = ("p", "testing", "shop", "order", "", "", "")
         st.store_find(key, self.entry(scope), 0)
         other = ("p", "", "shop", "order", "", "", "")
         st.store_find(other, self.entry(("p", "", "shop")), 0)
-        data = {"serviceId": "s", "instanceId": "i", "instance": {"healthCheck": {"interval": 2, "times": 1}},
-                "service": {"appId": "shop", "environment": "testing"}}
+        data = {
+            "serviceId": "s",
+            "instanceId": "i",
+            "instance": {"healthCheck": {"interval": 2, "times": 1}},
+            "service": {"appId": "shop", "environment": "testing"},
+        }
         st.apply_event("p", "instance", "registered", data)
         assert key not in st.finds and other in st.finds
-        assert st.known[("p", "s", "i")] == 4
+        assert st.instance_ttls[("p", "s", "i")] == 4
         st.apply_event("p", "instance", "expired", data)
-        assert ("p", "s", "i") not in st.known
+        assert ("p", "s", "i") not in st.instance_ttls
         st.remember_service("p", {"serviceId": "s", "appId": "shop"})
-        st.recorded.add(("p", "s", "", "shop", "order", "0.0.0+"))
+        st.recorded_dependencies.add(("p", "s", "", "shop", "order", "0.0.0+"))
         st.apply_event("p", "service", "deleted", {"serviceId": "s", "service": {"serviceId": "s", "appId": "shop"}})
-        assert ("p", "s") not in st.services and not st.recorded and other not in st.finds
+        assert ("p", "s") not in st.services and not st.recorded_dependencies and other not in st.finds
+
+    def test_find_keys_of_values_that_are_not_strings_never_match(self):
+        assert find_key("p", None, "shop", "order", None, None, None) == ("p", "", "shop", "order", "", "", "")
+        assert find_key("p", 0, "shop", "order", None, None, None) != find_key(
+            "p", "", "shop", "order", None, None, None
+        )
+        assert find_key("p", "", "shop", "order", False, None, None) != find_key(
+            "p", "", "shop", "order", "", None, None
+        )
+
+    def test_dependency_of_find(self):
+        consumer = {"serviceId": "c1", "environment": "testing"}
+        rule, mark = dependency_of_find("p", consumer, "shop", "order", None)
+        assert rule == {"environment": "testing", "appId": "shop", "serviceName": "order", "version": "0.0.0+"}
+        assert mark == ("p", "c1", "testing", "shop", "order", "0.0.0+")
+        assert dependency_of_find("p", consumer, "shop", "order", "1.0.0")[1][-1] == "1.0.0"

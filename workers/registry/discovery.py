@@ -1,26 +1,33 @@
 """Handlers of openstage.cmd.<project>.registry.instance.find|find_many: discovery.
 
 The hot path: ``GET /instances`` polled with ``rev`` by every consumer. A computed answer is kept
-(workers/registry/state.py) as ready reply bytes – 200 with the body and 304 – with its revision,
-until a registry event for its (project, environment, appId) drops it; while nothing changes a
-find costs two dict lookups and no MongoDB query.
+(workers/registry/caches.py) as ready reply bytes – 200 with the body and 304 – with its revision,
+until a registry event for its (project, environment, appId) drops it; while nothing changes
+:func:`find_from_memory` answers with two dict lookups and no MongoDB query
+(workers/registry/fast_path.py calls it for every message before anything else).
 
 Rules (docs/registry-behaviour.md §4.3): appId + serviceName (or alias) required; ``version``
 optional (absent: every version; else ``latest`` / ``x+`` / ``a-b`` / exact); ``env`` from the
 query, or the consumer's when ``X-ConsumerId`` is given (then the consumer must exist, other
 apps' providers are visible only with ``allowCrossApp=true``, and the dependency is recorded);
 instance status is **not** filtered (DOWN instances are returned, marked DOWN)."""
+
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
+from faststream import Context, Path
 
-from faststream import Path
-
-from services.contracts.registry import BatchFindCommand, BatchFindInstancesRequest
+from services.adapters.store import registry as store
 from services.contracts import registry_errors as rerr
+from services.contracts.registry import (
+    BatchFindCommand,
+    BatchFindInstancesResponse,
+    FindInstancesCommand,
+    GetInstancesResponse,
+)
+from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
 from services.domain.registry.model import (
     BatchResult,
@@ -30,104 +37,188 @@ from services.domain.registry.model import (
     select_providers,
 )
 from services.domain.registry.revision import REVISION_HEADER
-from services.domain.registry.version_rules import ALL_VERSIONS, RuleKind
-from services.adapters.store import registry as store
-from services.contracts.subjects import REGISTRY, Registry
-from workers.registry.common import reply, reply_raw
-from workers.registry.dependencies import record_from_find
+from services.domain.registry.version_rules import RuleKind, VersionRule
+from workers.registry.caches import FindEntry, dependency_of_find, find_key
+from workers.registry.dependencies import record_dependency_of_find
+from workers.registry.deps import RegistryDeps
 from workers.registry.microservice_instances import consumer_of, get_instance_doc
-from workers.registry.state import FindEntry, state
-from workers.runtime import command_router, ctx, on_command
+from workers.registry.replies import failure, reply, reply_with_json
+from workers.runtime import command_router, on_command
 
 router = command_router()
+# instance.find: served by the fast path's own subscription at run time (workers/registry/app.py)
+fast_path_router = command_router()
 
 
-async def _compute(project: str, environment: str, app_id: str, service_name: str, version: str | None,
-                   tags: list[str], consumer: dict[str, Any] | None, rule) -> FindEntry:
+async def _compute(
+    deps: RegistryDeps,
+    project: str,
+    environment: str,
+    app_id: str,
+    service_name: str,
+    version: str | None,
+    tags: list[str],
+    consumer: dict[str, Any] | None,
+    rule: VersionRule,
+) -> FindEntry:
     scope = (project, environment, app_id)
     if tags:
-        services, service_tags = await store.services_with_tags(ctx.db, project, app_id, environment)
+        services, service_tags = await store.services_with_tags(deps.db, project, app_id, environment)
     else:
-        services, service_tags = await store.services_of_app(ctx.db, project, app_id, environment), None
-    exists, providers = select_providers(services, service_name, rule, consumer=consumer, tags=tags,
-                                         service_tags=service_tags)
-    now = time.monotonic()
-    if not exists or (rule.kind is RuleKind.EXACT and not any(
-            s.get("version") == rule.raw for s in services
-            if s.get("serviceName") == service_name or s.get("alias") == service_name)):
+        services, service_tags = await store.services_of_app(deps.db, project, app_id, environment), None
+    exists, providers = select_providers(
+        services, service_name, rule, consumer=consumer, tags=tags, service_tags=service_tags
+    )
+    built = deps.clock.monotonic()
+    if not exists or (
+        rule.kind is RuleKind.EXACT
+        and not any(
+            s.get("version") == rule.raw
+            for s in services
+            if s.get("serviceName") == service_name or s.get("alias") == service_name
+        )
+    ):
         err = rerr.service_not_exists(
-            f"Provider[{environment}/{app_id}/{service_name}/{version or ''}] does not exist.")
-        return FindEntry(scope, None, b"", None, None, err, now)
+            f"Provider[{environment}/{app_id}/{service_name}/{version or ''}] does not exist."
+        )
+        return FindEntry(scope, None, b"", None, None, err, built)
     order = {s["serviceId"]: i for i, s in enumerate(providers)}
-    instances = await store.instances_of(ctx.db, project, list(order))
+    instances = await store.instances_of(deps.db, project, list(order))
     instances.sort(key=instance_sort_key)
     instances.sort(key=lambda d: order.get(d.get("serviceId"), 0))
     body = find_body(instances)
     rev = body_revision(body)
     headers = {REVISION_HEADER: rev}
-    return FindEntry(scope, rev, reply_raw(body, headers=headers), reply(status=304, headers=headers),
-                     instances, None, now)
+    return FindEntry(
+        scope, rev, reply_with_json(body, headers=headers), reply(status=304, headers=headers), instances, None, built
+    )
 
 
-async def find_entry(project: str, app_id: str | None, service_name: str | None, version: str | None,
-                     environment: str | None, tags_text: str | None, consumer_id: str | None) -> FindEntry:
+async def find_entry(
+    deps: RegistryDeps,
+    project: str,
+    app_id: str | None,
+    service_name: str | None,
+    version: str | None,
+    environment: str | None,
+    tags_text: str | None,
+    consumer_id: str | None,
+) -> FindEntry:
     """The (cached) answer of one find; raises the request's validation/consumer errors."""
-    key = (project, environment or "", app_id or "", service_name or "", version or "", tags_text or "",
-           consumer_id or "")
-    consumer = await consumer_of(project, consumer_id) if consumer_id else None
-    entry = state.cached_find(key)
+    key = find_key(project, environment, app_id, service_name, version, tags_text, consumer_id)
+    consumer = await consumer_of(deps, project, consumer_id) if consumer_id else None
+    entry = deps.caches.cached_find(key)
     if entry is None:
         tags = v.split_tags(tags_text)
-        rule = v.validate_find_instances(app_id=app_id, service_name=service_name, environment=environment,
-                                         version_rule=version, tags=tags, consumer_id=consumer_id)
+        rule = v.validate_find_instances(
+            app_id=app_id,
+            service_name=service_name,
+            environment=environment,
+            version_rule=version,
+            tags=tags,
+            consumer_id=consumer_id,
+        )
+        assert app_id is not None and service_name is not None  # validated
         env = (consumer.get("environment") or "") if consumer is not None else (environment or "")
         scope = (project, env, app_id)
-        generation = state.generation(scope)
-        entry = await _compute(project, env, app_id, service_name, version, tags, consumer, rule)
-        state.store_find(key, entry, generation)
+        generation = deps.caches.generation(scope)
+        entry = await _compute(deps, project, env, app_id, service_name, version, tags, consumer, rule)
+        deps.caches.store_find(key, entry, generation)
     if consumer is not None and entry.error is None:
-        rule, mark = find_mark(project, consumer, app_id, service_name, version)
-        if mark not in state.recorded:
-            await record_from_find(project, consumer, rule)
+        assert app_id is not None and service_name is not None  # a cached answer without error: validated
+        dependency, mark = dependency_of_find(project, consumer, app_id, service_name, version)
+        if mark not in deps.caches.recorded_dependencies:
+            await record_dependency_of_find(deps, project, consumer, dependency, mark)
     return entry
 
 
-def find_mark(project: str, consumer: dict[str, Any], app_id: str, service_name: str, version: str | None):
-    """The rule a find with X-ConsumerId records, and its mark in ``state.recorded``."""
-    rule = {"environment": consumer.get("environment") or "", "appId": app_id, "serviceName": service_name,
-            "version": version or ALL_VERSIONS}
-    mark = (project, consumer["serviceId"], rule["environment"], app_id, service_name, rule["version"])
-    return rule, mark
+def find_from_memory(
+    deps: RegistryDeps,
+    project: str,
+    app_id: Any,
+    service_name: Any,
+    version: Any,
+    environment: Any,
+    tags: Any,
+    consumer_id: Any,
+    rev: Any,
+) -> bytes | None:
+    """The cached answer of a find (200, 304 or its cached error), or None when it must be computed.
 
-
-async def find_reply(project: str, app_id: str | None, service_name: str | None, version: str | None,
-                     environment: str | None, tags: str | None, consumer_id: str | None, rev: str | None) -> bytes:
-    """``instance.find``: the reply bytes (served by workers/registry/hot.py)."""
-    entry = await find_entry(project, app_id, service_name, version, environment, tags, consumer_id)
+    Takes the values as the command carries them, before the command model: a cached answer is
+    keyed by the strings of a validated find (:func:`find_key`), so any other value finds nothing
+    here and is answered by :func:`find_instances` after validation."""
+    caches = deps.caches
+    if consumer_id:
+        consumer = caches.services.get((project, consumer_id))
+        if consumer is None or not isinstance(app_id, str) or not isinstance(service_name, str):
+            return None
+        if dependency_of_find(project, consumer, app_id, service_name, version)[1] not in caches.recorded_dependencies:
+            return None  # the dependency must be recorded first
+    entry = caches.finds.get(find_key(project, environment, app_id, service_name, version, tags, consumer_id))
+    if entry is None or not (rev is None or isinstance(rev, str)):
+        return None
     if entry.error is not None:
-        raise entry.error
+        return failure(entry.error)
     if rev and rev == entry.rev:
-        return entry.not_modified  # type: ignore[return-value]
+        return entry.not_modified
     return entry.ok
 
 
-@on_command(router, REGISTRY, Registry.INSTANCE_FIND_MANY, "Batch discovery (POST /instances/action?type=query)")
-async def find_many(body: BatchFindCommand, project: str = Path()) -> bytes:
-    v.check_action_type(body.type)
-    request = v.parse_body(BatchFindInstancesRequest, body.body)
+@on_command(
+    fast_path_router,
+    REGISTRY,
+    Registry.INSTANCE_FIND,
+    "Discover instances (GET /instances): cached reply bytes, 304 when rev matches",
+    reply=GetInstancesResponse,
+)
+async def find_instances(body: FindInstancesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
+    answer = find_from_memory(
+        deps,
+        project,
+        body.app_id,
+        body.service_name,
+        body.version,
+        body.environment,
+        body.tags,
+        body.consumer_id,
+        body.rev,
+    )
+    if answer is not None:
+        return answer
+    entry = await find_entry(
+        deps, project, body.app_id, body.service_name, body.version, body.environment, body.tags, body.consumer_id
+    )
+    if entry.error is not None:
+        raise entry.error
+    if body.rev and body.rev == entry.rev and entry.not_modified is not None:
+        return entry.not_modified
+    return entry.ok
+
+
+@on_command(
+    router,
+    REGISTRY,
+    Registry.INSTANCE_FIND_MANY,
+    "Batch discovery (POST /instances/action?type=query)",
+    reply=BatchFindInstancesResponse,
+)
+async def find_many(body: BatchFindCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
+    request = body.body
     if body.consumer_id is not None:
         request = request.model_copy(update={"consumer_service_id": body.consumer_id})
     v.validate_batch_find(request)
     cid = request.consumer_service_id or None
-    await consumer_of(project, cid)
+    await consumer_of(deps, project, cid)
     out: dict[str, Any] = {}
     if request.services:
         result = BatchResult()
         for i, item in enumerate(request.services):
             key = item.service
             try:
-                entry = await find_entry(project, key.app_id, key.service_name, key.version, key.environment, None,
-                                         cid)
+                entry = await find_entry(
+                    deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid
+                )
                 if entry.error is not None:
                     raise entry.error
                 result.add_ok(i, entry.rev or "", item.rev, entry.instances)
@@ -136,11 +227,11 @@ async def find_many(body: BatchFindCommand, project: str = Path()) -> bytes:
         out["services"] = result.to_json()
     if request.instances:
         result = BatchResult()
-        for i, item in enumerate(request.instances):
+        for i, found in enumerate(request.instances):
             try:
-                doc = await get_instance_doc(project, item.instance.service_id, item.instance.instance_id, cid)
+                doc = await get_instance_doc(deps, project, found.instance.service_id, found.instance.instance_id, cid)
                 rev = body_revision(orjson.dumps({"instance": doc}))
-                result.add_ok(i, rev, item.rev, [doc])
+                result.add_ok(i, rev, found.rev, [doc])
             except rerr.RegistryError as exc:
                 result.add_error(i, exc)
         out["instances"] = result.to_json()

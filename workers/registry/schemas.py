@@ -3,52 +3,65 @@
 Event: ``registry.schema.changed`` (data ``{"serviceId", "schemaId", "action": "put"|"delete",
 "summary", "service"}``); when the service's ``schemas`` list changes it is also
 ``registry.service.updated``."""
+
 from __future__ import annotations
 
-from faststream import Path
+from collections.abc import Mapping
 
-from services.adapters.clock import clock
+from faststream import Context, Path
+
+from services.adapters.store import registry as store
+from services.contracts import registry_errors as rerr
 from services.contracts.registry import (
+    GetAllSchemaResponse,
+    GetSchemaResponse,
     ListSchemasCommand,
     ModifySchemaRequest,
-    ModifySchemasRequest,
     PutSchemaCommand,
     PutSchemasCommand,
+    Schema,
     SchemaRefCommand,
 )
-from services.contracts import registry_errors as rerr
+from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
 from services.domain.registry.identity import unix_timestamp
 from services.domain.registry.model import with_schema_id, with_schema_ids
-from services.adapters.store import registry as store
-from services.contracts.subjects import REGISTRY, Registry
-from workers.registry.common import OK_EMPTY, commit, reply, schema_event, service_event
-from workers.runtime import command_router, ctx, on_command
+from services.domain.registry.revision import SCHEMA_SUMMARY_HEADER
+from workers.registry.deps import RegistryDeps
+from workers.registry.events import schema_event, service_event
+from workers.registry.microservices import stored_service
+from workers.registry.replies import OK_EMPTY, reply
+from workers.runtime import command_router, on_command
 
 router = command_router()
 
 
-@on_command(router, REGISTRY, Registry.SCHEMA_GET, "Show a schema (summary in X-Schema-Summary)")
-async def get_schema(body: SchemaRefCommand, project: str = Path()) -> bytes:
+@on_command(
+    router, REGISTRY, Registry.SCHEMA_GET, "Show a schema (summary in X-Schema-Summary)", reply=GetSchemaResponse
+)
+async def get_schema(body: SchemaRefCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     sid = v.validate_service_id(body.service_id, type_name="GetSchemaRequest")
     schema_id = v.validate_schema_id(body.schema_id)
-    if await store.get_service(ctx.db, project, sid) is None:
-        raise rerr.service_not_exists()
-    doc = await store.get_schema(ctx.db, project, sid, schema_id)
+    await stored_service(deps, project, sid)
+    doc = await store.get_schema(deps.db, project, sid, schema_id)
     if doc is None:
         raise rerr.schema_not_exists("Do not have this schema info.")
-    return reply({"schema": doc.get("schema") or ""}, headers={"X-Schema-Summary": doc.get("summary") or ""})
+    return reply({"schema": doc.get("schema") or ""}, headers={SCHEMA_SUMMARY_HEADER: doc.get("summary") or ""})
 
 
-@on_command(router, REGISTRY, Registry.SCHEMA_LIST, "List a service's schemas (schema text with withSchema=1)")
-async def list_schemas(body: ListSchemasCommand, project: str = Path()) -> bytes:
+@on_command(
+    router,
+    REGISTRY,
+    Registry.SCHEMA_LIST,
+    "List a service's schemas (schema text with withSchema=1)",
+    reply=GetAllSchemaResponse,
+)
+async def list_schemas(body: ListSchemasCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     with_schema = v.parse_with_schema(body.with_schema)
     sid = v.validate_service_id(body.service_id, type_name="GetAllSchemaRequest")
-    if await store.get_service(ctx.db, project, sid) is None:
-        raise rerr.service_not_exists()
-    docs = await store.list_schemas(ctx.db, project, sid)
+    await stored_service(deps, project, sid)
     out = []
-    for d in docs:
+    for d in await store.list_schemas(deps.db, project, sid):
         item = {"schemaId": d["schema_id"]}
         if d.get("summary"):
             item["summary"] = d["summary"]
@@ -58,70 +71,68 @@ async def list_schemas(body: ListSchemasCommand, project: str = Path()) -> bytes
     return reply({"schemas": out} if out else {})
 
 
-@on_command(router, REGISTRY, Registry.SCHEMA_PUT, "Create or change one schema")
-async def put_schema(body: PutSchemaCommand, project: str = Path()) -> bytes:
-    request = v.parse_body(ModifySchemaRequest, body.body)
-    v.validate_modify_schema(body.service_id, body.schema_id, request)
-    sid, schema_id = body.service_id, body.schema_id
-    ts = unix_timestamp(clock.seconds())
+async def _put_schemas(
+    deps: RegistryDeps,
+    project: str,
+    service_id: str,
+    schemas: Mapping[str, ModifySchemaRequest | Schema],
+    whole_set: bool,
+) -> None:
+    """Store schemas of a service with their ``schema.changed`` events; with ``whole_set`` they
+    are all of its schemas (the others are deleted). When the service's ``schemas`` list changes
+    the service is updated too (``service.updated``)."""
+    ts = unix_timestamp(deps.clock.seconds())
 
     async def write(session):
-        svc = await store.get_service(ctx.db, project, sid, session=session)
-        if svc is None:
-            raise rerr.service_not_exists()
-        await store.put_schema(ctx.db, project, sid, schema_id, request.schema_, request.summary, session)
-        events = [schema_event(project, svc, schema_id, "put", request.summary)]
-        updated = with_schema_id(svc, schema_id, ts)
+        svc = await stored_service(deps, project, service_id, session)
+        events = []
+        if whole_set:
+            current = {d["schema_id"] for d in await store.list_schemas(deps.db, project, service_id, session=session)}
+            for schema_id in sorted(current - set(schemas)):
+                await store.delete_schema(deps.db, project, service_id, schema_id, session)
+                events.append(schema_event(project, svc, schema_id, "delete"))
+        for schema_id, s in schemas.items():
+            await store.put_schema(deps.db, project, service_id, schema_id, s.schema_, s.summary, session)
+            events.append(schema_event(project, svc, schema_id, "put", s.summary))
+        if whole_set:
+            updated = with_schema_ids(svc, list(schemas), ts)
+        else:
+            updated = with_schema_id(svc, next(iter(schemas)), ts)
         if updated is not None:
-            await store.replace_service(ctx.db, project, updated, session)
+            await store.replace_service(deps.db, project, updated, session)
             events.append(service_event(project, "updated", updated))
         return None, events
 
-    await commit(project, write)
+    await deps.commit(project, write)
+
+
+@on_command(router, REGISTRY, Registry.SCHEMA_PUT, "Create or change one schema", reply=None)
+async def put_schema(body: PutSchemaCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
+    request = v.validate_modify_schema(body.service_id, body.schema_id, body.body)
+    assert body.service_id is not None and body.schema_id is not None  # validated
+    await _put_schemas(deps, project, body.service_id, {body.schema_id: request}, whole_set=False)
     return OK_EMPTY
 
 
-@on_command(router, REGISTRY, Registry.SCHEMA_PUT_MANY, "Replace a service's whole schema set")
-async def put_schemas(body: PutSchemasCommand, project: str = Path()) -> bytes:
-    request = v.parse_body(ModifySchemasRequest, body.body)
-    v.validate_modify_schemas(body.service_id, request)
-    sid = body.service_id
-    ts = unix_timestamp(clock.seconds())
-    wanted = {s.schema_id: s for s in request.schemas}
-
-    async def write(session):
-        svc = await store.get_service(ctx.db, project, sid, session=session)
-        if svc is None:
-            raise rerr.service_not_exists()
-        current = {d["schema_id"] for d in await store.list_schemas(ctx.db, project, sid, session=session)}
-        events = []
-        for schema_id in sorted(current - set(wanted)):
-            await store.delete_schema(ctx.db, project, sid, schema_id, session)
-            events.append(schema_event(project, svc, schema_id, "delete"))
-        for schema_id, s in wanted.items():
-            await store.put_schema(ctx.db, project, sid, schema_id, s.schema_, s.summary, session)
-            events.append(schema_event(project, svc, schema_id, "put", s.summary))
-        updated = with_schema_ids(svc, list(wanted), ts)
-        await store.replace_service(ctx.db, project, updated, session)
-        events.append(service_event(project, "updated", updated))
-        return None, events
-
-    await commit(project, write)
+@on_command(router, REGISTRY, Registry.SCHEMA_PUT_MANY, "Replace a service's whole schema set", reply=None)
+async def put_schemas(body: PutSchemasCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
+    request = v.validate_modify_schemas(body.service_id, body.body)
+    assert body.service_id is not None  # validated
+    wanted = {s.schema_id: s for s in request.schemas or [] if s.schema_id is not None}
+    await _put_schemas(deps, project, body.service_id, wanted, whole_set=True)
     return OK_EMPTY
 
 
-@on_command(router, REGISTRY, Registry.SCHEMA_DELETE, "Delete one schema")
-async def delete_schema(body: SchemaRefCommand, project: str = Path()) -> bytes:
+@on_command(router, REGISTRY, Registry.SCHEMA_DELETE, "Delete one schema", reply=None)
+async def delete_schema(body: SchemaRefCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     sid = v.validate_service_id(body.service_id, type_name="DeleteSchemaRequest")
     schema_id = v.validate_schema_id(body.schema_id, type_name="DeleteSchemaRequest")
 
     async def write(session):
-        svc = await store.get_service(ctx.db, project, sid, session=session)
-        if svc is None:
-            raise rerr.service_not_exists()
-        if not await store.delete_schema(ctx.db, project, sid, schema_id, session):
+        svc = await stored_service(deps, project, sid, session)
+        if not await store.delete_schema(deps.db, project, sid, schema_id, session):
             raise rerr.schema_not_exists("Schema info does not exist.")
         return None, [schema_event(project, svc, schema_id, "delete")]
 
-    await commit(project, write)
+    await deps.commit(project, write)
     return OK_EMPTY

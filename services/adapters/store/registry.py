@@ -20,9 +20,11 @@ Collections and their indexes (every query below uses one):
 nx-27017 notes: array-contains queries are not supported, hence one dependency document per
 rule and service tags kept inside the blob.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import orjson
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
@@ -43,16 +45,23 @@ Session = AsyncIOMotorClientSession | None
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[SERVICES].create_index([("project", ASCENDING), ("app_id", ASCENDING), ("environment", ASCENDING)])
     await db[SERVICES].create_index(
-        [("project", ASCENDING), ("environment", ASCENDING), ("app_id", ASCENDING),
-         ("service_name", ASCENDING), ("version", ASCENDING)], unique=True)
+        [
+            ("project", ASCENDING),
+            ("environment", ASCENDING),
+            ("app_id", ASCENDING),
+            ("service_name", ASCENDING),
+            ("version", ASCENDING),
+        ],
+        unique=True,
+    )
     await db[SERVICES].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
     await db[SCHEMAS].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
     await db[DEPENDENCIES].create_index([("project", ASCENDING), ("consumer_id", ASCENDING)])
     await db[DEPENDENCIES].create_index(
-        [("project", ASCENDING), ("p_environment", ASCENDING), ("p_app_id", ASCENDING), ("p_service_name", ASCENDING)])
+        [("project", ASCENDING), ("p_environment", ASCENDING), ("p_app_id", ASCENDING), ("p_service_name", ASCENDING)]
+    )
     await db[INSTANCES].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
-    await db[INSTANCES].create_index(
-        [("project", ASCENDING), ("service_id", ASCENDING), ("endpoints_key", ASCENDING)])
+    await db[INSTANCES].create_index([("project", ASCENDING), ("service_id", ASCENDING), ("endpoints_key", ASCENDING)])
     await db[LEASES].create_index([("deadline", ASCENDING)])
     await db[LEASES].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
 
@@ -97,8 +106,9 @@ def _service_doc(project: str, service: Mapping[str, Any], tags: Mapping[str, st
     }
 
 
-async def insert_service(db: AsyncIOMotorDatabase, project: str, service: Mapping[str, Any],
-                         tags: Mapping[str, str] | None, session: Session) -> None:
+async def insert_service(
+    db: AsyncIOMotorDatabase, project: str, service: Mapping[str, Any], tags: Mapping[str, str] | None, session: Session
+) -> None:
     try:
         await db[SERVICES].insert_one(_service_doc(project, service, tags), session=session)
     except DuplicateKeyError:
@@ -108,37 +118,62 @@ async def insert_service(db: AsyncIOMotorDatabase, project: str, service: Mappin
 async def replace_service(db: AsyncIOMotorDatabase, project: str, service: Mapping[str, Any], session: Session) -> None:
     result = await db[SERVICES].update_one(
         {"_id": service_key(project, service["serviceId"]), "project": project},
-        {"$set": {"json": _dump(service)}}, session=session)
+        {"$set": {"json": _dump(service)}},
+        session=session,
+    )
     if result.matched_count == 0:
         raise rerr.service_not_exists()
 
 
 async def get_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> dict | None:
-    doc = await db[SERVICES].find_one({"_id": service_key(project, service_id), "project": project},
-                                      {"json": 1}, session=session)
+    doc = await db[SERVICES].find_one(
+        {"_id": service_key(project, service_id), "project": project}, {"json": 1}, session=session
+    )
     return _load(doc)
 
 
-async def service_id_by_key(db: AsyncIOMotorDatabase, project: str, environment: str, app_id: str,
-                            service_name: str, version: str, session: Session = None) -> str | None:
+async def service_id_by_key(
+    db: AsyncIOMotorDatabase,
+    project: str,
+    environment: str,
+    app_id: str,
+    service_name: str,
+    version: str,
+    session: Session = None,
+) -> str | None:
     doc = await db[SERVICES].find_one(
-        {"project": _s(project), "environment": _s(environment), "app_id": _s(app_id),
-         "service_name": _s(service_name), "version": _s(version)}, {"service_id": 1}, session=session)
+        {
+            "project": _s(project),
+            "environment": _s(environment),
+            "app_id": _s(app_id),
+            "service_name": _s(service_name),
+            "version": _s(version),
+        },
+        {"service_id": 1},
+        session=session,
+    )
     return None if doc is None else doc["service_id"]
 
 
-async def services_of_app(db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str,
-                          session: Session = None) -> list[dict]:
+async def services_of_app(
+    db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str, session: Session = None
+) -> list[dict]:
     """Every service of one (project, appId, environment)."""
-    cursor = db[SERVICES].find({"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)},
-                               {"json": 1}, session=session)
+    cursor = db[SERVICES].find(
+        {"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1}, session=session
+    )
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def services_with_tags(db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str,
-                             ) -> tuple[list[dict], dict[str, dict[str, str]]]:
-    cursor = db[SERVICES].find({"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)},
-                               {"json": 1, "tags": 1})
+async def services_with_tags(
+    db: AsyncIOMotorDatabase,
+    project: str,
+    app_id: str,
+    environment: str,
+) -> tuple[list[dict], dict[str, dict[str, str]]]:
+    cursor = db[SERVICES].find(
+        {"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1, "tags": 1}
+    )
     services, tags = [], {}
     async for d in cursor:
         s = orjson.loads(d["json"])
@@ -147,20 +182,31 @@ async def services_with_tags(db: AsyncIOMotorDatabase, project: str, app_id: str
     return services, tags
 
 
-async def list_services(db: AsyncIOMotorDatabase, project: str, *, app_id: str | None = None,
-                        environment: str | None = None, service_name: str | None = None,
-                        version: str | None = None) -> list[dict]:
+async def list_services(
+    db: AsyncIOMotorDatabase,
+    project: str,
+    *,
+    app_id: str | None = None,
+    environment: str | None = None,
+    service_name: str | None = None,
+    version: str | None = None,
+) -> list[dict]:
     query: dict[str, Any] = {"project": _s(project)}
-    for field_name, value in (("app_id", app_id), ("environment", environment),
-                              ("service_name", service_name), ("version", version)):
+    for field_name, value in (
+        ("app_id", app_id),
+        ("environment", environment),
+        ("service_name", service_name),
+        ("version", version),
+    ):
         if value is not None:
             query[field_name] = _s(value)
     cursor = db[SERVICES].find(query, {"json": 1}).sort([("_id", ASCENDING)])
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def all_services(db: AsyncIOMotorDatabase, project: str, environment: str | None = None,
-                       session: Session = None) -> list[dict]:
+async def all_services(
+    db: AsyncIOMotorDatabase, project: str, environment: str | None = None, session: Session = None
+) -> list[dict]:
     query: dict[str, Any] = {"project": _s(project)}
     if environment is not None:
         query["environment"] = _s(environment)
@@ -169,37 +215,62 @@ async def all_services(db: AsyncIOMotorDatabase, project: str, environment: str 
 
 
 async def delete_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> bool:
-    result = await db[SERVICES].delete_one({"_id": service_key(project, service_id), "project": project},
-                                           session=session)
+    result = await db[SERVICES].delete_one(
+        {"_id": service_key(project, service_id), "project": project}, session=session
+    )
     return result.deleted_count == 1
 
 
 # --- schemas -----------------------------------------------------------------------------------
-async def get_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str,
-                     session: Session = None) -> dict | None:
-    return await db[SCHEMAS].find_one({"_id": child_key(project, service_id, schema_id), "project": project},
-                                      {"schema": 1, "summary": 1, "schema_id": 1}, session=session)
+async def get_schema(
+    db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session = None
+) -> dict | None:
+    return await db[SCHEMAS].find_one(
+        {"_id": child_key(project, service_id, schema_id), "project": project},
+        {"schema": 1, "summary": 1, "schema_id": 1},
+        session=session,
+    )
 
 
-async def put_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, schema: str,
-                     summary: str | None, session: Session) -> None:
+async def put_schema(
+    db: AsyncIOMotorDatabase,
+    project: str,
+    service_id: str,
+    schema_id: str,
+    schema: str,
+    summary: str | None,
+    session: Session,
+) -> None:
     await db[SCHEMAS].replace_one(
         {"_id": child_key(project, service_id, schema_id)},
-        {"_id": child_key(project, service_id, schema_id), "project": project, "service_id": service_id,
-         "schema_id": schema_id, "schema": schema, "summary": summary or ""},
-        upsert=True, session=session)
+        {
+            "_id": child_key(project, service_id, schema_id),
+            "project": project,
+            "service_id": service_id,
+            "schema_id": schema_id,
+            "schema": schema,
+            "summary": summary or "",
+        },
+        upsert=True,
+        session=session,
+    )
 
 
 async def list_schemas(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> list[dict]:
-    cursor = db[SCHEMAS].find({"project": _s(project), "service_id": _s(service_id)},
-                              {"schema_id": 1, "summary": 1, "schema": 1}, session=session)
+    cursor = db[SCHEMAS].find(
+        {"project": _s(project), "service_id": _s(service_id)},
+        {"schema_id": 1, "summary": 1, "schema": 1},
+        session=session,
+    )
     return sorted([d async for d in cursor], key=lambda d: d["schema_id"])
 
 
-async def delete_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str,
-                        session: Session) -> bool:
-    r = await db[SCHEMAS].delete_one({"_id": child_key(project, service_id, schema_id), "project": project},
-                                     session=session)
+async def delete_schema(
+    db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session
+) -> bool:
+    r = await db[SCHEMAS].delete_one(
+        {"_id": child_key(project, service_id, schema_id), "project": project}, session=session
+    )
     return r.deleted_count == 1
 
 
@@ -212,33 +283,68 @@ def _rule_id(project: str, consumer_id: str, rule: Mapping[str, str]) -> str:
     return "/".join((_s(project), _s(consumer_id), rule["environment"], rule["appId"], rule["serviceName"]))
 
 
-async def dependency_rules(db: AsyncIOMotorDatabase, project: str, consumer_id: str,
-                           session: Session = None) -> list[dict[str, str]]:
+async def dependency_rules(
+    db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session = None
+) -> list[dict[str, str]]:
     cursor = db[DEPENDENCIES].find({"project": _s(project), "consumer_id": _s(consumer_id)}, session=session)
     docs = sorted([d async for d in cursor], key=lambda d: d.get("seq", 0))
-    return [{"environment": d["p_environment"], "appId": d["p_app_id"], "serviceName": d["p_service_name"],
-             "version": d["version"]} for d in docs]
+    return [
+        {
+            "environment": d["p_environment"],
+            "appId": d["p_app_id"],
+            "serviceName": d["p_service_name"],
+            "version": d["version"],
+        }
+        for d in docs
+    ]
 
 
-async def set_dependency_rules(db: AsyncIOMotorDatabase, project: str, consumer_id: str,
-                               rules: Iterable[Mapping[str, str]], session: Session) -> None:
+async def set_dependency_rules(
+    db: AsyncIOMotorDatabase, project: str, consumer_id: str, rules: Iterable[Mapping[str, str]], session: Session
+) -> None:
     """Replace every provider rule of a consumer."""
     await db[DEPENDENCIES].delete_many({"project": _s(project), "consumer_id": _s(consumer_id)}, session=session)
-    docs = [{"_id": _rule_id(project, consumer_id, r), "project": project, "consumer_id": consumer_id,
-             "p_environment": r["environment"], "p_app_id": r["appId"], "p_service_name": r["serviceName"],
-             "version": r["version"], "seq": i} for i, r in enumerate(rules)]
+    docs = [
+        {
+            "_id": _rule_id(project, consumer_id, r),
+            "project": project,
+            "consumer_id": consumer_id,
+            "p_environment": r["environment"],
+            "p_app_id": r["appId"],
+            "p_service_name": r["serviceName"],
+            "version": r["version"],
+            "seq": i,
+        }
+        for i, r in enumerate(rules)
+    ]
     if docs:
         await db[DEPENDENCIES].insert_many(docs, session=session)
 
 
-async def consumers_of(db: AsyncIOMotorDatabase, project: str, environment: str, app_id: str, service_name: str,
-                       session: Session = None) -> list[dict[str, str]]:
-    """(consumer_id, rule) of every rule naming this provider (not ``*`` rules)."""
+async def consumers_of(
+    db: AsyncIOMotorDatabase, project: str, provider: Mapping[str, Any], session: Session = None
+) -> list[dict[str, str]]:
+    """(consumer_id, rule) of every rule naming this provider service by its environment, appId
+    and serviceName (not ``*`` rules; whether the rule's version selects it is the caller's)."""
     cursor = db[DEPENDENCIES].find(
-        {"project": _s(project), "p_environment": _s(environment), "p_app_id": _s(app_id),
-         "p_service_name": _s(service_name)}, session=session)
-    return [{"consumerId": d["consumer_id"], "environment": d["p_environment"], "appId": d["p_app_id"],
-             "serviceName": d["p_service_name"], "version": d["version"]} async for d in cursor]
+        {
+            "project": _s(project),
+            "p_environment": _s(provider.get("environment") or ""),
+            "p_app_id": _s(provider.get("appId") or ""),
+            "p_service_name": _s(provider.get("serviceName") or ""),
+        },
+        session=session,
+    )
+    return [
+        {
+            "consumerId": d["consumer_id"],
+            "environment": d["p_environment"],
+            "appId": d["p_app_id"],
+            "serviceName": d["p_service_name"],
+            "version": d["version"],
+        }
+        async for d in cursor
+    ]
 
 
 async def delete_dependencies_of(db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session) -> None:
@@ -257,45 +363,69 @@ def _instance_doc(project: str, instance: Mapping[str, Any], endpoints_key: str)
     }
 
 
-async def put_instance(db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], endpoints_key: str,
-                       ttl: int, deadline: float, session: Session) -> None:
+async def put_instance(
+    db: AsyncIOMotorDatabase,
+    project: str,
+    instance: Mapping[str, Any],
+    endpoints_key: str,
+    ttl: int,
+    deadline: float,
+    session: Session,
+) -> None:
     """Insert or overwrite an instance and (re)start its lease."""
     doc = _instance_doc(project, instance, endpoints_key)
     await db[INSTANCES].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
     await db[LEASES].replace_one(
         {"_id": doc["_id"]},
-        {"_id": doc["_id"], "project": project, "service_id": instance["serviceId"],
-         "instance_id": instance["instanceId"], "ttl": ttl, "deadline": deadline},
-        upsert=True, session=session)
+        {
+            "_id": doc["_id"],
+            "project": project,
+            "service_id": instance["serviceId"],
+            "instance_id": instance["instanceId"],
+            "ttl": ttl,
+            "deadline": deadline,
+        },
+        upsert=True,
+        session=session,
+    )
 
 
-async def replace_instance_json(db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any],
-                                session: Session) -> bool:
+async def replace_instance_json(
+    db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], session: Session
+) -> bool:
     r = await db[INSTANCES].update_one(
         {"_id": child_key(project, instance["serviceId"], instance["instanceId"]), "project": project},
-        {"$set": {"json": _dump(instance)}}, session=session)
+        {"$set": {"json": _dump(instance)}},
+        session=session,
+    )
     return r.matched_count == 1
 
 
-async def get_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str,
-                       session: Session = None) -> dict | None:
-    doc = await db[INSTANCES].find_one({"_id": child_key(project, service_id, instance_id), "project": project},
-                                       {"json": 1}, session=session)
+async def get_instance(
+    db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session = None
+) -> dict | None:
+    doc = await db[INSTANCES].find_one(
+        {"_id": child_key(project, service_id, instance_id), "project": project}, {"json": 1}, session=session
+    )
     return _load(doc)
 
 
-async def instance_by_endpoints(db: AsyncIOMotorDatabase, project: str, service_id: str, endpoints_key: str,
-                                session: Session = None) -> dict | None:
+async def instance_by_endpoints(
+    db: AsyncIOMotorDatabase, project: str, service_id: str, endpoints_key: str, session: Session = None
+) -> dict | None:
     if not endpoints_key:
         return None
     doc = await db[INSTANCES].find_one(
         {"project": _s(project), "service_id": _s(service_id), "endpoints_key": _s(endpoints_key)},
-        {"json": 1}, session=session)
+        {"json": 1},
+        session=session,
+    )
     return _load(doc)
 
 
-async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list[str],
-                       session: Session = None) -> list[dict]:
+async def instances_of(
+    db: AsyncIOMotorDatabase, project: str, service_ids: list[str], session: Session = None
+) -> list[dict]:
     if not service_ids:
         return []
     ids = [_s(i) for i in service_ids]
@@ -306,12 +436,14 @@ async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list
 
 
 async def count_instances(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> int:
-    return await db[INSTANCES].count_documents({"project": _s(project), "service_id": _s(service_id)},
-                                               limit=1, session=session)
+    return await db[INSTANCES].count_documents(
+        {"project": _s(project), "service_id": _s(service_id)}, limit=1, session=session
+    )
 
 
-async def delete_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str,
-                          session: Session) -> bool:
+async def delete_instance(
+    db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session
+) -> bool:
     key = child_key(project, service_id, instance_id)
     r = await db[INSTANCES].delete_one({"_id": key, "project": project}, session=session)
     await db[LEASES].delete_one({"_id": key}, session=session)
@@ -335,9 +467,21 @@ async def extend_leases(db: AsyncIOMotorDatabase, deadlines: Mapping[float, list
     return matched
 
 
+async def existing_leases(db: AsyncIOMotorDatabase, keys: list[str]) -> set[str]:
+    """Which of these lease ``_id``s still exist (read 500 at a time)."""
+    present: set[str] = set()
+    for i in range(0, len(keys), 500):
+        cursor = db[LEASES].find({"_id": {"$in": keys[i : i + 500]}}, {"_id": 1})
+        present.update([d["_id"] async for d in cursor])
+    return present
+
+
 async def expired_leases(db: AsyncIOMotorDatabase, before: float, limit: int = 200) -> list[dict]:
-    cursor = db[LEASES].find({"deadline": {"$lt": float(before)}},
-                             {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1}).limit(limit)
+    cursor = (
+        db[LEASES]
+        .find({"deadline": {"$lt": float(before)}}, {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1})
+        .limit(limit)
+    )
     return [d async for d in cursor]
 
 

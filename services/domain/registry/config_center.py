@@ -14,14 +14,17 @@ Sources:
   ``POST`` and removed with ``DELETE`` on the same path, bodies
   ``{"dimensionsInfo": ..., "items": {...}}`` / ``{"dimensionsInfo": ..., "keys": [...]}``.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
+from services.contracts.config_items import MAX_CONFIG_KEY_LENGTH, MAX_DIMENSIONS_INFO_LENGTH, MAX_KEY_FILTER_LENGTH
 from services.contracts.registry_errors import invalid_params
 
 APPLICATION_DIMENSION = "application"
@@ -29,7 +32,6 @@ DARKLAUNCH_PREFIX = "darklaunch@"
 REVISION_KEY = "revision"
 ENVIRONMENT_HEADER = "X-Environment"
 FORBIDDEN_CHARACTERS = frozenset(" $%^&+/\\")
-from services.contracts.config_items import MAX_CONFIG_KEY_LENGTH, MAX_DIMENSIONS_INFO_LENGTH, MAX_KEY_FILTER_LENGTH
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def parse_dimension_target(value: str | None) -> str:
     if value == APPLICATION_DIMENSION:
         return value
     if value and value.startswith(DARKLAUNCH_PREFIX):
-        app = value[len(DARKLAUNCH_PREFIX):]
+        app = value[len(DARKLAUNCH_PREFIX) :]
         _check_characters(value, "dimensionsInfo")
         if not app or "@" in app or "#" in app:
             raise invalid_params(f"invalid dimensionsInfo '{value}'")
@@ -217,11 +219,11 @@ def validate_delete_items(dimensions_info: str | None, keys: Iterable[str] | Non
 __all__ = [
     "APPLICATION_DIMENSION",
     "DARKLAUNCH_PREFIX",
-    "DimensionsInfo",
     "ENVIRONMENT_HEADER",
     "FORBIDDEN_CHARACTERS",
     "MAX_KEY_FILTER_LENGTH",
     "REVISION_KEY",
+    "DimensionsInfo",
     "compile_key_filter",
     "config_revision",
     "dimension_key",

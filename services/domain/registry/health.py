@@ -17,10 +17,12 @@ Sources (apache/servicecomb-service-center):
   ``mode`` must be ``push`` or ``pull``, ``interval`` 1..2^31-1, ``times`` <= 2^31-1,
   ``port`` <= 65535, ``url`` without whitespace (see :mod:`services.domain.registry.validation`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from services.contracts.registry_errors import instance_not_exists, invalid_params
 
@@ -91,7 +93,7 @@ class Lease:
     last_heartbeat: float
 
     @classmethod
-    def for_health_check(cls, health_check: Mapping[str, Any] | None, now: float) -> "Lease":
+    def for_health_check(cls, health_check: Mapping[str, Any] | None, now: float) -> Lease:
         return cls(ttl=ttl_for_health_check(health_check), last_heartbeat=float(now))
 
     @property
@@ -105,7 +107,7 @@ class Lease:
         """Seconds left (0 once expired)."""
         return max(0.0, self.expires_at - now)
 
-    def renewed(self, now: float) -> "Lease":
+    def renewed(self, now: float) -> Lease:
         """The lease after a heartbeat at ``now`` (an expired lease cannot be renewed: the
         instance is gone: raises 400017, as Service-Center answers a heartbeat for it)."""
         if self.is_expired(now):
@@ -119,11 +121,11 @@ __all__ = [
     "DEFAULT_MIN_TIMES",
     "DEFAULT_TIMES",
     "DEFAULT_TTL",
+    "MODE_PULL",
+    "MODE_PUSH",
     "SC_MIN_INTERVAL",
     "SC_MIN_TIMES",
     "Lease",
-    "MODE_PULL",
-    "MODE_PUSH",
     "lease_ttl_seconds",
     "normalize_health_check",
     "ttl_for_health_check",

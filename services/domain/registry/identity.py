@@ -10,20 +10,19 @@ Sources (apache/servicecomb-service-center):
   even after the service is deleted and registered again.
 * ``pkg/util/uuid.go``: instance ids are a UUID with the dashes removed (32 hex characters).
 * ``timestamp``/``modTimestamp`` are unix seconds as decimal strings.
-* v0.5.0 ``server/service/util/instance_util.go`` ``CheckEndPoints``: the old duplicate-endpoint
-  index, ``{domainProject}/{region}/{availableZone}/{nodeIP}/{sorted endpoints joined by "/"}``.
 """
+
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Iterable
 
 SERVICE_INDEX_ROOT = "/cse-sr/ms/indexes"
-NODE_IP_PROPERTY = "nodeIP"
 
 
-def service_index_key(domain: str, project: str, environment: str | None, app_id: str, service_name: str, version: str) -> str:
+def service_index_key(
+    domain: str, project: str, environment: str | None, app_id: str, service_name: str, version: str
+) -> str:
     return "/".join((SERVICE_INDEX_ROOT, domain, project, environment or "", app_id, service_name, version))
 
 
@@ -45,26 +44,9 @@ def unix_timestamp(now: float) -> str:
     return str(int(now))
 
 
-def endpoints_index_key(
-    domain_project: str,
-    endpoints: Iterable[str],
-    *,
-    region: str | None = None,
-    available_zone: str | None = None,
-    node_ip: str | None = None,
-) -> str:
-    """Key under which identical endpoint sets are recognised (v0.5.0 semantics): registering an
-    instance without an id whose key already belongs to an instance of the *same* service reuses
-    that instance id; of *another* service, 400025."""
-    joined = "/".join(sorted(endpoints))
-    return "/".join((domain_project, region or "", available_zone or "", node_ip or "", joined))
-
-
 __all__ = [
-    "NODE_IP_PROPERTY",
     "SERVICE_INDEX_ROOT",
     "default_service_id",
-    "endpoints_index_key",
     "new_instance_id",
     "service_index_key",
     "unix_timestamp",

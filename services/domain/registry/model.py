@@ -14,16 +14,19 @@ Decisions here:
 * :class:`BatchResult` – aggregation of ``POST /instances/action?type=query``;
 * :func:`dependency_matches` – whether a dependency rule selects a service.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
 from services.contracts.registry import MicroService, MicroServiceInstance
 from services.contracts.registry_errors import RegistryError, service_already_exists
+from services.domain.registry.health import ttl_for_health_check
 from services.domain.registry.version_rules import RuleKind, VersionRule, _segments, parse_version_rule
 
 ALLOW_CROSS_APP = "allowCrossApp"
@@ -41,17 +44,25 @@ class ServiceKey:
     version: str
 
     @classmethod
-    def of(cls, service: Mapping[str, Any]) -> "ServiceKey":
-        return cls(service.get("environment") or "", service.get("appId") or "",
-                   service.get("serviceName") or "", service.get("version") or "")
+    def of(cls, service: Mapping[str, Any]) -> ServiceKey:
+        return cls(
+            service.get("environment") or "",
+            service.get("appId") or "",
+            service.get("serviceName") or "",
+            service.get("version") or "",
+        )
 
     def text(self) -> str:
         return f"{self.environment}/{self.app_id}/{self.service_name}/{self.version}"
 
     def summary(self) -> dict[str, str]:
         """``{"appId", "serviceName", "version", "environment"}`` – the ``service`` of instance events."""
-        return {"appId": self.app_id, "serviceName": self.service_name, "version": self.version,
-                "environment": self.environment}
+        return {
+            "appId": self.app_id,
+            "serviceName": self.service_name,
+            "version": self.version,
+            "environment": self.environment,
+        }
 
 
 def new_service_json(service: MicroService, service_id: str, timestamp: str) -> dict[str, Any]:
@@ -80,15 +91,21 @@ def registration_outcome(requested_id: str | None, existing_by_key: str | None, 
     return None
 
 
-def with_properties(doc: Mapping[str, Any], properties: Mapping[str, str], timestamp: str) -> dict[str, Any]:
-    """A copy of a service or instance JSON whose ``properties`` are replaced (no merge)."""
+def _changed(doc: Mapping[str, Any], key: str, value: Any, timestamp: str) -> dict[str, Any]:
+    """A copy of a service or instance JSON with ``key`` set (left out when empty, as Go's
+    omitempty writes it) and ``modTimestamp`` moved on."""
     out = dict(doc)
-    if properties:
-        out["properties"] = dict(properties)
+    if value:
+        out[key] = value
     else:
-        out.pop("properties", None)
+        out.pop(key, None)
     out["modTimestamp"] = timestamp
     return out
+
+
+def with_properties(doc: Mapping[str, Any], properties: Mapping[str, str], timestamp: str) -> dict[str, Any]:
+    """A copy of a service or instance JSON whose ``properties`` are replaced (no merge)."""
+    return _changed(doc, "properties", dict(properties), timestamp)
 
 
 def with_schema_id(doc: Mapping[str, Any], schema_id: str, timestamp: str) -> dict[str, Any] | None:
@@ -96,20 +113,12 @@ def with_schema_id(doc: Mapping[str, Any], schema_id: str, timestamp: str) -> di
     schemas = list(doc.get("schemas") or [])
     if schema_id in schemas:
         return None
-    out = dict(doc)
-    out["schemas"] = schemas + [schema_id]
-    out["modTimestamp"] = timestamp
-    return out
+    return _changed(doc, "schemas", [*schemas, schema_id], timestamp)
 
 
 def with_schema_ids(doc: Mapping[str, Any], schema_ids: Sequence[str], timestamp: str) -> dict[str, Any]:
-    out = dict(doc)
-    if schema_ids:
-        out["schemas"] = list(schema_ids)
-    else:
-        out.pop("schemas", None)
-    out["modTimestamp"] = timestamp
-    return out
+    """The service JSON whose ``schemas`` are exactly ``schema_ids``."""
+    return _changed(doc, "schemas", list(schema_ids), timestamp)
 
 
 # --- instances ---------------------------------------------------------------------------------
@@ -121,8 +130,13 @@ def endpoints_key(endpoints: Iterable[str] | None) -> str:
     return hashlib.sha1("\n".join(eps).encode()).hexdigest()
 
 
-def new_instance_json(instance: MicroServiceInstance, service: Mapping[str, Any], instance_id: str,
-                      timestamp: str, registered_at: str | None = None) -> dict[str, Any]:
+def new_instance_json(
+    instance: MicroServiceInstance,
+    service: Mapping[str, Any],
+    instance_id: str,
+    timestamp: str,
+    registered_at: str | None = None,
+) -> dict[str, Any]:
     """The stored v4 JSON of a validated instance: ids, the service's version, timestamps.
 
     ``registered_at`` keeps the original ``timestamp`` when a registration overwrites an
@@ -138,10 +152,8 @@ def new_instance_json(instance: MicroServiceInstance, service: Mapping[str, Any]
 
 
 def with_status(doc: Mapping[str, Any], status: str, timestamp: str) -> dict[str, Any]:
-    out = dict(doc)
-    out["status"] = status
-    out["modTimestamp"] = timestamp
-    return out
+    """The instance JSON with a new (validated, non-empty) ``status``."""
+    return _changed(doc, "status", status, timestamp)
 
 
 def instance_event_data(doc: Mapping[str, Any], service: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,13 +167,12 @@ def instance_event_data(doc: Mapping[str, Any], service: Mapping[str, Any]) -> d
 
 
 def ttl_of(doc: Mapping[str, Any]) -> int:
-    from services.domain.registry.health import ttl_for_health_check
-
+    """The lease TTL (seconds) of an instance JSON, from its health check."""
     return ttl_for_health_check(doc.get("healthCheck"))
 
 
 # --- discovery ---------------------------------------------------------------------------------
-def _version_order(service: Mapping[str, Any]) -> tuple:
+def _version_order(service: Mapping[str, Any]) -> tuple[tuple[int, ...], str]:
     v = service.get("version") or ""
     return (_segments(v) or (-1, -1, -1, -1), v)
 
@@ -214,7 +225,7 @@ def select_providers(
     return True, out
 
 
-def instance_sort_key(doc: Mapping[str, Any]) -> tuple:
+def instance_sort_key(doc: Mapping[str, Any]) -> tuple[str, str]:
     return (doc.get("timestamp") or "", doc.get("instanceId") or "")
 
 
@@ -311,8 +322,8 @@ class BatchResult:
 
 __all__ = [
     "ALLOW_CROSS_APP",
-    "BatchResult",
     "EMPTY_FIND_BODY",
+    "BatchResult",
     "ServiceKey",
     "accessible",
     "body_revision",

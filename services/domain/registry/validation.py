@@ -21,13 +21,13 @@ Deliberate tightening (documented in docs/registry-behaviour.md):
   accept concatenations like ``developmenttesting``.
 * ``properties`` get generous size caps (Service-Center has none): see :func:`validate_properties`.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from services.contracts.registry import (
     BatchFindInstancesRequest,
@@ -43,6 +43,7 @@ from services.contracts.registry import (
     MicroServiceKey,
     ModifySchemaRequest,
     ModifySchemasRequest,
+    parse_body,  # how a command decodes its body (services/contracts/registry.py)
 )
 from services.contracts.registry_errors import RegistryError, invalid_params
 from services.domain.registry.health import normalize_health_check
@@ -94,36 +95,34 @@ def _p(pattern: str, text: str | None = None, *, anchored: bool = True) -> _Patt
     return _Pattern(re.compile(pattern, re.ASCII), text or pattern, anchored)
 
 
-NAME = _p(r"[a-zA-Z0-9]*|[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]", r"^[a-zA-Z0-9]*$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]$")
-NAME_FOR_FIND = _p(
-    r"[a-zA-Z0-9]*|[a-zA-Z0-9][a-zA-Z0-9_\-.:]*[a-zA-Z0-9]", r"^[a-zA-Z0-9]*$|^[a-zA-Z0-9][a-zA-Z0-9_\-.:]*[a-zA-Z0-9]$"
-)
-NAME_FUZZY = _p(
-    r"[a-zA-Z0-9]*|[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]|\*",
-    r"^[a-zA-Z0-9]*$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]$|^\*$",
-)
-PATH = _p(r"[A-Za-z0-9.,?'\\/+&amp;%$#=~_\-@{}]*", r"^[A-Za-z0-9.,?'\\/+&amp;%$#=~_\-@{}]*$")
-LEVEL = _p(r"FRONT|MIDDLE|BACK", r"^(FRONT|MIDDLE|BACK)$")
-SERVICE_STATUS = _p(r"(?:UP|DOWN)?", r"^(UP|DOWN)?$")
-SERVICE_ID = _p(r"\S*", r"^\S*$")
-SERVICE_ID_RANGE = _p(r"\S{1,64}", r"^\S{1,64}$")
-ALIAS = _p(r"[a-zA-Z0-9_\-.:]*", r"^[a-zA-Z0-9_\-.:]*$")
-REGISTER_BY_RE = _p(r"(?:SDK|SIDECAR|PLATFORM)?", r"^(SDK|SIDECAR|PLATFORM)?$")
-ENVIRONMENT = _p(r"(?:development|testing|acceptance|production)?", r"^(development|testing|acceptance|production)?$")
-SCHEMA_ID = _p(
-    r"[a-zA-Z0-9]{1,160}|[a-zA-Z0-9][a-zA-Z0-9_\-.]{0,158}[a-zA-Z0-9]",
-    r"^[a-zA-Z0-9]{1,160}$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]{0,158}[a-zA-Z0-9]$",
-)
-SCHEMA_ID_UNLIMITED = _p(r"[a-zA-Z0-9]+|[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]", r"^[a-zA-Z0-9]+$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]$")
-SCHEMA_SUMMARY = _p(r"[a-zA-Z0-9]*", r"^[a-zA-Z0-9]*$")
-TAG = _p(r"[a-zA-Z][a-zA-Z0-9_\-.]{0,63}", r"^[a-zA-Z][a-zA-Z0-9_\-.]{0,63}$")
-INSTANCE_STATUS = _p(r"(?:UP|DOWN|STARTING|TESTING|OUTOFSERVICE)?", r"^(UP|DOWN|STARTING|TESTING|OUTOFSERVICE)?$")
-UPDATE_INSTANCE_STATUS = _p(r"UP|DOWN|STARTING|TESTING|OUTOFSERVICE", r"^(UP|DOWN|STARTING|TESTING|OUTOFSERVICE)$")
-HB_MODE = _p(r"push|pull", r"^(push|pull)$")
-URL = _p(r"\S*", r"^\S*$")
+def _sc(text: str) -> _Pattern:
+    """A Service-Center regexp as Service-Center writes it (``^a$`` or ``^a$|^b$``, quoted so in the
+    error detail), matched against the whole value."""
+    return _p("|".join(text.removeprefix("^").removesuffix("$").split("$|^")), text)
+
+
+NAME = _sc(r"^[a-zA-Z0-9]*$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]$")
+NAME_FOR_FIND = _sc(r"^[a-zA-Z0-9]*$|^[a-zA-Z0-9][a-zA-Z0-9_\-.:]*[a-zA-Z0-9]$")
+NAME_FUZZY = _sc(r"^[a-zA-Z0-9]*$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]$|^\*$")
+PATH = _sc(r"^[A-Za-z0-9.,?'\\/+&amp;%$#=~_\-@{}]*$")
+LEVEL = _sc(r"^(FRONT|MIDDLE|BACK)$")
+SERVICE_STATUS = _sc(r"^(UP|DOWN)?$")
+SERVICE_ID = _sc(r"^\S*$")
+SERVICE_ID_RANGE = _sc(r"^\S{1,64}$")
+ALIAS = _sc(r"^[a-zA-Z0-9_\-.:]*$")
+REGISTER_BY_RE = _sc(r"^(SDK|SIDECAR|PLATFORM)?$")
+ENVIRONMENT = _sc(r"^(development|testing|acceptance|production)?$")
+SCHEMA_ID = _sc(r"^[a-zA-Z0-9]{1,160}$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]{0,158}[a-zA-Z0-9]$")
+SCHEMA_ID_UNLIMITED = _sc(r"^[a-zA-Z0-9]+$|^[a-zA-Z0-9][a-zA-Z0-9_\-.]*[a-zA-Z0-9]$")
+SCHEMA_SUMMARY = _sc(r"^[a-zA-Z0-9]*$")
+TAG = _sc(r"^[a-zA-Z][a-zA-Z0-9_\-.]{0,63}$")
+INSTANCE_STATUS = _sc(r"^(UP|DOWN|STARTING|TESTING|OUTOFSERVICE)?$")
+UPDATE_INSTANCE_STATUS = _sc(r"^(UP|DOWN|STARTING|TESTING|OUTOFSERVICE)$")
+HB_MODE = _sc(r"^(push|pull)$")
+URL = _sc(r"^\S*$")
 ENDPOINT = _p(r"\S", r"\S+", anchored=False)  # unanchored in Service-Center: "any non-blank"
-SIMPLE_NAME_ALLOW_EMPTY = _p(r"[A-Za-z0-9_.-]*", r"^[A-Za-z0-9_.-]*$")
-SIMPLE_NAME = _p(r"[A-Za-z0-9_.-]+", r"^[A-Za-z0-9_.-]+$")
+SIMPLE_NAME_ALLOW_EMPTY = _sc(r"^[A-Za-z0-9_.-]*$")
+SIMPLE_NAME = _sc(r"^[A-Za-z0-9_.-]+$")
 VERSION = _p(r"[0-9]+(?:\.[0-9]+){0,3}", "x[.y[.z[.w]]] where each part is in the 0-32767 range")
 # dependency provider versions (v2.0.0 dependency_validator.go): at most THREE segments
 PROVIDER_VERSION = _p(
@@ -168,7 +167,9 @@ def check_str(
 def check_int(type_name: str, field: str, value: int | None, *, min: int | None = None, max: int | None = None) -> int:
     n = 0 if value is None else value
     if isinstance(n, bool) or not isinstance(n, int) or (min is not None and n < min) or (max is not None and n > max):
-        raise invalid_params(f"field '{type_name}.{field}' invalid value '{n}' does not match rule: {{Min: {min}, Max: {max}}}")
+        raise invalid_params(
+            f"field '{type_name}.{field}' invalid value '{n}' does not match rule: {{Min: {min}, Max: {max}}}"
+        )
     return n
 
 
@@ -234,46 +235,7 @@ def check_version_rule(type_name: str, field: str, value: str | None, *, max: in
         ) from None
 
 
-# --- request parsing and query flags -----------------------------------------------------------
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_request(model: type[M], data: Any) -> M:
-    """Decode a JSON body into a contract model; malformed input is 400001 (Service-Center answers
-    ``400001`` with the decoder's message for invalid JSON)."""
-    if isinstance(data, (bytes, bytearray, str)):
-        try:
-            return model.model_validate_json(data)
-        except ValidationError as exc:
-            raise invalid_params(_pydantic_detail(exc)) from None
-    if not isinstance(data, Mapping):
-        raise invalid_params("Unmarshal error")
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        raise invalid_params(_pydantic_detail(exc)) from None
-
-
-def parse_body(model: type[M], data: Any) -> M:
-    """A decoded JSON body (as the edge passes it on); absent or anything but a JSON object is
-    400001 (Service-Center's ``json.Unmarshal`` of an empty body fails: an empty
-    ``PUT .../properties`` must not clear the properties)."""
-    if data is None:
-        raise invalid_params("Unmarshal error: unexpected end of JSON input")
-    if not isinstance(data, Mapping):
-        raise invalid_params("Unmarshal error: the request body must be a JSON object")
-    return parse_request(model, data)
-
-
-def _pydantic_detail(exc: ValidationError) -> str:
-    errs = exc.errors()
-    if not errs:
-        return "Unmarshal error"
-    e = errs[0]
-    loc = ".".join(str(x) for x in e.get("loc", ()))
-    return f"Unmarshal error: {loc}: {e.get('msg', '')}".rstrip(": ")
-
-
+# --- query flags -------------------------------------------------------------------------------
 _TRUE_OR_FALSE = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -311,11 +273,15 @@ def split_tags(value: str | None) -> list[str]:
 
 
 # --- ids ---------------------------------------------------------------------------------------
-def validate_service_id(service_id: str | None, *, type_name: str = "GetServiceRequest", field: str = "ServiceId") -> str:
+def validate_service_id(
+    service_id: str | None, *, type_name: str = "GetServiceRequest", field: str = "ServiceId"
+) -> str:
     return check_str(type_name, field, service_id, min=1, max=64, pattern=SERVICE_ID)
 
 
-def validate_instance_id(instance_id: str | None, *, type_name: str = "HeartbeatRequest", field: str = "InstanceId") -> str:
+def validate_instance_id(
+    instance_id: str | None, *, type_name: str = "HeartbeatRequest", field: str = "InstanceId"
+) -> str:
     return check_str(type_name, field, instance_id, min=1, max=64, pattern=SIMPLE_NAME_ALLOW_EMPTY)
 
 
@@ -337,13 +303,18 @@ def apply_service_defaults(service: MicroService) -> MicroService:
     )
 
 
+def _check_service_key(type_name: str, key: MicroService | MicroServiceKey) -> None:
+    """The key of an existing service: environment, appId, serviceName and an exact version."""
+    check_str(type_name, "Environment", key.environment, pattern=ENVIRONMENT)
+    check_str(type_name, "AppId", key.app_id, min=1, max=160, pattern=NAME)
+    check_str(type_name, "ServiceName", key.service_name, min=1, max=128, pattern=NAME)
+    check_version(type_name, "Version", key.version, min=1, max=64)
+
+
 def validate_micro_service(service: MicroService) -> MicroService:
     """Validate a service definition (defaults must already be applied)."""
     t = "MicroService"
-    check_str(t, "Environment", service.environment, pattern=ENVIRONMENT)
-    check_str(t, "AppId", service.app_id, min=1, max=160, pattern=NAME)
-    check_str(t, "ServiceName", service.service_name, min=1, max=128, pattern=NAME)
-    check_version(t, "Version", service.version, min=1, max=64)
+    _check_service_key(t, service)
     check_str(t, "ServiceId", service.service_id, max=64, pattern=SERVICE_ID)
     check_str(t, "Description", service.description, max=256)
     check_str(t, "Level", service.level, pattern=LEVEL)
@@ -373,8 +344,7 @@ def validate_create_service(request: CreateServiceRequest) -> CreateServiceReque
     instances = None
     if request.instances:
         instances = [
-            validate_register_instance(i, service.service_id, check_service_id=False)
-            for i in request.instances
+            validate_register_instance(i, service.service_id, check_service_id=False) for i in request.instances
         ]
     return request.model_copy(update={"service": service, "instances": instances})
 
@@ -401,8 +371,9 @@ def validate_properties(properties: Mapping[str, Any], *, type_name: str = "Prop
 def validate_delete_services(request: DeleteServicesRequest) -> list[str]:
     """``DELETE /microservices`` body: at least one id, each 1..64 non-blank characters.
     Returns the ids de-duplicated in request order (Service-Center skips repeats)."""
-    ids = check_list("DelServicesRequest", "ServiceIds", request.service_ids, min=1, max=MAX_BATCH,
-                     item_pattern=SERVICE_ID_RANGE)
+    ids = check_list(
+        "DelServicesRequest", "ServiceIds", request.service_ids, min=1, max=MAX_BATCH, item_pattern=SERVICE_ID_RANGE
+    )
     return list(dict.fromkeys(ids))
 
 
@@ -427,7 +398,9 @@ def validate_schema_id(schema_id: str | None, *, type_name: str = "GetSchemaRequ
     return check_str(type_name, "SchemaId", schema_id, min=1, max=160, pattern=SCHEMA_ID_UNLIMITED)
 
 
-def validate_modify_schema(service_id: str | None, schema_id: str | None, request: ModifySchemaRequest) -> ModifySchemaRequest:
+def validate_modify_schema(
+    service_id: str | None, schema_id: str | None, request: ModifySchemaRequest
+) -> ModifySchemaRequest:
     t = "ModifySchemaRequest"
     validate_service_id(service_id, type_name=t)
     validate_schema_id(schema_id, type_name=t)
@@ -576,17 +549,10 @@ def validate_batch_find(request: BatchFindInstancesRequest) -> BatchFindInstance
             version_rule=key.version,
             type_name="MicroServiceKey",
         )
-    for entry in request.instances or []:
-        _required("FindInstance", "Instance", entry.instance)
-        validate_heartbeat(entry.instance.service_id, entry.instance.instance_id)
+    for found in request.instances or []:
+        _required("FindInstance", "Instance", found.instance)
+        validate_heartbeat(found.instance.service_id, found.instance.instance_id)
     return request
-
-
-def check_action_type(action: str | None) -> str:
-    """``/instances/action?type=``: only ``query`` exists."""
-    if action != "query":
-        raise invalid_params(f"Invalid action: {action or ''}")
-    return action
 
 
 # --- existence ---------------------------------------------------------------------------------
@@ -624,12 +590,6 @@ def validate_existence(
 
 
 # --- dependencies (v2.0.0) ---------------------------------------------------------------------
-def _check_consumer_key(key: MicroServiceKey) -> None:
-    t = "MicroServiceKey"
-    check_str(t, "Environment", key.environment, pattern=ENVIRONMENT)
-    check_str(t, "AppId", key.app_id, min=1, max=160, pattern=NAME)
-    check_str(t, "ServiceName", key.service_name, min=1, max=128, pattern=NAME)
-    check_version(t, "Version", key.version, min=1, max=64)
 
 
 def _check_provider_key(key: MicroServiceKey) -> None:
@@ -657,7 +617,7 @@ def validate_dependencies(request: CreateDependenciesRequest, *, override: bool)
     out: list[ConsumerDependency] = []
     for dep in deps:
         _required("ConsumerDependency", "Consumer", dep.consumer)
-        _check_consumer_key(dep.consumer)
+        _check_service_key("MicroServiceKey", dep.consumer)
         providers = check_list("ConsumerDependency", "Providers", dep.providers, min=0 if override else 1)
         for p in providers:
             _check_provider_key(p)
@@ -693,15 +653,14 @@ __all__ = [
     "HEALTH_CHECK_MODES",
     "INSTANCE_STATUSES",
     "LEVELS",
-    "MAX_DEPENDENCIES",
     "MAX_BATCH",
+    "MAX_DEPENDENCIES",
     "MAX_PROPERTIES",
     "MAX_SCHEMAS",
     "MAX_TAGS",
     "REGISTER_BY",
     "SERVICE_STATUSES",
     "apply_service_defaults",
-    "check_action_type",
     "check_int",
     "check_list",
     "check_map",
@@ -709,9 +668,8 @@ __all__ = [
     "check_version",
     "check_version_rule",
     "flag_one",
-    "parse_force",
     "parse_body",
-    "parse_request",
+    "parse_force",
     "parse_with_schema",
     "split_tags",
     "string_true",

@@ -25,12 +25,13 @@ Pass ``sc_range_quirk=True`` to reproduce the old answer exactly.
 After v2.0.0 Service-Center dropped version rules from discovery (``find`` returns every
 version); an empty/absent rule therefore means "all versions" here (:data:`ALL_VERSIONS`).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
 
 from services.contracts.registry_errors import invalid_params
 
@@ -44,9 +45,7 @@ LATEST = "latest"
 
 # Go's \d is ASCII only; Python's \d is not, hence [0-9] and re.ASCII.
 _VERSION_RE = re.compile(r"[0-9]+(?:\.[0-9]+){0,3}", re.ASCII)
-_FUZZY_RE = re.compile(
-    r"[0-9]+(?:\.[0-9]+){0,3}\+?|[0-9]+(?:\.[0-9]+){0,3}-[0-9]+(?:\.[0-9]+){0,3}|latest", re.ASCII
-)
+_FUZZY_RE = re.compile(r"[0-9]+(?:\.[0-9]+){0,3}\+?|[0-9]+(?:\.[0-9]+){0,3}-[0-9]+(?:\.[0-9]+){0,3}|latest", re.ASCII)
 
 VersionKey = tuple[int, int, int, int]
 
@@ -132,7 +131,7 @@ class VersionRule:
 def is_valid_version_rule(rule: str | None) -> bool:
     try:
         parse_version_rule(rule)
-    except Exception:  # noqa: BLE001 - any parse failure means "not valid"
+    except Exception:
         return False
     return True
 
@@ -206,7 +205,7 @@ def _sc_v2_range(ordered_desc: list[str], rule: VersionRule) -> list[str]:
         return []
     out: list[str] = []
     flag = 0
-    for v, k in zip(ordered_desc, keys):
+    for v, k in zip(ordered_desc, keys, strict=True):
         assert k is not None
         if flag == 0:
             if end <= k:

@@ -1,0 +1,187 @@
+"""What one registry worker process keeps in memory, and how registry events keep it true.
+
+* ``services``: service JSON by (project, serviceId) – consumers (X-ConsumerId) and providers
+  of instance registrations are looked up here first;
+* ``instance_ttls``: lease TTL by (project, serviceId, instanceId) of the instances known to
+  exist – a heartbeat for one of them is answered without touching MongoDB;
+* ``finds``: the serialized discovery answer (200 and 304 replies with the revision) by
+  :func:`find_key` – the hot path of ``GET /instances`` does no query while nothing changed;
+* ``recorded_dependencies``: the dependency rules a find with ``X-ConsumerId`` has already
+  recorded (:func:`dependency_of_find`), so the next such find writes nothing.
+
+Every process subscribes to ``openstage.evt.*.registry.>`` (workers/registry/cache_events.py)
+and applies each event with :meth:`RegistryCaches.apply_event`; the process that made a change
+applies its own events synchronously before it answers (workers/registry/transactions.py), so
+its next read is fresh. A find computed while an event for its scope arrived is not cached
+(scope generations), so a late result never hides a change. After a reconnect (events may have
+been missed) everything is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.adapters.clock import Clock
+from services.domain.registry.model import ttl_of
+from services.domain.registry.version_rules import ALL_VERSIONS
+
+Scope = tuple[str, str, str]  # (project, environment, appId)
+# (project, environment, appId, serviceName, version rule, tags, consumerId)
+FindKey = tuple[Any, Any, Any, Any, Any, Any, Any]
+# (project, consumerId, environment, appId, serviceName, version rule)
+DependencyMark = tuple[str, str, str, str, str, str]
+
+# A cached find is rebuilt after this long even without an event (a safety net, not the design).
+FIND_MAX_AGE_SECONDS = 30.0
+MAX_FIND_ENTRIES = 100_000
+MAX_SERVICES = 100_000
+MAX_INSTANCES = 1_000_000
+
+
+def find_key(
+    project: str, environment: Any, app_id: Any, service_name: Any, version: Any, tags: Any, consumer_id: Any
+) -> FindKey:
+    """The cache key of a find. Absent values count as ``""``; any other value is kept as it is, so
+    a value that is not a string never finds an entry cached for a validated find."""
+    return (
+        project,
+        "" if environment is None else environment,
+        "" if app_id is None else app_id,
+        "" if service_name is None else service_name,
+        "" if version is None else version,
+        "" if tags is None else tags,
+        "" if consumer_id is None else consumer_id,
+    )
+
+
+def dependency_of_find(
+    project: str, consumer: dict[str, Any], app_id: str, service_name: str, version: str | None
+) -> tuple[dict[str, str], DependencyMark]:
+    """The provider rule a find with X-ConsumerId records for its consumer, and its mark in
+    ``recorded_dependencies``."""
+    rule = {
+        "environment": consumer.get("environment") or "",
+        "appId": app_id,
+        "serviceName": service_name,
+        "version": version or ALL_VERSIONS,
+    }
+    mark = (project, consumer["serviceId"], rule["environment"], app_id, service_name, rule["version"])
+    return rule, mark
+
+
+@dataclass(slots=True)
+class FindEntry:
+    scope: Scope
+    rev: str | None
+    ok: bytes  # the reply for a changed (or first) read
+    not_modified: bytes | None  # the 304 reply
+    instances: list[dict[str, Any]] | None
+    error: Exception | None
+    built: float  # clock.monotonic() when computed
+
+
+class RegistryCaches:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.services: dict[tuple[str, str], dict[str, Any]] = {}
+        self.instance_ttls: dict[tuple[str, str, str], int] = {}
+        self.finds: dict[FindKey, FindEntry] = {}
+        self.scope_keys: dict[Scope, set[FindKey]] = {}
+        self.scope_generations: dict[Scope, int] = {}
+        self.recorded_dependencies: set[DependencyMark] = set()
+
+    # --- finds -------------------------------------------------------------------------------
+    def generation(self, scope: Scope) -> int:
+        return self.scope_generations.get(scope, 0)
+
+    def cached_find(self, key: FindKey) -> FindEntry | None:
+        entry = self.finds.get(key)
+        if entry is not None and self.clock.monotonic() - entry.built > FIND_MAX_AGE_SECONDS:
+            self._drop_find(key)
+            return None
+        return entry
+
+    def store_find(self, key: FindKey, entry: FindEntry, generation: int) -> None:
+        """Cache a computed find unless its scope changed while it was computed."""
+        if self.scope_generations.get(entry.scope, 0) != generation:
+            return
+        if len(self.finds) >= MAX_FIND_ENTRIES:
+            self.clear_finds()
+        self.finds[key] = entry
+        self.scope_keys.setdefault(entry.scope, set()).add(key)
+
+    def _drop_find(self, key: FindKey) -> None:
+        entry = self.finds.pop(key, None)
+        if entry is not None:
+            keys = self.scope_keys.get(entry.scope)
+            if keys is not None:
+                keys.discard(key)
+
+    def invalidate_scope(self, project: str, environment: str, app_id: str) -> None:
+        scope = (project, environment or "", app_id or "")
+        self.scope_generations[scope] = self.scope_generations.get(scope, 0) + 1
+        for key in self.scope_keys.pop(scope, ()):
+            self.finds.pop(key, None)
+
+    def clear_finds(self) -> None:
+        for scope in list(self.scope_generations):
+            self.scope_generations[scope] += 1
+        self.finds.clear()
+        self.scope_keys.clear()
+
+    # --- services and instances ----------------------------------------------------------------
+    def remember_service(self, project: str, service: dict[str, Any]) -> None:
+        if len(self.services) >= MAX_SERVICES:
+            self.services.clear()
+        self.services[(project, service["serviceId"])] = service
+
+    def remember_instance(self, project: str, service_id: str, instance_id: str, ttl: int) -> None:
+        if len(self.instance_ttls) >= MAX_INSTANCES:
+            self.instance_ttls.clear()
+        self.instance_ttls[(project, service_id, instance_id)] = ttl
+
+    def forget_instance(self, project: str, service_id: str, instance_id: str) -> None:
+        self.instance_ttls.pop((project, service_id, instance_id), None)
+
+    def forget_service(self, project: str, service_id: str) -> None:
+        self.services.pop((project, service_id), None)
+        for key in [k for k in self.instance_ttls if k[0] == project and k[1] == service_id]:
+            del self.instance_ttls[key]
+        self._forget_dependencies_of(project, service_id)
+
+    def _forget_dependencies_of(self, project: str, consumer_id: str) -> None:
+        self.recorded_dependencies = {
+            r for r in self.recorded_dependencies if not (r[0] == project and r[1] == consumer_id)
+        }
+
+    def clear(self) -> None:
+        self.services.clear()
+        self.instance_ttls.clear()
+        self.recorded_dependencies.clear()
+        self.clear_finds()
+
+    # --- events ----------------------------------------------------------------------------------
+    def apply_event(self, project: str, entity: str, verb: str, data: dict[str, Any]) -> None:
+        """Bring the caches in line with one registry event (idempotent)."""
+        if entity == "instance":
+            svc = data.get("service") or {}
+            self.invalidate_scope(project, svc.get("environment") or "", svc.get("appId") or "")
+            sid, iid = data.get("serviceId") or "", data.get("instanceId") or ""
+            if verb in ("deregistered", "expired"):
+                self.forget_instance(project, sid, iid)
+            elif verb in ("registered", "updated"):
+                try:
+                    self.remember_instance(project, sid, iid, ttl_of(data.get("instance") or {}))
+                except Exception:  # a malformed event only costs a cache miss
+                    self.forget_instance(project, sid, iid)
+        elif entity == "service":
+            svc = data.get("service") or {}
+            sid = data.get("serviceId") or svc.get("serviceId") or ""
+            self.invalidate_scope(project, svc.get("environment") or "", svc.get("appId") or "")
+            if verb == "deleted":
+                self.forget_service(project, sid)
+            else:
+                self.services.pop((project, sid), None)
+        elif entity == "dependency":
+            self._forget_dependencies_of(project, data.get("consumerId") or "")

@@ -1,0 +1,139 @@
+"""The registry's fast path: ``instance.heartbeat`` and ``instance.find`` served on plain nats-py.
+
+Both are polled by every client all the time. FastStream's per-message machinery (decoding,
+dependency injection, middlewares) costs several times what answering from memory does, so a
+registry process subscribes these two subjects itself (same subjects, same queue group
+``registry``, same payloads and replies, a connection of its own) and calls their one handler:
+
+* the message is answered **synchronously** when memory suffices, by the handler's own first
+  step (:func:`~workers.registry.heartbeats.heartbeat_from_memory`,
+  :func:`~workers.registry.discovery.find_from_memory`): a heartbeat for a known instance (the
+  lease is only marked renewed), a find whose answer is cached (the 200 or 304 reply bytes are
+  sent as they are);
+* otherwise the command is validated by its model and a task runs the handler itself
+  (:func:`~workers.registry.heartbeats.heartbeat`, :func:`~workers.registry.discovery.find_instances`:
+  one MongoDB read or more), so a slow message never holds up the next.
+
+The handlers' FastStream subscribers (their modules' ``fast_path_router``) are what the bus
+documentation and the in-process handler tests see; the running worker does not start them
+(workers/registry/app.py), so every message of these subjects takes this path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from pydantic import BaseModel
+
+from services.adapters import bus
+from services.contracts import subjects
+from services.contracts.registry import FindInstancesCommand, HeartbeatCommand
+from services.contracts.registry_errors import invalid_params
+from services.contracts.subjects import REGISTRY, Registry
+from workers.registry import discovery, heartbeats
+from workers.registry.deps import RegistryDeps
+from workers.registry.replies import failure
+
+log = logging.getLogger("openstage.registry.fast_path")
+
+# (deps, project, the command's fields as decoded) -> the reply bytes, or None: ask the handler
+MemoryAnswer = Callable[[RegistryDeps, str, dict[str, Any]], "bytes | None"]
+Handler = Callable[[Any, str, RegistryDeps], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class FastSubject:
+    action: str
+    command: type[BaseModel]
+    from_memory: MemoryAnswer
+    handler: Handler
+
+
+def _heartbeat_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
+    return heartbeats.heartbeat_from_memory(deps, project, fields.get("service_id"), fields.get("instance_id"))
+
+
+def _find_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
+    get = fields.get
+    return discovery.find_from_memory(
+        deps,
+        project,
+        get("app_id"),
+        get("service_name"),
+        get("version"),
+        get("environment"),
+        get("tags"),
+        get("consumer_id"),
+        get("rev"),
+    )
+
+
+SUBJECTS = (
+    FastSubject(Registry.INSTANCE_HEARTBEAT, HeartbeatCommand, _heartbeat_from_memory, heartbeats.heartbeat),
+    FastSubject(Registry.INSTANCE_FIND, FindInstancesCommand, _find_from_memory, discovery.find_instances),
+)
+
+
+class FastPath:
+    def __init__(self, deps: RegistryDeps) -> None:
+        self.deps = deps
+        self.nc: NATS | None = None
+        self.tasks: set[asyncio.Task] = set()  # handlers running for messages memory could not answer
+
+    def on_message(self, subject: FastSubject) -> Callable[[Msg], Awaitable[None]]:
+        """The subscription callback of one fast subject."""
+        deps = self.deps
+
+        async def answer_from_handler(msg: Msg, project: str, fields: Any) -> None:
+            try:
+                out = await subject.handler(subject.command.model_validate(fields), project, deps)
+            except Exception as exc:  # every failure is a typed reply
+                out = failure(exc)
+            if msg.reply:
+                await msg.respond(out)
+
+        async def on_message(msg: Msg) -> None:
+            # openstage.cmd.<project>.registry.<entity>.<action>
+            project = msg.subject.split(".", 3)[2]
+            try:
+                fields = orjson.loads(msg.data) if msg.data else {}
+                out = subject.from_memory(deps, project, fields) if isinstance(fields, dict) else None
+            except Exception as exc:  # not JSON, or a value no cache key can hold
+                out = failure(invalid_params(f"Unmarshal error: {exc}"))
+            if out is not None:
+                if msg.reply:
+                    await msg.respond(out)
+                return
+            task = asyncio.create_task(answer_from_handler(msg, project, fields))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        return on_message
+
+    async def subscribe(self, nats_url: str) -> None:
+        """Subscribe the fast subjects (queue group ``registry``) on a connection of their own."""
+        self.nc = await bus.connect(nats_url, name="openstage-registry-fast-path")
+        for subject in SUBJECTS:
+            await self.nc.subscribe(
+                subjects.command("*", REGISTRY, subject.action),
+                queue=REGISTRY,
+                cb=self.on_message(subject),
+                pending_msgs_limit=1_000_000,
+                pending_bytes_limit=1 << 30,
+            )
+        await self.nc.flush()
+
+    async def stop(self) -> None:
+        """Take no more messages (drain), then cancel the handlers still running."""
+        with contextlib.suppress(Exception):  # shutting down
+            if self.nc is not None:
+                await self.nc.drain()
+        for task in list(self.tasks):
+            task.cancel()
