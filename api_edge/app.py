@@ -4,6 +4,7 @@ return the typed reply. It owns no data."""
 from __future__ import annotations
 
 import asyncio
+import re
 import logging
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from workers import expected_workers
 
 log = logging.getLogger("openstage.edge")
 _UNREADABLE_BODY = "There was an error parsing the body"  # fastapi.routing's HTTPException detail
+_JOBS_WITHOUT_ID = re.compile(r"^/v2/[^/]+/cas/jobs/*$")
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -109,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and request.method == "GET" and _JOBS_WITHOUT_ID.match(request.url.path):
+            # GET /v2/{project_id}/cas/jobs/ (the SDK with an empty job_id): Huawei's 400 SVCSTG.00100414
+            return error_response(request.url.path, 400, errors.JOB_ID_EMPTY, "job id can not empty")
         if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
             # FastAPI could not even decode the JSON body (e.g. invalid UTF-8): the same answer
             # as for any other body that is not JSON

@@ -37,6 +37,8 @@ _SC_CODES = {
     500: "500003",  # ErrInternal
     503: "500011",  # ErrUnavailableBackend
 }
+# (services/contracts/errors.py: Huawei's 400 "parameter invalid"; openstage's own 7xx = 300 + the
+# status for the other 4xx, which Huawei's table gives other meanings; 5xx the status)
 _V2_CODES = {
     400: errors.INVALID_PARAMETER,
     401: errors.NOT_AUTHENTICATED,
@@ -44,6 +46,7 @@ _V2_CODES = {
     404: errors.NOT_FOUND,
     405: errors.METHOD_NOT_ALLOWED,
     408: errors.REQUEST_TIMEOUT,
+    409: errors.CONFLICT,
     413: errors.BODY_TOO_LARGE,
     429: errors.RATE_LIMITED,
     431: errors.HEAD_TOO_LARGE,
@@ -71,8 +74,5 @@ def error_response(
     path: str, status: int, code: str | None, message: str, detail: str = "", headers: dict[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(error_body(path, status, code, message, detail)),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
+        orjson.dumps(error_body(path, status, code, message, detail)), status_code=status, media_type="application/json", headers=headers
     )

@@ -25,50 +25,38 @@ async def create_component(project_id: str, application_id: str, body: contracts
 
 @router.get("", response_model=contracts.ComponentList, summary="Obtain all components of an application")
 @sends(LIFECYCLE, Lifecycle.COMPONENT_LIST)
-async def list_components(
-    project_id: str, application_id: str, query: Annotated[contracts.ComponentListQuery, Query()], request: Request
-):
-    return await forward(
-        request, project_id, contracts.ListComponents(application_id=application_id, **query.model_dump())
-    )
+async def list_components(project_id: str, application_id: str, query: Annotated[contracts.ComponentListQuery, Query()], request: Request):
+    return await forward(request, project_id, contracts.ListComponents(application_id=application_id, **query.model_dump()))
 
 
 @router.get(
-    "/overviews",
-    response_model=contracts.ComponentOverviewList,
-    summary="Obtain all components of an application with their instances",
+    "/overviews", response_model=contracts.ComponentOverviewList, summary="Obtain all components of an application with their instances"
 )
 @sends(LIFECYCLE, Lifecycle.COMPONENT_OVERVIEWS)
 async def list_component_overviews(
     project_id: str, application_id: str, query: Annotated[contracts.ComponentListQuery, Query()], request: Request
 ):
-    return await forward(
-        request, project_id, contracts.ListComponents(application_id=application_id, **query.model_dump())
-    )
+    return await forward(request, project_id, contracts.ListComponents(application_id=application_id, **query.model_dump()))
 
 
 @router.get("/{component_id}", response_model=contracts.Component, summary="Obtain component details")
 @sends(LIFECYCLE, Lifecycle.COMPONENT_GET)
 async def show_component(project_id: str, application_id: str, component_id: str, request: Request):
-    return await forward(
-        request, project_id, contracts.ComponentRef(application_id=application_id, component_id=component_id)
-    )
+    return await forward(request, project_id, contracts.ComponentRef(application_id=application_id, component_id=component_id))
 
 
 @router.put("/{component_id}", response_model=contracts.Component, summary="Modify a component")
 @sends(LIFECYCLE, Lifecycle.COMPONENT_UPDATE)
-async def change_component(
-    project_id: str, application_id: str, component_id: str, body: contracts.ComponentModify, request: Request
-):
+async def change_component(project_id: str, application_id: str, component_id: str, body: contracts.ComponentModify, request: Request):
     cmd = contracts.UpdateComponent(application_id=application_id, component_id=component_id, body=body)
     rules.check_modify(body)
     return await forward(request, project_id, cmd)
 
 
-@router.delete("/{component_id}", status_code=204, summary="Delete a component (it must have no instances)")
+@router.delete(
+    "/{component_id}", status_code=204, summary="Delete a component (one with instances only with force=true, which deletes them first)"
+)
 @sends(LIFECYCLE, Lifecycle.COMPONENT_DELETE)
-async def delete_component(
-    project_id: str, application_id: str, component_id: str, request: Request, force: bool = False
-):
-    cmd = contracts.DeleteComponent(application_id=application_id, component_id=component_id, force=force)
+async def delete_component(project_id: str, application_id: str, component_id: str, request: Request, force: bool = False):
+    cmd = contracts.DeleteComponent(application_id=application_id, component_id=component_id, force=force, creator=creator(request))
     return await forward(request, project_id, cmd)

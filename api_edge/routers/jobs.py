@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api_edge.route_commands import sends
 from api_edge.routers.forwarding import forward
+from services.contracts.errors import JOB_ID_EMPTY, huawei_error
 from services.contracts.jobs import JobDetail, ShowJob
 from services.contracts.subjects import JOBS, Jobs
 
@@ -27,5 +28,7 @@ class JobQuery(BaseModel):
 @router.get("/{job_id}", response_model=JobDetail, summary="Obtain job details (tasks, execution status)")
 @sends(JOBS, Jobs.GET)
 async def show_job(project_id: str, job_id: str, query: Annotated[JobQuery, Query()], request: Request):
+    if not job_id.strip():
+        raise huawei_error(JOB_ID_EMPTY, "give the job id in the path")
     cmd = ShowJob(job_id=job_id, **query.model_dump())
     return await forward(request, project_id, cmd)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from services.contracts.environments import NAME_PATTERN, EntityId, ShortEntityListQuery
+from services.contracts.environments import NAME_PATTERN, EntityId, EntityListQuery
 
 # 2-64 characters: letters, digits, '-' and '_'; starts with a letter, ends with a letter or digit.
 ApplicationName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -62,7 +62,7 @@ class CreateApplication(ApplicationCreate):
     creator: str = "openstage"
 
 
-class ListApplications(ShortEntityListQuery):
+class ListApplications(EntityListQuery):
     """application.list. Without ``limit`` (or with 0) nothing is paged and at most 1000
     applications come back; an explicit limit is 1-100 (the reference's range)."""
 

@@ -162,7 +162,8 @@ class InstanceModify(BaseModel):
 
     version: Version
     flavor_id: FlavorText | None = None
-    artifacts: Annotated[dict[ArtifactKey, Artifact], Field(min_length=1, max_length=20)] | None = None
+    # an empty one is refused by the rules (400 SVCSTG.00100425 "instance artifacts can not be empty")
+    artifacts: Annotated[dict[ArtifactKey, Artifact], Field(max_length=20)] | None = None
     configuration: InstanceConfiguration | None = None
     description: Description | None = None
     external_accesses: Annotated[list[ExternalAccessCreate], Field(max_length=20)] | None = None
@@ -173,18 +174,18 @@ class InstanceActionParameters(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     replica: Annotated[int, Field(ge=0)] | None = None
-    hosts: (
-        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=200)] | None
-    ) = None
+    hosts: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=200)] | None = None
     version: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
 class InstanceAction(BaseModel):
-    """Body of POST .../instances/{instance_id}/action."""
+    """Body of POST .../instances/{instance_id}/action. ``action`` is one of InstanceActionType;
+    another string is refused by the rules with Huawei's 400 SVCSTG.00100418 ("component instance
+    action not defined"), not by this model."""
 
     model_config = ConfigDict(extra="ignore", use_enum_values=True)
 
-    action: InstanceActionType
+    action: Annotated[str, StringConstraints(max_length=64), Field(json_schema_extra={"enum": [a.value for a in InstanceActionType]})]
     parameters: InstanceActionParameters | None = None
 
 

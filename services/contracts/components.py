@@ -13,15 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts.environments import NAME_PATTERN, EntityId, ShortEntityListQuery
+from services.contracts.environments import NAME_PATTERN, EntityId, EntityListQuery
 
 ComponentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Text128 = Annotated[str, StringConstraints(max_length=128)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^\s]+$")]
 # Label keys/values as Kubernetes takes them (a node label selector of the build cluster).
-LabelKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
-]
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?$")]
 
 
@@ -90,12 +88,9 @@ class BuildParameters(BaseModel):
     build_cmd: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     dockerfile_path: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     artifact_namespace: (
-        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")]
-        | None
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")] | None
     ) = None
-    cluster_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = (
-        None
-    )
+    cluster_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     node_label_selector: Annotated[dict[LabelKey, LabelValue], Field(max_length=20)] | None = None
 
 
@@ -146,7 +141,7 @@ class Component(BaseModel):
 
     id: str
     name: str
-    status: int = 0  # 0: normal, 1: being deleted
+    status: int = 0  # 0: normal, 1: being deleted (a forced delete waits for its instances)
     runtime: str
     category: str
     sub_category: str | None = None
@@ -206,7 +201,7 @@ class CreateComponent(BaseModel):
     creator: str = "openstage"
 
 
-class ComponentListQuery(ShortEntityListQuery):
+class ComponentListQuery(EntityListQuery):
     """The query of the component lists. Without ``limit`` (or with 0) nothing is paged and at
     most 1000 components come back; an explicit limit is 1-100 (the reference's range)."""
 
@@ -225,10 +220,12 @@ class ComponentRef(BaseModel):
 
 
 class DeleteComponent(ComponentRef):
-    """component.delete. ``force`` is accepted (the SDK sends it) and changes nothing: a component
-    that still has instances is refused either way (409)."""
+    """component.delete. A component that still has instances is refused (400 SVCSTG.00100402)
+    unless ``force``: then its instances are deleted through their delete jobs (each recorded as
+    created by ``creator``) and the component once the last one is gone."""
 
     force: bool = False
+    creator: str = "openstage"
 
 
 class UpdateComponent(ComponentRef):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.contracts.envelope import Page
 
@@ -36,7 +36,10 @@ class ResourceType(str, Enum):
     apm = "apm"
 
 
-BASE_RESOURCE_TYPES = frozenset({ResourceType.cce, ResourceType.cci, ResourceType.ecs, ResourceType.as_})
+# The basic resources an environment is built on and an instance deploys to: cce, ecs, as (the
+# reference, "Creating an Environment", servicestage_06_0023: "基础资源：cce、ecs、as"). cci is a
+# value of the SDK's ResourceType, so it is taken as an optional resource, not as a basic one.
+BASE_RESOURCE_TYPES = frozenset({ResourceType.cce, ResourceType.ecs, ResourceType.as_})
 
 
 class Resource(BaseModel):
@@ -59,8 +62,17 @@ class EnvironmentCreate(BaseModel):
     charge_mode: Literal["provided", "on_demanded", "monthly"] = "provided"
     deploy_mode: Literal["virtualmachine", "container", "mixed"]
     vpc_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    base_resources: Annotated[list[Resource], Field(min_length=1, max_length=100)]
+    # required; missing or empty is refused by the rules with Huawei's 400 SVCSTG.00100422
+    # ("base resource can not empty"), not by this model (services.domain.lifecycle.environments)
+    base_resources: Annotated[list[Resource], Field(max_length=100)]
     optional_resources: Annotated[list[Resource], Field(max_length=100)] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_base_resources_is_empty(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("base_resources") is None:
+            return {**data, "base_resources": []}
+        return data
 
 
 class EnvironmentModify(BaseModel):
@@ -109,16 +121,13 @@ class EnvironmentList(BaseModel):
 
 # --- list queries of environments, applications and components ---------------------------------
 class EntityListQuery(Page):
-    """A page of environments, applications or components, sorted by ``order_by``."""
-
-    order_by: Literal["create_time", "update_time", "name"] = "create_time"
-
-
-class ShortEntityListQuery(EntityListQuery):
-    """Without ``limit`` (or with 0) nothing is paged and at most 1000 come back; an explicit
-    limit is 1-100 (the reference's range)."""
+    """A page of environments, applications or components, sorted by ``order_by``. Without
+    ``limit`` (or with 0) nothing is paged and at most 1000 come back; an explicit limit is 1-100
+    (the SDK's List*Request: "取值[0, 100]。不指定的时候表示不分页，最多查询1000条记录"); beyond,
+    400 SVCSTG.00100400 in the API's error shape."""
 
     limit: int = Field(default=0, ge=0, le=100)
+    order_by: Literal["create_time", "update_time", "name"] = "create_time"
 
 
 # --- commands (the bus payloads; the project comes from the subject) ---------------------------

@@ -41,10 +41,7 @@ def new_env(client) -> str:
     return client.create_environment(
         CreateEnvironmentRequest(
             body=EnvironmentCreate(
-                name=unique("env"),
-                deploy_mode="container",
-                vpc_id="vpc-1",
-                base_resources=[Resource(id="cce-1", type="cce")],
+                name=unique("env"), deploy_mode="container", vpc_id="vpc-1", base_resources=[Resource(id="cce-1", type="cce")]
             )
         )
     ).id
@@ -103,10 +100,7 @@ def test_three_puts_get_delete_and_revision_events(sdk_factory, running):
         assert g["headers"].get("Nats-Msg-Id") == evt.id and evt.openstageproject == project
         assert evt.data["application_id"] == app_id and evt.data["environment_id"] == env_id
         assert evt.data["action"] == "put"
-        assert evt.data["configuration"]["env"] == [
-            {"name": "LOG_LEVEL", "value": level},
-            {"name": "REGION", "value": "eu"},
-        ]
+        assert evt.data["configuration"]["env"] == [{"name": "LOG_LEVEL", "value": level}, {"name": "REGION", "value": "eu"}]
         assert evt.subject.startswith(f"/v2/{project}/cas/applications/{app_id}/configuration")
 
     # the same variables again change nothing: no revision, no event
@@ -114,14 +108,10 @@ def test_three_puts_get_delete_and_revision_events(sdk_factory, running):
     assert variables(again) == [("LOG_LEVEL", "warn"), ("REGION", "eu")]
     assert len(config_events(running, project)) == 3
 
-    client.delete_application_configuration(
-        DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
-    )
+    client.delete_application_configuration(DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id))
     assert get(client, app_id, env_id) == [] and get(client, app_id) == []  # documented answer: an empty list
     with pytest.raises(ClientRequestException) as err:
-        client.delete_application_configuration(
-            DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
-        )
+        client.delete_application_configuration(DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id))
     assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100651"
 
     deleted = config_events(running, project)[-1]["event"]
@@ -138,9 +128,7 @@ def test_history_extension(sdk_factory, signed):
     app_id, env_id = new_app(client), new_env(client)
     put(client, app_id, env_id, {"A": "1"})
     put(client, app_id, env_id, {"A": "2"})
-    client.delete_application_configuration(
-        DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id)
-    )
+    client.delete_application_configuration(DeleteApplicationConfigurationRequest(application_id=app_id, environment_id=env_id))
     r = signed.get(f"/v2/cfghist/cas/applications/{app_id}/configuration/history", params={"environment_id": env_id})
     assert r.status_code == 200, r.text
     history = r.json()
@@ -174,16 +162,16 @@ def test_unknown_application_or_environment(sdk_factory):
     client = sdk_factory("cfgref")
     app_id, env_id = new_app(client), new_env(client)
     for call, code in (
-        (lambda: put(client, "nosuchapp", env_id, {"A": "1"}), "SVCSTG.00100611"),
-        (lambda: put(client, app_id, "nosuchenv", {"A": "1"}), "SVCSTG.00100601"),
-        (lambda: put(client, "nosuchapp", "nosuchenv", {"A": "1"}), "SVCSTG.00100611"),
-        (lambda: get(client, "nosuchapp"), "SVCSTG.00100611"),
-        (lambda: get(client, app_id, "nosuchenv"), "SVCSTG.00100601"),
+        (lambda: put(client, "nosuchapp", env_id, {"A": "1"}), "SVCSTG.00100403"),
+        (lambda: put(client, app_id, "nosuchenv", {"A": "1"}), "SVCSTG.00100411"),
+        (lambda: put(client, "nosuchapp", "nosuchenv", {"A": "1"}), "SVCSTG.00100403"),
+        (lambda: get(client, "nosuchapp"), "SVCSTG.00100403"),
+        (lambda: get(client, app_id, "nosuchenv"), "SVCSTG.00100411"),
         (
             lambda: client.delete_application_configuration(
                 DeleteApplicationConfigurationRequest(application_id="nosuchapp", environment_id=env_id)
             ),
-            "SVCSTG.00100611",
+            "SVCSTG.00100403",
         ),
         (
             lambda: client.delete_application_configuration(
@@ -212,9 +200,7 @@ def test_configurations_of_deleted_applications_and_environments_are_removed(sdk
         deadline = time.monotonic() + 15
         while True:
             found = [
-                g["event"]["data"]
-                for g in config_events(running, project)
-                if g["event"]["type"].endswith("app_configuration.deleted")
+                g["event"]["data"] for g in config_events(running, project) if g["event"]["type"].endswith("app_configuration.deleted")
             ]
             if len(found) >= expected or time.monotonic() > deadline:
                 return found
@@ -255,7 +241,7 @@ def test_cross_project_isolation(sdk_factory):
     b_app = new_app(b)
     with pytest.raises(ClientRequestException) as err:
         put(b, b_app, env_id, {"SECRET": "b"})
-    assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100601"
+    assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100411"
     assert variables(get(a, app_id, env_id)[0]) == [("SECRET", "a")]
 
 
@@ -290,7 +276,7 @@ def test_non_json_and_missing_environment(sdk_factory, signed):
     client = sdk_factory("cfgbad")
     app_id = new_app(client)
     r = signed.put(f"/v2/cfgbad/cas/applications/{app_id}/configuration", content=b"env=1")
-    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100402"
+    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100400"
     r = signed.delete(f"/v2/cfgbad/cas/applications/{app_id}/configuration")
     assert r.status_code == 400 and "environment_id" in r.json()["error_msg"]
     r = signed.get(f"/v2/cfgbad/cas/applications/{app_id}/configuration", params={"environment_id": "a$b"})

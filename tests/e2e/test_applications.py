@@ -27,9 +27,7 @@ def unique(prefix: str = "app") -> str:
 
 
 def create(client, name: str, description: str | None = "test"):
-    return client.create_application(
-        CreateApplicationRequest(body=ApplicationCreate(name=name, description=description))
-    )
+    return client.create_application(CreateApplicationRequest(body=ApplicationCreate(name=name, description=description)))
 
 
 def show(client, app_id: str):
@@ -38,9 +36,7 @@ def show(client, app_id: str):
 
 def add_component(client, app_id: str, name: str):
     return client.create_component(
-        CreateComponentRequest(
-            application_id=app_id, body=ComponentCreate(name=name, runtime="Docker", category="Common")
-        )
+        CreateComponentRequest(application_id=app_id, body=ComponentCreate(name=name, runtime="Docker", category="Common"))
     )
 
 
@@ -56,17 +52,10 @@ def test_create_show_change_delete(sdk_factory):
 
     shown = show(client, created.id)
     assert shown.component_count == 0
-    assert (shown.id, shown.name, shown.description, shown.create_time) == (
-        created.id,
-        name,
-        "test",
-        created.create_time,
-    )
+    assert (shown.id, shown.name, shown.description, shown.create_time) == (created.id, name, "test", created.create_time)
 
     changed = client.change_application(
-        ChangeApplicationRequest(
-            application_id=created.id, body=ApplicationModify(name=name + "x", description="renamed")
-        )
+        ChangeApplicationRequest(application_id=created.id, body=ApplicationModify(name=name + "x", description="renamed"))
     )
     assert changed.name == name + "x" and changed.description == "renamed"
     assert changed.update_time >= created.update_time and changed.create_time == created.create_time
@@ -75,14 +64,12 @@ def test_create_show_change_delete(sdk_factory):
     client.delete_application(DeleteApplicationRequest(application_id=created.id))
     with pytest.raises(ClientRequestException) as err:
         show(client, created.id)
-    assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100611"
+    assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100403"
     with pytest.raises(ClientRequestException) as err:
         client.delete_application(DeleteApplicationRequest(application_id=created.id))
     assert err.value.status_code == 404
     with pytest.raises(ClientRequestException) as err:
-        client.change_application(
-            ChangeApplicationRequest(application_id=created.id, body=ApplicationModify(description="gone"))
-        )
+        client.change_application(ChangeApplicationRequest(application_id=created.id, body=ApplicationModify(description="gone")))
     assert err.value.status_code == 404
 
 
@@ -140,19 +127,15 @@ def test_names_are_unique_per_project_case_insensitive(sdk_factory):
     create(client, name)
     with pytest.raises(ClientRequestException) as err:
         create(client, name.upper())
-    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100612"
+    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100458"
     assert create(sdk_factory("appuniq2"), name).name == name  # another project: fine
     other = create(client, unique("Other"))
     with pytest.raises(ClientRequestException) as err:
-        client.change_application(
-            ChangeApplicationRequest(application_id=other.id, body=ApplicationModify(name=name.lower()))
-        )
-    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100612"
+        client.change_application(ChangeApplicationRequest(application_id=other.id, body=ApplicationModify(name=name.lower())))
+    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100458"
     # renaming to its own name with another case is fine
     assert (
-        client.change_application(
-            ChangeApplicationRequest(application_id=other.id, body=ApplicationModify(name=other.name.upper()))
-        ).name
+        client.change_application(ChangeApplicationRequest(application_id=other.id, body=ApplicationModify(name=other.name.upper()))).name
         == other.name.upper()
     )
 
@@ -204,9 +187,7 @@ def test_cross_project_isolation(sdk_factory):
     assert app.id not in [x.id for x in b.list_applications(ListApplicationsRequest()).applications]
     for call in (
         lambda: show(b, app.id),
-        lambda: b.change_application(
-            ChangeApplicationRequest(application_id=app.id, body=ApplicationModify(description="x"))
-        ),
+        lambda: b.change_application(ChangeApplicationRequest(application_id=app.id, body=ApplicationModify(description="x"))),
         lambda: b.delete_application(DeleteApplicationRequest(application_id=app.id)),
     ):
         with pytest.raises(ClientRequestException) as err:
@@ -241,9 +222,9 @@ def test_malformed_bodies_are_400_with_error_code(signed, body, fragment):
 
 def test_non_json_bodies_and_bad_ids(signed):
     r = signed.post("/v2/appbad/cas/applications", content=b"{not json")
-    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100402"
+    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100400"
     r = signed.put("/v2/appbad/cas/applications/whatever", content=b"nope")
-    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100402"
+    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100400"
     assert signed.get("/v2/appbad/cas/applications").json()["count"] == 0
     assert signed.get("/v2/appbad/cas/applications/doesnotexist").status_code == 404
     for bad in ["a.b$c", "%7B%22%24gt%22%3A%22%22%7D", "x" * 300]:

@@ -17,7 +17,7 @@ def test_wrong_secret_is_401(sdk_factory):
     client = sdk_factory("authproj", Cred(ADMIN.ak, "not-the-secret", ("*",)))
     with pytest.raises(ClientRequestException) as err:
         client.list_environments(ListEnvironmentsRequest())
-    assert err.value.status_code == 401 and err.value.error_code == "SVCSTG.00100401"
+    assert err.value.status_code == 401 and err.value.error_code == "SVCSTG.00100701"
 
 
 def test_unknown_access_key_is_401(running):
@@ -27,7 +27,7 @@ def test_unknown_access_key_is_401(running):
 
 def test_unsigned_is_401(running):
     r = httpx.get(f"{running.base_url}/v2/authproj/cas/environments")
-    assert r.status_code == 401 and r.json()["error_code"] == "SVCSTG.00100401"
+    assert r.status_code == 401 and r.json()["error_code"] == "SVCSTG.00100701"
     # an unsigned request with a broken body is still 401, not 400
     r = httpx.post(f"{running.base_url}/v2/authproj/cas/environments", content=b"{oops")
     assert r.status_code == 401
@@ -54,7 +54,7 @@ def test_tampered_request_is_401(running):
 def test_other_project_is_403(sdk_factory):
     with pytest.raises(ClientRequestException) as err:
         sdk_factory("tenantb", TENANT_A).list_environments(ListEnvironmentsRequest())
-    assert err.value.status_code == 403 and err.value.error_code == "SVCSTG.00100403"
+    assert err.value.status_code == 403 and err.value.error_code == "SVCSTG.00100703"
 
 
 def test_token_auth(running):

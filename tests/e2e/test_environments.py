@@ -46,11 +46,16 @@ def test_create_show_change_delete(sdk_factory):
     assert created.id and created.name == name and created.project_id == "envproj"
     assert created.deploy_mode == "container" and created.vpc_id == "vpc-1"
     assert created.charge_mode == "provided"
-    assert [(r.id, r.type) for r in created.base_resources] == [("cce-1", "cce")]
+    # the create answer returns the resources empty (servicestage_06_0023: "返回为空"); GET returns them
+    assert created.base_resources == [] and created.optional_resources == []
     assert created.create_time == created.update_time and created.create_time > 1_600_000_000_000
 
     shown = client.show_environment_detail(ShowEnvironmentDetailRequest(environment_id=created.id))
-    assert shown.to_json_object() == created.to_json_object()
+    assert [(r.id, r.type) for r in shown.base_resources] == [("cce-1", "cce")]
+    assert [(r.id, r.type) for r in shown.optional_resources] == [("elb-1", "elb")]
+    expected = {**created.to_json_object(), "base_resources": shown.to_json_object()["base_resources"]}
+    expected["optional_resources"] = shown.to_json_object()["optional_resources"]
+    assert shown.to_json_object() == expected
 
     changed = client.change_environment(
         ChangeEnvironmentRequest(environment_id=created.id, body=EnvironmentModify(alias="Renamed", description="new"))
@@ -110,7 +115,7 @@ def test_names_are_unique_per_project_case_insensitive(sdk_factory):
     create(client, name)
     with pytest.raises(ClientRequestException) as err:
         create(client, name.upper())
-    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100602"
+    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100449"
     # the same name in another project is fine
     assert create(sdk_factory("uniqproj2"), name).name == name
     # renaming onto an existing name is refused too
@@ -139,56 +144,15 @@ def test_cross_project_isolation(sdk_factory):
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        (
-            {"name": "x", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
-            "name",
-        ),
-        (
-            {"name": "1abc", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
-            "name",
-        ),
-        (
-            {
-                "name": "a" * 10240,
-                "deploy_mode": "container",
-                "vpc_id": "v",
-                "base_resources": [{"id": "c", "type": "cce"}],
-            },
-            "name",
-        ),
-        (
-            {"name": "okname", "deploy_mode": "moon", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
-            "deploy_mode",
-        ),
+        ({"name": "x", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
+        ({"name": "1abc", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
+        ({"name": "a" * 10240, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
+        ({"name": "okname", "deploy_mode": "moon", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "deploy_mode"),
         ({"name": "okname", "deploy_mode": "container", "base_resources": [{"id": "c", "type": "cce"}]}, "vpc_id"),
         ({"name": "okname", "deploy_mode": "container", "vpc_id": "v", "base_resources": []}, "base_resources"),
-        (
-            {
-                "name": "okname",
-                "deploy_mode": "container",
-                "vpc_id": "v",
-                "base_resources": [{"id": "c", "type": "dcs"}],
-            },
-            "basic",
-        ),
-        (
-            {
-                "name": {"$gt": ""},
-                "deploy_mode": "container",
-                "vpc_id": "v",
-                "base_resources": [{"id": "c", "type": "cce"}],
-            },
-            "name",
-        ),
-        (
-            {
-                "name": "okname",
-                "deploy_mode": "container",
-                "vpc_id": "v",
-                "base_resources": [{"id": {"$ne": 1}, "type": "cce"}],
-            },
-            "id",
-        ),
+        ({"name": "okname", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "dcs"}]}, "basic"),
+        ({"name": {"$gt": ""}, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}, "name"),
+        ({"name": "okname", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": {"$ne": 1}, "type": "cce"}]}, "id"),
         ([1, 2, 3], ""),
     ],
 )
@@ -203,9 +167,9 @@ def test_malformed_bodies_are_400_with_error_code(signed, body, fragment):
 
 def test_non_json_and_oversized_bodies(signed):
     r = signed.post("/v2/badproj/cas/environments", content=b"{not json")
-    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100402"
+    assert r.status_code == 400 and r.json()["error_code"] == "SVCSTG.00100400"
     r = signed.post("/v2/badproj/cas/environments", content=b"x" * (1_048_576 + 10))
-    assert r.status_code == 413 and r.json()["error_code"] == "SVCSTG.00100413"
+    assert r.status_code == 413 and r.json()["error_code"] == "SVCSTG.00100713"
 
 
 def test_unknown_and_malformed_ids_are_4xx(signed):

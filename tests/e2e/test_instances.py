@@ -33,9 +33,7 @@ def target(client):
 
 def act(client, target, instance_id, action, **params):
     body = InstanceAction(action=action, parameters=InstanceActionParameters(**params) if params else None)
-    return client.update_instance_action(
-        UpdateInstanceActionRequest(instance_id=instance_id, body=body, **target.ids())
-    ).job_id
+    return client.update_instance_action(UpdateInstanceActionRequest(instance_id=instance_id, body=body, **target.ids())).job_id
 
 
 def test_full_lifecycle(client, target):
@@ -73,9 +71,7 @@ def test_full_lifecycle(client, target):
     job_id = client.change_instance(
         ChangeInstanceRequest(
             instance_id=iid,
-            body=InstanceModify(
-                version="1.0.1", artifacts=artifacts(target.component_name, "swr.example.com/org/web:1.0.1")
-            ),
+            body=InstanceModify(version="1.0.1", artifacts=artifacts(target.component_name, "swr.example.com/org/web:1.0.1")),
             **target.ids(),
         )
     ).job_id
@@ -143,9 +139,7 @@ def test_second_mutation_while_a_job_runs_is_refused(client, target):
 
 def test_force_delete_cancels_the_running_deploy(client, target):
     created = client.create_instance(CreateInstanceRequest(body=instance_body(target, replica=3), **target.ids()))
-    job_id = client.delete_instance(
-        DeleteInstanceRequest(instance_id=created.instance_id, force=True, **target.ids())
-    ).job_id
+    job_id = client.delete_instance(DeleteInstanceRequest(instance_id=created.instance_id, force=True, **target.ids())).job_id
     deploy = wait_job(client, created.job_id)
     assert deploy.job.execution_status in ("CANCELLED", "SUCCEEDED")
     if deploy.job.execution_status == "CANCELLED":
@@ -196,7 +190,7 @@ def test_validation(client, target):
     wait_job(client, created.job_id)
     with pytest.raises(ClientRequestException) as err:
         act(client, target, created.instance_id, "rollback", version="9.9.9")
-    assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100636"
+    assert err.value.status_code == 404 and err.value.error_code == "SVCSTG.00100436"  # snapshot not found
     with pytest.raises(ClientRequestException) as err:
         act(client, target, created.instance_id, "scale")
     assert err.value.status_code == 400
@@ -236,13 +230,9 @@ def test_snapshot_paging_and_version_order(client, target):
             ).job_id,
         )
     snaps = client.list_instance_snapshots(
-        ListInstanceSnapshotsRequest(
-            instance_id=created.instance_id, snapshot_order_by="version", order="asc", **target.ids()
-        )
+        ListInstanceSnapshotsRequest(instance_id=created.instance_id, snapshot_order_by="version", order="asc", **target.ids())
     )
     assert [s.version for s in snaps.snapshots] == ["1.0.2", "1.0.9", "1.0.10"] and snaps.count == 3
-    page = client.list_instance_snapshots(
-        ListInstanceSnapshotsRequest(instance_id=created.instance_id, limit=1, offset=1, **target.ids())
-    )
+    page = client.list_instance_snapshots(ListInstanceSnapshotsRequest(instance_id=created.instance_id, limit=1, offset=1, **target.ids()))
     assert page.count == 3 and [s.version for s in page.snapshots] == ["1.0.10"]
     assert all(s.instance_id == created.instance_id and s.create_time for s in snaps.snapshots)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from services.adapters.store import component_instances as instance_store
 from services.contracts import errors
 from services.contracts.component_instances import (
     ActOnInstance,
     CreateInstance,
     DeleteInstance,
+    InstanceConfiguration,
     InstanceRef,
     ListInstances,
     ListSnapshots,
@@ -63,9 +65,7 @@ async def _target(broker) -> dict:
     return {"environment_id": env["id"], "application_id": app["id"], "component_id": component["id"]}
 
 
-def _create(
-    target: dict, name: str = "web-1", replica: int = 2, url: str = "swr.example.com/org/web:1.0.0"
-) -> CreateInstance:
+def _create(target: dict, name: str = "web-1", replica: int = 2, url: str = "swr.example.com/org/web:1.0.0") -> CreateInstance:
     return CreateInstance.model_validate(
         {
             "application_id": target["application_id"],
@@ -85,15 +85,15 @@ def _create(
 
 
 def _ref(target: dict, instance_id: str) -> dict:
-    return {
-        "application_id": target["application_id"],
-        "component_id": target["component_id"],
-        "instance_id": instance_id,
-    }
+    return {"application_id": target["application_id"], "component_id": target["component_id"], "instance_id": instance_id}
 
 
 async def _instance(broker, target: dict, instance_id: str) -> dict:
     return await _ok(broker, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, instance_id)))
+
+
+async def store_job(deps: LifecycleDeps, job_id: str):
+    return await instance_store.job(deps.db, job_id)
 
 
 def _events_since(deps: LifecycleDeps, mark: int) -> list[str]:
@@ -124,10 +124,7 @@ async def test_an_instance_through_its_jobs(lifecycle):
     mark = len(deps.js.published)
     assert await deps.job_runner.run(job_id) is RunOutcome.DONE
     events = _events_since(deps, mark)
-    assert events[:2] == ["job.running", "instance.status_changed"] and events[-2:] == [
-        "job.succeeded",
-        "instance.status_changed",
-    ]
+    assert events[:2] == ["job.running", "instance.status_changed"] and events[-2:] == ["job.succeeded", "instance.status_changed"]
     assert events.count("task.running") == events.count("task.succeeded") == 4
     seqs = [
         e.data["seq"]
@@ -144,9 +141,7 @@ async def test_an_instance_through_its_jobs(lifecycle):
     listed = await _ok(
         broker,
         ComponentInstances.LIST,
-        ListInstances.model_validate(
-            {"application_id": target["application_id"], "component_id": target["component_id"]}
-        ),
+        ListInstances.model_validate({"application_id": target["application_id"], "component_id": target["component_id"]}),
     )
     assert listed["count"] == 1 and listed["instances"][0]["id"] == iid
 
@@ -167,17 +162,13 @@ async def test_an_instance_through_its_jobs(lifecycle):
     inst = await _instance(broker, target, iid)
     assert inst["version"] == "1.0.1" and inst["status_detail"]["status"] == "RUNNING"
     snaps = await _ok(
-        broker,
-        ComponentInstances.SNAPSHOTS,
-        ListSnapshots.model_validate({**_ref(target, iid), "snapshot_order_by": "version"}),
+        broker, ComponentInstances.SNAPSHOTS, ListSnapshots.model_validate({**_ref(target, iid), "snapshot_order_by": "version"})
     )
     assert snaps["count"] == 2 and [s["version"] for s in snaps["snapshots"]] == ["1.0.1", "1.0.0"]
 
     # what still has an instance cannot be deleted (the guards composed into the worker)
-    env_delete = await call(
-        broker, P, LIFECYCLE, Lifecycle.ENVIRONMENT_DELETE, {"environment_id": target["environment_id"]}
-    )
-    assert env_delete.status == 409 and env_delete.error.error_code == errors.ENVIRONMENT_IN_USE
+    env_delete = await call(broker, P, LIFECYCLE, Lifecycle.ENVIRONMENT_DELETE, {"environment_id": target["environment_id"]})
+    assert env_delete.status == 400 and env_delete.error.error_code == errors.COMPONENT_DEPLOYED
     comp_delete = await call(
         broker,
         P,
@@ -185,7 +176,7 @@ async def test_an_instance_through_its_jobs(lifecycle):
         Lifecycle.COMPONENT_DELETE,
         {"application_id": target["application_id"], "component_id": target["component_id"]},
     )
-    assert comp_delete.status == 409 and comp_delete.error.error_code == errors.COMPONENT_IN_USE
+    assert comp_delete.status == 400 and comp_delete.error.error_code == errors.COMPONENT_DEPLOYED
 
     mark = len(deps.js.published)
     deleted = await _ok(broker, ComponentInstances.DELETE, plain_delete)
@@ -248,11 +239,141 @@ async def test_bad_input_is_a_typed_400_and_writes_nothing(lifecycle):
     bad["body"]["flavor_id"] = "HUGE-1G:1C:1G"
     reply = await call(broker, P, LIFECYCLE, ComponentInstances.CREATE, bad)
     assert reply.status == 400 and reply.error.error_code == errors.INSTANCE_INVALID
-    missing = await call(
-        broker, P, LIFECYCLE, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, "no-such-instance"))
-    )
+    missing = await call(broker, P, LIFECYCLE, ComponentInstances.GET, InstanceRef.model_validate(_ref(target, "no-such-instance")))
     assert missing.status == 404 and missing.error.error_code == errors.INSTANCE_NOT_FOUND
     await _ok(broker, ComponentInstances.CREATE, _create(target, name="dup"))
     duplicate = await call(broker, P, LIFECYCLE, ComponentInstances.CREATE, _create(target, name="dup"))
     assert duplicate.status == 400 and duplicate.error.error_code == errors.INSTANCE_NAME_EXISTS
     assert _events_since(deps, mark) == ["instance.created", "job.submitted", "job.run"]
+
+
+# --- DELETE .../components/{id}?force=true ---------------------------------------------------------
+def _component_ref(target: dict, force: bool | None = None) -> dict:
+    ref = {"application_id": target["application_id"], "component_id": target["component_id"]}
+    return ref if force is None else {**ref, "force": force, "creator": "bob"}
+
+
+async def _component(broker, target: dict):
+    return await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_GET, _component_ref(target))
+
+
+def _jobs_submitted(deps: LifecycleDeps, mark: int) -> dict[str, str]:
+    """{instance id: job id} of the jobs submitted since ``mark``."""
+    return {e.data["instance_id"]: e.data["job_id"] for e in deps.js.published[mark:] if e.type == "io.openstage.lifecycle.job.submitted"}
+
+
+async def test_a_forced_delete_deletes_the_instances_through_their_jobs_then_the_component(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    idle = await _ok(broker, ComponentInstances.CREATE, _create(target, name="web-1"))
+    await deps.job_runner.run(idle["job_id"])  # deployed: RUNNING, no job
+    deploying = await _ok(broker, ComponentInstances.CREATE, _create(target, name="web-2"))  # its deploy not run yet
+
+    # without force: Huawei's 400 SVCSTG.00100402, nothing changes
+    plain = await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, force=False))
+    assert (plain.status, plain.error.error_code) == (400, errors.COMPONENT_DEPLOYED)
+    assert "web-1" in plain.error.error_msg and "web-2" in plain.error.error_msg
+
+    mark = len(deps.js.published)
+    forced = await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, force=True))
+    assert forced.status == 204 and forced.error is None
+    events = _events_since(deps, mark)
+    # one transaction: the component marked, the idle instance locked for its delete job, the deploying
+    # one's delete job queued behind the deploy (which is asked to stop)
+    assert events[0] == "component.deleting" and deps.js.published[mark].data["status"] == 1
+    assert events.count("job.submitted") == events.count("job.run") == 2 and "instance.status_changed" in events
+    jobs_of = _jobs_submitted(deps, mark)
+    assert set(jobs_of) == {idle["instance_id"], deploying["instance_id"]}
+    assert all(
+        e.data["job_type"] == "DEPROVISION" and e.data["created_by"] == "bob"
+        for e in deps.js.published[mark:]
+        if e.type == "io.openstage.lifecycle.job.submitted"
+    )
+    shown = await _component(broker, target)
+    assert shown.status == 200 and shown.result["status"] == 1  # "1: being deleted" (SDK ComponentView.status)
+    detail = (await _instance(broker, target, idle["instance_id"]))["status_detail"]
+    assert (detail["status"], detail["last_job_id"]) == ("DELETING", jobs_of[idle["instance_id"]])
+    holder = await store_job(deps, deploying["job_id"])
+    assert holder.cancel_requested and holder.handoff_to == jobs_of[deploying["instance_id"]]
+
+    # while it is being deleted: no new instance, a plain delete is still refused, a second force adds nothing
+    refused = await call(broker, P, LIFECYCLE, ComponentInstances.CREATE, _create(target, name="web-3"))
+    assert (refused.status, refused.error.error_code) == (400, errors.COMPONENT_BEING_DELETED)
+    assert (await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target))).status == 400
+    mark = len(deps.js.published)
+    again = await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, force=True))
+    assert again.status == 204 and _events_since(deps, mark) == []
+
+    # the jobs run: the component goes with its last instance, in that job's last transaction
+    mark = len(deps.js.published)
+    assert await deps.job_runner.run(jobs_of[idle["instance_id"]]) is RunOutcome.DONE
+    assert _events_since(deps, mark)[-2:] == ["job.succeeded", "instance.deleted"]
+    assert (await _component(broker, target)).result["status"] == 1  # web-2 is still there
+    assert await deps.job_runner.run(jobs_of[deploying["instance_id"]]) is RunOutcome.WAIT
+    assert await deps.job_runner.run(deploying["job_id"]) is RunOutcome.DONE  # cancelled, handed over
+    mark = len(deps.js.published)
+    assert await deps.job_runner.run(jobs_of[deploying["instance_id"]]) is RunOutcome.DONE
+    assert _events_since(deps, mark)[-3:] == ["job.succeeded", "instance.deleted", "component.deleted"]
+    gone = await _component(broker, target)
+    assert (gone.status, gone.error.error_code) == (404, errors.COMPONENT_NOT_FOUND)
+    app = await _ok(broker, Lifecycle.APPLICATION_GET, {"application_id": target["application_id"]})
+    assert app["component_count"] == 0
+
+
+async def test_a_failed_instance_delete_leaves_the_component_being_deleted_until_forced_again(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    body = _create(target)
+    body.body.configuration = InstanceConfiguration.model_validate(
+        {"env": [{"name": "OPENSTAGE_SIMULATE_FAILURE", "value": "delete_workload"}]}
+    )
+    created = await _ok(broker, ComponentInstances.CREATE, body)
+    iid = created["instance_id"]
+    await deps.job_runner.run(created["job_id"])
+
+    mark = len(deps.js.published)
+    assert (await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, True))).status == 204
+    await deps.job_runner.run(_jobs_submitted(deps, mark)[iid])
+    assert (await _instance(broker, target, iid))["status_detail"]["status"] == "FAILED"
+    assert (await _component(broker, target)).result["status"] == 1
+
+    # the cause fixed (the failure switch removed), a second forced delete finishes the job
+    fixed = UpdateInstance.model_validate({**_ref(target, iid), "body": {"version": "1.0.1", "configuration": {}}})
+    await deps.job_runner.run((await _ok(broker, ComponentInstances.UPDATE, fixed))["job_id"])
+    mark = len(deps.js.published)
+    assert (await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, True))).status == 204
+    assert "component.deleting" not in _events_since(deps, mark)  # already marked
+    await deps.job_runner.run(_jobs_submitted(deps, mark)[iid])
+    assert _events_since(deps, mark)[-1] == "component.deleted"
+    assert (await _component(broker, target)).status == 404
+
+
+async def test_a_forced_delete_is_one_transaction(lifecycle):
+    """If anything in the forced delete fails, nothing of it is written: no mark, no lock, no job, no event."""
+    broker, deps = lifecycle
+    target = await _target(broker)
+    created = await _ok(broker, ComponentInstances.CREATE, _create(target))
+    await deps.job_runner.run(created["job_id"])
+    cascade = deps.delete_guards.component_force
+
+    async def then_fail(*args):
+        await cascade(*args)
+        raise RuntimeError("worker stopped mid-delete")
+
+    deps.delete_guards.component_force = then_fail
+    mark = len(deps.js.published)
+    failed = await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, True))
+    assert failed.status == 500 and _events_since(deps, mark) == []
+    assert (await _component(broker, target)).result["status"] == 0
+    stored = await instance_store.by_id(deps.db, created["instance_id"])
+    assert stored.active_job_id is None and stored.instance.status_detail.status == "RUNNING"
+    deps.delete_guards.component_force = cascade
+
+
+async def test_a_forced_delete_of_a_component_without_instances_deletes_it_at_once(lifecycle):
+    broker, deps = lifecycle
+    target = await _target(broker)
+    mark = len(deps.js.published)
+    assert (await call(broker, P, LIFECYCLE, Lifecycle.COMPONENT_DELETE, _component_ref(target, True))).status == 204
+    assert _events_since(deps, mark) == ["component.deleted"]
+    assert (await _component(broker, target)).status == 404

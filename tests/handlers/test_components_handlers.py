@@ -14,12 +14,7 @@ from tests.handlers.lifecycle_support import START_MS, lifecycle_worker
 EVT = "io.openstage.lifecycle.component."
 SOURCE = {
     "kind": "artifact",
-    "spec": {
-        "storage": "obs",
-        "type": "package",
-        "url": "https://obs.example.com/b/d.jar",
-        "webUrl": "https://console.example.com/d.jar",
-    },
+    "spec": {"storage": "obs", "type": "package", "url": "https://obs.example.com/b/d.jar", "webUrl": "https://console.example.com/d.jar"},
 }
 BUILD = {"parameters": {"cluster_id": "cluster-1", "node_label_selector": {"kubernetes.io/arch": "amd64"}}}
 
@@ -45,8 +40,7 @@ async def component_count(worker, app_id: str) -> int:
 async def test_create_get_update_and_delete(worker):
     app_id = await new_app(worker)
     created = await worker(
-        Lifecycle.COMPONENT_CREATE,
-        {"application_id": app_id, "creator": "AK1", "body": body(source=SOURCE, build=BUILD, sub_category="")},
+        Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "creator": "AK1", "body": body(source=SOURCE, build=BUILD, sub_category="")}
     )
     c = created.result
     assert created.status == 200 and (c["name"], c["application_id"], c["creator"]) == ("cart", app_id, "AK1")
@@ -62,8 +56,7 @@ async def test_create_get_update_and_delete(worker):
     ref = {"application_id": app_id, "component_id": c["id"]}
     assert (await worker(Lifecycle.COMPONENT_GET, ref)).result == c
     rebuilt = await worker(
-        Lifecycle.COMPONENT_UPDATE,
-        {**ref, "body": {"description": "new", "build": {"parameters": {"cluster_id": "cluster-2"}}}},
+        Lifecycle.COMPONENT_UPDATE, {**ref, "body": {"description": "new", "build": {"parameters": {"cluster_id": "cluster-2"}}}}
     )
     assert rebuilt.result["build"]["id"] == c["build"]["id"]  # the build keeps its id
     assert rebuilt.result["build"]["parameters"]["cluster_id"] == "cluster-2"
@@ -98,22 +91,15 @@ async def test_names_per_application_and_unknown_parents(worker):
     assert in_other.status == 200
     wrong_app = await worker(Lifecycle.COMPONENT_GET, {"application_id": shop, "component_id": in_other.result["id"]})
     assert (wrong_app.status, wrong_app.error.error_code) == (404, errors.COMPONENT_NOT_FOUND)
-    nothing = await worker(
-        Lifecycle.COMPONENT_UPDATE, {"application_id": other, "component_id": in_other.result["id"], "body": {}}
-    )
-    assert (
-        nothing.status == 400
-        and nothing.error.error_msg == "nothing to change: give name, description, source or build"
-    )
+    nothing = await worker(Lifecycle.COMPONENT_UPDATE, {"application_id": other, "component_id": in_other.result["id"], "body": {}})
+    assert nothing.status == 400 and nothing.error.error_msg == "nothing to change: give name, description, source or build"
 
 
 async def test_lists_and_overviews_page_in_order(worker):
     app_id = await new_app(worker)
     ids = {}
     for name in ("alpha", "Beta", "gamma"):
-        ids[name] = (await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": body(name)})).result[
-            "id"
-        ]
+        ids[name] = (await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": body(name)})).result["id"]
     await worker.deps.db["instances"].insert_one(
         {
             "_id": "i1",
@@ -133,42 +119,40 @@ async def test_lists_and_overviews_page_in_order(worker):
 
     everything = await worker(Lifecycle.COMPONENT_LIST, {"application_id": app_id})
     assert everything.result["count"] == 3 and names(everything) == ["gamma", "Beta", "alpha"]
-    page = await worker(
-        Lifecycle.COMPONENT_LIST,
-        {"application_id": app_id, "order_by": "name", "order": "asc", "limit": 2, "offset": 1},
-    )
+    page = await worker(Lifecycle.COMPONENT_LIST, {"application_id": app_id, "order_by": "name", "order": "asc", "limit": 2, "offset": 1})
     assert page.result["count"] == 3 and names(page) == ["Beta", "gamma"]
 
-    overviews = await worker(
-        Lifecycle.COMPONENT_OVERVIEWS, {"application_id": app_id, "order_by": "name", "order": "asc"}
-    )
+    overviews = await worker(Lifecycle.COMPONENT_OVERVIEWS, {"application_id": app_id, "order_by": "name", "order": "asc"})
     assert names(overviews) == ["alpha", "Beta", "gamma"]
     instances = {c["name"]: c["instances"] for c in overviews.result["components"]}
     assert instances["alpha"] == [] and instances["gamma"] == []
-    assert instances["Beta"] == [
-        {"instance_id": "i1", "instance_name": "cart-dev", "environment_id": "env-1", "version": "1.0.0"}
-    ]
+    assert instances["Beta"] == [{"instance_id": "i1", "instance_name": "cart-dev", "environment_id": "env-1", "version": "1.0.0"}]
 
 
-async def test_delete_guards_refuse_even_with_force(worker):
+async def test_the_guards_refuse_a_delete_and_force_cascades_instead(worker):
     app_id = await new_app(worker)
     c = (await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": body()})).result
     seen = []
 
     async def has_instances(project: str, application_id: str, component_id: str, session) -> None:
         seen.append((project, application_id, component_id))
-        raise errors.ServiceError(409, errors.COMPONENT_IN_USE, "has instances")
+        raise errors.huawei_error(errors.COMPONENT_DEPLOYED, "has instances")
 
     worker.deps.delete_guards.component.append(has_instances)
-    for force in (False, True):
-        refused = await worker(
-            Lifecycle.COMPONENT_DELETE, {"application_id": app_id, "component_id": c["id"], "force": force}
-        )
-        assert (refused.status, refused.error.error_code) == (409, errors.COMPONENT_IN_USE)
-    assert seen == [("p1", app_id, c["id"])] * 2
+    ref = {"application_id": app_id, "component_id": c["id"]}
+    refused = await worker(Lifecycle.COMPONENT_DELETE, ref)
+    assert (refused.status, refused.error.error_code) == (400, errors.COMPONENT_DEPLOYED)
+    assert seen == [("p1", app_id, c["id"])]
     assert await component_count(worker, app_id) == 1  # the decrement rolled back with the refusal
-    assert (await worker(Lifecycle.COMPONENT_GET, {"application_id": app_id, "component_id": c["id"]})).status == 200
+    assert (await worker(Lifecycle.COMPONENT_GET, ref)).status == 200
     assert [t for t, _ in worker.events()][-1] == EVT + "created"
+
+    # force: the cascade runs instead of the guards; with no instance to wait for, the component goes at once
+    forced = await worker(Lifecycle.COMPONENT_DELETE, {**ref, "force": True})
+    assert forced.status == 204 and seen == [("p1", app_id, c["id"])]
+    assert await component_count(worker, app_id) == 0
+    assert (await worker(Lifecycle.COMPONENT_GET, ref)).error.error_code == errors.COMPONENT_NOT_FOUND
+    assert [t for t, _ in worker.events()][-1] == EVT + "deleted"
 
 
 async def test_metadata_is_the_catalogue(worker):

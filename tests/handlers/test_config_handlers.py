@@ -18,7 +18,7 @@ class ReferencesExist:
         from services.contracts import errors
 
         if application_id == "gone":
-            raise errors.ServiceError(404, "SVCSTG.00100611", "application not found")
+            raise errors.ServiceError(404, "SVCSTG.00100403", "application not found")
 
 
 @pytest.fixture
@@ -87,4 +87,4 @@ async def test_app_configuration_revisions(config):
     missing = put.model_copy(update={"application_id": "gone"})
     assert (
         await call(broker, "p1", CONFIG, Config.APP_CONFIGURATION_PUT, missing)
-    ).error.error_code == "SVCSTG.00100611"
+    ).error.error_code == "SVCSTG.00100403"

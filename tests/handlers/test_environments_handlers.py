@@ -29,10 +29,13 @@ async def test_create_get_update_change_resources_and_delete(worker):
         Lifecycle.ENVIRONMENT_CREATE,
         env_body("Dev", creator="AK1", base_resources=[CCE, CCE], optional_resources=[{"id": "rds-1", "type": "rds"}]),
     )
-    env = created.result
-    assert created.status == 200 and len(env["id"]) == 32
-    assert (env["name"], env["project_id"], env["creator"], env["enterprise_project_id"]) == ("Dev", "p1", "AK1", "0")
-    assert env["base_resources"] == [CCE] and env["create_time"] == env["update_time"] == START_MS + 1000
+    answered = created.result
+    assert created.status == 200 and len(answered["id"]) == 32
+    assert (answered["name"], answered["project_id"], answered["creator"], answered["enterprise_project_id"]) == ("Dev", "p1", "AK1", "0")
+    assert answered["create_time"] == answered["update_time"] == START_MS + 1000
+    # the create answer returns the resources empty (the reference: "返回为空"); GET and the event have them
+    assert answered["base_resources"] == [] and answered["optional_resources"] == []
+    env = {**answered, "base_resources": [CCE], "optional_resources": [{"id": "rds-1", "type": "rds"}]}
     path = f"/v2/p1/cas/environments/{env['id']}"
     assert worker.events() == [(EVT + "created", path)]
     assert Environment.model_validate(worker.deps.js.published[0].data) == Environment.model_validate(env)
@@ -45,13 +48,7 @@ async def test_create_get_update_change_resources_and_delete(worker):
 
     changed = await worker(
         Lifecycle.ENVIRONMENT_CHANGE_RESOURCES,
-        {
-            **ref,
-            "body": {
-                "add_base_resources": [{"id": "ecs-1", "type": "ecs"}],
-                "remove_resources": [{"id": "rds-1", "type": "rds"}],
-            },
-        },
+        {**ref, "body": {"add_base_resources": [{"id": "ecs-1", "type": "ecs"}], "remove_resources": [{"id": "rds-1", "type": "rds"}]}},
     )
     assert changed.result["base_resources"] == [CCE, {"id": "ecs-1", "type": "ecs"}]
     assert changed.result["optional_resources"] == [] and changed.result["alias"] == "development"
@@ -90,6 +87,7 @@ async def test_list_pages_in_order_per_project(worker):
 async def test_typed_errors_change_nothing(worker):
     first = (await worker(Lifecycle.ENVIRONMENT_CREATE, env_body("Shop"))).result
     second = (await worker(Lifecycle.ENVIRONMENT_CREATE, env_body("Other"))).result
+    second = (await worker(Lifecycle.ENVIRONMENT_GET, {"environment_id": second["id"]})).result
     events = worker.events()
 
     taken = await worker(Lifecycle.ENVIRONMENT_CREATE, env_body("SHOP"))
@@ -99,10 +97,13 @@ async def test_typed_errors_change_nothing(worker):
     assert (renamed.status, renamed.error.error_code) == (400, errors.ENVIRONMENT_NAME_EXISTS)
     nothing = await worker(Lifecycle.ENVIRONMENT_UPDATE, {"environment_id": first["id"], "body": {}})
     assert nothing.status == 400 and nothing.error.error_msg == "nothing to change: give name, alias or description"
-    no_base = await worker(
-        Lifecycle.ENVIRONMENT_CHANGE_RESOURCES, {"environment_id": first["id"], "body": {"remove_resources": [CCE]}}
-    )
-    assert no_base.status == 400
+    no_base = await worker(Lifecycle.ENVIRONMENT_CHANGE_RESOURCES, {"environment_id": first["id"], "body": {"remove_resources": [CCE]}})
+    assert (no_base.status, no_base.error.error_code) == (400, errors.BASE_RESOURCE_EMPTY)
+    for empty in ({"base_resources": []}, {"base_resources": None}):
+        refused = await worker(Lifecycle.ENVIRONMENT_CREATE, env_body("Empty", **empty))
+        assert (refused.status, refused.error.error_code) == (400, errors.BASE_RESOURCE_EMPTY)
+    cci = await worker(Lifecycle.ENVIRONMENT_CREATE, env_body("Cci", base_resources=[{"id": "c", "type": "cci"}]))
+    assert (cci.status, cci.error.error_code) == (400, errors.INVALID_PARAMETER)  # cci is not a basic resource
     elsewhere = await worker(Lifecycle.ENVIRONMENT_GET, {"environment_id": first["id"]}, project="p2")
     assert (elsewhere.status, elsewhere.error.error_code) == (404, errors.ENVIRONMENT_NOT_FOUND)
     missing = await worker(Lifecycle.ENVIRONMENT_UPDATE, {"environment_id": "nope", "body": {"alias": "x"}})
@@ -114,15 +115,16 @@ async def test_typed_errors_change_nothing(worker):
 
 async def test_a_delete_guard_refuses_inside_the_transaction(worker):
     env = (await worker(Lifecycle.ENVIRONMENT_CREATE, env_body("Busy"))).result
+    env = (await worker(Lifecycle.ENVIRONMENT_GET, {"environment_id": env["id"]})).result
     seen = []
 
     async def in_use(project: str, environment_id: str, session) -> None:
         seen.append((project, environment_id, session is not None))
-        raise errors.ServiceError(409, errors.ENVIRONMENT_IN_USE, "in use")
+        raise errors.huawei_error(errors.COMPONENT_DEPLOYED, "in use")
 
     worker.deps.delete_guards.environment.append(in_use)
     refused = await worker(Lifecycle.ENVIRONMENT_DELETE, {"environment_id": env["id"]})
-    assert (refused.status, refused.error.error_code) == (409, errors.ENVIRONMENT_IN_USE)
+    assert (refused.status, refused.error.error_code) == (400, errors.COMPONENT_DEPLOYED)
     assert seen == [("p1", env["id"], True)]
     assert (await worker(Lifecycle.ENVIRONMENT_GET, {"environment_id": env["id"]})).result == env
     assert [t for t, _ in worker.events()] == [EVT + "created"]

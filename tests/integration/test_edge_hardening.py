@@ -15,11 +15,7 @@ def limited(tmp_path_factory):
     rs = start_system(
         tmp_path_factory.mktemp("limited"),
         ["lifecycle"],
-        extra_env={
-            "OPENSTAGE_RATE_LIMIT_PER_SECOND": "1",
-            "OPENSTAGE_RATE_LIMIT_BURST": "3",
-            "OPENSTAGE_LOG_LEVEL": "DEBUG",
-        },
+        extra_env={"OPENSTAGE_RATE_LIMIT_PER_SECOND": "1", "OPENSTAGE_RATE_LIMIT_BURST": "3", "OPENSTAGE_LOG_LEVEL": "DEBUG"},
     )
     yield rs
     rs.system.stop()
@@ -32,7 +28,7 @@ def test_rate_limit_per_credential(limited):
     refused = a.get("/v2/tenanta/cas/environments")
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
-    assert refused.json()["error_code"] == "SVCSTG.00100429"
+    assert refused.json()["error_code"] == "SVCSTG.00100729"
     # another credential has its own budget
     b = SignedClient(limited.base_url, TENANT_B.ak, TENANT_B.sk)
     assert b.get("/v2/tenantb/cas/environments").status_code == 200

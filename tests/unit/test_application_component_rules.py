@@ -12,11 +12,13 @@ from services.contracts.components import (
     Build,
     BuildParameters,
     ComponentCreate,
+    ComponentListQuery,
     ComponentModify,
     ListComponents,
     SourceObject,
     SourceSpec,
 )
+from services.contracts.environments import ListEnvironments
 from services.contracts.errors import ServiceError
 from services.domain.config import app_configurations as config_rules
 from services.domain.lifecycle import applications as app_rules
@@ -60,8 +62,10 @@ def test_application_names_and_deletion():
 def test_list_queries():
     assert ListApplications().limit == 0 and ListApplications().order == "desc"
     for bad in ({"limit": 101}, {"limit": -1}, {"offset": -1}, {"order_by": "creator"}, {"order": "up"}):
-        with pytest.raises(ValidationError):
-            ListApplications(**bad)
+        for query in (ListApplications, ListEnvironments, ComponentListQuery):  # the SDK: limit [0, 100]
+            with pytest.raises(ValidationError):
+                query(**bad)
+    assert ListEnvironments(limit=100).limit == 100 and ListEnvironments().limit == 0
     with pytest.raises(ValidationError):
         ListComponents(application_id="a.b")
 
@@ -88,7 +92,7 @@ def test_runtime_must_be_in_the_catalogue():
         rules.check_runtime(runtime)
     with pytest.raises(ServiceError) as err:
         rules.check_runtime("java8")
-    assert err.value.status == 400 and code_of(err) == errors.COMPONENT_RUNTIME_INVALID
+    assert err.value.status == 400 and code_of(err) == errors.RUNTIME_NOT_SUPPORTED
 
 
 @pytest.mark.parametrize(
@@ -101,7 +105,7 @@ def test_runtime_must_be_in_the_catalogue():
         ("MicroService", "SpringCloud", True),
         ("MicroService", "Mesher", True),
         ("MicroService", "Go Chassis", True),
-        ("MicroService", "Dubbo", True),
+        ("MicroService", "Dubbo", False),  # not in the SDK's ComponentSubCategory
         ("Webapp", "Java Chassis", False),
         ("MicroService", "Web", False),
         ("Common", "Web", False),
@@ -183,9 +187,7 @@ def test_build_rules_and_defaults():
     params = component.build.parameters
     assert params.artifact_namespace == "cas_p1" and params.dockerfile_path == "./" and params.cluster_id == "c-1"
     assert params.node_label_selector == {"a/b": "c"} and params.build_cmd is None
-    kept = new(
-        source=SWR, build={"parameters": {"cluster_id": "c", "artifact_namespace": "team", "dockerfile_path": "d/"}}
-    )
+    kept = new(source=SWR, build={"parameters": {"cluster_id": "c", "artifact_namespace": "team", "dockerfile_path": "d/"}})
     assert (kept.build.parameters.artifact_namespace, kept.build.parameters.dockerfile_path) == ("team", "d/")
     for kw, fragment in (
         ({"build": {"parameters": {"cluster_id": "c"}}}, "source"),
@@ -207,7 +209,7 @@ def test_build_rules_and_defaults():
 def test_check_create_runs_every_rule():
     rules.check_create(body(sub_category="Java Chassis", source=CODE, build={"parameters": {"cluster_id": "c"}}))
     for kw, code in (
-        ({"runtime": "Go1"}, errors.COMPONENT_RUNTIME_INVALID),
+        ({"runtime": "Go1"}, errors.RUNTIME_NOT_SUPPORTED),
         ({"sub_category": "Web"}, errors.COMPONENT_CATEGORY_INVALID),
         ({"source": {"kind": "code", "spec": {}}}, errors.COMPONENT_SOURCE_INVALID),
         ({"build": {"parameters": {"cluster_id": "c"}}}, errors.COMPONENT_BUILD_INVALID),
@@ -234,19 +236,11 @@ def test_modified_component():
     assert changed.description == "x" and changed.source == component.source and changed.build == component.build
     assert changed.update_time == NOW + 1 and changed.runtime == "Java8"
     rebuilt = rules.modified(
-        component,
-        ComponentModify.model_validate({"source": SWR, "build": {"parameters": {"cluster_id": "c2"}}}),
-        NOW + 2,
-        build_id="other",
+        component, ComponentModify.model_validate({"source": SWR, "build": {"parameters": {"cluster_id": "c2"}}}), NOW + 2, build_id="other"
     )
-    assert (
-        rebuilt.source.kind == "artifact" and rebuilt.build.id == "b1" and rebuilt.build.parameters.cluster_id == "c2"
-    )
+    assert rebuilt.source.kind == "artifact" and rebuilt.build.id == "b1" and rebuilt.build.parameters.cluster_id == "c2"
     fresh = rules.modified(
-        new(),
-        ComponentModify.model_validate({"source": CODE, "build": {"parameters": {"cluster_id": "c"}}}),
-        NOW,
-        build_id="new-build",
+        new(), ComponentModify.model_validate({"source": CODE, "build": {"parameters": {"cluster_id": "c"}}}), NOW, build_id="new-build"
     )
     assert fresh.build.id == "new-build"
     with pytest.raises(ServiceError) as err:

@@ -8,14 +8,7 @@ import pytest
 
 from services.adapters.drivers import TaskFailed, Workload
 from services.adapters.drivers.simulated import SimulatedDriver, artifact_host
-from services.contracts.component_instances import (
-    Instance,
-    InstanceAction,
-    InstanceActionParameters,
-    ReferResource,
-    Snapshot,
-    StatusDetail,
-)
+from services.contracts.component_instances import Instance, InstanceAction, InstanceActionParameters, ReferResource, Snapshot, StatusDetail
 from services.contracts.environments import Environment, Resource
 from services.contracts.errors import ServiceError
 from services.domain.lifecycle import component_instances as rules
@@ -129,9 +122,7 @@ def test_actions_against_status(status, action, allowed):
 
 def test_scale_and_rollback_parameters():
     assert (
-        rules.plan_action(
-            instance("RUNNING"), InstanceAction(action="scale", parameters=InstanceActionParameters(replica=3)), []
-        ).replica
+        rules.plan_action(instance("RUNNING"), InstanceAction(action="scale", parameters=InstanceActionParameters(replica=3)), []).replica
         == 3
     )
     with pytest.raises(ServiceError):
@@ -141,29 +132,47 @@ def test_scale_and_rollback_parameters():
         for v, t in (("1.0.0", 1), ("1.0.1", 2), ("1.0.0", 3))
     ]
     planned = rules.plan_action(
-        instance("RUNNING"),
-        InstanceAction(action="rollback", parameters=InstanceActionParameters(version="1.0.0")),
-        snaps,
+        instance("RUNNING"), InstanceAction(action="rollback", parameters=InstanceActionParameters(version="1.0.0")), snaps
     )
     assert planned.snapshot.create_time == 3
     with pytest.raises(ServiceError) as err:
         rules.plan_action(
-            instance("RUNNING"),
-            InstanceAction(action="rollback", parameters=InstanceActionParameters(version="2.0.0")),
-            snaps,
+            instance("RUNNING"), InstanceAction(action="rollback", parameters=InstanceActionParameters(version="2.0.0")), snaps
         )
-    assert err.value.code == "SVCSTG.00100636"
+    assert (err.value.status, err.value.code) == (404, "SVCSTG.00100436")  # Huawei: snapshot not found
+
+
+def test_an_action_the_reference_does_not_define_is_00100418():
+    with pytest.raises(ServiceError) as err:
+        rules.plan_action(instance("RUNNING"), InstanceAction(action="reboot"), [])
+    assert (err.value.status, err.value.code) == (400, "SVCSTG.00100418")
+    assert err.value.message.startswith("component instance action not defined")
+    # checked before the status: a busy instance does not hide it
+    with pytest.raises(ServiceError) as err:
+        rules.plan_action(instance("UPGRADING"), InstanceAction(action="Start"), [])
+    assert err.value.code == "SVCSTG.00100418"
+
+
+def test_no_artifacts_is_00100425():
+    for artifacts in ({}, None):
+        with pytest.raises(ServiceError) as err:
+            rules.check_artifacts(artifacts or {}, "cce")
+        assert (err.value.status, err.value.code) == (400, "SVCSTG.00100425")
+
+
+def test_cci_is_not_a_basic_resource_to_deploy_on():
+    env = ENV.model_copy(update={"optional_resources": [*ENV.optional_resources, Resource(id="cci1", type="cci")]})
+    cci = {"id": "cci1", "type": "cci"}
+    with pytest.raises(ServiceError) as err:
+        rules.check_refer_resources(env, refer(cci))  # cci alone: no basic resource
+    assert err.value.code == "SVCSTG.00100634"
+    rules.check_refer_resources(env, refer({"id": "cce1", "type": "cce", "parameters": {"namespace": "n"}}, cci))
 
 
 def test_status_after_failure_and_version_order():
     assert rules.status_after_failure(3, 0) == "FAILED"
     assert rules.status_after_failure(3, 1) == "PARTIALLY_FAILED"
-    assert sorted(["1.0.10", "1.0.9", "1.0.0-rc.1", "1.0.0"], key=rules.version_key) == [
-        "1.0.0-rc.1",
-        "1.0.0",
-        "1.0.9",
-        "1.0.10",
-    ]
+    assert sorted(["1.0.10", "1.0.9", "1.0.0-rc.1", "1.0.0"], key=rules.version_key) == ["1.0.0-rc.1", "1.0.0", "1.0.9", "1.0.10"]
 
 
 def workload(url="swr.example.com/org/web:1", env=None, replica=2) -> Workload:

@@ -22,5 +22,5 @@ def test_transient_transaction_error_is_503() -> None:
 def test_other_failures_stay_500_and_service_errors_pass() -> None:
     assert as_service_error(ValueError("bug")).status == 500
     assert as_service_error(OperationFailure("bad query")).status == 500
-    own = ServiceError(404, "SVCSTG.00100601", "missing")
+    own = ServiceError(404, "SVCSTG.00100411", "missing")
     assert as_service_error(own) is own

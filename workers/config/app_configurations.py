@@ -6,7 +6,7 @@ environment data: before a change (and a read) it *asks the lifecycle worker*, r
 ``lifecycle.application.get`` and ``lifecycle.environment.get`` over the bus (both at once). The
 answer is as fresh as the lifecycle store, so a configuration can be written right after its
 application is created (a projection fed by events could lag behind). The lifecycle worker's own
-404 (``SVCSTG.00100611`` / ``SVCSTG.00100601``) is returned unchanged; when no lifecycle worker
+404 (``SVCSTG.00100403`` application not found / ``SVCSTG.00100411`` environment not found) is returned unchanged; when no lifecycle worker
 answers in time the call fails with 503 and nothing is written.
 
 Deletions. The worker consumes ``lifecycle.application.deleted`` and

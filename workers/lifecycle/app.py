@@ -41,13 +41,17 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
         driver,
         lease_seconds=settings.job_lease_seconds,
         concurrency=settings.job_concurrency,
+        # a delete job that removes the last instance of a component being force-deleted deletes it
+        instance_removed=components.DeletedAfterInstances(db).instance_removed,
     )
 
     in_use = instances.InstancesInUse(db)
     guards = DeleteGuards(
         environment=[in_use.refuse_environment],  # no environment is deleted while instances are deployed in it
         application=[],
-        component=[in_use.refuse_component],  # nor a component that has instances
+        component=[in_use.refuse_component],  # nor a component that has instances (400 SVCSTG.00100402)...
+        # ...unless force=true: then its instances' delete jobs are queued and the component goes after them
+        component_force=instances.InstanceDeletes(db, driver).for_component,
     )
     return LifecycleDeps(**base.base(), driver=driver, job_runner=runner, delete_guards=guards)
 

@@ -20,6 +20,7 @@ from services.adapters.drivers import Driver, plan_of, tasks_for
 from services.adapters.store import component_instances as store
 from services.adapters.store import components as component_store
 from services.adapters.store import environments as environment_store
+from services.adapters.store.component_instances import StoredInstance
 from services.contracts import errors
 from services.contracts.component_instances import (
     ActOnInstance,
@@ -40,6 +41,8 @@ from services.contracts.jobs import Job, JobOperation, JobUpdate
 from services.contracts.subjects import LIFECYCLE, ComponentInstances
 from services.domain.jobs import transitions as jobs
 from services.domain.lifecycle import component_instances as rules
+from services.domain.lifecycle import components as component_rules
+from services.domain.lifecycle import environments as environment_rules
 from services.domain.lifecycle.component_instances import InstanceEvent, InstanceVerb
 from workers.lifecycle.component_instance_events import cloud_events, work_item
 from workers.lifecycle.deps import LifecycleDeps
@@ -47,6 +50,7 @@ from workers.runtime import command_router, on_command
 
 router = command_router()
 Op = JobOperation
+Session = AsyncIOMotorClientSession
 
 
 def busy(inst: Instance, job_id: str | None) -> errors.ServiceError:
@@ -64,7 +68,7 @@ def _driver(deps: LifecycleDeps) -> Driver:
 
 
 def _new_job(
-    deps: LifecycleDeps,
+    driver: Driver,
     job_id: str,
     operation: JobOperation,
     creator: str,
@@ -75,26 +79,19 @@ def _new_job(
     version: str | None = None,
     waits_for: str | None = None,
 ) -> Job:
-    plan = plan_of(tasks_for(_driver(deps), operation, before, target, replica))
-    return jobs.new_job(
-        job_id, operation, before, target, plan, creator, now, replica=replica, version=version, waits_for=waits_for
-    )
+    plan = plan_of(tasks_for(driver, operation, before, target, replica))
+    return jobs.new_job(job_id, operation, before, target, plan, creator, now, replica=replica, version=version, waits_for=waits_for)
 
 
 def _submitted_events(job: Job, now: int) -> list[CloudEvent]:
     return [*cloud_events([jobs.submitted(job, now)]), work_item(job)]
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    ComponentInstances.CREATE,
-    "Create a component instance (answers with a deploy job)",
-    reply=JobAccepted,
-)
+@on_command(router, LIFECYCLE, ComponentInstances.CREATE, "Create a component instance (answers with a deploy job)", reply=JobAccepted)
 async def create_instance(body: CreateInstance, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     db = deps.db
     component = await component_store.get(db, project, body.application_id, body.component_id)
+    component_rules.check_accepts_instances(component)
     env = await environment_store.get(db, project, body.body.environment_id)
     if await store.name_exists(db, project, component.id, env.id, body.body.name):
         raise store.name_taken(body.body.name)
@@ -114,9 +111,12 @@ async def create_instance(body: CreateInstance, project: str = Path(), deps: Lif
         fallback_artifacts=rules.default_artifacts(source, component.name),
     )
     inst = inst.model_copy(update={"component_name": component.name})
-    job = _new_job(deps, job_id, Op.DEPLOY, body.creator, inst, inst, now)
+    job = _new_job(_driver(deps), job_id, Op.DEPLOY, body.creator, inst, inst, now)
 
     async def write(session):
+        # a forced delete of the component may have begun since it was read
+        current = await component_store.get(db, project, body.application_id, body.component_id, session=session)
+        component_rules.check_accepts_instances(current)
         await store.insert(db, inst, job_id, session)
         await store.insert_job(db, job, session)
         return None, [*cloud_events([InstanceEvent(InstanceVerb.CREATED, inst)]), *_submitted_events(job, now)]
@@ -149,7 +149,7 @@ async def _submit(
     """Lock the instance for a new job of ``operation`` and queue the job; 400 when busy."""
     now = deps.clock.millis()
     job_id = rules.new_job_id()
-    job = _new_job(deps, job_id, operation, creator, current, target, now, replica=replica, version=version)
+    job = _new_job(_driver(deps), job_id, operation, creator, current, target, now, replica=replica, version=version)
     locked, event = rules.locked_for_job(current, operation, job_id, replica)
 
     async def write(session):
@@ -171,13 +171,7 @@ async def _idle_instance(deps: LifecycleDeps, body: InstanceRef, project: str) -
     return stored.instance
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    ComponentInstances.UPDATE,
-    "Modify a component instance (answers with an upgrade job)",
-    reply=JobAccepted,
-)
+@on_command(router, LIFECYCLE, ComponentInstances.UPDATE, "Modify a component instance (answers with an upgrade job)", reply=JobAccepted)
 async def update_instance(body: UpdateInstance, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     inst = await _idle_instance(deps, body, project)
     env = await environment_store.get(deps.db, project, inst.environment_id)
@@ -186,14 +180,9 @@ async def update_instance(body: UpdateInstance, project: str = Path(), deps: Lif
     return Reply.ok(JobAccepted(job_id=job_id))
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    ComponentInstances.ACTION,
-    "Start, stop, restart, scale or roll back an instance",
-    reply=JobAccepted,
-)
+@on_command(router, LIFECYCLE, ComponentInstances.ACTION, "Start, stop, restart, scale or roll back an instance", reply=JobAccepted)
 async def act_on_instance(body: ActOnInstance, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    rules.check_action_defined(body.body)  # 400 SVCSTG.00100418 before anything is read
     inst = await _idle_instance(deps, body, project)
     snapshots = await store.snapshots(deps.db, inst.id) if body.body.action == "rollback" else []
     planned = rules.plan_action(inst, body.body, snapshots)
@@ -209,13 +198,7 @@ async def act_on_instance(body: ActOnInstance, project: str = Path(), deps: Life
     return Reply.ok(JobAccepted(job_id=job_id))
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    ComponentInstances.DELETE,
-    "Delete a component instance (answers with a delete job)",
-    reply=JobAccepted,
-)
+@on_command(router, LIFECYCLE, ComponentInstances.DELETE, "Delete a component instance (answers with a delete job)", reply=JobAccepted)
 async def delete_instance(body: DeleteInstance, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     stored = await store.get_stored(deps.db, project, body.application_id, body.component_id, body.instance_id)
     inst, running = stored.instance, stored.active_job_id
@@ -231,12 +214,10 @@ async def delete_instance(body: DeleteInstance, project: str = Path(), deps: Lif
     # force: cancel the running job at its next task boundary; the delete job waits for its lock
     holder = await store.job(deps.db, running)
     if holder is not None and holder.handoff_to:
-        raise errors.bad_request(
-            f"instance {inst.name} is already being deleted (job {holder.handoff_to})", errors.INSTANCE_BUSY
-        )
+        raise errors.bad_request(f"instance {inst.name} is already being deleted (job {holder.handoff_to})", errors.INSTANCE_BUSY)
     now = deps.clock.millis()
     job_id = rules.new_job_id()
-    job = _new_job(deps, job_id, Op.DELETE, body.creator, inst, inst, now, waits_for=running)
+    job = _new_job(_driver(deps), job_id, Op.DELETE, body.creator, inst, inst, now, waits_for=running)
 
     async def write(session):
         cancel = JobUpdate(cancel_requested=True, handoff_to=job_id)
@@ -257,32 +238,62 @@ async def list_snapshots(body: ListSnapshots, project: str = Path(), deps: Lifec
     return Reply.ok(SnapshotList(count=len(items), snapshots=store.order_snapshots(items, body)))
 
 
-# --- refusing to delete what still has instances (registered in app.compose) ----------------------
+# --- deleting what still has instances (registered in app.compose) -------------------------------
 @dataclass(frozen=True)
 class InstancesInUse:
-    """Delete guards: an environment or a component with component instances cannot be deleted (409)."""
+    """Delete guards: an environment or a component with component instances is not deleted
+    (400 SVCSTG.00100402, "component was deployed, uninstall first")."""
 
     db: AsyncIOMotorDatabase
 
-    async def refuse_environment(
-        self, project: str, environment_id: str, session: AsyncIOMotorClientSession | None
-    ) -> None:
+    async def refuse_environment(self, project: str, environment_id: str, session: AsyncIOMotorClientSession | None) -> None:
         names = await store.names_in_environment(self.db, project, environment_id, session=session)
-        if names:
-            raise errors.ServiceError(
-                409,
-                errors.ENVIRONMENT_IN_USE,
-                f"environment {environment_id} has component instances deployed ({', '.join(names)}): "
-                "delete them first",
-            )
+        environment_rules.check_deletable(environment_id, names)
 
     async def refuse_component(
         self, project: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None
     ) -> None:
         names = await store.names_of_component(self.db, project, application_id, component_id, session=session)
-        if names:
-            raise errors.ServiceError(
-                409,
-                errors.COMPONENT_IN_USE,
-                f"component {component_id} has instances ({', '.join(names)}): delete them first",
-            )
+        component_rules.check_deletable(component_id, names)
+
+
+@dataclass(frozen=True)
+class InstanceDeletes:
+    """What ``DELETE .../components/{id}?force=true`` does to the component's instances (the
+    component cascade, registered in app.compose): in the delete's own transaction, queue a delete
+    job for every instance that is not being deleted yet. An idle instance is locked for its
+    delete job; an instance whose job is running has that job cancelled at its next task and
+    handed over to the delete job (as ``DELETE .../instances/{id}?force=true`` does). Each job is
+    an ordinary instance job: ``job.submitted`` now, then run by the job runner and followed with
+    ``GET /v2/{project_id}/cas/jobs/{job_id}`` (the instance's ``status_detail.last_job_id``)."""
+
+    db: AsyncIOMotorDatabase
+    driver: Driver
+
+    async def for_component(
+        self, project: str, application_id: str, component_id: str, creator: str, now: int, session: Session
+    ) -> list[CloudEvent]:
+        events: list[CloudEvent] = []
+        for stored in await store.of_component(self.db, project, application_id, component_id, session=session):
+            events += await self._queue_delete(stored, creator, now, session)
+        return events
+
+    async def _queue_delete(self, stored: StoredInstance, creator: str, now: int, session: Session) -> list[CloudEvent]:
+        inst, running = stored.instance, stored.active_job_id
+        job_id = rules.new_job_id()
+        if running is None:
+            job = _new_job(self.driver, job_id, Op.DELETE, creator, inst, inst, now)
+            locked, event = rules.locked_for_job(inst, Op.DELETE, job_id)
+            if not await store.lock(self.db, inst.id, job_id, locked.status_detail, session):
+                return []  # (read in this transaction: another job cannot have taken it)
+            await store.insert_job(self.db, job, session)
+            return [*cloud_events([event]), *_submitted_events(job, now)]
+        holder = await store.job(self.db, running, session=session)
+        if holder is None or holder.operation == Op.DELETE or holder.handoff_to:
+            return []  # already being deleted
+        job = _new_job(self.driver, job_id, Op.DELETE, creator, inst, inst, now, waits_for=running)
+        cancel = JobUpdate(cancel_requested=True, handoff_to=job_id)
+        if not await store.update_job(self.db, running, None, cancel, session):
+            return []
+        await store.insert_job(self.db, job, session)
+        return _submitted_events(job, now)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from services.adapters.drivers import Driver
+from services.contracts.component_instances import Instance
+from services.contracts.events import CloudEvent
 from workers.runtime import WorkerDeps
 
 if TYPE_CHECKING:
@@ -20,15 +22,26 @@ if TYPE_CHECKING:
 DeleteGuard = Callable[[str, str, Any], Awaitable[None]]
 # component guards: ``await guard(project, application_id, component_id, session)``
 ComponentDeleteGuard = Callable[[str, str, str, Any], Awaitable[None]]
+# what a forced component delete does instead of its guards, in the delete's transaction:
+# ``await cascade(project, application_id, component_id, creator, now_ms, session)`` queues the
+# delete jobs of the component's instances and returns their events
+ComponentCascade = Callable[[str, str, str, str, int, Any], Awaitable[list[CloudEvent]]]
+# what the job runner does when a delete job has removed an instance, in that job's last
+# transaction: ``await hook(instance, session)`` returns the events of what it changed
+InstanceRemoved = Callable[[Instance, Any], Awaitable[list[CloudEvent]]]
 
 
 @dataclass
 class DeleteGuards:
-    """Every check that can refuse a delete, registered in one visible place (``app.compose``)."""
+    """Every check that can refuse a delete, and what ``force=true`` does instead, registered in
+    one visible place (``app.compose``)."""
 
     environment: list[DeleteGuard] = field(default_factory=list)
     application: list[DeleteGuard] = field(default_factory=list)
     component: list[ComponentDeleteGuard] = field(default_factory=list)
+    # DELETE .../components/{id}?force=true: instead of the component guards, delete the instances
+    # (through their jobs); the component goes when its last instance does (InstanceRemoved)
+    component_force: ComponentCascade | None = None
 
 
 @dataclass

@@ -25,9 +25,7 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_router, on_command
 
 router = command_router()
-ENVIRONMENT_WRITES = EntityWrites(
-    "environment", ENVIRONMENTS, lambda env: f"/v2/{env.project_id}/cas/environments/{env.id}"
-)
+ENVIRONMENT_WRITES = EntityWrites("environment", ENVIRONMENTS, lambda env: f"/v2/{env.project_id}/cas/environments/{env.id}")
 # {CloudEvents type: model of the event's data} (for the bus documentation)
 EVENTS = ENVIRONMENT_WRITES.event_models("created", "updated", "resources_changed", "deleted")
 
@@ -35,7 +33,8 @@ EVENTS = ENVIRONMENT_WRITES.event_models("created", "updated", "resources_change
 @on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, "Create an environment", reply=Environment)
 async def create_environment(body: CreateEnvironment, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     env = rules.new_environment(project, uuid.uuid4().hex, body, deps.clock.millis())
-    return Reply.ok(await ENVIRONMENT_WRITES.create(deps, env))
+    created = await ENVIRONMENT_WRITES.create(deps, env)  # (the event carries its resources)
+    return Reply.ok(rules.as_created(created))  # the answer has them empty, as the reference says
 
 
 @on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_LIST, "List environments", reply=EnvironmentList)
@@ -49,13 +48,7 @@ async def get_environment(body: EnvironmentRef, project: str = Path(), deps: Lif
     return Reply.ok(await ENVIRONMENTS.get(deps.db, project, body.environment_id))
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    Lifecycle.ENVIRONMENT_UPDATE,
-    "Change an environment's name, alias or description",
-    reply=Environment,
-)
+@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_UPDATE, "Change an environment's name, alias or description", reply=Environment)
 async def update_environment(body: UpdateEnvironment, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     changed = await ENVIRONMENT_WRITES.change(
         deps, (project, body.environment_id), lambda env: entities.modified(env, body.body, deps.clock.millis())
@@ -63,16 +56,8 @@ async def update_environment(body: UpdateEnvironment, project: str = Path(), dep
     return Reply.ok(changed)
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    Lifecycle.ENVIRONMENT_CHANGE_RESOURCES,
-    "Add or remove an environment's resources",
-    reply=Environment,
-)
-async def change_environment_resources(
-    body: ChangeEnvironmentResources, project: str = Path(), deps: LifecycleDeps = Context()
-) -> Reply:
+@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_CHANGE_RESOURCES, "Add or remove an environment's resources", reply=Environment)
+async def change_environment_resources(body: ChangeEnvironmentResources, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     changed = await ENVIRONMENT_WRITES.change(
         deps,
         (project, body.environment_id),

@@ -20,12 +20,14 @@ from services.adapters.drivers import Driver, TaskFailed, tasks_for
 from services.adapters.store import component_instances as store
 from services.adapters.store.component_instances import StoredInstance
 from services.adapters.store.outbox import Outbox
+from services.contracts.events import CloudEvent
 from services.contracts.jobs import ExecutionStatus, Job
 from services.domain.jobs import transitions as jobs
 from services.domain.jobs.transitions import JobEvent, JobStep, TaskEvent
 from services.domain.lifecycle import component_instances as rules
 from services.domain.lifecycle.component_instances import InstanceEvent, ProgressOfJob
 from workers.lifecycle.component_instance_events import cloud_events
+from workers.lifecycle.deps import InstanceRemoved
 from workers.lifecycle.job_leases import JobLease, LeaseLost
 
 log = logging.getLogger("openstage.lifecycle.jobs")
@@ -48,7 +50,14 @@ class TaskReporter:
 
 class JobExecution:
     def __init__(
-        self, db: AsyncIOMotorDatabase, outbox: Outbox, clock: Clock, driver: Driver, job: Job, lease: JobLease
+        self,
+        db: AsyncIOMotorDatabase,
+        outbox: Outbox,
+        clock: Clock,
+        driver: Driver,
+        job: Job,
+        lease: JobLease,
+        instance_removed: InstanceRemoved | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -56,6 +65,8 @@ class JobExecution:
         self.driver = driver
         self.job = job  # as this runner holds it (each persisted step applied)
         self.lease = lease
+        # what else goes when a delete job removes the instance (a component being deleted)
+        self.instance_removed = instance_removed
 
     # --- persisting the steps ---------------------------------------------------------------------
     async def _persist(self, step: JobStep) -> None:
@@ -85,9 +96,7 @@ class JobExecution:
     async def progress(self, index: int, message: str, available: int | None) -> None:
         await self._persist(jobs.task_progress(self.job, index, message, available, self.clock.millis()))
 
-    async def finish(
-        self, status: ExecutionStatus, failed_index: int | None = None, message: str | None = None
-    ) -> None:
+    async def finish(self, status: ExecutionStatus, failed_index: int | None = None, message: str | None = None) -> None:
         """End the job (SUCCEEDED, FAILED or CANCELLED), close its tasks, and leave the instance
         where the operation leaves it: released, or handed to the forced delete waiting for it."""
         now = self.clock.millis()
@@ -98,28 +107,29 @@ class JobExecution:
             job = self.job if current is None else self.job.model_copy(update={"handoff_to": current.handoff_to})
             step = jobs.finished(job, status, now, failed_index, message)
             await self.lease.update(step.update, session)
-            events: Sequence[InstanceEvent | JobEvent | TaskEvent] = [
-                *step.events,
-                *await self._leave_instance(job, status, now, session),
-            ]
-            return step.job, cloud_events(events)
+            left, consequences = await self._leave_instance(job, status, now, session)
+            events: Sequence[InstanceEvent | JobEvent | TaskEvent] = [*step.events, *left]
+            return step.job, [*cloud_events(events), *consequences]
 
         self.job = await self.outbox.transaction(write)
 
-    async def _leave_instance(self, job: Job, status: ExecutionStatus, now: int, session) -> list[InstanceEvent]:
+    async def _leave_instance(self, job: Job, status: ExecutionStatus, now: int, session) -> tuple[list[InstanceEvent], list[CloudEvent]]:
+        """Where the job leaves its instance (its events), and the events of what removing the
+        instance brought about in the same transaction (the end of a forced component delete)."""
         held = await self._held(session)
         if held is None:
-            return []
-        after = rules.after_job(
-            held.instance, job.id, job.operation, status, job.target, job.available, job.handoff_to, now
-        )
+            return [], []
+        after = rules.after_job(held.instance, job.id, job.operation, status, job.target, job.available, job.handoff_to, now)
+        consequences: list[CloudEvent] = []
         if after.removed:
             await store.remove(self.db, after.instance.id, job.id, session)
+            if self.instance_removed is not None:
+                consequences = await self.instance_removed(after.instance, session)
         else:
             if after.snapshot is not None:
                 await store.add_snapshot(self.db, after.snapshot, session)
             await store.save(self.db, after.instance, job.id, after.held_by, session)
-        return after.events
+        return after.events, consequences
 
     async def _cancel_requested(self) -> bool:
         current = await store.job(self.db, self.job.id)
@@ -145,19 +155,13 @@ class JobExecution:
             # queued behind a cancelled job: act on the instance as that job left it
             rebase_on = held.instance
             self.job = self.job.model_copy(
-                update={
-                    "before": rebase_on,
-                    "target": rebase_on,
-                    "available": rebase_on.status_detail.available_replica,
-                }
+                update={"before": rebase_on, "target": rebase_on, "available": rebase_on.status_detail.available_replica}
             )
         job = self.job
         tasks = tasks_for(self.driver, job.operation, job.before, job.target, job.replica)
         if [t.key for t in tasks] != [p.key for p in job.plan]:
             await self.finish(
-                E.FAILED,
-                failed_index=jobs.current_task(job),
-                message="the deployment driver's plan changed since the job was submitted",
+                E.FAILED, failed_index=jobs.current_task(job), message="the deployment driver's plan changed since the job was submitted"
             )
             return
         if job.cancel_requested:
@@ -185,13 +189,7 @@ class JobExecution:
                 raise
             except Exception as exc:
                 log.exception("job %s: driver task %s raised", job.id, task.key)
-                await self.finish(
-                    E.FAILED,
-                    failed_index=index,
-                    message=f"{task.name} failed: internal driver error ({type(exc).__name__})",
-                )
+                await self.finish(E.FAILED, failed_index=index, message=f"{task.name} failed: internal driver error ({type(exc).__name__})")
                 return
-            await self._persist(
-                jobs.task_succeeded(self.job, index, result.message, result.available_replica, self.clock.millis())
-            )
+            await self._persist(jobs.task_succeeded(self.job, index, result.message, result.available_replica, self.clock.millis()))
         await self.finish(E.SUCCEEDED)

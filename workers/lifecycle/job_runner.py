@@ -36,6 +36,7 @@ from services.adapters.store.outbox import Outbox
 from services.contracts import subjects
 from services.contracts.jobs import is_terminal
 from services.contracts.subjects import LIFECYCLE
+from workers.lifecycle.deps import InstanceRemoved
 from workers.lifecycle.job_execution import JobExecution
 from workers.lifecycle.job_leases import JobLease, LeaseLost
 
@@ -74,8 +75,12 @@ class JobRunner:
         driver: Driver,
         lease_seconds: float,
         concurrency: int,
+        instance_removed: InstanceRemoved | None = None,
     ) -> None:
         self.db = db
+        # in the last transaction of a delete job that removed its instance (app.compose wires
+        # the end of a forced component delete here)
+        self.instance_removed = instance_removed
         self.js = js
         self.outbox = outbox
         self.clock = clock
@@ -98,9 +103,7 @@ class JobRunner:
             max_ack_pending=10_000,
             filter_subject=work,
         )
-        self._sub = await self.js.pull_subscribe(
-            work, durable=CONSUMER, stream=subjects.JOBS_WORK_STREAM, config=config
-        )
+        self._sub = await self.js.pull_subscribe(work, durable=CONSUMER, stream=subjects.JOBS_WORK_STREAM, config=config)
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def stop(self) -> None:
@@ -195,7 +198,8 @@ class JobRunner:
             return RunOutcome.BUSY
         keep_alive = asyncio.create_task(lease.keep_alive(msg))
         try:
-            await JobExecution(self.db, self.outbox, self.clock, self.driver, claimed, lease).run(held)
+            execution = JobExecution(self.db, self.outbox, self.clock, self.driver, claimed, lease, self.instance_removed)
+            await execution.run(held)
         except asyncio.CancelledError:
             # graceful shutdown: give the lease back so another runner resumes at once
             try:

@@ -34,17 +34,11 @@ _TERMINAL = sorted(s.value for s in TERMINAL)
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[INSTANCES].create_index(
-        [("project_id", ASCENDING), ("component_id", ASCENDING), ("environment_id", ASCENDING), ("name", ASCENDING)],
-        unique=True,
+        [("project_id", ASCENDING), ("component_id", ASCENDING), ("environment_id", ASCENDING), ("name", ASCENDING)], unique=True
     )
     await db[INSTANCES].create_index([("project_id", ASCENDING), ("environment_id", ASCENDING)])
     await db[INSTANCES].create_index(
-        [
-            ("project_id", ASCENDING),
-            ("application_id", ASCENDING),
-            ("component_id", ASCENDING),
-            ("create_time", DESCENDING),
-        ]
+        [("project_id", ASCENDING), ("application_id", ASCENDING), ("component_id", ASCENDING), ("create_time", DESCENDING)]
     )
     await db[SNAPSHOTS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
     await db[JOBS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
@@ -56,9 +50,7 @@ def missing(instance_id: str) -> errors.ServiceError:
 
 def name_taken(name: str) -> errors.ServiceError:
     # 400, as the v2 reference lists for a create that breaks a rule.
-    return errors.bad_request(
-        f"instance name {name!r} already exists for this component in this environment", errors.INSTANCE_NAME_EXISTS
-    )
+    return errors.bad_request(f"instance name {name!r} already exists for this component in this environment", errors.INSTANCE_NAME_EXISTS)
 
 
 def _doc(inst: Instance, active_job_id: str | None) -> dict:
@@ -85,18 +77,14 @@ def _stored(doc: dict) -> StoredInstance:
 
 
 # --- instances -------------------------------------------------------------------------------
-async def insert(
-    db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str, session: AsyncIOMotorClientSession
-) -> None:
+async def insert(db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str, session: AsyncIOMotorClientSession) -> None:
     try:
         await db[INSTANCES].insert_one(_doc(inst, active_job_id), session=session)
     except DuplicateKeyError:
         raise name_taken(inst.name) from None
 
 
-async def name_exists(
-    db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str, name: str
-) -> bool:
+async def name_exists(db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str, name: str) -> bool:
     query = {"project_id": project_id, "component_id": component_id, "environment_id": environment_id, "name": name}
     return await mongo.exists(db[INSTANCES], query)
 
@@ -110,8 +98,7 @@ async def get_stored(
     session: AsyncIOMotorClientSession | None = None,
 ) -> StoredInstance:
     doc = await db[INSTANCES].find_one(
-        {"_id": instance_id, "project_id": project_id, "application_id": application_id, "component_id": component_id},
-        session=session,
+        {"_id": instance_id, "project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session
     )
     if doc is None:
         raise missing(instance_id)
@@ -129,19 +116,13 @@ async def get(
     return (await get_stored(db, project_id, application_id, component_id, instance_id, session)).instance
 
 
-async def by_id(
-    db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None
-) -> StoredInstance | None:
+async def by_id(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> StoredInstance | None:
     doc = await db[INSTANCES].find_one({"_id": instance_id}, session=session)
     return None if doc is None else _stored(doc)
 
 
 async def lock(
-    db: AsyncIOMotorDatabase,
-    instance_id: str,
-    job_id: str,
-    status_detail: StatusDetail,
-    session: AsyncIOMotorClientSession,
+    db: AsyncIOMotorDatabase, instance_id: str, job_id: str, status_detail: StatusDetail, session: AsyncIOMotorClientSession
 ) -> bool:
     """Take the instance's job lock for ``job_id`` (False when another job holds it)."""
     result = await db[INSTANCES].update_one(
@@ -152,15 +133,11 @@ async def lock(
     return result.matched_count == 1
 
 
-async def save(
-    db: AsyncIOMotorDatabase, inst: Instance, job_id: str, lock_after: str | None, session: AsyncIOMotorClientSession
-) -> bool:
+async def save(db: AsyncIOMotorDatabase, inst: Instance, job_id: str, lock_after: str | None, session: AsyncIOMotorClientSession) -> bool:
     """Replace the instance as job ``job_id`` (which must hold its lock) leaves it; ``lock_after``:
     the job holding the lock afterwards (``job_id`` while it runs, None to release it, the forced
     delete's job to hand it over)."""
-    result = await db[INSTANCES].replace_one(
-        {"_id": inst.id, "active_job_id": job_id}, _doc(inst, lock_after), session=session
-    )
+    result = await db[INSTANCES].replace_one({"_id": inst.id, "active_job_id": job_id}, _doc(inst, lock_after), session=session)
     return result.matched_count == 1
 
 
@@ -184,20 +161,22 @@ async def names_in_environment(
 
 
 async def names_of_component(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
 ) -> list[str]:
     cursor = (
         db[INSTANCES]
-        .find(
-            {"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session
-        )
+        .find({"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session)
         .limit(10)
     )
     return [d["name"] async for d in cursor]
+
+
+async def of_component(
+    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
+) -> list[StoredInstance]:
+    """Every instance of the component, with its job lock."""
+    cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session)
+    return [_stored(d) async for d in cursor]
 
 
 # --- snapshots -------------------------------------------------------------------------------
@@ -207,9 +186,7 @@ async def add_snapshot(db: AsyncIOMotorDatabase, snap: Snapshot, session: AsyncI
     await db[SNAPSHOTS].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
 
 
-async def snapshots(
-    db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None
-) -> list[Snapshot]:
+async def snapshots(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> list[Snapshot]:
     return [Snapshot.model_validate(d) async for d in db[SNAPSHOTS].find({"instance_id": instance_id}, session=session)]
 
 
@@ -233,12 +210,7 @@ async def job(db: AsyncIOMotorDatabase, job_id: str, session: AsyncIOMotorClient
 
 
 async def claim_job(
-    db: AsyncIOMotorDatabase,
-    job_id: str,
-    runner: str,
-    now_ms: int,
-    lease_ms: int,
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncIOMotorDatabase, job_id: str, runner: str, now_ms: int, lease_ms: int, session: AsyncIOMotorClientSession | None = None
 ) -> Job | None:
     """Take the job's lease (free, or expired) for ``runner``; None when another runner holds it
     or the job has ended."""

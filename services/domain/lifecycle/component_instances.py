@@ -38,6 +38,7 @@ from services.contracts.component_instances import (
     ExternalAccessCreate,
     Instance,
     InstanceAction,
+    InstanceActionType,
     InstanceCreate,
     InstanceModify,
     InstanceStatus,
@@ -70,6 +71,7 @@ _ACTION_ALLOWED = {
     "restart": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED},
     "scale": {S.RUNNING, S.PARTIALLY_FAILED, S.FAILED},
 }
+ACTIONS = frozenset(a.value for a in InstanceActionType)
 # JOB_TYPE of each operation (DAILY_OPERATION for the others).
 JOB_TYPES = {Op.DEPLOY: JobType.PROVISION, Op.DELETE: JobType.DEPROVISION}
 
@@ -104,7 +106,7 @@ def check_flavor(flavor_id: str) -> None:
 
 
 def platform_of(env: Environment, refer: list[ReferResource]) -> str:
-    """cce for container environments (cce/cci), vmapp for virtual machines (ecs/as)."""
+    """cce for containers (a cce resource), vmapp for virtual machines (ecs/as)."""
     base = [r.type for r in refer if r.type in {t.value for t in BASE_RESOURCE_TYPES}]
     if base:
         return "vmapp" if base[0] in ("ecs", "as") else "cce"
@@ -113,7 +115,7 @@ def platform_of(env: Environment, refer: list[ReferResource]) -> str:
 
 def check_refer_resources(env: Environment, refer: list[ReferResource]) -> None:
     """Each resource must be one of the environment's (ecs may be given as id "Default" when the
-    environment has ECS); exactly one basic resource (cce, cci, ecs, as) says where the instance
+    environment has ECS); exactly one basic resource (cce, ecs, as) says where the instance
     runs; cce needs parameters.namespace, ecs parameters.hosts; dcs takes refer_alias values."""
     known = {(r.type, r.id) for r in [*env.base_resources, *env.optional_resources]}
     env_types = {r.type for r in [*env.base_resources, *env.optional_resources]}
@@ -143,17 +145,14 @@ def check_refer_resources(env: Environment, refer: list[ReferResource]) -> None:
             if not aliases <= _DCS_ALIASES:
                 raise invalid(f"{where}: refer_alias takes distributed_session and/or distributed_cache")
     if len(basics) != 1:
-        raise invalid(
-            "refer_resources must name exactly one basic resource (cce, cci, ecs or as) "
-            f"to deploy on; got {len(basics)}"
-        )
+        raise invalid(f"refer_resources must name exactly one basic resource (cce, ecs or as) to deploy on; got {len(basics)}")
 
 
 def check_artifacts(artifacts: Mapping[str, Artifact], platform: str) -> None:
     if not artifacts:
-        raise invalid(
-            "artifacts is required: give at least one artifact (storage, type, url), "
-            "or give the component a software package source"
+        raise errors.huawei_error(
+            errors.INSTANCE_ARTIFACTS_EMPTY,
+            "give at least one artifact (storage, type, url), or give the component a software package source",
         )
     for key, a in artifacts.items():
         if platform == "vmapp" and a.type != "package":
@@ -288,8 +287,18 @@ class PlannedAction:
     snapshot: Snapshot | None = None
 
 
+def check_action_defined(action: InstanceAction) -> None:
+    """The action is one the reference defines (Huawei's 400 SVCSTG.00100418 otherwise)."""
+    if action.action not in ACTIONS:
+        raise errors.huawei_error(
+            errors.INSTANCE_ACTION_NOT_DEFINED, f"action {action.action!r} is not one of {', '.join(a.value for a in InstanceActionType)}"
+        )
+
+
 def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot]) -> PlannedAction:
-    """Check an action against the instance's status and parameters (400 when it breaks a rule)."""
+    """Check an action against the instance's status and parameters (400 when it breaks a rule;
+    404 SVCSTG.00100436 when a rollback names a version the instance has no snapshot of)."""
+    check_action_defined(action)
     require_idle(inst)
     name = action.action
     status = inst.status_detail.status
@@ -297,8 +306,7 @@ def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot
     allowed = _ACTION_ALLOWED.get(name)
     if allowed is not None and status not in {s.value for s in allowed}:
         raise errors.bad_request(
-            f"cannot {name} instance {inst.name} while it is {status} "
-            f"(allowed in: {', '.join(sorted(s.value for s in allowed))})",
+            f"cannot {name} instance {inst.name} while it is {status} (allowed in: {', '.join(sorted(s.value for s in allowed))})",
             errors.INSTANCE_ACTION_NOT_ALLOWED,
         )
     if name == "scale":
@@ -315,9 +323,8 @@ def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot
         matching = [s for s in snapshots if s.version == params.version]
         if not matching:
             known = ", ".join(sorted({s.version for s in snapshots})) or "none"
-            raise errors.bad_request(
-                f"instance {inst.name} has no snapshot of version {params.version} (snapshots: {known})",
-                errors.INSTANCE_SNAPSHOT_NOT_FOUND,
+            raise errors.huawei_error(
+                errors.SNAPSHOT_NOT_FOUND, f"instance {inst.name} has no snapshot of version {params.version} (snapshots: {known})"
             )
         return PlannedAction(Op.ROLLBACK, snapshot=max(matching, key=lambda s: s.create_time))
     return PlannedAction(JobOperation(name))
@@ -341,12 +348,7 @@ def from_snapshot(inst: Instance, snap: Snapshot) -> Instance:
     """What a rollback deploys: the snapshot's version, artifacts, configuration and flavor; the
     current replica count stays (scaling is not undone by a rollback)."""
     return inst.model_copy(
-        update={
-            "version": snap.version,
-            "artifacts": snap.artifacts,
-            "configuration": snap.configuration,
-            "flavor_id": snap.flavor_id,
-        }
+        update={"version": snap.version, "artifacts": snap.artifacts, "configuration": snap.configuration, "flavor_id": snap.flavor_id}
     )
 
 
@@ -406,9 +408,7 @@ def target_of(inst: Instance, action: PlannedAction) -> Instance:
     return inst
 
 
-def locked_for_job(
-    current: Instance, operation: JobOperation, job_id: str, replica: int | None = None
-) -> tuple[Instance, InstanceEvent]:
+def locked_for_job(current: Instance, operation: JobOperation, job_id: str, replica: int | None = None) -> tuple[Instance, InstanceEvent]:
     """The instance once job ``job_id`` of ``operation`` holds it: in the operation's transitional
     status, showing the job as its last (SUBMITTED)."""
     locked = _with_detail(
@@ -471,9 +471,7 @@ def after_job(
     - then, when a forced delete waits (``handoff_to``), that job takes the instance: DELETING."""
     detail = current.status_detail
     if status == ExecutionStatus.SUCCEEDED and operation == Op.DELETE:
-        gone = _with_detail(
-            current, status=S.DELETED, available_replica=0, last_job_status=ExecutionStatus.SUCCEEDED.value
-        )
+        gone = _with_detail(current, status=S.DELETED, available_replica=0, last_job_status=ExecutionStatus.SUCCEEDED.value)
         return InstanceAfterJob(gone, removed=True, events=[InstanceEvent(InstanceVerb.DELETED, gone)])
     snapshot = None
     verb = InstanceVerb.STATUS_CHANGED
@@ -502,14 +500,10 @@ def after_job(
     else:
         final = _with_detail(
             current,
-            status=status_after_failure(detail.replica, available)
-            if status == ExecutionStatus.FAILED
-            else detail.status,
+            status=status_after_failure(detail.replica, available) if status == ExecutionStatus.FAILED else detail.status,
             available_replica=available,
             last_job_status=status.value,
         )
     if handoff_to:
-        final = _with_detail(
-            final, status=S.DELETING, last_job_id=handoff_to, last_job_status=ExecutionStatus.SUBMITTED.value
-        )
+        final = _with_detail(final, status=S.DELETING, last_job_id=handoff_to, last_job_status=ExecutionStatus.SUBMITTED.value)
     return InstanceAfterJob(final, held_by=handoff_to or None, snapshot=snapshot, events=[InstanceEvent(verb, final)])

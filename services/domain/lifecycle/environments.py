@@ -1,20 +1,23 @@
-"""Environment rules: building and re-resourcing an environment. Pure: no I/O.
-(Renaming one, and name uniqueness: ``services.domain.lifecycle.entities``.)"""
+"""Environment rules: building and re-resourcing an environment, and when one may be deleted.
+Pure: no I/O. (Renaming one, and name uniqueness: ``services.domain.lifecycle.entities``.)
+
+From the reference ("Creating an Environment", servicestage_06_0023): the basic resources are
+cce, ecs and as; an environment has at least one (Huawei's 400 SVCSTG.00100422 "base resource can
+not empty"); the create answer returns ``base_resources`` and ``optional_resources`` empty
+("返回为空"), the other calls return them. Deleting an environment documents 204/400/404/500
+(servicestage_06_0026): one that still has instances is refused with 400 SVCSTG.00100402
+("component was deployed, uninstall first")."""
 
 from __future__ import annotations
 
-from services.contracts.environments import (
-    BASE_RESOURCE_TYPES,
-    CreateEnvironment,
-    Environment,
-    EnvironmentResourceModify,
-    Resource,
-)
+from services.contracts import errors
+from services.contracts.environments import BASE_RESOURCE_TYPES, CreateEnvironment, Environment, EnvironmentResourceModify, Resource
 from services.contracts.errors import bad_request
 from services.domain.lifecycle.entities import created_fields
 
 
 def _check_base(resources: list[Resource]) -> None:
+    """Only basic resource types among ``resources``."""
     wrong = [r.type for r in resources if r.type not in {t.value for t in BASE_RESOURCE_TYPES}]
     if wrong:
         allowed = ", ".join(sorted(t.value for t in BASE_RESOURCE_TYPES))
@@ -32,7 +35,13 @@ def _dedupe(resources: list[Resource]) -> list[Resource]:
     return out
 
 
+def _check_not_empty(base: list[Resource]) -> None:
+    if not base:
+        raise errors.huawei_error(errors.BASE_RESOURCE_EMPTY, "base_resources must name at least one basic resource (cce, ecs or as)")
+
+
 def new_environment(project_id: str, env_id: str, cmd: CreateEnvironment, now_ms: int) -> Environment:
+    _check_not_empty(cmd.base_resources)
     _check_base(cmd.base_resources)
     return Environment.model_validate(
         {
@@ -49,9 +58,21 @@ def with_resources(env: Environment, change: EnvironmentResourceModify, now_ms: 
     _check_base(change.add_base_resources)
     removed = {(r.type, r.id) for r in change.remove_resources}
     base = [r for r in _dedupe(env.base_resources + change.add_base_resources) if (r.type, r.id) not in removed]
-    optional = [
-        r for r in _dedupe(env.optional_resources + change.add_optional_resources) if (r.type, r.id) not in removed
-    ]
-    if not base:
-        raise bad_request("an environment needs at least one base resource")
+    optional = [r for r in _dedupe(env.optional_resources + change.add_optional_resources) if (r.type, r.id) not in removed]
+    _check_not_empty(base)
     return env.model_copy(update={"base_resources": base, "optional_resources": optional, "update_time": now_ms})
+
+
+def as_created(env: Environment) -> Environment:
+    """The environment as the create call answers it: its resources empty (the reference's
+    response table: "基础资源……返回为空", "可选资源……返回为空"); GET returns them."""
+    return env.model_copy(update={"base_resources": [], "optional_resources": []})
+
+
+def check_deletable(environment_id: str, instance_names: list[str]) -> None:
+    """An environment is deleted only once no component instance is deployed in it."""
+    if instance_names:
+        raise errors.huawei_error(
+            errors.COMPONENT_DEPLOYED,
+            f"environment {environment_id} has component instances deployed ({', '.join(instance_names)}): delete them first",
+        )
