@@ -273,9 +273,7 @@ def _faststream_schema(workers: list[WorkerDocs]) -> tuple[dict, dict[str, Paylo
             return ping
 
         broker.subscriber(
-            subjects.ping(w.name),
-            title=f"{w.name}.ping",
-            description=f"Liveness of the {w.name} worker: every process of it answers.",
+            subjects.ping(w.name), title=f"{w.name}.ping", description=f"Liveness of the {w.name} worker: every process of it answers."
         )(make_ping(w.name))
         for event_type, data_model in sorted(w.events.items()):
             _, entity, verb = _event_parts(event_type)
@@ -408,9 +406,7 @@ def _renamed_schemas(schemas: dict[str, dict], rename: dict[str, str]) -> dict[s
     return {rename.get(name, name): _renamed(schema, rename) for name, schema in schemas.items()}
 
 
-def _reply_schema(
-    command: str, calls: list[HttpCall], handler: CommandHandler | None, result_ref: dict | None, error_ref: dict
-) -> dict:
+def _reply_schema(command: str, calls: list[HttpCall], handler: CommandHandler | None, result_ref: dict | None, error_ref: dict) -> dict:
     """The reply envelope of a command: ``result`` as its handler declares it."""
     statuses = sorted({c.status for c in calls}) or [200]
     reply = handler.reply if handler else NOT_DECLARED
@@ -454,19 +450,12 @@ def _add_reply(doc: dict, op_key: str, op: dict, payload: dict, description: str
         "description": description,
         "messages": {"Reply": {"$ref": f"#/components/messages/{message_key}"}},
     }
-    op["reply"] = {
-        "channel": {"$ref": f"#/channels/{channel_key}"},
-        "messages": [{"$ref": f"#/channels/{channel_key}/messages/Reply"}],
-    }
+    op["reply"] = {"channel": {"$ref": f"#/channels/{channel_key}"}, "messages": [{"$ref": f"#/channels/{channel_key}/messages/Reply"}]}
 
 
-def _complete(
-    doc: dict, payloads: dict[str, Payload], workers: list[WorkerDocs], http: dict[tuple[str, str], list[HttpCall]]
-) -> dict:
+def _complete(doc: dict, payloads: dict[str, Payload], workers: list[WorkerDocs], http: dict[tuple[str, str], list[HttpCall]]) -> dict:
     emitters = {event_type: w.name for w in workers for event_type in w.events}
-    doc["x-openstage-workers"] = [
-        {"name": w.name, "module": w.module, "declares_events": bool(w.events)} for w in workers
-    ]
+    doc["x-openstage-workers"] = [{"name": w.name, "module": w.module, "declares_events": bool(w.events)} for w in workers]
     handlers = command_handlers(workers)
     result_models = {key: _reply_result_model(h) for key, h in handlers.items()}
     results = [(m, "serialization") for m in result_models.values() if m is not None]
@@ -493,9 +482,7 @@ def _complete(
             if handler:
                 op["x-openstage-handler"] = ", ".join(handler.names)
             if calls:
-                op["x-openstage-http"] = [
-                    {"method": c.method, "path": c.path, "summary": c.summary, "status": c.status} for c in calls
-                ]
+                op["x-openstage-http"] = [{"method": c.method, "path": c.path, "summary": c.summary, "status": c.status} for c in calls]
                 op["description"] = "HTTP equivalent: " + ", ".join(f"`{c.method} {c.path}`" for c in calls) + "."
             else:
                 op["description"] = "Bus only: no HTTP route forwards to this command."
@@ -505,8 +492,7 @@ def _complete(
                 op_key,
                 op,
                 _reply_schema(op_key, calls, handler, result_ref, error_ref),
-                "The requester's inbox (the request's NATS reply subject; a tenant's is "
-                f"{nats_auth.tenant_inbox_prefix('<AK>')}.*).",
+                f"The requester's inbox (the request's NATS reply subject; a tenant's is {nats_auth.tenant_inbox_prefix('<AK>')}.*).",
             )
         elif address.startswith(subjects.PING_PREFIX + "."):
             op["tags"] = [{"name": "liveness"}]

@@ -55,9 +55,7 @@ class BusClient:
             log.error("malformed reply on %s: %.200r", subject, msg.data)
             raise errors.ServiceError(500, errors.INTERNAL, "internal error") from None
 
-    async def forward(
-        self, path: str, project_id: str, command: Command, payload: BaseModel | bytes | None
-    ) -> Response:
+    async def forward(self, path: str, project_id: str, command: Command, payload: BaseModel | bytes | None) -> Response:
         """Request ``command`` with ``payload`` and answer with its reply as the HTTP response to ``path``."""
         try:
             reply = await self.request(project_id, command, payload)

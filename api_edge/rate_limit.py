@@ -20,11 +20,7 @@ class RateLimiter:
     """``rate`` requests per second on average, bursts up to ``burst``. rate <= 0 disables it."""
 
     def __init__(
-        self,
-        rate: float,
-        burst: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
+        self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
     ) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(rate, 1.0)

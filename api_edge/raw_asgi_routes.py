@@ -32,9 +32,7 @@ class RawCall:
     payload: BaseModel
 
 
-def match(
-    method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()
-) -> RawCall | None:
+def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> RawCall | None:
     """The raw-ASGI route a request is for, else None (FastAPI answers it). Pure: unit-tested."""
     if not path.startswith("/v4/"):
         return None

@@ -8,10 +8,6 @@ async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"17")],
-        }
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-length", b"17")]}
     )
     await send({"type": "http.response.body", "body": BODY})

@@ -95,14 +95,7 @@ def have_wrk() -> bool:
 
 
 def run_wrk(
-    url: str,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: str | None,
-    seconds: float,
-    connections: int,
-    threads: int = 2,
+    url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int, threads: int = 2
 ) -> Result:
     script = _WRK_SCRIPT % {"method": _lua(method), "path": _lua(path), "headers": _lua(headers), "body": _lua(body)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -139,13 +132,7 @@ def run_wrk(
 
 # --- asyncio HTTP/1.1 client ---------------------------------------------------------------------
 async def _worker(
-    host: str,
-    port: int,
-    make: Callable[[int], bytes],
-    deadline: float,
-    latencies: list[float],
-    statuses: dict[str, int],
-    wid: int,
+    host: str, port: int, make: Callable[[int], bytes], deadline: float, latencies: list[float], statuses: dict[str, int], wid: int
 ) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     errors = 0
@@ -183,9 +170,7 @@ def build_request(host: str, method: str, path: str, headers: dict[str, str], bo
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
-def run_python(
-    url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int
-) -> Result:
+def run_python(url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int) -> Result:
     parts = urlsplit(url)
 
     def make(n: int) -> bytes:
@@ -197,10 +182,7 @@ def run_python(
         statuses: dict[str, int] = {}
         started = time.perf_counter()
         errors = await asyncio.gather(
-            *(
-                _worker(parts.hostname, parts.port, make, started + seconds, latencies, statuses, i)
-                for i in range(connections)
-            )
+            *(_worker(parts.hostname, parts.port, make, started + seconds, latencies, statuses, i) for i in range(connections))
         )
         return from_latencies(latencies, time.perf_counter() - started, sum(errors), statuses)
 
@@ -208,14 +190,7 @@ def run_python(
 
 
 def run_http(
-    url: str,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: str | None,
-    seconds: float,
-    connections: int,
-    loadgen: str = "auto",
+    url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int, loadgen: str = "auto"
 ) -> Result:
     """``body`` may contain ``{{n}}``, replaced by a number unique to each request."""
     if loadgen == "wrk" or (loadgen == "auto" and have_wrk()):

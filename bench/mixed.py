@@ -120,10 +120,7 @@ class MixedLoad:
     # --- plumbing ---------------------------------------------------------------------------------
     async def __aenter__(self) -> MixedLoad:
         self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=self.headers,
-            timeout=self.timeout,
-            limits=httpx.Limits(max_connections=self.concurrency + 4),
+            base_url=self.base_url, headers=self.headers, timeout=self.timeout, limits=httpx.Limits(max_connections=self.concurrency + 4)
         )
         return self
 
@@ -131,9 +128,7 @@ class MixedLoad:
         if self._client:
             await self._client.aclose()
 
-    async def call(
-        self, op: str, key: str, method: str, path: str, json: Any = None, body: Any = None
-    ) -> tuple[Call, Any]:
+    async def call(self, op: str, key: str, method: str, path: str, json: Any = None, body: Any = None) -> tuple[Call, Any]:
         started, t0 = time.time(), time.perf_counter()
         status, error, payload = None, "", None
         try:
@@ -201,21 +196,11 @@ class MixedLoad:
                 "category": "Webapp",
                 "source": {
                     "kind": "artifact",
-                    "spec": {
-                        "storage": "swr",
-                        "type": "package",
-                        "url": "swr.example.com/org/web:1.0.0",
-                        "auth": "iam",
-                    },
+                    "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/org/web:1.0.0", "auth": "iam"},
                 },
             },
         )
-        self.target = {
-            "environment_id": env["id"],
-            "application_id": app["id"],
-            "component_id": comp["id"],
-            "component_name": comp["name"],
-        }
+        self.target = {"environment_id": env["id"], "application_id": app["id"], "component_id": comp["id"], "component_name": comp["name"]}
         svc = await ok(
             "setup.service",
             "POST",
@@ -231,9 +216,7 @@ class MixedLoad:
         roll = self.rng.random()
         if len(live) < self.max_envs and (roll < 0.4 or not live):
             name = f"ce-{uuid.uuid4().hex[:10]}"
-            c, payload = await self.call(
-                "env.create", name, "POST", f"/v2/{self.project}/cas/environments", {"name": name, **ENV_BODY}
-            )
+            c, payload = await self.call("env.create", name, "POST", f"/v2/{self.project}/cas/environments", {"name": name, **ENV_BODY})
             if c.acked:
                 self.envs[payload["id"]] = EnvModel(payload["id"], name)
             elif c.status is None or c.status >= 500:
@@ -376,10 +359,7 @@ class MixedLoad:
             return
         if roll < 0.25:
             await self.call(
-                "registry.find",
-                sid,
-                "GET",
-                f"/v4/{p}/registry/instances?appId=chaos&serviceName={self.service_name}&version=latest",
+                "registry.find", sid, "GET", f"/v4/{p}/registry/instances?appId=chaos&serviceName={self.service_name}&version=latest"
             )
             return
         if not live:

@@ -12,12 +12,7 @@ from bench.loadgen import Result, from_latencies
 
 
 async def _run(
-    url: str,
-    subject: str,
-    payload: Callable[[int], bytes],
-    seconds: float,
-    concurrency: int,
-    ok: Callable[[bytes], bool],
+    url: str, subject: str, payload: Callable[[int], bytes], seconds: float, concurrency: int, ok: Callable[[bytes], bool]
 ) -> Result:
     nc = await nats.connect(url)
     latencies: list[float] = []

@@ -156,16 +156,12 @@ class Bench:
         )
         return row
 
-    def http_scene(
-        self, scene: str, method: str, path: str, body: str | None = None, ceiling: str = "hello", note: str = ""
-    ) -> Row:
+    def http_scene(self, scene: str, method: str, path: str, body: str | None = None, ceiling: str = "hello", note: str = "") -> Row:
         headers = dict(AUTH)
         return self.measure(
             scene,
             "HTTP",
-            lambda: run_http(
-                self.base, method, path, headers, body, self.args.seconds, self.args.connections, self.args.loadgen
-            ),
+            lambda: run_http(self.base, method, path, headers, body, self.args.seconds, self.args.connections, self.args.loadgen),
             ceiling,
             note,
         )
@@ -198,31 +194,20 @@ class Bench:
                 "ceiling: bare ASGI hello world",
                 "HTTP",
                 lambda: run_http(
-                    f"http://127.0.0.1:{port}",
-                    "GET",
-                    "/",
-                    {},
-                    None,
-                    self.args.seconds,
-                    self.args.connections,
-                    self.args.loadgen,
+                    f"http://127.0.0.1:{port}", "GET", "/", {}, None, self.args.seconds, self.args.connections, self.args.loadgen
                 ),
             )
         finally:
             stop(hello)
         echo = subprocess.Popen(
-            [sys.executable, "-m", "bench.nats_echo", self.system.nats_url, "bench.echo"],
-            stdout=subprocess.PIPE,
-            text=True,
+            [sys.executable, "-m", "bench.nats_echo", self.system.nats_url, "bench.echo"], stdout=subprocess.PIPE, text=True
         )
         try:
             echo.stdout.readline()
             self.measure(
                 "ceiling: bare nats-py request-reply",
                 "NATS",
-                lambda: run_nats(
-                    self.system.nats_url, "bench.echo", lambda n: b'{"n":1}', self.args.seconds, self.args.connections
-                ),
+                lambda: run_nats(self.system.nats_url, "bench.echo", lambda n: b'{"n":1}', self.args.seconds, self.args.connections),
             )
         finally:
             echo.terminate()
@@ -231,8 +216,7 @@ class Bench:
     # --- registry set-up ---------------------------------------------------------------------
     def create_service(self, name: str, version: str = "1.0.0") -> str:
         r = self.http.post(
-            f"/v4/{PROJECT}/registry/microservices",
-            json={"service": {"serviceName": name, "appId": "bench", "version": version}},
+            f"/v4/{PROJECT}/registry/microservices", json={"service": {"serviceName": name, "appId": "bench", "version": version}}
         )
         r.raise_for_status()
         return r.json()["serviceId"]
@@ -279,41 +263,22 @@ class Bench:
 
     # --- scenes ------------------------------------------------------------------------------
     def registry_scenes(self, sizes: tuple[int, int] = (100, 1000)) -> None:
-        grow = self.create_service("bench-grow")
-        self.http_scene(
-            "register growing instances",
-            "POST",
-            f"/v4/{PROJECT}/registry/microservices/{grow}/instances",
-            json.dumps(
-                {
-                    "instance": {
-                        "hostName": "g-{{n}}",
-                        "endpoints": ["rest://g-{{n}}:8080"],
-                        "healthCheck": {"mode": "push", "interval": 600, "times": 3},
-                    }
-                }
-            ),
-        )
-        same = self.create_service("bench-same")
-        self.http_scene(
-            "register the same instance",
-            "POST",
-            f"/v4/{PROJECT}/registry/microservices/{same}/instances",
-            json.dumps(
-                {
-                    "instance": {
-                        "hostName": "same",
-                        "endpoints": ["rest://same:8080"],
-                        "healthCheck": {"mode": "push", "interval": 600, "times": 3},
-                    }
-                }
-            ),
-        )
+        for title, name, host in (
+            ("register growing instances", "bench-grow", "g-{{n}}"),
+            ("register the same instance", "bench-same", "same"),
+        ):
+            service_id = self.create_service(name)
+            instance = {
+                "hostName": host,
+                "endpoints": [f"rest://{host}:8080"],
+                "healthCheck": {"mode": "push", "interval": 600, "times": 3},
+            }
+            self.http_scene(
+                title, "POST", f"/v4/{PROJECT}/registry/microservices/{service_id}/instances", json.dumps({"instance": instance})
+            )
         one = self.create_service("bench-one")
         iid = self.register(one, "one")
-        self.http_scene(
-            "heartbeat one instance", "PUT", f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat"
-        )
+        self.http_scene("heartbeat one instance", "PUT", f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat")
         self.http_scene("find one instance", "GET", self.find_path("bench-one"))
         for size in sizes:
             name = f"bench-{size}"
@@ -339,17 +304,13 @@ class Bench:
         self.measure(
             "heartbeat one instance",
             "NATS",
-            lambda: run_nats(
-                self.system.nats_url, hb_subject, lambda n: hb_payload, self.args.seconds, self.args.connections, ok
-            ),
+            lambda: run_nats(self.system.nats_url, hb_subject, lambda n: hb_payload, self.args.seconds, self.args.connections, ok),
             "nats",
         )
         self.measure(
             "find one instance",
             "NATS",
-            lambda: run_nats(
-                self.system.nats_url, find_subject, lambda n: find_payload, self.args.seconds, self.args.connections, ok
-            ),
+            lambda: run_nats(self.system.nats_url, find_subject, lambda n: find_payload, self.args.seconds, self.args.connections, ok),
             "nats",
         )
 
@@ -380,12 +341,7 @@ class Bench:
         h = self.http
         env = h.post(
             f"/v2/{PROJECT}/cas/environments",
-            json={
-                "name": "bench-deploy",
-                "deploy_mode": "container",
-                "vpc_id": "v",
-                "base_resources": [{"id": "cce-1", "type": "cce"}],
-            },
+            json={"name": "bench-deploy", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "cce-1", "type": "cce"}]},
         ).json()
         app = h.post(f"/v2/{PROJECT}/cas/applications", json={"name": "bench-app"}).json()
         comp = h.post(
@@ -397,12 +353,7 @@ class Bench:
                 "sub_category": "Web",
                 "source": {
                     "kind": "artifact",
-                    "spec": {
-                        "storage": "swr",
-                        "type": "package",
-                        "url": "swr.example.com/bench/app:1.0.0",
-                        "auth": "iam",
-                    },
+                    "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"},
                 },
             },
         )
@@ -422,12 +373,7 @@ class Bench:
                     "replica": 1,
                     "version": "1.0.0",
                     "artifacts": {
-                        comp["name"]: {
-                            "storage": "swr",
-                            "type": "image",
-                            "url": "swr.example.com/bench/app:1.0.0",
-                            "auth": "iam",
-                        }
+                        comp["name"]: {"storage": "swr", "type": "image", "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}
                     },
                     "refer_resources": [{"id": "cce-1", "type": "cce", "parameters": {"namespace": "default"}}],
                 },
@@ -531,9 +477,7 @@ class Bench:
             note=f"{events} changes x {subscribers} JetStream consumers; TPS = deliveries/s; latency = event time to receipt",
         )
         self.rows.append(row)
-        print(
-            f"  {row.scene:<34} {row.tps:>9.1f} deliveries/s  lag p50 {row.p50_ms} ms p95 {row.p95_ms} ms", flush=True
-        )
+        print(f"  {row.scene:<34} {row.tps:>9.1f} deliveries/s  lag p50 {row.p50_ms} ms p95 {row.p95_ms} ms", flush=True)
 
     def scale_run(self) -> None:
         """10,000 instances across 100 services, then heartbeat and find-100 again."""
@@ -544,11 +488,7 @@ class Bench:
             self.register_many(sid, f"scale-{i}", 100)
         self.extra["scale_setup_seconds"] = round(time.perf_counter() - t0, 1)
         one, iid = self.extra["heartbeat_target"]
-        self.http_scene(
-            "heartbeat one instance @10k",
-            "PUT",
-            f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat",
-        )
+        self.http_scene("heartbeat one instance @10k", "PUT", f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat")
         self.http_scene("find 100 instances @10k", "GET", self.find_path("scale-0"))
 
     # --- output ------------------------------------------------------------------------------
@@ -570,9 +510,7 @@ class Bench:
                 "seconds": self.args.seconds,
                 "runs": self.args.runs,
                 "connections": self.args.connections,
-                "loadgen": "wrk"
-                if (self.args.loadgen == "wrk" or (self.args.loadgen == "auto" and have_wrk()))
-                else "python",
+                "loadgen": "wrk" if (self.args.loadgen == "wrk" or (self.args.loadgen == "auto" and have_wrk())) else "python",
             },
             "rows": [asdict(r) for r in self.rows],
             "extra": {k: v for k, v in self.extra.items() if k != "heartbeat_target"},
@@ -596,8 +534,7 @@ def markdown_table(report: dict) -> str:
         ratio = f"{r['ratio_to_ceiling']:.2f}" if r["ratio_to_ceiling"] is not None else ""
         rss = ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mb"].items())
         lines.append(
-            f"| {r['scene']} | {r['via']} | {r['tps']:,.0f} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
-            f"| {ratio} | {sc} | {rss} |"
+            f"| {r['scene']} | {r['via']} | {r['tps']:,.0f} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {ratio} | {sc} | {rss} |"
         )
     return "\n".join(lines)
 
@@ -620,9 +557,7 @@ def main(argv: list[str] | None = None) -> None:
         args.seconds, args.runs = 1.0, 1
     groups = set(args.only.split(","))
     bench = Bench(args)
-    print(
-        f"openstage bench: {args.runs} runs x {args.seconds:g}s per scene, {args.connections} connections", flush=True
-    )
+    print(f"openstage bench: {args.runs} runs x {args.seconds:g}s per scene, {args.connections} connections", flush=True)
     bench.start()
     try:
         if "ceilings" in groups:

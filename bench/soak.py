@@ -192,9 +192,7 @@ async def soak(system: System, args: argparse.Namespace) -> dict:
     capacity = None
     rate = args.rate
     if rate is None:
-        print(
-            f"measuring capacity: mixed load, {args.concurrency} in flight, {args.capacity_seconds:g}s ...", flush=True
-        )
+        print(f"measuring capacity: mixed load, {args.concurrency} in flight, {args.capacity_seconds:g}s ...", flush=True)
         capacity = await measure_capacity(base_url, args.capacity_seconds, args.concurrency)
         rate = max(1.0, capacity / 2)
         print(f"capacity {capacity:.1f} ops/s -> soak at {rate:.1f} ops/s", flush=True)
@@ -258,9 +256,7 @@ async def settle(mongodb_url: str, seconds: float = 30.0) -> dict:
     try:
         while True:
             lc = client["openstage_lifecycle"]
-            open_jobs = len(
-                await lc.instance_jobs.find({"status": {"$nin": [s.value for s in TERMINAL]}}, {"_id": 1}).to_list(None)
-            )
+            open_jobs = len(await lc.instance_jobs.find({"status": {"$nin": [s.value for s in TERMINAL]}}, {"_id": 1}).to_list(None))
             jobs = len(await lc.instance_jobs.find({}, {"_id": 1}).to_list(None))
             outbox = {d: len(await client[f"openstage_{d}"].outbox.find({}, {"_id": 1}).to_list(None)) for d in WORKERS}
             if (not open_jobs and not any(outbox.values())) or time.monotonic() > deadline:
@@ -278,13 +274,7 @@ def trend(ts: list[float], ys: list[float]) -> dict:
     import numpy as np
 
     if len(ts) < 6:
-        return {
-            "slope_per_hour": 0.0,
-            "fitted_change": 0.0,
-            "mean": ys[-1] if ys else 0.0,
-            "level_rise": 0.0,
-            "noise": 0.0,
-        }
+        return {"slope_per_hour": 0.0, "fitted_change": 0.0, "mean": ys[-1] if ys else 0.0, "level_rise": 0.0, "noise": 0.0}
     third = ts[-1] / 3
     pts = [(t, y) for t, y in zip(ts, ys, strict=True) if t >= third]
     x = np.array([p[0] for p in pts]) / 3600
@@ -307,12 +297,7 @@ def growing(tr: dict, absolute: float, relative: float) -> bool:
     ``relative`` x the mean and more than twice the scatter around the fit (a garbage collector's
     sawtooth is scatter), and the last third's level is above the middle third's."""
     change = tr["fitted_change"]
-    return (
-        change > absolute
-        and change > relative * max(tr["mean"], 1e-9)
-        and change > 2 * tr["noise"]
-        and tr["level_rise"] > absolute / 2
-    )
+    return change > absolute and change > relative * max(tr["mean"], 1e-9) and change > 2 * tr["noise"] and tr["level_rise"] > absolute / 2
 
 
 def analyse(result: dict) -> dict:
@@ -356,9 +341,7 @@ def analyse(result: dict) -> dict:
         "lag_p95_ms_median": round(percentile(sorted(lag95), 50), 1),
         "lag_p95_ms_worst": max(lag95, default=0.0),
         "lag_max_ms": max((s["lag_max_ms"] for s in samples), default=0.0),
-        "delivery_p95_ms_median": round(
-            percentile(sorted(s["delivery_p95_ms"] for s in samples if s["events"]), 50), 1
-        ),
+        "delivery_p95_ms_median": round(percentile(sorted(s["delivery_p95_ms"] for s in samples if s["events"]), 50), 1),
         "lag_p95_trend": trend(lag_ts, lag95),
         "latency_p95_ms_median": round(percentile(sorted(s["latency_p95_ms"] for s in samples), 50), 1),
         "processes": per_process,
@@ -414,12 +397,7 @@ def plot(result: dict, summary: dict, path: Path) -> None:
     ax.legend(loc="upper left", fontsize=8)
     other = ax.twinx()
     other.plot(
-        t,
-        [s["loadavg1"] for s in samples],
-        color="black",
-        linewidth=0.8,
-        linestyle="--",
-        label="machine load average (1 min), all users",
+        t, [s["loadavg1"] for s in samples], color="black", linewidth=0.8, linestyle="--", label="machine load average (1 min), all users"
     )
     other.set_ylabel("load average")
     other.legend(loc="upper right", fontsize=8)
@@ -463,13 +441,9 @@ def markdown(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=30.0)
-    p.add_argument(
-        "--rate", type=float, default=None, help="operations per second (default: half the capacity, measured first)"
-    )
+    p.add_argument("--rate", type=float, default=None, help="operations per second (default: half the capacity, measured first)")
     p.add_argument("--concurrency", type=int, default=16, help="operations in flight at most")
     p.add_argument("--capacity-seconds", type=float, default=30.0)
     p.add_argument("--sample-seconds", type=float, default=5.0)
@@ -498,11 +472,7 @@ def main(argv: list[str] | None = None) -> None:
         json.dumps(
             {
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "load_average_at_end": os.getloadavg(),
-                },
+                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average_at_end": os.getloadavg()},
                 "args": vars(args),
                 "summary": summary,
                 **result,

@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['operation']} | {r['driver']} | {r['ops_per_s']:,.0f} | {r['p50_ms']} | {r['p95_ms']} "
-            f"| {r.get('ratio_to_motor', '')} |"
+            f"| {r['operation']} | {r['driver']} | {r['ops_per_s']:,.0f} | {r['p50_ms']} | {r['p95_ms']} | {r.get('ratio_to_motor', '')} |"
         )
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -142,10 +142,7 @@ async def run(args: argparse.Namespace) -> int:
             log(f"NATS refused the consumer: is {ak} granted project {args.project}? ({refused[0]})")
             return 2
         info = create.result()
-        log(
-            f"created durable consumer {args.durable} (filter {wanted.filter_subject}, "
-            f"deliver {wanted.deliver_policy.value})"
-        )
+        log(f"created durable consumer {args.durable} (filter {wanted.filter_subject}, deliver {wanted.deliver_policy.value})")
 
     sub = await js.subscribe_bind(STREAM, info.config, args.durable, manual_ack=True)
     log(f"consuming {STREAM} on {info.config.deliver_subject}; Ctrl-C to stop")
@@ -195,14 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ak", help="access key (NATS user); default OPENSTAGE_AK")
     parser.add_argument("--sk", help="secret key (NATS password); default OPENSTAGE_SK")
     parser.add_argument(
-        "--credentials-file",
-        default=".openstage/credentials.json",
-        help="used when no AK/SK is given (written by `openstage up`)",
+        "--credentials-file", default=".openstage/credentials.json", help="used when no AK/SK is given (written by `openstage up`)"
     )
     parser.add_argument("--project", required=True, help="project id whose events to follow")
-    parser.add_argument(
-        "--durable", required=True, help="consumer name (letters, digits, '-', '_'): reuse it to resume"
-    )
+    parser.add_argument("--durable", required=True, help="consumer name (letters, digits, '-', '_'): reuse it to resume")
     parser.add_argument(
         "--type",
         action="append",

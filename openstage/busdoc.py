@@ -221,11 +221,7 @@ def render(doc: dict) -> str:
                 line += " HTTP: " + ", ".join(f"`{h['method']} {h['path']}`" for h in http) + "."
             else:
                 line += " Bus only (no HTTP route)."
-            out += [
-                line.strip(),
-                "",
-                f"**Handler** {_handler(op)} (queue group `{op['x-openstage-command']['queue']}`).",
-            ]
+            out += [line.strip(), "", f"**Handler** {_handler(op)} (queue group `{op['x-openstage-command']['queue']}`)."]
             name, payload = _message_payload(doc, channel)
             out += ["", f"**Payload** `{name or 'object'}`:", "", *_table(s.rows(payload))]
             reply_channel = _reply_channel(doc, op)
@@ -240,12 +236,7 @@ def render(doc: dict) -> str:
                     text = f"status {statuses}, `result`: {'any JSON value' if kind == 'any' else kind}."
                 out += [f"**Reply**: {text}", ""]
 
-    out += [
-        "## Events",
-        "",
-        "Every event is a CloudEvent (structured JSON) with these attributes; `data` depends on the type.",
-        "",
-    ]
+    out += ["## Events", "", "Every event is a CloudEvent (structured JSON) with these attributes; `data` depends on the type.", ""]
     envelope = [(f, t, r, n or ENVELOPE_NOTES.get(f, "")) for f, t, r, n in s.rows({"$ref": REF_PREFIX + "CloudEvent"})]
     out += _table([row if row[0] != "data" else ("data", "object", True, ENVELOPE_NOTES["data"]) for row in envelope])
     if events:

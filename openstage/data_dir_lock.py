@@ -36,9 +36,7 @@ class DataDirLock:
             os.close(fd)
             who = f"another `openstage up` (pid {holder})" if holder else "another `openstage up`"
             how = f"stop it first (Ctrl-C in its terminal, or kill {holder})" if holder else "stop it first"
-            raise StartupError(
-                f"data directory {data_dir} is in use by {who}; {how}, or use another --data-dir"
-            ) from None
+            raise StartupError(f"data directory {data_dir} is in use by {who}; {how}, or use another --data-dir") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(path, fd)

@@ -63,9 +63,7 @@ def listener_of(port: int) -> int | None:
 def ensure_can_listen(host: str, port: int, option: str = "--port") -> None:
     """StartupError (one line) when nothing could listen on host:port, as uvicorn would try it."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except socket.gaierror as exc:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}; check --host") from None
     with socket.socket(family, kind, proto) as s:

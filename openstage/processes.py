@@ -126,9 +126,7 @@ def spawn(
         stderr = subprocess.STDOUT
     preexec = _die_with_parent_hook() if die_with_parent else None
     try:
-        proc = subprocess.Popen(
-            args, env=full_env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, preexec_fn=preexec
-        )
+        proc = subprocess.Popen(args, env=full_env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, preexec_fn=preexec)
     finally:
         if stdout is not None:
             stdout.close()
@@ -171,9 +169,7 @@ NATS_START_SECONDS = 20
 STORE_START_SECONDS = 30
 
 
-def spawn_nats(
-    data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None, config_file: Path | None = None
-) -> Child:
+def spawn_nats(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None, config_file: Path | None = None) -> Child:
     store = data_dir / "nats"
     store.mkdir(parents=True, exist_ok=True)
     args = [find_executable("nats-server"), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
@@ -182,9 +178,7 @@ def spawn_nats(
     return spawn("nats-server", args, log_dir=log_dir)
 
 
-def start_nats(
-    data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None, config_file: Path | None = None
-) -> Child:
+def start_nats(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Path | None = None, config_file: Path | None = None) -> Child:
     child = spawn_nats(data_dir, port, host, log_dir, config_file)
     wait_listening(child, host, port, NATS_START_SECONDS)
     return child
@@ -293,11 +287,7 @@ class System:
             self.store_port = port
             self.env["OPENSTAGE_STORE_SERIALIZE_WRITES"] = "1"
         self.env.update(
-            {
-                "OPENSTAGE_NATS_URL": self.nats_url,
-                "OPENSTAGE_MONGODB_URL": self.mongodb_url,
-                "OPENSTAGE_DATA_DIR": str(self.data_dir),
-            }
+            {"OPENSTAGE_NATS_URL": self.nats_url, "OPENSTAGE_MONGODB_URL": self.mongodb_url, "OPENSTAGE_DATA_DIR": str(self.data_dir)}
         )
 
     def _credentials_json(self) -> str | None:
@@ -309,9 +299,7 @@ class System:
         reconnect by themselves."""
         stop(self.children["nats-server"], sig=sig)
         time.sleep(down_seconds)
-        child = self._add(
-            spawn_nats(self.data_dir, int(self.nats_port), self.host, self.log_dir, self.data_dir / "nats.conf")
-        )
+        child = self._add(spawn_nats(self.data_dir, int(self.nats_port), self.host, self.log_dir, self.data_dir / "nats.conf"))
         wait_listening(child, self.host, int(self.nats_port), NATS_START_SECONDS)
         return child
 

@@ -73,22 +73,14 @@ def describe_child(name: str) -> str:
 
 
 class Supervisor:
-    def __init__(
-        self, data_dir: Path, host: str, port: int, nats_port: int | None, store_port: int | None, workers: list[str]
-    ) -> None:
+    def __init__(self, data_dir: Path, host: str, port: int, nats_port: int | None, store_port: int | None, workers: list[str]) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
         self.workers = workers
         self.log_dir = data_dir / "logs"
         self.system = System(
-            data_dir=data_dir,
-            host=host,
-            port=port,
-            log_dir=self.log_dir,
-            nats_port=nats_port,
-            store_port=store_port,
-            on_spawn=self._record,
+            data_dir=data_dir, host=host, port=port, log_dir=self.log_dir, nats_port=nats_port, store_port=store_port, on_spawn=self._record
         )
         self.previous_run_stopped: list[str] = []
         self._lock: DataDirLock | None = None
@@ -117,9 +109,7 @@ class Supervisor:
             self._check_before_start()
             me = procs.identity_of(os.getpid())
             assert me is not None
-            self._record_file = RunRecord(
-                data_dir=str(self.data_dir), boot_id=procs.boot_id(), supervisor=RecordedProcess.of(me)
-            )
+            self._record_file = RunRecord(data_dir=str(self.data_dir), boot_id=procs.boot_id(), supervisor=RecordedProcess.of(me))
             self._record_file.write(self.data_dir)
             self._lifeline = Lifeline.start(self.data_dir, self.log_dir)
             if self._lifeline.identity is not None:
@@ -149,9 +139,7 @@ class Supervisor:
                         f"install it with `pip install {EXECUTABLE_PACKAGES[name]}` (it comes with openstage)"
                     ) from None
         try:
-            load_credentials_json(
-                self.system.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS")
-            )
+            load_credentials_json(self.system.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS"))
         except ValueError as exc:
             raise StartupError(str(exc)) from None
         ensure_can_listen(self.host, self.port)
@@ -175,9 +163,7 @@ class Supervisor:
         if isinstance(exc, ProcessStartError):
             if exc.name == "edge" and port_open(self.host, self.port):
                 return StartupError(port_in_use_message(self.host, self.port))
-            return StartupError(
-                f"{describe_child(exc.name)} did not come up: it {exc.reason}; see its log {exc.log_path}"
-            )
+            return StartupError(f"{describe_child(exc.name)} did not come up: it {exc.reason}; see its log {exc.log_path}")
         if isinstance(exc, TimeoutError):
             return StartupError(f"{exc}; see the logs in {self.log_dir}")
         if isinstance(exc, OSError):

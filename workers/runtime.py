@@ -118,10 +118,7 @@ def on_command(router: NatsRouter, domain: str, action: str, description: str | 
     def decorate(func):
         func.__reply_model__ = reply
         return router.subscriber(
-            subjects.command_template(domain, action),
-            queue=domain,
-            title=f"{domain}.{action}",
-            description=description,
+            subjects.command_template(domain, action), queue=domain, title=f"{domain}.{action}", description=description
         )(func)
 
     return decorate

@@ -17,9 +17,7 @@ from services.contracts.app_configurations import (
 )
 from services.contracts.subjects import CONFIG, Config
 
-router = APIRouter(
-    prefix="/v2/{project_id}/cas/applications/{application_id}/configuration", tags=["application configuration"]
-)
+router = APIRouter(prefix="/v2/{project_id}/cas/applications/{application_id}/configuration", tags=["application configuration"])
 
 
 @router.put("", response_model=AppConfiguration, summary="Add or modify application configurations")
@@ -31,9 +29,7 @@ async def change_configuration(project_id: str, application_id: str, body: Appli
 
 @router.get("", response_model=AppConfigurationList, summary="Obtain application configurations")
 @sends(CONFIG, Config.APP_CONFIGURATION_GET)
-async def show_configuration(
-    project_id: str, application_id: str, request: Request, environment_id: str | None = Query(default=None)
-):
+async def show_configuration(project_id: str, application_id: str, request: Request, environment_id: str | None = Query(default=None)):
     cmd = AppConfigurationQuery(application_id=application_id, environment_id=environment_id)
     return await forward(request, project_id, cmd)
 

@@ -17,9 +17,7 @@ router = APIRouter(prefix="/v2/{project_id}/cas/applications", tags=["applicatio
 @router.post("", response_model=contracts.Application, summary="Create an application")
 @sends(LIFECYCLE, Lifecycle.APPLICATION_CREATE)
 async def create_application(project_id: str, body: contracts.ApplicationCreate, request: Request):
-    return await forward(
-        request, project_id, contracts.CreateApplication(**body.model_dump(), creator=creator(request))
-    )
+    return await forward(request, project_id, contracts.CreateApplication(**body.model_dump(), creator=creator(request)))
 
 
 @router.get("", response_model=contracts.ApplicationList, summary="Obtain all applications")

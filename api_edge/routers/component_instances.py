@@ -12,10 +12,7 @@ from api_edge.routers.forwarding import creator, forward
 from services.contracts import component_instances as contracts
 from services.contracts.subjects import LIFECYCLE, ComponentInstances
 
-router = APIRouter(
-    prefix="/v2/{project_id}/cas/applications/{application_id}/components/{component_id}/instances",
-    tags=["instances"],
-)
+router = APIRouter(prefix="/v2/{project_id}/cas/applications/{application_id}/components/{component_id}/instances", tags=["instances"])
 
 
 class InstanceListQuery(BaseModel):
@@ -42,13 +39,9 @@ def _at(application_id: str, component_id: str, instance_id: str | None = None) 
     return where if instance_id is None else {**where, "instance_id": instance_id}
 
 
-@router.post(
-    "", response_model=contracts.JobAccepted, summary="Create a component instance (deploys it asynchronously)"
-)
+@router.post("", response_model=contracts.JobAccepted, summary="Create a component instance (deploys it asynchronously)")
 @sends(LIFECYCLE, ComponentInstances.CREATE)
-async def create_instance(
-    project_id: str, application_id: str, component_id: str, body: contracts.InstanceCreate, request: Request
-):
+async def create_instance(project_id: str, application_id: str, component_id: str, body: contracts.InstanceCreate, request: Request):
     cmd = contracts.CreateInstance(**_at(application_id, component_id), body=body, creator=creator(request))
     return await forward(request, project_id, cmd)
 
@@ -56,15 +49,9 @@ async def create_instance(
 @router.get("", response_model=contracts.InstanceList, summary="Obtain all instances of a component")
 @sends(LIFECYCLE, ComponentInstances.LIST)
 async def list_instances(
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    query: Annotated[InstanceListQuery, Query()],
-    request: Request,
+    project_id: str, application_id: str, component_id: str, query: Annotated[InstanceListQuery, Query()], request: Request
 ):
-    return await forward(
-        request, project_id, contracts.ListInstances(**_at(application_id, component_id), **query.model_dump())
-    )
+    return await forward(request, project_id, contracts.ListInstances(**_at(application_id, component_id), **query.model_dump()))
 
 
 @router.get("/{instance_id}", response_model=contracts.Instance, summary="Query instance details")
@@ -76,31 +63,18 @@ async def show_instance(project_id: str, application_id: str, component_id: str,
 @router.put("/{instance_id}", response_model=contracts.JobAccepted, summary="Modify a component instance (upgrade job)")
 @sends(LIFECYCLE, ComponentInstances.UPDATE)
 async def change_instance(
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    instance_id: str,
-    body: contracts.InstanceModify,
-    request: Request,
+    project_id: str, application_id: str, component_id: str, instance_id: str, body: contracts.InstanceModify, request: Request
 ):
-    cmd = contracts.UpdateInstance(
-        **_at(application_id, component_id, instance_id), body=body, creator=creator(request)
-    )
+    cmd = contracts.UpdateInstance(**_at(application_id, component_id, instance_id), body=body, creator=creator(request))
     return await forward(request, project_id, cmd)
 
 
 @router.delete(
-    "/{instance_id}",
-    response_model=contracts.JobAccepted,
-    summary="Delete a component instance (force=true cancels a running job first)",
+    "/{instance_id}", response_model=contracts.JobAccepted, summary="Delete a component instance (force=true cancels a running job first)"
 )
 @sends(LIFECYCLE, ComponentInstances.DELETE)
-async def delete_instance(
-    project_id: str, application_id: str, component_id: str, instance_id: str, request: Request, force: bool = False
-):
-    cmd = contracts.DeleteInstance(
-        **_at(application_id, component_id, instance_id), force=force, creator=creator(request)
-    )
+async def delete_instance(project_id: str, application_id: str, component_id: str, instance_id: str, request: Request, force: bool = False):
+    cmd = contracts.DeleteInstance(**_at(application_id, component_id, instance_id), force=force, creator=creator(request))
     return await forward(request, project_id, cmd)
 
 
@@ -111,20 +85,13 @@ async def delete_instance(
 )
 @sends(LIFECYCLE, ComponentInstances.ACTION)
 async def act_on_instance(
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    instance_id: str,
-    body: contracts.InstanceAction,
-    request: Request,
+    project_id: str, application_id: str, component_id: str, instance_id: str, body: contracts.InstanceAction, request: Request
 ):
     cmd = contracts.ActOnInstance(**_at(application_id, component_id, instance_id), body=body, creator=creator(request))
     return await forward(request, project_id, cmd)
 
 
-@router.get(
-    "/{instance_id}/snapshots", response_model=contracts.SnapshotList, summary="Obtain component instance snapshots"
-)
+@router.get("/{instance_id}/snapshots", response_model=contracts.SnapshotList, summary="Obtain component instance snapshots")
 @sends(LIFECYCLE, ComponentInstances.SNAPSHOTS)
 async def list_snapshots(
     project_id: str,

@@ -16,12 +16,7 @@ from fastapi import APIRouter, Header, Query, Request
 from api_edge.route_commands import sends
 from api_edge.routers.forwarding import forward
 from services.contracts.config_items import DeleteConfigItems, QueryConfigItems, UpsertConfigItems, environment_of
-from services.contracts.registry import (
-    ConfigItemsResponse,
-    ConfigItemsWriteResponse,
-    CreateConfigItemsRequest,
-    DeleteConfigItemsRequest,
-)
+from services.contracts.registry import ConfigItemsResponse, ConfigItemsWriteResponse, CreateConfigItemsRequest, DeleteConfigItemsRequest
 from services.contracts.subjects import CONFIG, Config
 from services.domain.registry import config_center as rules
 
@@ -48,19 +43,14 @@ async def query_items(
     rules.parse_dimensions_info(dimensionsInfo)
     rules.compile_key_filter(keyFilter)
     cmd = QueryConfigItems(
-        environment=environment_of(x_environment),
-        dimensions_info=dimensionsInfo,
-        key_filter=keyFilter or None,
-        revision=revision or None,
+        environment=environment_of(x_environment), dimensions_info=dimensionsInfo, key_filter=keyFilter or None, revision=revision or None
     )
     return await forward(request, project_id, cmd)
 
 
 @router.post("", response_model=ConfigItemsWriteResponse, summary="Create or update configurations")
 @sends(CONFIG, Config.ITEM_UPSERT)
-async def upsert_items(
-    project_id: str, body: CreateConfigItemsRequest, request: Request, x_environment: str | None = _ENV_HEADER
-):
+async def upsert_items(project_id: str, body: CreateConfigItemsRequest, request: Request, x_environment: str | None = _ENV_HEADER):
     rules.validate_create_items(body.dimensions_info, body.items)
     environment = environment_of(x_environment)
     return await forward(request, project_id, UpsertConfigItems(environment=environment, **body.model_dump()))
@@ -68,9 +58,7 @@ async def upsert_items(
 
 @router.delete("", response_model=ConfigItemsWriteResponse, summary="Delete configurations")
 @sends(CONFIG, Config.ITEM_DELETE)
-async def delete_items(
-    project_id: str, body: DeleteConfigItemsRequest, request: Request, x_environment: str | None = _ENV_HEADER
-):
+async def delete_items(project_id: str, body: DeleteConfigItemsRequest, request: Request, x_environment: str | None = _ENV_HEADER):
     rules.validate_delete_items(body.dimensions_info, body.keys)
     environment = environment_of(x_environment)
     return await forward(request, project_id, DeleteConfigItems(environment=environment, **body.model_dump()))

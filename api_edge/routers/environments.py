@@ -17,9 +17,7 @@ router = APIRouter(prefix="/v2/{project_id}/cas/environments", tags=["environmen
 @router.post("", response_model=contracts.Environment, summary="Create an environment")
 @sends(LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE)
 async def create_environment(project_id: str, body: contracts.EnvironmentCreate, request: Request):
-    return await forward(
-        request, project_id, contracts.CreateEnvironment(**body.model_dump(), creator=creator(request))
-    )
+    return await forward(request, project_id, contracts.CreateEnvironment(**body.model_dump(), creator=creator(request)))
 
 
 @router.get("", response_model=contracts.EnvironmentList, summary="Obtain all environments")
@@ -40,16 +38,10 @@ async def change_environment(project_id: str, environment_id: str, body: contrac
     return await forward(request, project_id, contracts.UpdateEnvironment(environment_id=environment_id, body=body))
 
 
-@router.patch(
-    "/{environment_id}/resources", response_model=contracts.Environment, summary="Modify environment resources"
-)
+@router.patch("/{environment_id}/resources", response_model=contracts.Environment, summary="Modify environment resources")
 @sends(LIFECYCLE, Lifecycle.ENVIRONMENT_CHANGE_RESOURCES)
-async def change_environment_resources(
-    project_id: str, environment_id: str, body: contracts.EnvironmentResourceModify, request: Request
-):
-    return await forward(
-        request, project_id, contracts.ChangeEnvironmentResources(environment_id=environment_id, body=body)
-    )
+async def change_environment_resources(project_id: str, environment_id: str, body: contracts.EnvironmentResourceModify, request: Request):
+    return await forward(request, project_id, contracts.ChangeEnvironmentResources(environment_id=environment_id, body=body))
 
 
 @router.delete("/{environment_id}", status_code=204, summary="Delete an environment")

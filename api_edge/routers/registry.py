@@ -99,9 +99,7 @@ def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 
 # X-ConsumerId: the consumer asking (discovery records the dependency; read with _consumer_id)
-_CONSUMER_PARAM = {
-    "parameters": [{"name": CONSUMER_ID_HEADER, "in": "header", "required": False, "schema": {"type": "string"}}]
-}
+_CONSUMER_PARAM = {"parameters": [{"name": CONSUMER_ID_HEADER, "in": "header", "required": False, "schema": {"type": "string"}}]}
 
 
 # --- heartbeat and discovery first (routes are matched in order) ---------------------------------
@@ -138,9 +136,7 @@ async def heartbeat(project_id: str, service_id: str, instance_id: str, request:
 
 
 @router.get(
-    "/instances",
-    summary="Discover instances (version rules, X-ConsumerId, rev -> 304)",
-    openapi_extra={"parameters": _FIND_PARAMS},
+    "/instances", summary="Discover instances (version rules, X-ConsumerId, rev -> 304)", openapi_extra={"parameters": _FIND_PARAMS}
 )
 @sends(REGISTRY, Registry.INSTANCE_FIND)
 async def find_instances(project_id: str, request: Request):
@@ -165,15 +161,11 @@ async def list_services(
     env: QueryText = None,
     withShared: QueryText = None,
 ):
-    cmd = ListServicesCommand(
-        app_id=appId, service_name=serviceName, version=version, environment=env, with_shared=withShared
-    )
+    cmd = ListServicesCommand(app_id=appId, service_name=serviceName, version=version, environment=env, with_shared=withShared)
     return await forward(request, project_id, cmd)
 
 
-@router.delete(
-    "/microservices", summary="Delete micro-services in a batch", openapi_extra=_json_body_doc(DeleteServicesRequest)
-)
+@router.delete("/microservices", summary="Delete micro-services in a batch", openapi_extra=_json_body_doc(DeleteServicesRequest))
 @sends(REGISTRY, Registry.SERVICE_DELETE_MANY)
 async def delete_services(project_id: str, request: Request):
     return await forward(request, project_id, DeleteServicesCommand(body=await _json_body(request)))
@@ -288,56 +280,36 @@ async def add_dependencies(project_id: str, request: Request):
 
 @router.get("/microservices/{service_id}/providers", summary="Query all providers of a consumer")
 @sends(REGISTRY, Registry.DEPENDENCY_PROVIDERS)
-async def providers(
-    project_id: str, service_id: str, request: Request, noSelf: QueryText = None, sameDomain: QueryText = None
-):
+async def providers(project_id: str, service_id: str, request: Request, noSelf: QueryText = None, sameDomain: QueryText = None):
     return await _dependency_query(request, project_id, service_id, noSelf, sameDomain)
 
 
 @router.get("/microservices/{service_id}/consumers", summary="Query all consumers of a provider")
 @sends(REGISTRY, Registry.DEPENDENCY_CONSUMERS)
-async def consumers(
-    project_id: str, service_id: str, request: Request, noSelf: QueryText = None, sameDomain: QueryText = None
-):
+async def consumers(project_id: str, service_id: str, request: Request, noSelf: QueryText = None, sameDomain: QueryText = None):
     return await _dependency_query(request, project_id, service_id, noSelf, sameDomain)
 
 
-async def _dependency_query(
-    request: Request, project_id: str, service_id: str, no_self: str | None, same_domain: str | None
-) -> Response:
+async def _dependency_query(request: Request, project_id: str, service_id: str, no_self: str | None, same_domain: str | None) -> Response:
     """providers and consumers: the same query of the dependency graph, in either direction."""
-    return await forward(
-        request, project_id, DependencyQueryCommand(service_id=service_id, no_self=no_self, same_domain=same_domain)
-    )
+    return await forward(request, project_id, DependencyQueryCommand(service_id=service_id, no_self=no_self, same_domain=same_domain))
 
 
 # --- instances -----------------------------------------------------------------------------------
-@router.post(
-    "/microservices/{service_id}/instances",
-    summary="Register an instance",
-    openapi_extra=_json_body_doc(RegisterInstanceRequest),
-)
+@router.post("/microservices/{service_id}/instances", summary="Register an instance", openapi_extra=_json_body_doc(RegisterInstanceRequest))
 @sends(REGISTRY, Registry.INSTANCE_REGISTER)
 async def register_instance(project_id: str, service_id: str, request: Request):
-    return await forward(
-        request, project_id, RegisterInstanceCommand(service_id=service_id, body=await _json_body(request))
-    )
+    return await forward(request, project_id, RegisterInstanceCommand(service_id=service_id, body=await _json_body(request)))
 
 
-@router.get(
-    "/microservices/{service_id}/instances", summary="Query a micro-service's instances", openapi_extra=_CONSUMER_PARAM
-)
+@router.get("/microservices/{service_id}/instances", summary="Query a micro-service's instances", openapi_extra=_CONSUMER_PARAM)
 @sends(REGISTRY, Registry.INSTANCE_LIST)
-async def list_instances(
-    project_id: str, service_id: str, request: Request, tags: QueryText = None, rev: QueryText = None
-):
+async def list_instances(project_id: str, service_id: str, request: Request, tags: QueryText = None, rev: QueryText = None):
     cmd = ListInstancesCommand(service_id=service_id, consumer_id=_consumer_id(request), tags=tags, rev=rev)
     return await forward(request, project_id, cmd)
 
 
-@router.get(
-    "/microservices/{service_id}/instances/{instance_id}", summary="Query an instance", openapi_extra=_CONSUMER_PARAM
-)
+@router.get("/microservices/{service_id}/instances/{instance_id}", summary="Query an instance", openapi_extra=_CONSUMER_PARAM)
 @sends(REGISTRY, Registry.INSTANCE_GET)
 async def get_instance(project_id: str, service_id: str, instance_id: str, request: Request, rev: QueryText = None):
     cmd = InstanceRefCommand(service_id=service_id, instance_id=instance_id, consumer_id=_consumer_id(request), rev=rev)
@@ -357,24 +329,18 @@ async def delete_instance(project_id: str, service_id: str, instance_id: str, re
 )
 @sends(REGISTRY, Registry.INSTANCE_UPDATE_PROPERTIES)
 async def update_instance_properties(project_id: str, service_id: str, instance_id: str, request: Request):
-    cmd = UpdateInstancePropertiesCommand(
-        service_id=service_id, instance_id=instance_id, body=await _json_body(request)
-    )
+    cmd = UpdateInstancePropertiesCommand(service_id=service_id, instance_id=instance_id, body=await _json_body(request))
     return await forward(request, project_id, cmd)
 
 
 @router.put("/microservices/{service_id}/instances/{instance_id}/status", summary="Change an instance's status")
 @sends(REGISTRY, Registry.INSTANCE_UPDATE_STATUS)
-async def update_instance_status(
-    project_id: str, service_id: str, instance_id: str, request: Request, value: QueryText = None
-):
+async def update_instance_status(project_id: str, service_id: str, instance_id: str, request: Request, value: QueryText = None):
     cmd = UpdateInstanceStatusCommand(service_id=service_id, instance_id=instance_id, value=value)
     return await forward(request, project_id, cmd)
 
 
-@router.put(
-    "/heartbeats", summary="Send heartbeats of several instances", openapi_extra=_json_body_doc(HeartbeatSetRequest)
-)
+@router.put("/heartbeats", summary="Send heartbeats of several instances", openapi_extra=_json_body_doc(HeartbeatSetRequest))
 @sends(REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY)
 async def heartbeats(project_id: str, request: Request):
     return await forward(request, project_id, HeartbeatManyCommand(body=await _json_body(request)))

@@ -53,12 +53,7 @@ from starlette.websockets import WebSocketState
 from api_edge.bus_client import BusClient
 from api_edge.route_commands import Command
 from services.contracts import errors, subjects
-from services.contracts.registry import (
-    MicroServiceInstance,
-    MicroServiceKey,
-    ServiceRefCommand,
-    WatchInstanceResponse,
-)
+from services.contracts.registry import MicroServiceInstance, MicroServiceKey, ServiceRefCommand, WatchInstanceResponse
 
 log = logging.getLogger("openstage.edge.watch")
 
@@ -71,13 +66,7 @@ SERVICE_GET = Command(subjects.REGISTRY, subjects.Registry.SERVICE_GET)
 DEPENDENCY_PROVIDERS = Command(subjects.REGISTRY, subjects.Registry.DEPENDENCY_PROVIDERS)
 
 # registry instance event verb -> Service-Center watch action
-INSTANCE_ACTIONS = {
-    "registered": "CREATE",
-    "updated": "UPDATE",
-    "status_changed": "UPDATE",
-    "deregistered": "DELETE",
-    "expired": "DELETE",
-}
+INSTANCE_ACTIONS = {"registered": "CREATE", "updated": "UPDATE", "status_changed": "UPDATE", "deregistered": "DELETE", "expired": "DELETE"}
 # events after which the providers of the watcher are asked again
 REFRESH_EVENTS = {("dependency", "changed"), ("service", "created"), ("service", "deleted")}
 
@@ -128,9 +117,7 @@ def watch_message(verb: str, data: dict[str, Any], tenant: str) -> dict[str, Any
         alias=service.get("alias") or None,
         version=service.get("version") or None,
     )
-    return WatchInstanceResponse(
-        action=action, key=key, instance=MicroServiceInstance.model_validate(instance)
-    ).to_json()
+    return WatchInstanceResponse(action=action, key=key, instance=MicroServiceInstance.model_validate(instance)).to_json()
 
 
 @dataclass
@@ -144,12 +131,7 @@ class WatchState:
 
     def needs_refresh(self, subject: str) -> bool:
         parsed = parse_event_subject(subject)
-        return (
-            bool(parsed)
-            and parsed[0] == self.project_id
-            and parsed[1] == subjects.REGISTRY
-            and (parsed[2], parsed[3]) in REFRESH_EVENTS
-        )
+        return bool(parsed) and parsed[0] == self.project_id and parsed[1] == subjects.REGISTRY and (parsed[2], parsed[3]) in REFRESH_EVENTS
 
     def message_for(self, subject: str, event: dict[str, Any]) -> dict[str, Any] | None:
         """The message to send for an event, or None when this watcher does not see it."""
@@ -219,10 +201,7 @@ async def watch(websocket: WebSocket, project_id: str, service_id: str):
                 raise errors.unavailable("message bus not connected")
             # subscribe first, so nothing that happens while we ask for the providers is missed
             sub = await bus.nc.jetstream().subscribe(
-                events_filter(project_id),
-                stream=subjects.EVENTS_STREAM,
-                ordered_consumer=True,
-                deliver_policy=DeliverPolicy.NEW,
+                events_filter(project_id), stream=subjects.EVENTS_STREAM, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
             )
             await require_service(bus, project_id, service_id)
             state.providers = await fetch_providers(bus, project_id, service_id)

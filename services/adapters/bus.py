@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -19,31 +20,43 @@ EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
 EVENTS_MAX_BYTES = 1 << 30
 # Publishing with Nats-Msg-Id = event id deduplicates re-publishes within this window.
 DUPLICATE_WINDOW_SECONDS = 120
+# A queued job nobody ran is dropped after 7 days.
+WORK_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+def _file_stream(name: str, subject_filter: str, retention: RetentionPolicy, max_age: float, **limits: Any) -> StreamConfig:
+    """A stream on disk whose publishes are deduplicated by ``Nats-Msg-Id``."""
+    return StreamConfig(
+        name=name,
+        subjects=[subject_filter],
+        retention=retention,
+        storage=StorageType.FILE,
+        max_age=max_age,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        **limits,
+    )
 
 
 def events_stream_config() -> StreamConfig:
-    return StreamConfig(
-        name=subjects.EVENTS_STREAM,
-        subjects=[f"{subjects.EVT_PREFIX}.>"],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=EVENTS_MAX_AGE_SECONDS,
+    """OPENSTAGE_EVENTS: every CloudEvent, kept 7 days or 1 GiB (the oldest go first)."""
+    return _file_stream(
+        subjects.EVENTS_STREAM,
+        f"{subjects.EVT_PREFIX}.>",
+        RetentionPolicy.LIMITS,
+        EVENTS_MAX_AGE_SECONDS,
         max_bytes=EVENTS_MAX_BYTES,
         discard=DiscardPolicy.OLD,
-        duplicate_window=DUPLICATE_WINDOW_SECONDS,
     )
+
+
+def jobs_work_stream_config() -> StreamConfig:
+    """OPENSTAGE_JOBS_WORK: the deployment jobs' work queue (an item is gone once a runner acks it)."""
+    return _file_stream(subjects.JOBS_WORK_STREAM, f"{subjects.WORK_PREFIX}.>", RetentionPolicy.WORK_QUEUE, WORK_MAX_AGE_SECONDS)
 
 
 async def connect(url: str, name: str, **kwargs) -> NATS:
     """Connect with unlimited reconnects, so a restarted nats-server is picked up again."""
-    return await nats.connect(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        **kwargs,
-    )
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5, **kwargs)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

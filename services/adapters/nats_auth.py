@@ -42,19 +42,10 @@ def tenant_permissions(ak: str, projects: tuple[str, ...]) -> dict:
     scope = [">"] if "*" in projects else list(projects)
     # "*" grants every project: the wildcard token takes the project's place.
     tokens = ["*" if p == ">" else p for p in scope]
-    publish = [
-        "$JS.API.INFO",
-        f"$JS.API.STREAM.INFO.{stream}",
-        f"$JS.API.CONSUMER.INFO.{stream}.*",
-        f"$JS.ACK.{stream}.>",
-        "$JS.FC.>",
-    ]
+    publish = ["$JS.API.INFO", f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*", f"$JS.ACK.{stream}.>", "$JS.FC.>"]
     subscribe = [f"{tenant_inbox_prefix(ak)}.>"]
     for p in tokens:
-        publish += [
-            f"{subjects.CMD_PREFIX}.{p}.>",
-            f"$JS.API.CONSUMER.CREATE.{stream}.*.{subjects.EVT_PREFIX}.{p}.>",
-        ]
+        publish += [f"{subjects.CMD_PREFIX}.{p}.>", f"$JS.API.CONSUMER.CREATE.{stream}.*.{subjects.EVT_PREFIX}.{p}.>"]
         subscribe += [f"{subjects.EVT_PREFIX}.{p}.>", f"openstage.deliver.{p}.>"]
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 

@@ -54,9 +54,7 @@ def _scalar(value: Any) -> Any:
     raise ValueError("a value must be a string, a number or a boolean")
 
 
-ConfigValue = Annotated[
-    Any, PlainValidator(_scalar), WithJsonSchema({"type": ["string", "number", "integer", "boolean"]})
-]
+ConfigValue = Annotated[Any, PlainValidator(_scalar), WithJsonSchema({"type": ["string", "number", "integer", "boolean"]})]
 DimensionsText = Annotated[str, StringConstraints(max_length=MAX_DIMENSIONS_INFO_LENGTH)]
 Environment = Annotated[str, StringConstraints(pattern=r"^(development|testing|acceptance|production)?$")]
 

@@ -35,10 +35,7 @@ class Reply(BaseModel):
 
     @classmethod
     def ok(
-        cls,
-        result: BaseModel | dict[str, Any] | list[Any] | None = None,
-        status: int = 200,
-        headers: dict[str, str] | None = None,
+        cls, result: BaseModel | dict[str, Any] | list[Any] | None = None, status: int = 200, headers: dict[str, str] | None = None
     ) -> Reply:
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -26,14 +26,7 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def new(
-        cls,
-        project_id: str,
-        domain: str,
-        entity: str,
-        verb: str,
-        resource_path: str,
-        data: dict[str, Any],
-        event_id: str | None = None,
+        cls, project_id: str, domain: str, entity: str, verb: str, resource_path: str, data: dict[str, Any], event_id: str | None = None
     ) -> CloudEvent:
         kwargs: dict[str, Any] = {}
         if event_id:

@@ -120,9 +120,7 @@ def invalid_params(detail: str = "") -> RegistryError:
     return RegistryError.of(ERR_INVALID_PARAMS, detail)
 
 
-def service_already_exists(
-    detail: str = "ServiceID conflict or found the same service with different id.",
-) -> RegistryError:
+def service_already_exists(detail: str = "ServiceID conflict or found the same service with different id.") -> RegistryError:
     return RegistryError.of(ERR_SERVICE_ALREADY_EXISTS, detail)
 
 

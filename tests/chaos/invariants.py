@@ -38,9 +38,7 @@ class World:
         open_jobs = [j for j, d in self.runner_jobs.items() if d.get("status") not in TERMINAL]
         if open_jobs:
             return False, f"{len(open_jobs)} jobs not terminal, e.g. {open_jobs[:3]}"
-        lagging = [
-            j for j, d in self.runner_jobs.items() if (self.tracked_jobs.get(j) or {}).get("status") != d.get("status")
-        ]
+        lagging = [j for j, d in self.runner_jobs.items() if (self.tracked_jobs.get(j) or {}).get("status") != d.get("status")]
         if lagging:
             return False, f"{len(lagging)} jobs not folded by the tracker yet, e.g. {lagging[:3]}"
         pending = {d: n for d, n in self.outbox.items() if n}
@@ -59,8 +57,7 @@ async def read_store(mongodb_url: str, project: str) -> World:
         w.runner_jobs = {d["_id"]: d async for d in db["lifecycle"].instance_jobs.find({"project_id": project})}
         w.tracked_jobs = {d["_id"]: d async for d in db["jobs"].jobs.find({"project_id": project})}
         w.registry_instances = {
-            d["_id"].split("/")[-1]
-            async for d in db["registry"].registry_instances.find({"project": project}, {"_id": 1})
+            d["_id"].split("/")[-1] async for d in db["registry"].registry_instances.find({"project": project}, {"_id": 1})
         }
         for d in DOMAINS:
             w.outbox[d] = len([x async for x in db[d].outbox.find({}, {"_id": 1})])
@@ -114,14 +111,10 @@ def problems(load: MixedLoad, w: World) -> list[str]:
             elif m.acked_aliases:
                 allowed = {m.acked_aliases[-1], *m.unacked_aliases}
                 if doc.get("alias") not in allowed:
-                    out.append(
-                        f"environment {m.name}: alias {doc.get('alias')!r}, acknowledged {m.acked_aliases[-1]!r}"
-                    )
+                    out.append(f"environment {m.name}: alias {doc.get('alias')!r}, acknowledged {m.acked_aliases[-1]!r}")
         for alias in m.acked_aliases:
             if updated[(env_id, alias)] != 1:
-                out.append(
-                    f"environment {m.name}: update to {alias!r} acknowledged, {updated[(env_id, alias)]} updated events"
-                )
+                out.append(f"environment {m.name}: update to {alias!r} acknowledged, {updated[(env_id, alias)]} updated events")
     for env_id, doc in w.envs.items():
         if created[env_id] != 1:
             out.append(f"environment {doc.get('name')} in MongoDB with {created[env_id]} created events")
@@ -174,9 +167,7 @@ def problems(load: MixedLoad, w: World) -> list[str]:
         active = doc.get("active_job_id")
         running = active and (w.runner_jobs.get(active) or {}).get("status") not in TERMINAL
         if detail.get("status") in TRANSITIONAL and not running:
-            out.append(
-                f"instance {doc.get('name')} is {detail.get('status')} without a running job (active_job_id {active})"
-            )
+            out.append(f"instance {doc.get('name')} is {detail.get('status')} without a running job (active_job_id {active})")
         if active and not running:
             out.append(f"instance {doc.get('name')} holds the lock of ended job {active}")
         last = detail.get("last_job_id")
@@ -192,9 +183,7 @@ def problems(load: MixedLoad, w: World) -> list[str]:
     for iid, m in load.instances.items():
         if iid in w.instances:
             if m.gone:
-                out.append(
-                    f"instance {m.name}: deleted (its delete job SUCCEEDED, or the API said 404), still in MongoDB"
-                )
+                out.append(f"instance {m.name}: deleted (its delete job SUCCEEDED, or the API said 404), still in MongoDB")
             continue
         deletes = [
             jid
@@ -219,16 +208,12 @@ def problems(load: MixedLoad, w: World) -> list[str]:
     expired = _by(ev, r + "expired", lambda d: d["instanceId"])
     if expired:
         out.append(
-            f"{len(expired)} instances expired although heartbeats were acknowledged within the lease "
-            f"(120 s), e.g. {list(expired)[:3]}"
+            f"{len(expired)} instances expired although heartbeats were acknowledged within the lease (120 s), e.g. {list(expired)[:3]}"
         )
     for iid, m in load.registered.items():
         present = iid in w.registry_instances
         if m.deregister == "acked" and (present or gone[iid] != 1):
-            out.append(
-                f"registry instance {iid}: deregistration acknowledged, in MongoDB: {present}, "
-                f"{gone[iid]} deregistered events"
-            )
+            out.append(f"registry instance {iid}: deregistration acknowledged, in MongoDB: {present}, {gone[iid]} deregistered events")
         if m.deregister is None and not present:
             out.append(f"registry instance {iid}: registration acknowledged, not in MongoDB")
     for iid in w.registry_instances:
@@ -237,7 +222,6 @@ def problems(load: MixedLoad, w: World) -> list[str]:
     for iid, n in registered.items():
         if n != 1 or (iid not in w.registry_instances and gone[iid] + expired[iid] != 1):
             out.append(
-                f"registry instance {iid}: {n} registered events, in MongoDB: {iid in w.registry_instances}, "
-                f"{gone[iid]} deregistered"
+                f"registry instance {iid}: {n} registered events, in MongoDB: {iid in w.registry_instances}, {gone[iid]} deregistered"
             )
     return out

@@ -65,14 +65,7 @@ def chaos(tmp_path_factory):
         },
     )
     load = LoadThread(
-        MixedLoad(
-            rs.base_url,
-            {"X-Auth-Token": TOKEN},
-            project=PROJECT,
-            rate=LOAD_RATE,
-            concurrency=LOAD_CONCURRENCY,
-            timeout=30.0,
-        )
+        MixedLoad(rs.base_url, {"X-Auth-Token": TOKEN}, project=PROJECT, rate=LOAD_RATE, concurrency=LOAD_CONCURRENCY, timeout=30.0)
     )
     try:
         load.start()
@@ -202,8 +195,7 @@ def check_invariants(c: Chaos, what: str, since: float) -> None:
         assert not bare, f"{what}: 503 without an error body: {[(x.op, x.key) for x in bare][:10]}"
         slow = [x for x in calls if x.seconds > ANSWER_BOUND]
         assert not slow, (
-            f"{what}: requests not answered within {ANSWER_BOUND}s: "
-            f"{[(x.op, x.status, x.error, round(x.seconds, 1)) for x in slow][:10]}"
+            f"{what}: requests not answered within {ANSWER_BOUND}s: {[(x.op, x.status, x.error, round(x.seconds, 1)) for x in slow][:10]}"
         )
         deadline = time.monotonic() + SETTLE_BOUND
         while True:

@@ -132,11 +132,7 @@ def test_query_key_filter_revision_304_and_events(signed, running):
         assert g["subject"] == evt.openstagesubject and g["headers"].get("Nats-Msg-Id") == evt.id
         assert evt.openstageproject == project and evt.source == "/openstage/config"
         assert evt.subject.startswith(f"/v3/{project}/configuration/items?dimensionsInfo=")
-    assert got[5]["event"]["data"] == {
-        "dimensionsInfo": "order@shop#1.0.0",
-        "environment": "",
-        "items": {"log.level": "warn"},
-    }
+    assert got[5]["event"]["data"] == {"dimensionsInfo": "order@shop#1.0.0", "environment": "", "items": {"log.level": "warn"}}
     assert got[6]["event"]["data"] == {"dimensionsInfo": "order@shop#1.0.0", "environment": "", "keys": ["log.level"]}
 
 

@@ -36,19 +36,12 @@ def test_up_serves_stops_cleanly_and_keeps_data(tmp_path, up_runs):
     assert f"AK={cred['ak']}" in output and cred["projects"] == ["*"]
 
     client = SignedClient(f"http://127.0.0.1:{port}", cred["ak"], cred["sk"])
-    body = {
-        "name": "survivor",
-        "deploy_mode": "container",
-        "vpc_id": "v",
-        "base_resources": [{"id": "cce-1", "type": "cce"}],
-    }
+    body = {"name": "survivor", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "cce-1", "type": "cce"}]}
     env_id = client.post("/v2/upproj/cas/environments", json=body).json()["id"]
 
     children = stop_up(proc)
     assert proc.returncode == 0
-    assert children and not [
-        pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]
+    assert children and not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
 

@@ -26,13 +26,8 @@ def base(project: str = PROJECT) -> str:
     return f"/v4/{project}/registry"
 
 
-def create_service(
-    client, name: str, version: str = "1.0.0", app: str = "shop", project: str = PROJECT, **fields
-) -> str:
-    r = client.post(
-        f"{base(project)}/microservices",
-        json={"service": {"serviceName": name, "appId": app, "version": version, **fields}},
-    )
+def create_service(client, name: str, version: str = "1.0.0", app: str = "shop", project: str = PROJECT, **fields) -> str:
+    r = client.post(f"{base(project)}/microservices", json={"service": {"serviceName": name, "appId": app, "version": version, **fields}})
     assert r.status_code == 200, r.text
     return r.json()["serviceId"]
 
@@ -45,9 +40,7 @@ def register(client, sid: str, project: str = PROJECT, **fields) -> str:
 
 
 def find(client, name: str, app: str = "shop", project: str = PROJECT, headers=None, **params):
-    return client.get(
-        f"{base(project)}/instances", params={"appId": app, "serviceName": name, **params}, headers=headers
-    )
+    return client.get(f"{base(project)}/instances", params={"appId": app, "serviceName": name, **params}, headers=headers)
 
 
 def assert_error(r, status: int, code: str):
@@ -77,8 +70,7 @@ def test_create_get_list_and_reregister(signed):
     # ... also with the same id given; another id for the same key is 400010
     assert create_service(signed, name, serviceId=sid) == sid
     r = signed.post(
-        f"{base()}/microservices",
-        json={"service": {"serviceName": name, "appId": "shop", "version": "1.0.0", "serviceId": "other-id"}},
+        f"{base()}/microservices", json={"service": {"serviceName": name, "appId": "shop", "version": "1.0.0", "serviceId": "other-id"}}
     )
     assert_error(r, 400, "400010")
 
@@ -99,8 +91,7 @@ def test_custom_service_id(signed):
     assert create_service(signed, unique(), serviceId=sid) == sid
     # the id is taken: another key with the same id is refused
     r = signed.post(
-        f"{base()}/microservices",
-        json={"service": {"serviceName": unique(), "appId": "shop", "version": "1.0.0", "serviceId": sid}},
+        f"{base()}/microservices", json={"service": {"serviceName": unique(), "appId": "shop", "version": "1.0.0", "serviceId": sid}}
     )
     assert_error(r, 400, "400010")
 
@@ -171,9 +162,7 @@ def test_schemas(signed):
     assert_error(signed.get(f"{base()}/microservices/{sid}/schemas", params={"withSchema": "2"}), 400, "400001")
     assert_error(signed.get(f"{base()}/microservices/{sid}/schemas/nope"), 400, "400016")
     assert_error(signed.put(f"{base()}/microservices/{sid}/schemas/x", json={"schema": ""}), 400, "400001")
-    assert_error(
-        signed.put(f"{base()}/microservices/{sid}/schemas/x", json={"schema": "s", "summary": "a-b"}), 400, "400001"
-    )
+    assert_error(signed.put(f"{base()}/microservices/{sid}/schemas/x", json={"schema": "s", "summary": "a-b"}), 400, "400001")
     assert_error(signed.get(f"{base()}/microservices/nope-{uuid.uuid4().hex[:6]}/schemas"), 400, "400012")
     assert signed.delete(f"{base()}/microservices/{sid}/schemas/bye").status_code == 200
     assert_error(signed.get(f"{base()}/microservices/{sid}/schemas/bye"), 400, "400016")
@@ -182,22 +171,13 @@ def test_schemas(signed):
 def test_existence(signed):
     name = unique()
     sid = create_service(signed, name, version="1.2.0")
-    r = signed.get(
-        f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.2.0"}
-    )
+    r = signed.get(f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.2.0"})
     assert r.status_code == 200 and r.json() == {"serviceId": sid}
-    r = signed.get(
-        f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "9.9.9"}
-    )
+    r = signed.get(f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "9.9.9"})
     assert_error(r, 400, "400026")
-    r = signed.get(
-        f"{base()}/existence",
-        params={"type": "microservice", "appId": "shop", "serviceName": unique(), "version": "1.2.0"},
-    )
+    r = signed.get(f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": unique(), "version": "1.2.0"})
     assert_error(r, 400, "400012")
-    r = signed.get(
-        f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.a"}
-    )
+    r = signed.get(f"{base()}/existence", params={"type": "microservice", "appId": "shop", "serviceName": name, "version": "1.a"})
     assert_error(r, 400, "400001")
 
     signed.put(f"{base()}/microservices/{sid}/schemas/s1", json={"schema": "x", "summary": "sum1"})
@@ -205,9 +185,7 @@ def test_existence(signed):
     assert r.status_code == 200, r.text
     assert r.json()["serviceId"] == sid and r.json()["schemaId"] == "s1" and r.json()["summary"] == "sum1"
     assert r.headers["X-Schema-Summary"] == "sum1"
-    assert_error(
-        signed.get(f"{base()}/existence", params={"type": "schema", "serviceId": sid, "schemaId": "s2"}), 400, "400016"
-    )
+    assert_error(signed.get(f"{base()}/existence", params={"type": "schema", "serviceId": sid, "schemaId": "s2"}), 400, "400016")
     assert_error(signed.get(f"{base()}/existence", params={"type": "other"}), 400, "400001")
 
 
@@ -261,11 +239,7 @@ def test_dependencies_and_providers(signed):
     ):
         r = signed.put(
             f"{base()}/dependencies",
-            json={
-                "dependencies": [
-                    {"consumer": consumer_key, "providers": [{"serviceName": provider_name, "version": "1.0.0"}]}
-                ]
-            },
+            json={"dependencies": [{"consumer": consumer_key, "providers": [{"serviceName": provider_name, "version": "1.0.0"}]}]},
         )
         assert_error(r, 400, "400001")
     assert_error(signed.get(f"{base()}/microservices/nope-{uuid.uuid4().hex[:6]}/providers"), 400, "400012")
@@ -283,9 +257,7 @@ def test_dependencies_and_providers(signed):
         },
     )
     assert r.status_code == 200
-    assert [p["serviceId"] for p in signed.get(f"{base()}/microservices/{consumer}/providers").json()["providers"]] == [
-        p1
-    ]
+    assert [p["serviceId"] for p in signed.get(f"{base()}/microservices/{consumer}/providers").json()["providers"]] == [p1]
 
 
 # ================================================================================================
@@ -307,12 +279,7 @@ def test_instance_lifecycle(signed):
 
     listed = signed.get(f"{base()}/microservices/{sid}/instances")
     assert [i["instanceId"] for i in listed.json()["instances"]] == [iid]
-    assert (
-        signed.get(
-            f"{base()}/microservices/{sid}/instances", params={"rev": listed.headers["X-Resource-Revision"]}
-        ).status_code
-        == 304
-    )
+    assert signed.get(f"{base()}/microservices/{sid}/instances", params={"rev": listed.headers["X-Resource-Revision"]}).status_code == 304
 
     r = signed.put(f"{base()}/microservices/{sid}/instances/{iid}/properties", json={"properties": {"x": "y"}})
     assert r.status_code == 200 and r.content == b""
@@ -321,14 +288,11 @@ def test_instance_lifecycle(signed):
     assert r.status_code == 200
     assert signed.get(f"{base()}/microservices/{sid}/instances/{iid}").json()["instance"]["status"] == "OUTOFSERVICE"
     for value in ("RUNNING", "", "up"):
-        assert_error(
-            signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": value}), 400, "400001"
-        )
+        assert_error(signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": value}), 400, "400001")
     assert signed.put(f"{base()}/microservices/{sid}/instances/{iid}/heartbeat").status_code == 200
 
     r = signed.put(
-        f"{base()}/heartbeats",
-        json={"instances": [{"serviceId": sid, "instanceId": iid}, {"serviceId": sid, "instanceId": "nope"}]},
+        f"{base()}/heartbeats", json={"instances": [{"serviceId": sid, "instanceId": iid}, {"serviceId": sid, "instanceId": "nope"}]}
     )
     assert r.status_code == 200
     results = r.json()["instances"]
@@ -349,11 +313,7 @@ def register_raw(client, sid: str, instance: dict, project: str = PROJECT):
 def test_custom_instance_id_overwrites_and_duplicate_endpoints_reuse_id(signed):
     sid = create_service(signed, unique())
     custom = f"inst-{uuid.uuid4().hex[:8]}"
-    r = register_raw(
-        signed,
-        sid,
-        {"instanceId": custom, "hostName": "h1", "endpoints": ["rest://1.1.1.1:1"], "properties": {"v": "1"}},
-    )
+    r = register_raw(signed, sid, {"instanceId": custom, "hostName": "h1", "endpoints": ["rest://1.1.1.1:1"], "properties": {"v": "1"}})
     assert r.json()["instanceId"] == custom
     r = register_raw(signed, sid, {"instanceId": custom, "hostName": "h2", "endpoints": ["rest://2.2.2.2:2"]})
     assert r.json()["instanceId"] == custom
@@ -412,9 +372,7 @@ def test_rev_round_trip_and_status_change(signed):
     signed.put(f"{base()}/microservices/{sid}/instances/{iid}/heartbeat")
     assert find(signed, name, rev=rev).status_code == 304
 
-    assert (
-        signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": "DOWN"}).status_code == 200
-    )
+    assert signed.put(f"{base()}/microservices/{sid}/instances/{iid}/status", params={"value": "DOWN"}).status_code == 200
     changed = find(signed, name, rev=rev)
     assert changed.status_code == 200
     assert changed.headers["X-Resource-Revision"] != rev
@@ -457,10 +415,7 @@ def test_batch_find(signed):
             {"service": {"appId": "shop", "serviceName": name}, "rev": rev},
             {"service": {"appId": "shop", "serviceName": unique()}},
         ],
-        "instances": [
-            {"instance": {"serviceId": sid, "instanceId": iid}},
-            {"instance": {"serviceId": sid, "instanceId": "missing"}},
-        ],
+        "instances": [{"instance": {"serviceId": sid, "instanceId": iid}}, {"instance": {"serviceId": sid, "instanceId": "missing"}}],
     }
     r = signed.post(f"{base()}/instances/action", params={"type": "query"}, json=body)
     assert r.status_code == 200, r.text
@@ -548,12 +503,7 @@ def test_events_of_an_instance(signed, running):
     assert mine[1]["data"]["instance"]["status"] == "DOWN"
     assert mine[2]["data"]["instance"]["properties"] == {"p": "q"}
     for e in mine:
-        assert e["data"]["service"] == {
-            "appId": "shop",
-            "serviceName": name,
-            "version": "2.0.0",
-            "environment": "testing",
-        }
+        assert e["data"]["service"] == {"appId": "shop", "serviceName": name, "version": "2.0.0", "environment": "testing"}
         assert e["openstagesubject"].startswith(f"openstage.evt.{PROJECT}.registry.instance.")
 
 
@@ -635,12 +585,7 @@ def test_cross_project_isolation(running, signed):
         assert sid_b == sid_a
         assert_error(b.get(f"{base('tenantb')}/microservices/{sid_b}/instances/{iid_a}"), 400, "400017")
         assert b.get(f"{base('tenantb')}/instances", params={"appId": "shop", "serviceName": name}).json() == {}
-        assert (
-            len(
-                a.get(f"{base('tenanta')}/instances", params={"appId": "shop", "serviceName": name}).json()["instances"]
-            )
-            == 1
-        )
+        assert len(a.get(f"{base('tenanta')}/instances", params={"appId": "shop", "serviceName": name}).json()["instances"]) == 1
         assert b.delete(f"{base('tenantb')}/microservices/{sid_b}").status_code == 200
         assert a.get(f"{base('tenanta')}/microservices/{sid_a}").status_code == 200
     finally:

@@ -22,8 +22,7 @@ REG = "/v4/{project}/registry"
 
 def create_service(signed, project: str, name: str, version: str = "1.0.0", app: str = "shop") -> str:
     r = signed.post(
-        f"{REG.format(project=project)}/microservices",
-        json={"service": {"serviceName": name, "appId": app, "version": version}},
+        f"{REG.format(project=project)}/microservices", json={"service": {"serviceName": name, "appId": app, "version": version}}
     )
     assert r.status_code == 200, r.text
     return r.json()["serviceId"]
@@ -62,13 +61,7 @@ def wait_providers(signed, project: str, consumer_id: str, expected: set[str], t
 def register(signed, project: str, service_id: str, host: str) -> str:
     r = signed.post(
         f"{REG.format(project=project)}/microservices/{service_id}/instances",
-        json={
-            "instance": {
-                "hostName": host,
-                "endpoints": [f"rest://10.0.0.1:{8000 + len(host)}"],
-                "properties": {"zone": "a"},
-            }
-        },
+        json={"instance": {"hostName": host, "endpoints": [f"rest://10.0.0.1:{8000 + len(host)}"], "properties": {"zone": "a"}}},
     )
     assert r.status_code == 200, r.text
     return r.json()["instanceId"]
@@ -107,9 +100,7 @@ def test_watcher_sees_register_status_change_and_deregister_in_order(running, si
             await asyncio.to_thread(register, signed, project, other, "not-a-provider")
             await asyncio.to_thread(register, signed, project, consumer, "self")
             iid = await asyncio.to_thread(register, signed, project, provider, "h1")
-            r = await asyncio.to_thread(
-                signed.put, f"{base}/microservices/{provider}/instances/{iid}/status", params={"value": "DOWN"}
-            )
+            r = await asyncio.to_thread(signed.put, f"{base}/microservices/{provider}/instances/{iid}/status", params={"value": "DOWN"})
             assert r.status_code == 200, r.text
             r = await asyncio.to_thread(signed.delete, f"{base}/microservices/{provider}/instances/{iid}")
             assert r.status_code == 200, r.text
@@ -118,12 +109,7 @@ def test_watcher_sees_register_status_change_and_deregister_in_order(running, si
             assert [m["action"] for m in got] == ["CREATE", "UPDATE", "DELETE"], got
             for m in got:
                 assert list(m) == ["action", "key", "instance"]
-                assert m["key"] == {
-                    "tenant": f"default/{project}",
-                    "appId": "shop",
-                    "serviceName": "order",
-                    "version": "1.0.0",
-                }
+                assert m["key"] == {"tenant": f"default/{project}", "appId": "shop", "serviceName": "order", "version": "1.0.0"}
                 assert m["instance"]["instanceId"] == iid and m["instance"]["serviceId"] == provider
                 assert m["instance"]["hostName"] == "h1" and m["instance"]["properties"] == {"zone": "a"}
             assert got[0]["instance"]["status"] == "UP"

@@ -127,9 +127,7 @@ def test_sigkill_of_the_supervisor_under_load_leaves_no_process_and_a_restart_ke
         found = invariants.problems(load.load, settled_world(mongodb_url, nats_url))
         assert not found, f"{len(found)} invariants broken:\n" + "\n".join(found[:40])
         assert acknowledged > 20
-        print(
-            f"\nall {len(started)} processes gone {gone_after:.1f}s after the SIGKILL; {acknowledged} acknowledged calls kept"
-        )
+        print(f"\nall {len(started)} processes gone {gone_after:.1f}s after the SIGKILL; {acknowledged} acknowledged calls kept")
     finally:
         load.stop()
     assert not load.error

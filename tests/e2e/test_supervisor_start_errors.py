@@ -71,9 +71,7 @@ def test_a_start_failing_part_way_leaves_no_worker_behind(tmp_path, up_runs):
     up_runs.data_dirs.append(data_dir)
     line = one_line_failure(run_up(data_dir, free_port(), {"OPENSTAGE_JOB_LEASE_SECONDS": "not-a-number"}))
     assert "did not come up: it exited with 1; see its log " in line
-    assert {"nats-server.log", "store.log", "worker-lifecycle.log", "edge.log"} <= {
-        p.name for p in (data_dir / "logs").iterdir()
-    }
+    assert {"nats-server.log", "store.log", "worker-lifecycle.log", "edge.log"} <= {p.name for p in (data_dir / "logs").iterdir()}
     assert not wait_none_on(data_dir, 2)
 
 
@@ -82,9 +80,7 @@ def python_without_nats_server(root: Path) -> str:
     installation missing a binary."""
     real_venv = Path(sysconfig.get_paths()["purelib"])
     home = next(
-        line.split("=", 1)[1].strip()
-        for line in (Path(sys.prefix) / "pyvenv.cfg").read_text().splitlines()
-        if line.startswith("home")
+        line.split("=", 1)[1].strip() for line in (Path(sys.prefix) / "pyvenv.cfg").read_text().splitlines() if line.startswith("home")
     )
     (root / "bin").mkdir(parents=True)
     (root / "pyvenv.cfg").write_text(f"home = {home}\ninclude-system-site-packages = false\n")

@@ -102,12 +102,7 @@ def seeded(fuzz_http) -> Seeded:
                 "category": "Webapp",
                 "source": {
                     "kind": "artifact",
-                    "spec": {
-                        "storage": "swr",
-                        "type": "package",
-                        "url": "swr.example.com/org/web:1.0.0",
-                        "auth": "iam",
-                    },
+                    "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/org/web:1.0.0", "auth": "iam"},
                 },
             },
         )
@@ -121,14 +116,7 @@ def seeded(fuzz_http) -> Seeded:
                 "flavor_id": "MICRO-5G:0.5C:1G",
                 "replica": 1,
                 "version": "1.0.0",
-                "artifacts": {
-                    "fuzz-web": {
-                        "storage": "swr",
-                        "type": "image",
-                        "url": "swr.example.com/org/web:1.0.0",
-                        "auth": "iam",
-                    }
-                },
+                "artifacts": {"fuzz-web": {"storage": "swr", "type": "image", "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}},
                 "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
             },
         )
@@ -155,23 +143,14 @@ def seeded(fuzz_http) -> Seeded:
     sid = _ok(
         h.post(
             f"{v4}/microservices",
-            json={
-                "service": {"serviceName": "fuzz-svc", "appId": "fuzz", "version": "1.0.0", "schemas": ["fuzzschema"]}
-            },
+            json={"service": {"serviceName": "fuzz-svc", "appId": "fuzz", "version": "1.0.0", "schemas": ["fuzzschema"]}},
         )
     )["serviceId"]
     iid = _ok(
-        h.post(
-            f"{v4}/microservices/{sid}/instances",
-            json={"instance": {"hostName": "fuzz-host", "endpoints": ["rest://127.0.0.1:8080"]}},
-        )
+        h.post(f"{v4}/microservices/{sid}/instances", json={"instance": {"hostName": "fuzz-host", "endpoints": ["rest://127.0.0.1:8080"]}})
     )["instanceId"]
     h.put(f"{v4}/microservices/{sid}/schemas/fuzzschema", json={"schema": "openapi: 3.0.0", "summary": "s1"})
-    _ok(
-        h.post(
-            f"/v3/{PROJECT}/configuration/items", json={"dimensionsInfo": "fuzz-svc@fuzz#1.0.0", "items": {"k": "v"}}
-        )
-    )
+    _ok(h.post(f"/v3/{PROJECT}/configuration/items", json={"dimensionsInfo": "fuzz-svc@fuzz#1.0.0", "items": {"k": "v"}}))
     return Seeded(
         v2={
             "environment_id": [env["id"]],

@@ -69,9 +69,7 @@ def shape_of(path: str) -> str:
 def assert_api_error(response: httpx.Response, path: str | None = None, elapsed: float | None = None) -> None:
     path = path or urlsplit(str(response.request.url)).path
     elapsed = response.elapsed.total_seconds() if elapsed is None else elapsed
-    what = (
-        f"{response.request.method} {str(response.request.url)[:200]} -> {response.status_code} {response.text[:300]}"
-    )
+    what = f"{response.request.method} {str(response.request.url)[:200]} -> {response.status_code} {response.text[:300]}"
     assert 400 <= response.status_code < 500, what
     assert elapsed < MAX_SECONDS, f"{what} after {elapsed:.2f}s"
     body = response.json()
@@ -148,9 +146,7 @@ def instance_body(ids: dict[str, str], **extra) -> dict:
         "flavor_id": "MICRO-5G:0.5C:1G",
         "replica": 1,
         "version": "1.0.0",
-        "artifacts": {
-            ids["comp_name"]: {"storage": "swr", "type": "image", "url": "swr.example.com/o/web:1.0.0", "auth": "iam"}
-        },
+        "artifacts": {ids["comp_name"]: {"storage": "swr", "type": "image", "url": "swr.example.com/o/web:1.0.0", "auth": "iam"}},
         "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
     }
     body.update(extra)
@@ -159,11 +155,7 @@ def instance_body(ids: dict[str, str], **extra) -> dict:
 
 # --- operator-looking values in bodies -----------------------------------------------------------
 BODY_OPERATORS = [
-    (
-        "POST",
-        "{V2}/environments",
-        {"name": GT, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]},
-    ),
+    ("POST", "{V2}/environments", {"name": GT, "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}]}),
     (
         "POST",
         "{V2}/environments",
@@ -172,12 +164,7 @@ BODY_OPERATORS = [
     (
         "POST",
         "{V2}/environments",
-        {
-            "name": "e-op2",
-            "deploy_mode": "container",
-            "vpc_id": "v",
-            "base_resources": [{"id": "$where", "type": "cce"}],
-        },
+        {"name": "e-op2", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "$where", "type": "cce"}]},
     ),
     ("PUT", "{V2}/environments/{env}", {"name": WHERE}),
     ("PATCH", "{V2}/environments/{env}/resources", {"add_base_resources": [{"id": GT, "type": "cce"}]}),
@@ -187,26 +174,14 @@ BODY_OPERATORS = [
     ("POST", "{V2}/applications/{app}/components", {"name": "c-op", "runtime": GT, "category": "Webapp"}),
     ("PUT", "{V2}/applications/{app}/components/{comp}", {"name": WHERE}),
     ("PUT", "{V2}/applications/{app}/configuration", {"environment_id": GT, "configuration": {"env": []}}),
-    (
-        "PUT",
-        "{V2}/applications/{app}/configuration",
-        {"environment_id": "{env}", "configuration": {"env": [{"name": "A", "value": NE}]}},
-    ),
+    ("PUT", "{V2}/applications/{app}/configuration", {"environment_id": "{env}", "configuration": {"env": [{"name": "A", "value": NE}]}}),
     ("POST", "{V2}/applications/{app}/components/{comp}/instances", {"name": "i-op", "environment_id": NE}),
     ("PUT", "{V2}/applications/{app}/components/{comp}/instances/{inst}", {"version": GT}),
     ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action", {"action": WHERE}),
-    (
-        "POST",
-        "{V2}/applications/{app}/components/{comp}/instances/{inst}/action",
-        {"action": "scale", "parameters": {"replica": GT}},
-    ),
+    ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action", {"action": "scale", "parameters": {"replica": GT}}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": GT, "appId": "a", "version": "1.0"}}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": "s", "appId": "$where", "version": "1.0"}}),
-    (
-        "POST",
-        "{V4}/microservices",
-        {"service": {"serviceName": "s", "appId": "a", "version": "1.0"}, "tags": {"$where": "1"}},
-    ),
+    ("POST", "{V4}/microservices", {"service": {"serviceName": "s", "appId": "a", "version": "1.0"}, "tags": {"$where": "1"}}),
     ("DELETE", "{V4}/microservices", {"serviceIds": [GT]}),
     ("PUT", "{V4}/microservices/{sid}/properties", {"properties": {"a": GT}}),
     ("POST", "{V4}/microservices/{sid}/schemas", {"schemas": [{"schemaId": WHERE, "schema": "x"}]}),
@@ -216,10 +191,7 @@ BODY_OPERATORS = [
         "{V4}/dependencies",
         {
             "dependencies": [
-                {
-                    "consumer": {"appId": NE, "serviceName": "x", "version": "1.0"},
-                    "providers": [{"appId": "a", "serviceName": "y"}],
-                }
+                {"consumer": {"appId": NE, "serviceName": "x", "version": "1.0"}, "providers": [{"appId": "a", "serviceName": "y"}]}
             ]
         },
     ),
@@ -228,10 +200,7 @@ BODY_OPERATORS = [
         "{V4}/dependencies",
         {
             "dependencies": [
-                {
-                    "consumer": {"appId": "a", "serviceName": "x", "version": "1.0"},
-                    "providers": [{"appId": GT, "serviceName": "y"}],
-                }
+                {"consumer": {"appId": "a", "serviceName": "x", "version": "1.0"}, "providers": [{"appId": GT, "serviceName": "y"}]}
             ]
         },
     ),
@@ -330,9 +299,7 @@ def test_hostile_path_ids(http, ids, method, template):
         assert_api_error(send(http, method, path), path=path)
 
 
-@pytest.mark.parametrize(
-    "path", [f"{V2}/applications/\xff\xfe", f"{V4}/microservices/\xff\xfe", f"/v2/{PROJECT}\x00/cas/environments"]
-)
+@pytest.mark.parametrize("path", [f"{V2}/applications/\xff\xfe", f"{V4}/microservices/\xff\xfe", f"/v2/{PROJECT}\x00/cas/environments"])
 def test_raw_invalid_bytes_in_paths(fuzz_system, path):
     request = head("GET", "PATH").replace(b"PATH", path.encode("latin-1"))
     assert_raw_api_error(raw_request(fuzz_system.base_url, request), path, 400)
@@ -392,10 +359,7 @@ def test_bodies_that_are_not_acceptable(http, ids, method, template, kind):
         ("text/plain", b'{"name": "plain-text"}'),
         ("application/x-www-form-urlencoded", b"name=form&service=x"),
         ("application/xml", b"<service><serviceName>x</serviceName></service>"),
-        (
-            "multipart/form-data; boundary=xx",
-            b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xx--\r\n',
-        ),
+        ("multipart/form-data; boundary=xx", b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xx--\r\n'),
     ],
 )
 @pytest.mark.parametrize("method,template", BODY_ROUTES, ids=[f"{m} {t}" for m, t in BODY_ROUTES])
@@ -415,12 +379,7 @@ HUGE_ARRAYS = [
     (
         "POST",
         "{V2}/environments",
-        {
-            "name": "huge",
-            "deploy_mode": "container",
-            "vpc_id": "v",
-            "base_resources": [{"id": "c", "type": "cce"}] * HUGE,
-        },
+        {"name": "huge", "deploy_mode": "container", "vpc_id": "v", "base_resources": [{"id": "c", "type": "cce"}] * HUGE},
     ),
     (
         "PUT",
@@ -428,17 +387,9 @@ HUGE_ARRAYS = [
         {"environment_id": "ENV", "configuration": {"env": [{"name": "A", "value": ""}] * HUGE}},
     ),
     ("DELETE", "{V4}/microservices", {"serviceIds": [f"s{i}" for i in range(HUGE)]}),
-    (
-        "POST",
-        "{V4}/microservices",
-        {"service": {"serviceName": "huge", "appId": "a", "version": "1.0", "schemas": ["s"] * HUGE}},
-    ),
+    ("POST", "{V4}/microservices", {"service": {"serviceName": "huge", "appId": "a", "version": "1.0", "schemas": ["s"] * HUGE}}),
     ("PUT", "{V4}/heartbeats", {"instances": [{"serviceId": "s", "instanceId": "i"}] * HUGE}),
-    (
-        "POST",
-        "{V4}/instances/action?type=query",
-        {"instances": [{"instance": {"serviceId": "s", "instanceId": "i"}}] * HUGE},
-    ),
+    ("POST", "{V4}/instances/action?type=query", {"instances": [{"instance": {"serviceId": "s", "instanceId": "i"}}] * HUGE}),
     ("DELETE", "{V3}", {"dimensionsInfo": "fuzz-svc@fuzz", "keys": [f"k{i}" for i in range(HUGE)]}),
     ("POST", "{V3}", {"dimensionsInfo": "fuzz-svc@fuzz", "items": {f"k{i}": i for i in range(HUGE)}}),
 ]
@@ -456,14 +407,7 @@ def test_commands_that_outgrow_the_bus(http, ids):
     service = f'{{"service": {{"serviceName": "x", "appId": "a", "version": "1.0"}}, "x": {numbers}}}'
     assert_api_error(send(http, "POST", f"{V4}/microservices", content=service.encode()))
     instance = json.dumps(instance_body(ids, configuration={"x": "NUMBERS"})).replace('"NUMBERS"', numbers)
-    assert_api_error(
-        send(
-            http,
-            "POST",
-            f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances",
-            content=instance.encode(),
-        )
-    )
+    assert_api_error(send(http, "POST", f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances", content=instance.encode()))
 
 
 # --- numbers out of range ---------------------------------------------------------------------
@@ -475,11 +419,7 @@ OUT_OF_RANGE = [
         "POST",
         "{V2}/applications/{app}/components/{comp}/instances",
         "instance",
-        {
-            "refer_resources": [
-                {"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default", "n": -(2**63) - 1}}
-            ]
-        },
+        {"refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default", "n": -(2**63) - 1}}]},
     ),
     (
         "POST",
@@ -491,13 +431,7 @@ OUT_OF_RANGE = [
         "POST",
         "{V4}/microservices/{sid}/instances",
         "raw",
-        {
-            "instance": {
-                "hostName": "h",
-                "endpoints": ["rest://9.9.9.9:1"],
-                "healthCheck": {"mode": "push", "interval": 10**30, "times": 3},
-            }
-        },
+        {"instance": {"hostName": "h", "endpoints": ["rest://9.9.9.9:1"], "healthCheck": {"mode": "push", "interval": 10**30, "times": 3}}},
     ),
     (
         "POST",
@@ -513,15 +447,7 @@ OUT_OF_RANGE = [
     ),
     ("POST", "{V3}", "raw", {"dimensionsInfo": "fuzz-svc@fuzz", "items": {"n": 10**30}}),
 ]
-QUERY_OUT_OF_RANGE = [
-    "limit=-1",
-    "offset=1e309",
-    "offset=-1",
-    "limit=1e309",
-    f"limit={10**30}",
-    "limit=NaN",
-    f"offset={10**30}",
-]
+QUERY_OUT_OF_RANGE = ["limit=-1", "offset=1e309", "offset=-1", "limit=1e309", f"limit={10**30}", "limit=NaN", f"offset={10**30}"]
 LISTS = [
     "{V2}/environments",
     "{V2}/applications",
@@ -532,9 +458,7 @@ LISTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "method,template,kind,values", OUT_OF_RANGE, ids=[f"{m} {t} {v}"[:80] for m, t, _, v in OUT_OF_RANGE]
-)
+@pytest.mark.parametrize("method,template,kind,values", OUT_OF_RANGE, ids=[f"{m} {t} {v}"[:80] for m, t, _, v in OUT_OF_RANGE])
 def test_numbers_out_of_range_in_bodies(http, ids, method, template, kind, values):
     body = instance_body(ids, **values) if kind == "instance" else values
     assert_api_error(send(http, method, fill(template, ids), body))
@@ -569,11 +493,7 @@ CONFUSABLES = [
     ("POST", "{V2}/applications/{app}/components/{comp}/instances/{inst}/action", {"action": "ѕcale"}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": "ѕvc", "appId": "a", "version": "1.0"}}),
     ("POST", "{V4}/microservices", {"service": {"serviceName": "svc", "appId": "a", "version": "1.０"}}),
-    (
-        "POST",
-        "{V4}/microservices",
-        {"service": {"serviceName": "svc", "appId": "a", "version": "1.0", "environment": "productiоn"}},
-    ),
+    ("POST", "{V4}/microservices", {"service": {"serviceName": "svc", "appId": "a", "version": "1.0", "environment": "productiоn"}}),
     (
         "POST",
         "{V4}/microservices/{sid}/instances",
@@ -591,9 +511,7 @@ CONFUSABLE_QUERIES = [
 
 
 @pytest.mark.parametrize(
-    "method,template,body",
-    CONFUSABLES,
-    ids=[f"{m} {t} {json.dumps(b, ensure_ascii=False)}"[:90] for m, t, b in CONFUSABLES],
+    "method,template,body", CONFUSABLES, ids=[f"{m} {t} {json.dumps(b, ensure_ascii=False)}"[:90] for m, t, b in CONFUSABLES]
 )
 def test_unicode_confusables_in_bodies(http, ids, method, template, body):
     assert_api_error(send(http, method, fill(template, ids), body))
@@ -682,10 +600,7 @@ def test_operator_looking_data_is_kept_literally(http, ids):
 
     configuration = {"$where": {"$gt": ""}, "a.b": {"$ne": None, "x.y": [1, {"$in": []}]}}
     r = send(
-        http,
-        "POST",
-        f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances",
-        instance_body(ids, configuration=configuration),
+        http, "POST", f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances", instance_body(ids, configuration=configuration)
     )
     assert r.status_code == 200, r.text
     got = http.get(f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances/{r.json()['instance_id']}")

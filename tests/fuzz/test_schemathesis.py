@@ -42,10 +42,7 @@ REQUEST_TIMEOUT = 10.0  # seconds; a request unanswered by then is a hang
 MAX_LATENCY = 5.0  # seconds; the edge answers 503 after OPENSTAGE_REQUEST_TIMEOUT (3 s) at worst
 MAX_PASSES = 6  # rounds over the operations that still generate new cases, to reach the target
 
-SURFACES = {
-    "v2": r"^/v2/",
-    "service-center": r"^/v[34]/",
-}
+SURFACES = {"v2": r"^/v2/", "service-center": r"^/v[34]/"}
 
 
 @dataclass
@@ -106,11 +103,7 @@ def error_shape_problem(path: str, response: schemathesis.Response) -> str | Non
             and isinstance(body.get("detail"), str)
         )
     else:
-        ok = (
-            isinstance(body.get("error_code"), str)
-            and body["error_code"].startswith("SVCSTG.")
-            and isinstance(body.get("error_msg"), str)
-        )
+        ok = isinstance(body.get("error_code"), str) and body["error_code"].startswith("SVCSTG.") and isinstance(body.get("error_msg"), str)
     return None if ok else f"not the API's error shape: {body!r:.300}"
 
 

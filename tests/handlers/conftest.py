@@ -70,10 +70,7 @@ def base_deps(store_url) -> Callable[[str], Awaitable[WorkerDeps]]:
 
     async def make(domain: str) -> WorkerDeps:
         settings = Settings(
-            mongodb_url=store_url,
-            nats_url="nats://unused:4222",
-            store_serialize_writes=True,
-            mongodb_db=f"h{uuid.uuid4().hex[:12]}",
+            mongodb_url=store_url, nats_url="nats://unused:4222", store_serialize_writes=True, mongodb_db=f"h{uuid.uuid4().hex[:12]}"
         )
         db = mongo.connect(store_url, mongo.database_name(settings.mongodb_db, domain), serialize_writes=True)
         js = RecordingJetStream()
@@ -101,9 +98,7 @@ async def handler_broker(routers: Sequence[NatsRouter], deps: WorkerDeps) -> Asy
         yield test_broker
 
 
-async def call(
-    broker: NatsBroker, project: str, domain: str, action: str, body: BaseModel | dict | None = None
-) -> Reply:
+async def call(broker: NatsBroker, project: str, domain: str, action: str, body: BaseModel | dict | None = None) -> Reply:
     """Request a command subject as the edge does and decode the typed reply."""
     if isinstance(body, BaseModel):
         payload: Any = orjson.loads(body.model_dump_json(by_alias=True))

@@ -85,6 +85,4 @@ async def test_app_configuration_revisions(config):
     assert again.status == 404
 
     missing = put.model_copy(update={"application_id": "gone"})
-    assert (
-        await call(broker, "p1", CONFIG, Config.APP_CONFIGURATION_PUT, missing)
-    ).error.error_code == "SVCSTG.00100403"
+    assert (await call(broker, "p1", CONFIG, Config.APP_CONFIGURATION_PUT, missing)).error.error_code == "SVCSTG.00100403"

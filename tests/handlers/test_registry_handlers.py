@@ -18,11 +18,7 @@ from workers.registry.fast_path import SUBJECTS
 
 SERVICE = {"service": {"appId": "shop", "serviceName": "order", "version": "1.0.0"}}
 INSTANCE = {
-    "instance": {
-        "hostName": "h1",
-        "endpoints": ["rest://10.0.0.1:8080"],
-        "healthCheck": {"mode": "push", "interval": 30, "times": 3},
-    }
+    "instance": {"hostName": "h1", "endpoints": ["rest://10.0.0.1:8080"], "healthCheck": {"mode": "push", "interval": 30, "times": 3}}
 }
 
 
@@ -87,9 +83,7 @@ async def test_register_heartbeat_find_and_deregister(registry):
     assert services["failed"][0]["indexes"] == [2] and services["failed"][0]["error"]["errorCode"] == "400012"
 
     # deregistration: the event, the cache dropped, a new revision; another project saw nothing
-    assert (
-        await call(broker, "p1", REGISTRY, Registry.INSTANCE_DELETE, {"service_id": sid, "instance_id": iid})
-    ).status == 200
+    assert (await call(broker, "p1", REGISTRY, Registry.INSTANCE_DELETE, {"service_id": sid, "instance_id": iid})).status == 200
     assert deps.js.types()[-1] == "io.openstage.registry.instance.deregistered"
     assert ("p1", sid, iid) not in deps.caches.instance_ttls and deps.caches.finds == {}
     after = await call(broker, "p1", REGISTRY, Registry.INSTANCE_FIND, {**query, "rev": rev})

@@ -32,12 +32,9 @@ def test_bench_runner_smoke(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     scenes = {r["scene"]: r for r in report["rows"]}
-    assert {
-        "ceiling: bare ASGI hello world",
-        "ceiling: bare nats-py request-reply",
-        "v2 create environment",
-        "v2 show environment",
-    } <= set(scenes)
+    assert {"ceiling: bare ASGI hello world", "ceiling: bare nats-py request-reply", "v2 create environment", "v2 show environment"} <= set(
+        scenes
+    )
     for row in report["rows"]:
         assert row["tps"] > 0 and row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
     assert scenes["v2 show environment"]["ratio_to_ceiling"] is not None

@@ -11,17 +11,7 @@ import uuid
 import nats
 
 from services.contracts import subjects
-from services.contracts.subjects import (
-    CONFIG,
-    JOBS,
-    LIFECYCLE,
-    REGISTRY,
-    ComponentInstances,
-    Config,
-    Jobs,
-    Lifecycle,
-    Registry,
-)
+from services.contracts.subjects import CONFIG, JOBS, LIFECYCLE, REGISTRY, ComponentInstances, Config, Jobs, Lifecycle, Registry
 from tests.support.events import read_events
 from tests.support.signing import SignedClient
 from tests.support.system import ADMIN
@@ -77,10 +67,7 @@ def test_each_domain_and_a_long_operation(running):
     got = http.get(f"/v2/{PROJECT}/cas/applications/{app_id}/configuration", params={"environment_id": env["id"]})
     assert got.status_code == 200
     assert (
-        bus(running, CONFIG, Config.APP_CONFIGURATION_GET, {"application_id": app_id, "environment_id": env["id"]})[
-            "result"
-        ]
-        == got.json()
+        bus(running, CONFIG, Config.APP_CONFIGURATION_GET, {"application_id": app_id, "environment_id": env["id"]})["result"] == got.json()
     )
 
     # registry: a micro-service
@@ -119,12 +106,7 @@ def test_each_domain_and_a_long_operation(running):
                 "replica": 1,
                 "version": "1.0.0",
                 "artifacts": {
-                    component["name"]: {
-                        "storage": "swr",
-                        "type": "image",
-                        "url": "swr.example.com/org/web:1.0.0",
-                        "auth": "iam",
-                    }
+                    component["name"]: {"storage": "swr", "type": "image", "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}
                 },
                 "refer_resources": [{"id": "cce-cluster-1", "type": "cce", "parameters": {"namespace": "default"}}],
             },

@@ -10,33 +10,24 @@ from datetime import UTC, datetime
 
 import httpx
 import nats
-import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from services.contracts.events import CloudEvent
 from tests.support.events import read_events
 from tests.support.signing import SignedClient
-from tests.support.system import ADMIN, start_system
+from tests.support.system import ADMIN
 
 ENV = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
 
 
-@pytest.fixture(scope="module")
-def own_system(tmp_path_factory):
-    rs = start_system(tmp_path_factory.mktemp("events"), ["lifecycle"])
-    yield rs
-    rs.system.stop()
-
-
-def test_one_cloudevent_per_environment_change(own_system):
-    client = SignedClient(own_system.base_url, ADMIN.ak, ADMIN.sk)
+def test_one_cloudevent_per_environment_change(lifecycle_system):
+    client = SignedClient(lifecycle_system.base_url, ADMIN.ak, ADMIN.sk)
     created = client.post("/v2/evproj/cas/environments", json={"name": "ev-one", **ENV}).json()
     env_id = created["id"]
     assert client.put(f"/v2/evproj/cas/environments/{env_id}", json={"alias": "A"}).status_code == 200
     assert (
         client.patch(
-            f"/v2/evproj/cas/environments/{env_id}/resources",
-            json={"add_optional_resources": [{"id": "elb-9", "type": "elb"}]},
+            f"/v2/evproj/cas/environments/{env_id}/resources", json={"add_optional_resources": [{"id": "elb-9", "type": "elb"}]}
         ).status_code
         == 200
     )
@@ -44,7 +35,7 @@ def test_one_cloudevent_per_environment_change(own_system):
     # a refused change emits nothing
     assert client.put(f"/v2/evproj/cas/environments/{env_id}", json={"alias": "B"}).status_code == 404
 
-    got = asyncio.run(read_events(own_system.nats_url, "openstage.evt.evproj.lifecycle.environment.>"))
+    got = asyncio.run(read_events(lifecycle_system.nats_url, "openstage.evt.evproj.lifecycle.environment.>"))
     types = [g["event"]["type"] for g in got]
     assert types == [
         "io.openstage.lifecycle.environment.created",
@@ -64,38 +55,33 @@ def test_one_cloudevent_per_environment_change(own_system):
     assert len({g["event"]["id"] for g in got}) == 4
 
 
-def test_no_loss_or_duplicate_across_worker_crash(own_system):
+def test_no_loss_or_duplicate_across_worker_crash(lifecycle_system):
     """Simulate both crash windows of the outbox: (1) committed but never published,
     (2) published but not yet removed from the outbox. After the worker is SIGKILLed and
     restarted, every event is on the stream exactly once."""
-    client = SignedClient(own_system.base_url, ADMIN.ak, ADMIN.sk)
+    client = SignedClient(lifecycle_system.base_url, ADMIN.ak, ADMIN.sk)
     before = client.post("/v2/crashproj/cas/environments", json={"name": "before-crash", **ENV})
     assert before.status_code == 200
 
-    worker = own_system.system.children["worker-lifecycle"]
+    worker = lifecycle_system.system.children["worker-lifecycle"]
     worker.proc.send_signal(signal.SIGKILL)
     worker.proc.wait(5)
 
     def pending(name: str) -> CloudEvent:
         return CloudEvent.new(
-            "crashproj",
-            "lifecycle",
-            "environment",
-            "created",
-            resource_path=f"/v2/crashproj/cas/environments/{name}",
-            data={"id": name},
+            "crashproj", "lifecycle", "environment", "created", resource_path=f"/v2/crashproj/cas/environments/{name}", data={"id": name}
         )
 
     never_published, published_not_cleared = pending("lost-1"), pending("dup-1")
 
     async def leave_crash_state() -> None:
-        db = AsyncIOMotorClient(own_system.mongodb_url, tz_aware=True).openstage_lifecycle
+        db = AsyncIOMotorClient(lifecycle_system.mongodb_url, tz_aware=True).openstage_lifecycle
         now = datetime.now(UTC)
         for e in (never_published, published_not_cleared):
             await db.outbox.insert_one(
                 {"_id": e.id, "subject": e.openstagesubject, "payload": e.model_dump_json().encode(), "created": now}
             )
-        nc = await nats.connect(own_system.nats_url)
+        nc = await nats.connect(lifecycle_system.nats_url)
         await nc.jetstream().publish(
             published_not_cleared.openstagesubject,
             published_not_cleared.model_dump_json().encode(),
@@ -104,19 +90,19 @@ def test_no_loss_or_duplicate_across_worker_crash(own_system):
         await nc.close()
 
     asyncio.run(leave_crash_state())
-    own_system.restart_worker("lifecycle")
+    lifecycle_system.restart_worker("lifecycle")
     after = client.post("/v2/crashproj/cas/environments", json={"name": "after-crash", **ENV})
     assert after.status_code == 200
 
     async def outbox_size() -> int:
-        return await AsyncIOMotorClient(own_system.mongodb_url).openstage_lifecycle.outbox.count_documents({})
+        return await AsyncIOMotorClient(lifecycle_system.mongodb_url).openstage_lifecycle.outbox.count_documents({})
 
     deadline = time.monotonic() + 15
     while asyncio.run(outbox_size()) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert asyncio.run(outbox_size()) == 0
 
-    got = asyncio.run(read_events(own_system.nats_url, "openstage.evt.crashproj.>"))
+    got = asyncio.run(read_events(lifecycle_system.nats_url, "openstage.evt.crashproj.>"))
     ids = [g["event"]["id"] for g in got]
     assert len(ids) == len(set(ids)) == 4
     assert never_published.id in ids and published_not_cleared.id in ids
@@ -124,9 +110,9 @@ def test_no_loss_or_duplicate_across_worker_crash(own_system):
     assert "before-crash" in names and "after-crash" in names
 
 
-def test_worker_down_gives_503_quickly_then_recovers(own_system):
-    client = SignedClient(own_system.base_url, ADMIN.ak, ADMIN.sk)
-    worker = own_system.system.children["worker-lifecycle"]
+def test_worker_down_gives_503_quickly_then_recovers(lifecycle_system):
+    client = SignedClient(lifecycle_system.base_url, ADMIN.ak, ADMIN.sk)
+    worker = lifecycle_system.system.children["worker-lifecycle"]
     worker.proc.send_signal(signal.SIGTERM)
     worker.proc.wait(10)
     started = time.monotonic()
@@ -134,10 +120,10 @@ def test_worker_down_gives_503_quickly_then_recovers(own_system):
     elapsed = time.monotonic() - started
     assert r.status_code == 503 and r.json()["error_code"] == "SVCSTG.00100503"
     assert elapsed < 5
-    ready = httpx.get(f"{own_system.base_url}/readyz")
+    ready = httpx.get(f"{lifecycle_system.base_url}/readyz")
     assert ready.status_code == 503 and "lifecycle" in ready.json()["reason"]
 
-    own_system.restart_worker("lifecycle")
+    lifecycle_system.restart_worker("lifecycle")
     assert client.get("/v2/downproj/cas/environments").status_code == 200
     created = client.post("/v2/downproj/cas/environments", json={"name": "back-again", **ENV})
     assert created.status_code == 200

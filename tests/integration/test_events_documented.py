@@ -49,9 +49,7 @@ def test_published_event_types_are_declared(running):
         (missing_strict if domain in declared else missing_lenient).append(event_type)
 
     if missing_lenient:
-        warnings.warn(
-            f"event types published but not declared (their worker has no EVENTS yet): {missing_lenient}", stacklevel=2
-        )
+        warnings.warn(f"event types published but not declared (their worker has no EVENTS yet): {missing_lenient}", stacklevel=2)
     assert not missing_strict, (
         f"event types published but not declared: {missing_strict}. Add them to EVENTS in the worker's module "
         "(workers/<domain>/app.py) and rerun `python -m openstage.busdoc`."

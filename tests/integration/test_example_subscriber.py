@@ -33,17 +33,7 @@ class Subscriber:
         env = {**os.environ, "OPENSTAGE_AK": TENANT_A.ak, "OPENSTAGE_SK": TENANT_A.sk, "PYTHONUNBUFFERED": "1"}
         env.pop("OPENSTAGE_NATS_URL", None)
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(EXAMPLE),
-                "--server",
-                f"nats://127.0.0.1:{port}",
-                "--project",
-                PROJECT,
-                "--durable",
-                durable,
-                *extra,
-            ],
+            [sys.executable, str(EXAMPLE), "--server", f"nats://127.0.0.1:{port}", "--project", PROJECT, "--durable", durable, *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -75,9 +65,7 @@ class Subscriber:
             try:
                 event = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(
-                    f"saw {found}, expected {count} events about {resource_path}; log: {self.log}"
-                ) from None
+                raise AssertionError(f"saw {found}, expected {count} events about {resource_path}; log: {self.log}") from None
             if event["subject"] == resource_path:
                 found.append(event)
         return found
@@ -103,9 +91,7 @@ def test_example_subscriber_follows_replays_and_resumes(running, tenant_http):
     durable = f"example-{uuid.uuid4().hex[:8]}"
     live = Subscriber(running, durable, "--type", ENV_TYPES)
     try:
-        created = tenant_http.post(
-            f"/v2/{PROJECT}/cas/environments", json={"name": f"ex-{uuid.uuid4().hex[:8]}", **ENV}
-        )
+        created = tenant_http.post(f"/v2/{PROJECT}/cas/environments", json={"name": f"ex-{uuid.uuid4().hex[:8]}", **ENV})
         assert created.status_code == 200, created.text
         env_id = created.json()["id"]
         path = f"/v2/{PROJECT}/cas/environments/{env_id}"

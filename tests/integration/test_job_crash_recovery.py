@@ -35,9 +35,7 @@ def test_killed_worker_mid_deploy_is_resumed(slow_system):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         job = client.show_job_detail(ShowJobDetailRequest(job_id=created.job_id))
-        if job.job.execution_status == "RUNNING" and any(
-            t.task_index >= 1 and t.task_status == "RUNNING" for t in job.tasks
-        ):
+        if job.job.execution_status == "RUNNING" and any(t.task_index >= 1 and t.task_status == "RUNNING" for t in job.tasks):
             break
         time.sleep(0.05)
     else:

@@ -16,9 +16,7 @@ from tests.support.job_events import job_run
 
 
 async def _job(nc, project: str, job_id: str) -> dict:
-    msg = await nc.request(
-        subjects.command(project, subjects.JOBS, subjects.Jobs.GET), json.dumps({"job_id": job_id}).encode(), timeout=5
-    )
+    msg = await nc.request(subjects.command(project, subjects.JOBS, subjects.Jobs.GET), json.dumps({"job_id": job_id}).encode(), timeout=5)
     return json.loads(msg.data)
 
 

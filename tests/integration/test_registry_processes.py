@@ -64,26 +64,22 @@ def _until(predicate, seconds: float = 3.0):
 
 def test_two_processes_stay_consistent(signed, running, second_registry):
     name = f"multi-{uuid.uuid4().hex[:8]}"
-    sid = signed.post(
-        f"{B}/microservices", json={"service": {"serviceName": name, "appId": "shop", "version": "1.0.0"}}
-    ).json()["serviceId"]
+    sid = signed.post(f"{B}/microservices", json={"service": {"serviceName": name, "appId": "shop", "version": "1.0.0"}}).json()[
+        "serviceId"
+    ]
     hc = {"mode": "push", "interval": 2, "times": 1}
     beating = signed.post(
-        f"{B}/microservices/{sid}/instances",
-        json={"instance": {"hostName": "a", "endpoints": ["rest://1.0.0.1:1"], "healthCheck": hc}},
+        f"{B}/microservices/{sid}/instances", json={"instance": {"hostName": "a", "endpoints": ["rest://1.0.0.1:1"], "healthCheck": hc}}
     ).json()["instanceId"]
     silent = signed.post(
-        f"{B}/microservices/{sid}/instances",
-        json={"instance": {"hostName": "b", "endpoints": ["rest://1.0.0.2:1"], "healthCheck": hc}},
+        f"{B}/microservices/{sid}/instances", json={"instance": {"hostName": "b", "endpoints": ["rest://1.0.0.2:1"], "healthCheck": hc}}
     ).json()["instanceId"]
     params = {"appId": "shop", "serviceName": name}
     # warm both processes' caches (requests spread over the queue group)
     revs = {signed.get(f"{B}/instances", params=params).headers["X-Resource-Revision"] for _ in range(10)}
     assert len(revs) == 1
 
-    assert (
-        signed.put(f"{B}/microservices/{sid}/instances/{beating}/status", params={"value": "DOWN"}).status_code == 200
-    )
+    assert signed.put(f"{B}/microservices/{sid}/instances/{beating}/status", params={"value": "DOWN"}).status_code == 200
 
     def all_see_down():
         statuses = []
@@ -107,9 +103,7 @@ def test_two_processes_stay_consistent(signed, running, second_registry):
         end = time.monotonic() + 6.0
         while time.monotonic() < end:
             for _ in range(3):  # several beats: they land on both processes
-                r = await loop.run_in_executor(
-                    None, lambda: signed.put(f"{B}/microservices/{sid}/instances/{beating}/heartbeat")
-                )
+                r = await loop.run_in_executor(None, lambda: signed.put(f"{B}/microservices/{sid}/instances/{beating}/heartbeat"))
                 assert r.status_code == 200, r.text
             await asyncio.sleep(0.8)
         await asyncio.sleep(0.5)
@@ -117,9 +111,7 @@ def test_two_processes_stay_consistent(signed, running, second_registry):
 
     asyncio.run(watch_and_beat())
     assert [e["data"]["instanceId"] for e in expired] == [silent]  # exactly once, by one process
-    ids = _until(
-        lambda: {i["instanceId"] for i in signed.get(f"{B}/instances", params=params).json()["instances"]} == {beating}
-    )
+    ids = _until(lambda: {i["instanceId"] for i in signed.get(f"{B}/instances", params=params).json()["instances"]} == {beating})
     assert ids
     # both processes answer 400017 for the expired instance
     for _ in range(6):

@@ -85,9 +85,7 @@ class StandInRegistry:
     async def __aenter__(self):
         self.nc = await nats.connect(self.nats_url)
         await self.nc.subscribe(subjects.command(self.project, subjects.REGISTRY, "service.get"), cb=self._get)
-        await self.nc.subscribe(
-            subjects.command(self.project, subjects.REGISTRY, "dependency.providers"), cb=self._providers
-        )
+        await self.nc.subscribe(subjects.command(self.project, subjects.REGISTRY, "dependency.providers"), cb=self._providers)
         self.js = self.nc.jetstream()
         return self
 
@@ -117,20 +115,11 @@ class StandInRegistry:
 
     def add_service(self, name: str, version: str = "1.0.0", app: str = "shop", env: str = "") -> str:
         sid = uuid.uuid4().hex
-        self.services[sid] = {
-            "serviceId": sid,
-            "appId": app,
-            "serviceName": name,
-            "version": version,
-            "environment": env,
-            "status": "UP",
-        }
+        self.services[sid] = {"serviceId": sid, "appId": app, "serviceName": name, "version": version, "environment": env, "status": "UP"}
         return sid
 
     async def emit(self, entity: str, verb: str, data: dict) -> None:
-        evt = CloudEvent.new(
-            self.project, subjects.REGISTRY, entity, verb, resource_path=f"/v4/{self.project}", data=data
-        )
+        evt = CloudEvent.new(self.project, subjects.REGISTRY, entity, verb, resource_path=f"/v4/{self.project}", data=data)
         await self.js.publish(evt.openstagesubject, evt.model_dump_json().encode(), headers={"Nats-Msg-Id": evt.id})
 
     async def instance(self, verb: str, service_id: str, instance_id: str, status: str = "UP") -> dict:

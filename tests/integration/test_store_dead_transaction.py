@@ -14,12 +14,11 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from pymongo import MongoClient
 
 from services.adapters.store.mongo import database_name
 from tests.support.signing import SignedClient
-from tests.support.system import ADMIN, start_system
+from tests.support.system import ADMIN
 
 ENV = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
 
@@ -48,43 +47,32 @@ CRASHER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def own_system(tmp_path_factory):
-    rs = start_system(tmp_path_factory.mktemp("deadtx"), ["lifecycle"])
-    yield rs
-    rs.system.stop()
-
-
-def test_transaction_of_a_killed_process_is_ended_on_restart(own_system):
-    system = own_system.system
+def test_transaction_of_a_killed_process_is_ended_on_restart(lifecycle_system):
+    system = lifecycle_system.system
     worker = system.children["worker-lifecycle"]
     worker.proc.send_signal(signal.SIGTERM)
     worker.proc.wait(15)
 
-    crasher = subprocess.Popen(
-        [sys.executable, "-c", CRASHER], env={**os.environ, **system.env}, stdout=subprocess.PIPE, text=True
-    )
+    crasher = subprocess.Popen([sys.executable, "-c", CRASHER], env={**os.environ, **system.env}, stdout=subprocess.PIPE, text=True)
     try:
         assert crasher.stdout.readline().strip() == "open"
     finally:
         crasher.send_signal(signal.SIGKILL)
         crasher.wait(10)
 
-    own_system.restart_worker("lifecycle")  # ends the dead transaction before its first write
-    client = SignedClient(own_system.base_url, ADMIN.ak, ADMIN.sk)
+    lifecycle_system.restart_worker("lifecycle")  # ends the dead transaction before its first write
+    client = SignedClient(lifecycle_system.base_url, ADMIN.ak, ADMIN.sk)
     created = client.post("/v2/deadtx/cas/environments", json={"name": "after-crash", **ENV})
     assert created.status_code == 200, created.text
     env_id = created.json()["id"]
 
     system.restart_store()
-    with MongoClient(own_system.mongodb_url) as mc:
-        envs = {
-            d["_id"] for d in mc[database_name("openstage", "lifecycle")].environments.find({"project_id": "deadtx"})
-        }
+    with MongoClient(lifecycle_system.mongodb_url) as mc:
+        envs = {d["_id"] for d in mc[database_name("openstage", "lifecycle")].environments.find({"project_id": "deadtx"})}
     assert env_id in envs, "an acknowledged create was lost with the dead process's transaction"
     assert "half-done" not in envs
     assert not list((system.data_dir / "store-sessions").glob(f"*.{crasher.pid}"))
     # and the worker goes on writing (durably) after the store restart
-    own_system.system.wait_ready(30)
+    lifecycle_system.system.wait_ready(30)
     again = client.post("/v2/deadtx/cas/environments", json={"name": "after-restart", **ENV})
     assert again.status_code == 200, again.text

@@ -62,12 +62,7 @@ def test_commands_carry_their_http_equivalent_and_result_model():
     doc = asyncapi_document()
     op = doc["operations"]["lifecycle.environment.create"]
     assert op["x-openstage-http"] == [
-        {
-            "method": "POST",
-            "path": "/v2/{project_id}/cas/environments",
-            "summary": "Create an environment",
-            "status": 200,
-        }
+        {"method": "POST", "path": "/v2/{project_id}/cas/environments", "summary": "Create an environment", "status": 200}
     ]
     reply = doc["components"]["messages"]["lifecycle.environment.create:Reply"]["payload"]
     assert reply["properties"]["result"]["$ref"] == "#/components/schemas/Environment"
@@ -121,8 +116,7 @@ def test_declared_events_get_typed_channels(monkeypatch):
     assert "io.openstage.gadgets.gadget.gone" in doc["operations"]
     assert "gadgets.ping" in doc["operations"]
     assert (
-        len([k for k in doc["operations"] if k.startswith("lifecycle.")])
-        == sum(len(r.subscribers) for r in lifecycle.ROUTERS) + 1
+        len([k for k in doc["operations"] if k.startswith("lifecycle.")]) == sum(len(r.subscribers) for r in lifecycle.ROUTERS) + 1
     )  # + ping
 
 
@@ -213,9 +207,7 @@ def test_handlers_without_a_found_model_keep_faststream_schemas(monkeypatch):
 
 def test_every_route_declares_the_command_it_sends_and_is_listed_under_it():
     doc = asyncapi_document()
-    listed = [
-        (h["method"], h["path"], key) for key, op in doc["operations"].items() for h in op.get("x-openstage-http", [])
-    ]
+    listed = [(h["method"], h["path"], key) for key, op in doc["operations"].items() for h in op.get("x-openstage-http", [])]
     routes = edge_routes()
     assert len(routes) >= 50
     for route in routes:

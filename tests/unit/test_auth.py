@@ -39,10 +39,7 @@ SDK_DATE = NOW.strftime("%Y%m%dT%H%M%SZ")
 
 def make_auth(now: datetime = NOW, **kwargs) -> Authenticator:
     return Authenticator(
-        credentials=[
-            Credential(ak=AK, sk=SK, projects=[PROJECT]),
-            Credential(ak=OTHER_AK, sk=OTHER_SK, projects=["*"]),
-        ],
+        credentials=[Credential(ak=AK, sk=SK, projects=[PROJECT]), Credential(ak=OTHER_AK, sk=OTHER_SK, projects=["*"])],
         tokens=[Token(token=TOKEN, projects=[PROJECT, "p2"])],
         clock=lambda: now,
         **kwargs,
@@ -60,13 +57,7 @@ class Wire:
         self.body = body
 
     def verify(self, auth: Authenticator | None = None, **overrides) -> Principal:
-        args = dict(
-            method=self.method,
-            path=self.path,
-            query_string=self.query,
-            headers=self.headers,
-            body=self.body,
-        )
+        args = dict(method=self.method, path=self.path, query_string=self.query, headers=self.headers, body=self.body)
         args.update(overrides)
         return (auth or make_auth()).authenticate(**args)
 
@@ -169,11 +160,7 @@ def test_repeated_integer_query_values_sorted_numerically_by_sdk():
 
 def test_post_json_body():
     body = json.dumps({"name": "my-app", "description": "déjà vu ✓", "n": [1, 2]})
-    w = sdk_sign(
-        "POST",
-        body=body,
-        headers={"Content-Type": "application/json;charset=UTF-8"},
-    )
+    w = sdk_sign("POST", body=body, headers={"Content-Type": "application/json;charset=UTF-8"})
     assert "X-Sdk-Content-Sha256" not in w.headers
     assert w.body == body.encode("utf-8")
     assert w.verify().key_id == AK
@@ -189,10 +176,7 @@ def test_put_and_delete():
     assert w.verify().key_id == AK
 
 
-@pytest.mark.parametrize(
-    "path_param",
-    ["a b", "a/b", "50%off", "ä-名字", "x~y._-", "q?x#y", "plus+eq=at@", "%2F"],
-)
+@pytest.mark.parametrize("path_param", ["a b", "a/b", "50%off", "ä-名字", "x~y._-", "q?x#y", "plus+eq=at@", "%2F"])
 def test_path_with_encoded_characters(path_param):
     # Path params are quoted the way the SDK client does it (quote(str(v), safe='')).
     path = f"/v2/{PROJECT}/cas/applications/{quote(path_param, safe='')}/envs"
@@ -230,10 +214,7 @@ def test_declared_content_sha256_must_match_body():
 
 
 def test_non_ascii_and_padded_header_values():
-    w = sdk_sign(
-        "GET",
-        headers={"X-Project-Name": "  项目 à", "X-Request-Id": " abc  ", "X_Not_Signed": "whatever"},
-    )
+    w = sdk_sign("GET", headers={"X-Project-Name": "  项目 à", "X-Request-Id": " abc  ", "X_Not_Signed": "whatever"})
     auth_header = w.headers["Authorization"]
     assert "x-project-name" in auth_header and "x_not_signed" not in auth_header
     # On the wire (as the server decodes it) the value is UTF-8 bytes read as latin-1.
@@ -258,11 +239,7 @@ def test_real_client_style_request():
     w = sdk_sign(
         "GET",
         query=[("limit", 100), ("offset", 0)],
-        headers={
-            "X-Project-Id": PROJECT,
-            "User-Agent": "huaweicloud-usdk-python/3.0",
-            "Content-Type": "application/json",
-        },
+        headers={"X-Project-Id": PROJECT, "User-Agent": "huaweicloud-usdk-python/3.0", "Content-Type": "application/json"},
     )
     assert w.verify().key_id == AK
 
@@ -423,9 +400,7 @@ def test_sdk_generated_date_with_real_clock():
     )
 
 
-@pytest.mark.parametrize(
-    "value", [None, "", "yesterday", "2024-05-17T12:30:00Z", "20241317T123000Z", "20240517T123000"]
-)
+@pytest.mark.parametrize("value", [None, "", "yesterday", "2024-05-17T12:30:00Z", "20241317T123000Z", "20240517T123000"])
 def test_missing_or_unparseable_date(value):
     w = sdk_sign("GET")
     headers = {k: v for k, v in w.headers.items() if k != "X-Sdk-Date"}
@@ -501,13 +476,9 @@ def test_authorize():
 
 def test_canonical_helpers_match_sdk():
     query = [("b", "x y"), ("a", "ü"), ("a", "+/="), ("c", "")]
-    req = SdkRequest(
-        method="GET", schema="https", host=HOST, resource_path="/v1/a%20b/c~d", query_params=query, header_params={}
-    )
+    req = SdkRequest(method="GET", schema="https", host=HOST, resource_path="/v1/a%20b/c~d", query_params=query, header_params={})
     signer = Signer(BasicCredentials(AK, SK))
-    assert canonical_query_string(Signer.process_canonical_query_string(req)) == Signer.process_canonical_query_string(
-        req
-    )
+    assert canonical_query_string(Signer.process_canonical_query_string(req)) == Signer.process_canonical_query_string(req)
     assert canonical_uri("/v1/a%20b/c~d") == signer._process_canonical_uri(req)
     assert canonical_uri("/v1/a%20b/c~d") == "/v1/a%20b/c~d/"
 
@@ -566,7 +537,4 @@ def test_load_tokens_json():
 
 def test_duplicate_ak_in_authenticator():
     with pytest.raises(ValueError):
-        Authenticator(
-            credentials=[Credential(ak="A", sk="1", projects=["*"]), Credential(ak="A", sk="2", projects=["*"])],
-            tokens=[],
-        )
+        Authenticator(credentials=[Credential(ak="A", sk="1", projects=["*"]), Credential(ak="A", sk="2", projects=["*"])], tokens=[])

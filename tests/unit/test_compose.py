@@ -119,9 +119,7 @@ def test_every_worker_has_a_service(services, name):
     assert service["restart"] == "unless-stopped"
     assert service["depends_on"]["nats"] == HEALTHY
     assert service["depends_on"]["mongo"] == HEALTHY
-    assert re.fullmatch(
-        r"nats://openstage:\$\{OPENSTAGE_NATS_PASSWORD:\?[^}]*\}@nats:4222", env(service)["OPENSTAGE_NATS_URL"]
-    )
+    assert re.fullmatch(r"nats://openstage:\$\{OPENSTAGE_NATS_PASSWORD:\?[^}]*\}@nats:4222", env(service)["OPENSTAGE_NATS_URL"])
     assert "replicaSet=rs0" in env(service)["OPENSTAGE_MONGODB_URL"]
     # scalable with `docker compose up --scale`: nothing that pins a single container
     assert "container_name" not in service
@@ -171,9 +169,7 @@ def test_edge_serves_http_on_8080(services):
     check = healthcheck_command(edge)
     assert "/readyz" in check and check.split()[1] == "python", "slim images have no curl: check with python"
     environment = env(edge)
-    assert re.fullmatch(
-        r"nats://openstage:\$\{OPENSTAGE_NATS_PASSWORD:\?[^}]*\}@nats:4222", environment["OPENSTAGE_NATS_URL"]
-    )
+    assert re.fullmatch(r"nats://openstage:\$\{OPENSTAGE_NATS_PASSWORD:\?[^}]*\}@nats:4222", environment["OPENSTAGE_NATS_URL"])
     assert "replicaSet=rs0" in environment["OPENSTAGE_MONGODB_URL"]
     assert environment["OPENSTAGE_CREDENTIALS"].startswith("${OPENSTAGE_CREDENTIALS")
 

@@ -72,15 +72,7 @@ def test_v2_answers_an_empty_result_with_an_empty_object_and_204_without_a_body(
             "GET",
             "/v4/p1/registry/instances?appId=a&serviceName=s&rev=r1",
             "openstage.cmd.p1.registry.instance.find",
-            {
-                "app_id": "a",
-                "service_name": "s",
-                "version": None,
-                "environment": None,
-                "tags": None,
-                "rev": "r1",
-                "consumer_id": "c1",
-            },
+            {"app_id": "a", "service_name": "s", "version": None, "environment": None, "tags": None, "rev": "r1", "consumer_id": "c1"},
         ),
         (
             "GET",
@@ -104,15 +96,7 @@ def test_registry_writes_answer_an_empty_body_and_errors_keep_service_center_sha
     assert "content-type" not in response.headers
     assert nats.sent[0][0] == "openstage.cmd.p1.registry.dependency.put"
     client, _ = _client(
-        {
-            "status": 400,
-            "error": {
-                "status": 400,
-                "error_code": "400012",
-                "error_msg": "Micro-service does not exist",
-                "detail": "s1",
-            },
-        }
+        {"status": 400, "error": {"status": 400, "error_code": "400012", "error_msg": "Micro-service does not exist", "detail": "s1"}}
     )
     response = client.put("/v4/p1/registry/microservices/s1/instances/i1/heartbeat")
     assert (response.status_code, response.json()) == (

@@ -8,11 +8,12 @@ import pytest
 
 from services.adapters.drivers import TaskFailed, Workload
 from services.adapters.drivers.simulated import SimulatedDriver, artifact_host
-from services.contracts.component_instances import Instance, InstanceAction, InstanceActionParameters, ReferResource, Snapshot, StatusDetail
+from services.contracts.component_instances import Instance, InstanceAction, InstanceActionParameters, ReferResource, Snapshot
 from services.contracts.environments import Environment, Resource
 from services.contracts.errors import ServiceError
 from services.domain.lifecycle import component_instances as rules
 from services.domain.lifecycle.catalogue import is_valid_flavor, parse_custom_flavor
+from tests.support.instances import an_instance
 
 
 @pytest.mark.parametrize(
@@ -80,22 +81,7 @@ def test_refer_resources():
 
 
 def instance(status: str, replica: int = 2, available: int = 2) -> Instance:
-    return Instance(
-        id="i1",
-        name="web",
-        project_id="p",
-        application_id="a",
-        component_id="c",
-        environment_id="env1",
-        platform_type="cce",
-        flavor_id="MICRO-5G:0.5C:1G",
-        artifacts={},
-        version="1.0.0",
-        creator="x",
-        create_time=1,
-        update_time=1,
-        status_detail=StatusDetail(status=status, replica=replica, available_replica=available),
-    )
+    return an_instance(status, replica, available)
 
 
 @pytest.mark.parametrize(

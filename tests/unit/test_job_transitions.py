@@ -9,11 +9,12 @@ import pytest
 from services.adapters.drivers import plan_of, tasks_for
 from services.adapters.drivers.simulated import SimulatedDriver
 from services.adapters.store.component_instances import _set as stored_changes
-from services.contracts.component_instances import Instance, StatusDetail
+from services.contracts.component_instances import Instance
 from services.contracts.jobs import TERMINAL, ExecutionStatus, Job, JobOperation, JobType, JobUpdate, TaskChange
 from services.domain.jobs import transitions as jobs
 from services.domain.lifecycle import component_instances as rules
 from services.domain.lifecycle.component_instances import InstanceVerb, ProgressOfJob
+from tests.support.instances import an_instance
 from workers.lifecycle.component_instance_events import cloud_event
 
 E = ExecutionStatus
@@ -23,28 +24,14 @@ DEPLOY_TASKS = ["prepare", "pull_artifact", "create_workload", "wait_healthy"]
 
 
 def instance(status: str = "RUNNING", replica: int = 2, available: int = 2, version: str = "1.0.0") -> Instance:
-    return Instance(
-        id="i1",
-        name="web",
-        project_id="p",
-        application_id="a",
-        component_id="c",
-        environment_id="env1",
-        platform_type="cce",
-        flavor_id="MICRO-5G:0.5C:1G",
+    return an_instance(
+        status,
+        replica,
+        available,
         artifacts={"web": {"url": "swr.example.com/w:1"}},
         version=version,
         creator="alice",
-        create_time=1,
-        update_time=1,
-        status_detail=StatusDetail(
-            status=status,
-            replica=replica,
-            available_replica=available,
-            last_job_id="JOB0",
-            last_job_status="SUCCEEDED",
-            enterprise_project_id="ep",
-        ),
+        status_detail={"last_job_id": "JOB0", "last_job_status": "SUCCEEDED", "enterprise_project_id": "ep"},
     )
 
 
@@ -98,10 +85,7 @@ def test_a_new_job_is_the_stored_document_of_a_submitted_job():
     assert doc["job_name"] == "scale-web" and doc["job_desc"] == "Scale instance web from 2 to 3 replicas"
     assert doc["created_at"] == "2023-11-14T22:13:20.123Z" and doc["create_time"] == NOW
     assert doc["status"] == "SUBMITTED" and doc["available"] == 2 and doc["replica"] == 3
-    assert doc["tasks"] == {
-        "t0": {"status": "SUBMITTED", "messages": ""},
-        "t1": {"status": "SUBMITTED", "messages": ""},
-    }
+    assert doc["tasks"] == {"t0": {"status": "SUBMITTED", "messages": ""}, "t1": {"status": "SUBMITTED", "messages": ""}}
     assert doc["plan"][0] == {"index": 0, "key": "scale_workload", "name": "Scale workload", "type": "kube"}
     assert Job.model_validate(doc) == j  # what the store reads back
 
@@ -135,9 +119,7 @@ def test_started_runs_the_job_and_reports_it_to_the_instance():
     step = jobs.started(job(), NOW)
     assert step.job.status == E.RUNNING and step.job.seq == 1 and step.job.started_at == NOW
     assert stored_changes(step.update) == {"status": "RUNNING", "seq": 1, "started_at": NOW}
-    assert [(type(e).__name__, e.verb, e.data.execution_status) for e in step.events] == [
-        ("JobEvent", "running", E.RUNNING)
-    ]
+    assert [(type(e).__name__, e.verb, e.data.execution_status) for e in step.events] == [("JobEvent", "running", E.RUNNING)]
     assert step.instance == ProgressOfJob(last_job_status=E.RUNNING)
 
 
@@ -172,18 +154,11 @@ def test_each_task_step_counts_an_event_and_writes_its_task():
     }
     assert done.job.next_task == 1 and done.job.available == 2 and jobs.current_task(done.job) == 1
     event = done.events[0]
-    assert (event.verb, event.data.task_status, event.data.seq, event.data.messages) == (
-        "succeeded",
-        E.SUCCEEDED,
-        5,
-        "ready",
-    )
+    assert (event.verb, event.data.task_status, event.data.seq, event.data.messages) == ("succeeded", E.SUCCEEDED, 5, "ready")
 
 
 def test_a_failure_fails_its_task_and_skips_the_rest():
-    j = jobs.task_succeeded(
-        jobs.task_started(jobs.started(job(), NOW).job, 0, "started", NOW).job, 0, "ok", None, NOW
-    ).job
+    j = jobs.task_succeeded(jobs.task_started(jobs.started(job(), NOW).job, 0, "started", NOW).job, 0, "ok", None, NOW).job
     j = jobs.task_started(j, 1, "started", NOW).job
     step = jobs.finished(j, E.FAILED, NOW, failed_index=1, message="cannot pull")
     note = jobs.SKIPPED_NOTE
@@ -217,13 +192,7 @@ def test_a_cancelled_job_cancels_what_has_not_run_and_a_success_closes_nothing()
     for i in range(2):
         j = jobs.task_succeeded(jobs.task_started(j, i, "started", NOW).job, i, "ok", None, NOW).job
     succeeded = jobs.finished(j, E.SUCCEEDED, NOW)
-    assert stored_changes(succeeded.update) == {
-        "status": "SUCCEEDED",
-        "seq": 6,
-        "finished_at": NOW,
-        "runner": None,
-        "message": None,
-    }
+    assert stored_changes(succeeded.update) == {"status": "SUCCEEDED", "seq": 6, "finished_at": NOW, "runner": None, "message": None}
     assert cloud_event(succeeded.events[0]).data == {
         "job_id": "JOB1",
         "project_id": "p",
@@ -267,10 +236,7 @@ def test_task_events_on_the_wire():
 
 def test_a_job_update_writes_only_what_it_names():
     assert stored_changes(JobUpdate(runner=None, lease_until=0)) == {"runner": None, "lease_until": 0}
-    assert stored_changes(JobUpdate(cancel_requested=True, handoff_to="JOB2")) == {
-        "cancel_requested": True,
-        "handoff_to": "JOB2",
-    }
+    assert stored_changes(JobUpdate(cancel_requested=True, handoff_to="JOB2")) == {"cancel_requested": True, "handoff_to": "JOB2"}
     assert stored_changes(JobUpdate(tasks={2: TaskChange(messages=None)})) == {"tasks.t2.messages": None}
 
 
@@ -324,9 +290,7 @@ def test_an_upgrade_applies_its_target_and_a_stop_leaves_no_replica():
     assert out.instance.version == "2.0.0" and out.instance.update_time == NOW and out.snapshot.version == "2.0.0"
     assert [e.verb for e in out.events] == [InstanceVerb.UPDATED]
     rolled = after(current, Op.ROLLBACK, E.SUCCEEDED, target=instance(version="0.9.0"))
-    assert (
-        rolled.instance.version == "0.9.0" and rolled.snapshot is None and rolled.events[0].verb == InstanceVerb.UPDATED
-    )
+    assert rolled.instance.version == "0.9.0" and rolled.snapshot is None and rolled.events[0].verb == InstanceVerb.UPDATED
     stopped = after(instance("STOPPING"), Op.STOP, E.SUCCEEDED)
     assert stopped.instance.status_detail.status == "STOPPED" and stopped.instance.status_detail.available_replica == 0
     assert stopped.instance.update_time == 1 and stopped.snapshot is None
@@ -347,9 +311,7 @@ def test_a_failure_leaves_the_instance_failed_or_partially_failed(available, sta
 
 
 def test_a_cancelled_job_hands_the_instance_to_the_delete_waiting_for_it():
-    out = after(
-        instance("INITIALIZING", replica=3, available=1), Op.DEPLOY, E.CANCELLED, available=1, handoff_to="JOB2"
-    )
+    out = after(instance("INITIALIZING", replica=3, available=1), Op.DEPLOY, E.CANCELLED, available=1, handoff_to="JOB2")
     d = out.instance.status_detail
     assert (d.status, d.available_replica, d.last_job_id, d.last_job_status) == ("DELETING", 1, "JOB2", "SUBMITTED")
     assert out.held_by == "JOB2" and [e.instance for e in out.events] == [out.instance]

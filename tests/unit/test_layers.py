@@ -61,9 +61,7 @@ def violations(package: str, allowed: tuple[str, ...], forbidden_libraries: tupl
             top = name.split(".")[0]
             # a name is allowed when it is an allowed module, inside one, or the package holding one
             # (``from services.adapters import bus`` imports services.adapters, then services.adapters.bus)
-            if ours(name) and not any(
-                name == a or name.startswith(a + ".") or a.startswith(name + ".") for a in allowed
-            ):
+            if ours(name) and not any(name == a or name.startswith(a + ".") or a.startswith(name + ".") for a in allowed):
                 out.append(f"{path.relative_to(ROOT)} imports {name}")
             if top in forbidden_libraries:
                 out.append(f"{path.relative_to(ROOT)} imports {name} (I/O in a pure layer)")

@@ -114,14 +114,8 @@ class TestResults:
         r.add_error(5, e.invalid_params("z"))
         assert r.to_json() == {
             "failed": [
-                {
-                    "indexes": [3, 4],
-                    "error": {"errorCode": "400012", "errorMessage": "Micro-service does not exist", "detail": "x"},
-                },
-                {
-                    "indexes": [5],
-                    "error": {"errorCode": "400001", "errorMessage": "Invalid parameter(s)", "detail": "z"},
-                },
+                {"indexes": [3, 4], "error": {"errorCode": "400012", "errorMessage": "Micro-service does not exist", "detail": "x"}},
+                {"indexes": [5], "error": {"errorCode": "400001", "errorMessage": "Invalid parameter(s)", "detail": "z"}},
             ],
             "notModified": [1],
             "updated": [{"index": 0, "rev": "r0", "instances": [{"instanceId": "i"}]}, {"index": 2, "rev": "r2"}],
@@ -182,12 +176,8 @@ class TestCacheState:
 
     def test_find_keys_of_values_that_are_not_strings_never_match(self):
         assert find_key("p", None, "shop", "order", None, None, None) == ("p", "", "shop", "order", "", "", "")
-        assert find_key("p", 0, "shop", "order", None, None, None) != find_key(
-            "p", "", "shop", "order", None, None, None
-        )
-        assert find_key("p", "", "shop", "order", False, None, None) != find_key(
-            "p", "", "shop", "order", "", None, None
-        )
+        assert find_key("p", 0, "shop", "order", None, None, None) != find_key("p", "", "shop", "order", None, None, None)
+        assert find_key("p", "", "shop", "order", False, None, None) != find_key("p", "", "shop", "order", "", None, None)
 
     def test_dependency_of_find(self):
         consumer = {"serviceId": "c1", "environment": "testing"}

@@ -23,10 +23,7 @@ def as_reply(data: bytes) -> Reply:
         (replies.reply(), Reply()),
         (replies.reply({"instanceId": "i1"}), Reply.ok({"instanceId": "i1"})),
         (replies.reply({}), Reply.ok({})),
-        (
-            replies.reply(status=304, headers={"X-Resource-Revision": "r"}),
-            Reply(status=304, headers={"X-Resource-Revision": "r"}),
-        ),
+        (replies.reply(status=304, headers={"X-Resource-Revision": "r"}), Reply(status=304, headers={"X-Resource-Revision": "r"})),
         (
             replies.reply_with_json(b'{"instances":[{"instanceId":"i"}]}', headers={"X-Resource-Revision": "r"}),
             Reply.ok({"instances": [{"instanceId": "i"}]}, headers={"X-Resource-Revision": "r"}),
@@ -44,8 +41,7 @@ def test_encoders_write_the_reply_model(data, expected):
 def test_failures():
     err = instance_not_exists()
     assert as_reply(replies.failure(err)) == Reply(
-        status=400,
-        error=ErrorBody(status=400, error_code="400017", error_msg="Instance does not exist", detail=err.detail),
+        status=400, error=ErrorBody(status=400, error_code="400017", error_msg="Instance does not exist", detail=err.detail)
     )
     assert replies.failure(err) == Reply.failure(err).model_dump_json().encode()
     internal = as_reply(replies.failure(RuntimeError("boom")))

@@ -56,26 +56,10 @@ class TestErrors:
         assert e.RegistryError.of(code).status == status
 
     def test_codes_are_service_centers(self):
-        assert (e.ERR_INVALID_PARAMS, e.ERR_SERVICE_ALREADY_EXISTS, e.ERR_SERVICE_NOT_EXISTS) == (
-            "400001",
-            "400010",
-            "400012",
-        )
-        assert (e.ERR_DEPLOYED_INSTANCE, e.ERR_UNDEFINED_SCHEMA_ID, e.ERR_MODIFY_SCHEMA_NOT_ALLOW) == (
-            "400013",
-            "400014",
-            "400015",
-        )
-        assert (e.ERR_SCHEMA_NOT_EXISTS, e.ERR_INSTANCE_NOT_EXISTS, e.ERR_TAG_NOT_EXISTS) == (
-            "400016",
-            "400017",
-            "400018",
-        )
-        assert (e.ERR_DEPENDED_ON_CONSUMER, e.ERR_PERMISSION_DENY, e.ERR_ENDPOINT_ALREADY_EXISTS) == (
-            "400023",
-            "400024",
-            "400025",
-        )
+        assert (e.ERR_INVALID_PARAMS, e.ERR_SERVICE_ALREADY_EXISTS, e.ERR_SERVICE_NOT_EXISTS) == ("400001", "400010", "400012")
+        assert (e.ERR_DEPLOYED_INSTANCE, e.ERR_UNDEFINED_SCHEMA_ID, e.ERR_MODIFY_SCHEMA_NOT_ALLOW) == ("400013", "400014", "400015")
+        assert (e.ERR_SCHEMA_NOT_EXISTS, e.ERR_INSTANCE_NOT_EXISTS, e.ERR_TAG_NOT_EXISTS) == ("400016", "400017", "400018")
+        assert (e.ERR_DEPENDED_ON_CONSUMER, e.ERR_PERMISSION_DENY, e.ERR_ENDPOINT_ALREADY_EXISTS) == ("400023", "400024", "400025")
         assert e.ERR_SERVICE_VERSION_NOT_EXISTS == "400026"
         assert (e.ERR_NOT_ENOUGH_QUOTA, e.ERR_FORBIDDEN, e.ERR_INTERNAL, e.ERR_UNAVAILABLE_BACKEND) == (
             "400100",
@@ -88,11 +72,7 @@ class TestErrors:
         err = e.service_not_exists()
         assert isinstance(err, ServiceError)
         assert err.message == "Micro-service does not exist"
-        assert err.to_body() == {
-            "errorCode": "400012",
-            "errorMessage": "Micro-service does not exist",
-            "detail": "Service does not exist.",
-        }
+        assert err.to_body() == {"errorCode": "400012", "errorMessage": "Micro-service does not exist", "detail": "Service does not exist."}
         assert str(err) == "Micro-service does not exist(Service does not exist.)"
         assert e.invalid_params().to_body() == {"errorCode": "400001", "errorMessage": "Invalid parameter(s)"}
         assert e.instance_not_exists().code == "400017"
@@ -105,11 +85,7 @@ class TestErrors:
 
     def test_error_response_contract(self):
         body = c.ErrorResponse.of(e.schema_not_exists()).to_json()
-        assert body == {
-            "errorCode": "400016",
-            "errorMessage": "Schema does not exist",
-            "detail": "schema ref not found.",
-        }
+        assert body == {"errorCode": "400016", "errorMessage": "Schema does not exist", "detail": "schema ref not found."}
         assert c.ErrorResponse.model_validate({"errorCode": 400012}).error_code == "400012"
 
 
@@ -250,9 +226,7 @@ class TestVersionRules:
         assert not vr.is_valid_version_rule(bad)
         assert_invalid(vr.parse_version_rule, bad)
 
-    @pytest.mark.parametrize(
-        "good", ["latest", "1.0+", "1.0.0.0+", "1.1-2.2", "1.1.1.1-2.2.2.2", "1.4", "1.4.0.0", "0+"]
-    )
+    @pytest.mark.parametrize("good", ["latest", "1.0+", "1.0.0.0+", "1.1-2.2", "1.1.1.1-2.2.2.2", "1.4", "1.4.0.0", "0+"])
     def test_valid_rules(self, good):
         assert vr.is_valid_version_rule(good)
 
@@ -298,24 +272,12 @@ class TestHealth:
     def test_normalize(self):
         assert h.normalize_health_check(None) == {"mode": "push", "interval": 30, "times": 3}
         # openstage keeps small intervals (floor 1 s); Service-Center's floors are opt-in
-        assert h.normalize_health_check({"mode": "push", "interval": 1, "times": 0}) == {
-            "mode": "push",
-            "interval": 1,
-            "times": 0,
-        }
-        assert h.normalize_health_check({"mode": "push", "interval": 2, "times": 1}) == {
-            "mode": "push",
-            "interval": 2,
-            "times": 1,
-        }
+        assert h.normalize_health_check({"mode": "push", "interval": 1, "times": 0}) == {"mode": "push", "interval": 1, "times": 0}
+        assert h.normalize_health_check({"mode": "push", "interval": 2, "times": 1}) == {"mode": "push", "interval": 2, "times": 1}
         assert h.normalize_health_check(
             {"mode": "push", "interval": 1, "times": 0}, min_interval=h.SC_MIN_INTERVAL, min_times=h.SC_MIN_TIMES
         ) == {"mode": "push", "interval": 5, "times": 3}
-        assert h.normalize_health_check({"mode": "push", "interval": 10, "times": 5}) == {
-            "mode": "push",
-            "interval": 10,
-            "times": 5,
-        }
+        assert h.normalize_health_check({"mode": "push", "interval": 10, "times": 5}) == {"mode": "push", "interval": 10, "times": 5}
         assert h.normalize_health_check({"mode": "pull", "interval": 1, "times": 9, "port": 80}) == {
             "mode": "pull",
             "interval": 30,
@@ -369,9 +331,7 @@ class TestServiceValidation:
 
     @pytest.mark.parametrize("name", ["", "-a", "a-", ".a", "a b", "a:b", "a@b", "x" * 129, "中文", "a/b"])
     def test_bad_names(self, name):
-        assert_invalid(
-            v.validate_micro_service, v.apply_service_defaults(svc(serviceName=name)), contains="ServiceName"
-        )
+        assert_invalid(v.validate_micro_service, v.apply_service_defaults(svc(serviceName=name)), contains="ServiceName")
 
     def test_app_id(self):
         v.validate_micro_service(svc(appId="a" * 160, level="BACK", status="UP"))
@@ -398,9 +358,7 @@ class TestServiceValidation:
 
     def test_other_fields(self):
         ok = v.apply_service_defaults(svc())
-        assert_invalid(
-            v.validate_micro_service, ok.model_copy(update={"description": "d" * 257}), contains="Description"
-        )
+        assert_invalid(v.validate_micro_service, ok.model_copy(update={"description": "d" * 257}), contains="Description")
         v.validate_micro_service(ok.model_copy(update={"description": "d" * 256}))
         assert_invalid(v.validate_micro_service, ok.model_copy(update={"service_id": "a b"}), contains="ServiceId")
         assert_invalid(v.validate_micro_service, ok.model_copy(update={"service_id": "a" * 65}))
@@ -412,31 +370,19 @@ class TestServiceValidation:
         assert_invalid(v.validate_micro_service, ok.model_copy(update={"schemas": ["-a"]}))
         assert_invalid(v.validate_micro_service, ok.model_copy(update={"schemas": [f"s{i}" for i in range(101)]}))
         v.validate_micro_service(ok.model_copy(update={"paths": [c.ServicePath(path="/api/v1/{id}")]}))
-        assert_invalid(
-            v.validate_micro_service, ok.model_copy(update={"paths": [c.ServicePath(path="/a b")]}), contains="Path"
-        )
-        v.validate_micro_service(
-            ok.model_copy(update={"framework": c.FrameWork(name="servicecomb-java-chassis", version="2.8.0")})
-        )
-        assert_invalid(
-            v.validate_micro_service, ok.model_copy(update={"framework": c.FrameWork(name="a b")}), contains="Name"
-        )
+        assert_invalid(v.validate_micro_service, ok.model_copy(update={"paths": [c.ServicePath(path="/a b")]}), contains="Path")
+        v.validate_micro_service(ok.model_copy(update={"framework": c.FrameWork(name="servicecomb-java-chassis", version="2.8.0")}))
+        assert_invalid(v.validate_micro_service, ok.model_copy(update={"framework": c.FrameWork(name="a b")}), contains="Name")
 
     def test_create_validates_tags_and_instances_up_front(self):
         req = c.CreateServiceRequest.model_validate(
-            {
-                "service": {"serviceName": "a"},
-                "tags": {"env": "dev"},
-                "instances": [{"hostName": "h", "endpoints": ["rest://1.2.3.4:80"]}],
-            }
+            {"service": {"serviceName": "a"}, "tags": {"env": "dev"}, "instances": [{"hostName": "h", "endpoints": ["rest://1.2.3.4:80"]}]}
         )
         out = v.validate_create_service(req)
         assert out.instances[0].status == "UP" and out.instances[0].health_check.interval == 30
         bad_tags = req.model_copy(update={"tags": {"1bad": "x"}})
         assert_invalid(v.validate_create_service, bad_tags, contains="Tags")
-        bad_inst = c.CreateServiceRequest.model_validate(
-            {"service": {"serviceName": "a"}, "instances": [{"endpoints": ["x"]}]}
-        )
+        bad_inst = c.CreateServiceRequest.model_validate({"service": {"serviceName": "a"}, "instances": [{"endpoints": ["x"]}]})
         assert_invalid(v.validate_create_service, bad_inst, contains="HostName")
 
     def test_properties(self):
@@ -523,18 +469,14 @@ class TestCommands:
         ],
     )
     def test_a_bad_body_is_400001(self, body, detail):
-        err = assert_invalid(
-            c.UpdateInstancePropertiesCommand.model_validate, {"service_id": "s", "instance_id": "i", "body": body}
-        )
+        err = assert_invalid(c.UpdateInstancePropertiesCommand.model_validate, {"service_id": "s", "instance_id": "i", "body": body})
         assert err.detail == detail
         assert_invalid(c.UpdateInstancePropertiesCommand.model_validate, {"service_id": "s"}, contains="end of JSON")
 
     def test_other_fields_are_checked_before_the_body(self):
         with pytest.raises(ValidationError):  # the usual 400 of every command
             c.RegisterInstanceCommand.model_validate({"service_id": 5, "body": [1]})
-        assert_invalid(
-            c.BatchFindCommand.model_validate, {"type": "delete", "body": [1]}, contains="Invalid action: delete"
-        )
+        assert_invalid(c.BatchFindCommand.model_validate, {"type": "delete", "body": [1]}, contains="Invalid action: delete")
         assert_invalid(c.BatchFindCommand.model_validate, {"body": {}}, contains="Invalid action: ")
         assert_invalid(c.BatchFindCommand.model_validate, {"type": "query", "body": [1]}, contains="JSON object")
         assert c.BatchFindCommand.model_validate({"type": "query", "body": {}}).body.services is None
@@ -542,11 +484,7 @@ class TestCommands:
     def test_fast_path_commands_take_strings_only(self):
         assert c.HeartbeatCommand.model_validate({"service_id": "s", "instance_id": "i"}).instance_id == "i"
         assert_invalid(c.HeartbeatCommand.model_validate, [1], contains="the command must be a JSON object")
-        assert_invalid(
-            c.HeartbeatCommand.model_validate,
-            {"service_id": "s", "instance_id": 1},
-            contains="instance_id must be a string",
-        )
+        assert_invalid(c.HeartbeatCommand.model_validate, {"service_id": "s", "instance_id": 1}, contains="instance_id must be a string")
         assert_invalid(c.FindInstancesCommand.model_validate, {"app_id": "a", "rev": ["x"]}, contains="rev must be")
         cmd = c.FindInstancesCommand(app_id="a")
         assert c.FindInstancesCommand.model_validate(cmd) is cmd
@@ -588,14 +526,9 @@ class TestTagsAndSchemas:
         v.validate_modify_schemas("sid", good)
         assert_invalid(v.validate_modify_schemas, "sid", c.ModifySchemasRequest(schemas=[]))
         assert_invalid(
-            v.validate_modify_schemas,
-            "sid",
-            c.ModifySchemasRequest(schemas=[c.Schema(schema_id="a", schema="x")]),
-            contains="Summary",
+            v.validate_modify_schemas, "sid", c.ModifySchemasRequest(schemas=[c.Schema(schema_id="a", schema="x")]), contains="Summary"
         )
-        assert_invalid(
-            v.validate_modify_schemas, "sid", c.ModifySchemasRequest(schemas=[c.Schema(schema_id="a", summary="s")])
-        )
+        assert_invalid(v.validate_modify_schemas, "sid", c.ModifySchemasRequest(schemas=[c.Schema(schema_id="a", summary="s")]))
         many = [c.Schema(schema_id=f"s{i}", summary="s", schema="x") for i in range(101)]
         assert_invalid(v.validate_modify_schemas, "sid", c.ModifySchemasRequest(schemas=many))
 
@@ -652,20 +585,10 @@ class TestInstanceValidation:
         assert_invalid(v.validate_register_instance, inst(healthCheck=hc), "sid", contains=field)
 
     def test_data_center_info(self):
-        v.validate_register_instance(
-            inst(dataCenterInfo={"name": "dc1", "region": "cn-north-4", "availableZone": "az1"}), "sid"
-        )
+        v.validate_register_instance(inst(dataCenterInfo={"name": "dc1", "region": "cn-north-4", "availableZone": "az1"}), "sid")
+        assert_invalid(v.validate_register_instance, inst(dataCenterInfo={"name": "dc1", "region": "r"}), "sid", contains="AvailableZone")
         assert_invalid(
-            v.validate_register_instance,
-            inst(dataCenterInfo={"name": "dc1", "region": "r"}),
-            "sid",
-            contains="AvailableZone",
-        )
-        assert_invalid(
-            v.validate_register_instance,
-            inst(dataCenterInfo={"name": "d c", "region": "r", "availableZone": "z"}),
-            "sid",
-            contains="Name",
+            v.validate_register_instance, inst(dataCenterInfo={"name": "d c", "region": "r", "availableZone": "z"}), "sid", contains="Name"
         )
 
     @pytest.mark.parametrize("status", ["UP", "DOWN", "STARTING", "OUTOFSERVICE", "TESTING"])
@@ -694,12 +617,8 @@ class TestFindValidation:
         assert rule.kind is vr.RuleKind.AT_LEAST
         assert_invalid(v.validate_find_instances, app_id="", service_name="order", contains="AppId")
         assert_invalid(v.validate_find_instances, app_id="shop", service_name="", contains="ServiceName")
-        assert_invalid(
-            v.validate_find_instances, app_id="shop", service_name="o", environment="dev", contains="Environment"
-        )
-        assert_invalid(
-            v.validate_find_instances, app_id="shop", service_name="o", version_rule="*", contains="VersionRule"
-        )
+        assert_invalid(v.validate_find_instances, app_id="shop", service_name="o", environment="dev", contains="Environment")
+        assert_invalid(v.validate_find_instances, app_id="shop", service_name="o", version_rule="*", contains="VersionRule")
         assert_invalid(v.validate_find_instances, app_id="shop", service_name="o", tags=["1"], contains="Tags")
         assert_invalid(v.validate_find_instances, app_id="shop", service_name="o", consumer_id="a b")
         v.validate_find_instances(app_id="a" * 160, service_name="n" * 289)
@@ -728,22 +647,10 @@ class TestFindValidation:
             c.BatchFindInstancesRequest.model_validate({"services": [{"rev": "x"}]})
 
     def test_existence(self):
-        assert (
-            v.validate_existence(type="microservice", app_id="shop", service_name="order", version="1.0.0")
-            == "microservice"
-        )
+        assert v.validate_existence(type="microservice", app_id="shop", service_name="order", version="1.0.0") == "microservice"
         assert_invalid(v.validate_existence, type="microservice", app_id="shop", service_name="order", version="latest")
-        assert v.validate_existence(
-            type="microservice", app_id="shop", service_name="order", version="latest", allow_version_rule=True
-        )
-        assert_invalid(
-            v.validate_existence,
-            type="microservice",
-            app_id="shop",
-            service_name="order",
-            version="",
-            allow_version_rule=True,
-        )
+        assert v.validate_existence(type="microservice", app_id="shop", service_name="order", version="latest", allow_version_rule=True)
+        assert_invalid(v.validate_existence, type="microservice", app_id="shop", service_name="order", version="", allow_version_rule=True)
         assert_invalid(v.validate_existence, type="microservice", app_id="shop", service_name="order", version=None)
         assert v.validate_existence(type="schema", service_id="sid", schema_id="hello") == "schema"
         assert_invalid(v.validate_existence, type="schema", service_id="sid", schema_id="")
@@ -754,27 +661,18 @@ class TestFindValidation:
 class TestDependencyValidation:
     def req(self, providers, consumer=None):
         consumer = consumer or {"appId": "shop", "serviceName": "web", "version": "1.0.0"}
-        return c.CreateDependenciesRequest.model_validate(
-            {"dependencies": [{"consumer": consumer, "providers": providers}]}
-        )
+        return c.CreateDependenciesRequest.model_validate({"dependencies": [{"consumer": consumer, "providers": providers}]})
 
     def test_normalizes_and_sets_override(self):
         out = v.validate_dependencies(self.req([{"serviceName": "order", "version": "1.0.0+"}]), override=True)
         assert out[0].override is True
         assert out[0].providers[0].app_id == "shop"  # inherited from the consumer
-        out = v.validate_dependencies(
-            self.req([{"appId": "other", "serviceName": "pay", "version": "latest"}]), override=False
-        )
+        out = v.validate_dependencies(self.req([{"appId": "other", "serviceName": "pay", "version": "latest"}]), override=False)
         assert out[0].override is False and out[0].providers[0].app_id == "other"
 
     def test_rules(self):
         assert_invalid(v.validate_dependencies, c.CreateDependenciesRequest(dependencies=[]), override=True)
-        assert_invalid(
-            v.validate_dependencies,
-            self.req([{"serviceName": "order"}]),
-            override=True,
-            contains="Required provider version",
-        )
+        assert_invalid(v.validate_dependencies, self.req([{"serviceName": "order"}]), override=True, contains="Required provider version")
         assert_invalid(
             v.validate_dependencies,
             self.req([{"serviceName": "order", "version": "1+"}, {"serviceName": "order", "version": "2+"}]),
@@ -785,22 +683,13 @@ class TestDependencyValidation:
         v.validate_dependencies(self.req([]), override=True)  # overwrite with nothing is allowed
         # consumer must be an exact version and a real name
         assert_invalid(
-            v.validate_dependencies,
-            self.req([{"serviceName": "*"}], {"appId": "a", "serviceName": "web", "version": "1+"}),
-            override=True,
+            v.validate_dependencies, self.req([{"serviceName": "*"}], {"appId": "a", "serviceName": "web", "version": "1+"}), override=True
         )
         assert_invalid(
-            v.validate_dependencies,
-            self.req([{"serviceName": "*"}], {"appId": "a", "serviceName": "*", "version": "1"}),
-            override=True,
+            v.validate_dependencies, self.req([{"serviceName": "*"}], {"appId": "a", "serviceName": "*", "version": "1"}), override=True
         )
         # provider versions have at most three segments
-        assert_invalid(
-            v.validate_dependencies,
-            self.req([{"serviceName": "o", "version": "1.0.0.0"}]),
-            override=True,
-            contains="Version",
-        )
+        assert_invalid(v.validate_dependencies, self.req([{"serviceName": "o", "version": "1.0.0.0"}]), override=True, contains="Version")
         assert_invalid(v.validate_dependencies, self.req([{"serviceName": "o", "version": "*"}]), override=True)
         many = c.CreateDependenciesRequest.model_validate(
             {"dependencies": [{"consumer": {"appId": "a", "serviceName": "s", "version": "1"}, "providers": []}] * 101}
@@ -808,9 +697,7 @@ class TestDependencyValidation:
         assert_invalid(v.validate_dependencies, many, override=True)
 
     def test_star_stops_checking(self):
-        out = v.validate_dependencies(
-            self.req([{"serviceName": "*"}, {"serviceName": "x"}, {"serviceName": "x"}]), override=True
-        )
+        out = v.validate_dependencies(self.req([{"serviceName": "*"}, {"serviceName": "x"}, {"serviceName": "x"}]), override=True)
         assert [p.service_name for p in out[0].providers] == ["*", "x", "x"]
 
 
@@ -821,10 +708,7 @@ class TestIdentity:
     def test_default_service_id_is_sha1_of_index_key(self):
         key = "/cse-sr/ms/indexes/default/default//shop/order/1.0.0"
         assert ident.service_index_key("default", "default", "", "shop", "order", "1.0.0") == key
-        assert (
-            ident.default_service_id("default", "default", None, "shop", "order", "1.0.0")
-            == hashlib.sha1(key.encode()).hexdigest()
-        )
+        assert ident.default_service_id("default", "default", None, "shop", "order", "1.0.0") == hashlib.sha1(key.encode()).hexdigest()
         assert ident.default_service_id("default", "default", "", "shop", "order", "1.0.1") != ident.default_service_id(
             "default", "default", "", "shop", "order", "1.0.0"
         )
@@ -843,11 +727,7 @@ class TestConfigCenter:
     def test_parse_dimensions(self):
         d = cc.parse_dimensions_info("order@shop#1.0.0")
         assert (d.service_name, d.app_id, d.version) == ("order", "shop", "1.0.0")
-        assert (
-            d.service_key == "order@shop"
-            and d.versioned_key == "order@shop#1.0.0"
-            and d.darklaunch_key == "darklaunch@shop"
-        )
+        assert d.service_key == "order@shop" and d.versioned_key == "order@shop#1.0.0" and d.darklaunch_key == "darklaunch@shop"
         assert d.response_keys() == ["application", "order@shop", "darklaunch@shop", "order@shop#1.0.0"]
         d = cc.parse_dimensions_info("order@shop")
         assert d.version is None and d.text == "order@shop" and d.versioned_key is None
@@ -900,8 +780,7 @@ class TestConfigCenter:
         assert cc.filter_items(items, cc.compile_key_filter("^serv")) == {"servicecomb.timeout": 3}
 
     @pytest.mark.parametrize(
-        "bad",
-        ["(", "[a-", "a{2,1}", "*a", r"(a)\1", "(?=a)", "(?!a)", "(?<=a)b", "(a+)+", r"(\w*x)*", "(a{1,})+", "x" * 257],
+        "bad", ["(", "[a-", "a{2,1}", "*a", r"(a)\1", "(?=a)", "(?!a)", "(?<=a)b", "(a+)+", r"(\w*x)*", "(a{1,})+", "x" * 257]
     )
     def test_bad_key_filters(self, bad):
         assert_invalid(cc.compile_key_filter, bad)
@@ -911,12 +790,7 @@ class TestConfigCenter:
         assert cc.compile_key_filter(good) is not None
 
     def test_revision_and_merge(self):
-        by_dim = {
-            "application": {"a": "1", "b": "1"},
-            "order@shop": {"b": "2"},
-            "order@shop#1.0": {"c": "3"},
-            "other@x": {},
-        }
+        by_dim = {"application": {"a": "1", "b": "1"}, "order@shop": {"b": "2"}, "order@shop#1.0": {"c": "3"}, "other@x": {}}
         r1 = cc.config_revision(by_dim)
         assert r1 == cc.config_revision(dict(reversed(list(by_dim.items()))))
         assert r1 != cc.config_revision({**by_dim, "order@shop": {"b": "3"}})
@@ -964,9 +838,7 @@ class TestContracts:
         assert c.MicroService(service_name="a", app_id="b").to_json() == {"serviceName": "a", "appId": "b"}
 
     def test_keys_are_case_insensitive_like_go(self):
-        req = c.CreateServiceRequest.model_validate(
-            {"Service": {"ServiceName": "a", "APPID": "b", "Framework": {"Name": "x"}}}
-        )
+        req = c.CreateServiceRequest.model_validate({"Service": {"ServiceName": "a", "APPID": "b", "Framework": {"Name": "x"}}})
         assert req.service.service_name == "a" and req.service.app_id == "b" and req.service.framework.name == "x"
         # the exact name wins when both are present
         assert c.MicroService.model_validate({"serviceName": "exact", "ServiceName": "other"}).service_name == "exact"
@@ -987,12 +859,7 @@ class TestContracts:
         }
         assert c.MicroServiceInstance.model_validate(body).to_json() == body
         assert c.RegisterInstanceResponse(instance_id="i1").to_json() == {"instanceId": "i1"}
-        assert (
-            c.GetOneInstanceResponse(instance=c.MicroServiceInstance.model_validate(body)).to_json()["instance"][
-                "hostName"
-            ]
-            == "h"
-        )
+        assert c.GetOneInstanceResponse(instance=c.MicroServiceInstance.model_validate(body)).to_json()["instance"]["hostName"] == "h"
         assert c.GetInstancesResponse().to_json() == {}
 
     def test_schema_contracts(self):
@@ -1017,9 +884,7 @@ class TestContracts:
         }
         req = c.CreateDependenciesRequest.model_validate(body)
         assert req.to_json() == body
-        assert c.GetProvidersResponse(providers=[c.MicroService(service_id="p")]).to_json() == {
-            "providers": [{"serviceId": "p"}]
-        }
+        assert c.GetProvidersResponse(providers=[c.MicroService(service_id="p")]).to_json() == {"providers": [{"serviceId": "p"}]}
 
     def test_batch_find_contracts(self):
         resp = c.BatchFindInstancesResponse(
@@ -1034,14 +899,7 @@ class TestContracts:
                 "updated": [{"index": 0, "rev": "r0", "instances": [{"instanceId": "i"}]}],
                 "notModified": [1],
                 "failed": [
-                    {
-                        "indexes": [2, 3],
-                        "error": {
-                            "errorCode": "400012",
-                            "errorMessage": "Micro-service does not exist",
-                            "detail": "nope",
-                        },
-                    }
+                    {"indexes": [2, 3], "error": {"errorCode": "400012", "errorMessage": "Micro-service does not exist", "detail": "nope"}}
                 ],
             }
         }
@@ -1052,21 +910,16 @@ class TestContracts:
             services=[c.DeleteServiceResult(service_id="a"), c.DeleteServiceResult(service_id="b", err_message="x")]
         ).to_json() == {"services": [{"serviceId": "a"}, {"serviceId": "b", "errMessage": "x"}]}
         assert c.DeleteServicesRequest.model_validate({"serviceIds": ["a"], "force": True}).force is True
-        assert c.HeartbeatSetResponse(
-            instances=[c.InstanceHeartbeatResult(service_id="s", instance_id="i")]
-        ).to_json() == {"instances": [{"serviceId": "s", "instanceId": "i"}]}
+        assert c.HeartbeatSetResponse(instances=[c.InstanceHeartbeatResult(service_id="s", instance_id="i")]).to_json() == {
+            "instances": [{"serviceId": "s", "instanceId": "i"}]
+        }
         assert c.UpdatePropertiesRequest.model_validate({"properties": {"a": "b"}}).properties == {"a": "b"}
         assert c.CreateServiceResponse(service_id="x").to_json() == {"serviceId": "x"}
         assert c.GetTagsResponse(tags={"a": "b"}).to_json() == {"tags": {"a": "b"}}
-        assert (
-            c.CreateConfigItemsRequest.model_validate({"dimensionsInfo": "a@b", "items": {"k": 1}}).dimensions_info
-            == "a@b"
-        )
+        assert c.CreateConfigItemsRequest.model_validate({"dimensionsInfo": "a@b", "items": {"k": 1}}).dimensions_info == "a@b"
         assert c.DeleteConfigItemsRequest.model_validate({"dimensionsInfo": "a@b", "keys": ["k"]}).keys == ["k"]
         assert c.ConfigItemsWriteResponse().to_json() == {"Result": "Success"}
-        w = c.WatchInstanceResponse(
-            action="CREATE", key=c.MicroServiceKey(app_id="a"), instance=c.MicroServiceInstance(instance_id="i")
-        )
+        w = c.WatchInstanceResponse(action="CREATE", key=c.MicroServiceKey(app_id="a"), instance=c.MicroServiceInstance(instance_id="i"))
         assert w.to_json() == {"action": "CREATE", "key": {"appId": "a"}, "instance": {"instanceId": "i"}}
 
 
@@ -1075,13 +928,5 @@ def test_domain_layer_has_no_io_imports():
 
     for module in (v, vr, h, rv, ident, cc, e, c, registry_model):
         src = inspect.getsource(module)
-        for forbidden in (
-            "import motor",
-            "import nats",
-            "import fastapi",
-            "from fastapi",
-            "from motor",
-            "from nats",
-            "import pymongo",
-        ):
+        for forbidden in ("import motor", "import nats", "import fastapi", "from fastapi", "from motor", "from nats", "import pymongo"):
             assert forbidden not in src, (module.__name__, forbidden)

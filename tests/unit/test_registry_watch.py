@@ -5,14 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from api_edge.routers.registry_watch import (
-    INSTANCE_ACTIONS,
-    WatchState,
-    parse_event_subject,
-    provider_ids,
-    tenant_of,
-    watch_message,
-)
+from api_edge.routers.registry_watch import INSTANCE_ACTIONS, WatchState, parse_event_subject, provider_ids, tenant_of, watch_message
 from services.contracts import subjects
 from services.contracts.events import CloudEvent
 
@@ -37,12 +30,7 @@ def event(project: str, verb: str, instance=INSTANCE, service=SERVICE, entity: s
         entity,
         verb,
         resource_path=f"/v4/{project}/registry/microservices/p1/instances/i1",
-        data={
-            "serviceId": instance["serviceId"],
-            "instanceId": instance["instanceId"],
-            "instance": instance,
-            "service": service,
-        },
+        data={"serviceId": instance["serviceId"], "instanceId": instance["instanceId"], "instance": instance, "service": service},
     )
     return evt.openstagesubject, orjson.loads(evt.model_dump_json())
 
@@ -61,9 +49,7 @@ def test_actions_follow_service_center():
 
 def test_message_shape_is_watch_instance_response():
     msg = watch_message(
-        "registered",
-        {"serviceId": "p1", "instanceId": "i1", "instance": INSTANCE, "service": SERVICE},
-        tenant_of(None, "proj"),
+        "registered", {"serviceId": "p1", "instanceId": "i1", "instance": INSTANCE, "service": SERVICE}, tenant_of(None, "proj")
     )
     assert list(msg) == ["action", "key", "instance"]
     assert msg["action"] == "CREATE"
@@ -103,12 +89,7 @@ def test_unknown_verbs_are_not_messages():
 def test_unknown_instance_fields_are_dropped_and_ids_filled_from_the_event():
     msg = watch_message(
         "deregistered",
-        {
-            "serviceId": "p1",
-            "instanceId": "i9",
-            "instance": {"hostName": "h", "lease": {"ttl": 120}},
-            "service": SERVICE,
-        },
+        {"serviceId": "p1", "instanceId": "i9", "instance": {"hostName": "h", "lease": {"ttl": 120}}, "service": SERVICE},
         "default/p",
     )
     assert msg["action"] == "DELETE"
@@ -116,12 +97,7 @@ def test_unknown_instance_fields_are_dropped_and_ids_filled_from_the_event():
 
 
 def test_parse_event_subject():
-    assert parse_event_subject("openstage.evt.p.registry.instance.registered") == (
-        "p",
-        "registry",
-        "instance",
-        "registered",
-    )
+    assert parse_event_subject("openstage.evt.p.registry.instance.registered") == ("p", "registry", "instance", "registered")
     assert parse_event_subject("openstage.evt.p.registry.instance") is None
     assert parse_event_subject("openstage.cmd.p.registry.instance.register") is None
 
@@ -139,12 +115,7 @@ def test_state_forwards_only_instances_of_providers_in_its_project():
     subject, evt = event("proj", "created", entity="service")
     assert state.message_for(subject, evt) is None  # not an instance event
 
-    for verb, action in [
-        ("status_changed", "UPDATE"),
-        ("updated", "UPDATE"),
-        ("expired", "DELETE"),
-        ("deregistered", "DELETE"),
-    ]:
+    for verb, action in [("status_changed", "UPDATE"), ("updated", "UPDATE"), ("expired", "DELETE"), ("deregistered", "DELETE")]:
         subject, evt = event("proj", verb)
         assert state.message_for(subject, evt)["action"] == action
 
@@ -165,10 +136,7 @@ def test_state_refreshes_on_dependency_and_service_events():
         ({}, set()),
         (None, set()),
         ({"providers": []}, set()),
-        (
-            {"providers": [{"serviceId": "a", "serviceName": "x"}, {"serviceId": "b"}, {"serviceName": "no-id"}]},
-            {"a", "b"},
-        ),
+        ({"providers": [{"serviceId": "a", "serviceName": "x"}, {"serviceId": "b"}, {"serviceName": "no-id"}]}, {"a", "b"}),
     ],
 )
 def test_provider_ids(result, ids):

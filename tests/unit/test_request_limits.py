@@ -70,11 +70,7 @@ def test_free_form_values_must_be_storable():
 def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
     import pytest
 
-    from services.contracts.registry import (
-        BatchFindInstancesRequest,
-        DeleteServicesRequest,
-        HeartbeatSetRequest,
-    )
+    from services.contracts.registry import BatchFindInstancesRequest, DeleteServicesRequest, HeartbeatSetRequest
     from services.contracts.registry_errors import RegistryError
     from services.domain.registry import validation as v
 
@@ -83,9 +79,7 @@ def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
         (v.validate_delete_services, DeleteServicesRequest(service_ids=[f"s{i}" for i in range(n)])),
         (
             v.validate_heartbeat_set,
-            HeartbeatSetRequest.model_validate(
-                {"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in range(n)]}
-            ),
+            HeartbeatSetRequest.model_validate({"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in range(n)]}),
         ),
         (
             v.validate_batch_find,
@@ -95,9 +89,7 @@ def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
         ),
         (
             v.validate_batch_find,
-            BatchFindInstancesRequest.model_validate(
-                {"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in range(n)]}
-            ),
+            BatchFindInstancesRequest.model_validate({"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in range(n)]}),
         ),
     ]
     for validate, request in requests:

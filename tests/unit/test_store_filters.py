@@ -151,9 +151,7 @@ class FakeDatabase:
 
 
 def _is_str(annotation) -> bool:
-    return annotation is str or (
-        get_origin(annotation) in (typing.Union, __import__("types").UnionType) and str in get_args(annotation)
-    )
+    return annotation is str or (get_origin(annotation) in (typing.Union, __import__("types").UnionType) and str in get_args(annotation))
 
 
 def _value(annotation, s):
@@ -202,11 +200,7 @@ def _store_functions():
     for info in pkgutil.iter_modules(store_package.__path__):
         module = importlib.import_module(f"services.adapters.store.{info.name}")
         for name, fn in inspect.getmembers(module, inspect.iscoroutinefunction):
-            if (
-                fn.__module__ == module.__name__
-                and not name.startswith("_")
-                and "db" in inspect.signature(fn).parameters
-            ):
+            if fn.__module__ == module.__name__ and not name.startswith("_") and "db" in inspect.signature(fn).parameters:
                 yield f"{info.name}.{name}", fn
 
 
@@ -243,9 +237,7 @@ def _holds(value, needle) -> bool:
 
 def test_the_stores_are_found():
     assert len(STORE_FUNCTIONS) > 50
-    assert {"environments.get", "registry.get_service", "config_items.values", "component_instances.claim_job"} <= set(
-        STORE_FUNCTIONS
-    )
+    assert {"environments.get", "registry.get_service", "config_items.values", "component_instances.claim_job"} <= set(STORE_FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(STORE_FUNCTIONS))

@@ -22,9 +22,7 @@ async def compose(base: WorkerDeps) -> ConfigDeps:
     await app_configuration_store.ensure_indexes(base.db)
     await config_item_store.ensure_indexes(base.db)
     return ConfigDeps(
-        **base.base(),
-        lifecycle=LifecycleLookup(base.nc, base.settings.request_timeout),
-        deletion_consumers=DeletionConsumers(),
+        **base.base(), lifecycle=LifecycleLookup(base.nc, base.settings.request_timeout), deletion_consumers=DeletionConsumers()
     )
 
 

@@ -53,13 +53,7 @@ EVENTS = {subjects.event_type(CONFIG, ENTITY, verb): AppConfigurationRevision fo
 
 
 # --- handlers -----------------------------------------------------------------------------------
-@on_command(
-    router,
-    CONFIG,
-    Config.APP_CONFIGURATION_PUT,
-    "Add or replace an application's configuration in an environment",
-    reply=AppConfiguration,
-)
+@on_command(router, CONFIG, Config.APP_CONFIGURATION_PUT, "Put an application's configuration in an environment", reply=AppConfiguration)
 async def put_configuration(body: PutAppConfiguration, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     application_id, environment_id = body.application_id, body.body.environment_id
     configuration = rules.normalized(body.body.configuration)
@@ -98,22 +92,14 @@ async def put_configuration(body: PutAppConfiguration, project: str = Path(), de
     return Reply.ok(await deps.outbox.transaction(write))
 
 
-@on_command(
-    router, CONFIG, Config.APP_CONFIGURATION_GET, "Show an application's configurations", reply=AppConfigurationList
-)
+@on_command(router, CONFIG, Config.APP_CONFIGURATION_GET, "Show an application's configurations", reply=AppConfigurationList)
 async def get_configuration(body: AppConfigurationQuery, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, body.environment_id)
     docs = await store.live(deps.db, project, body.application_id, body.environment_id)
     return Reply.ok(AppConfigurationList(configuration=[d.view() for d in docs]))
 
 
-@on_command(
-    router,
-    CONFIG,
-    Config.APP_CONFIGURATION_DELETE,
-    "Delete an application's configuration in an environment",
-    reply=None,
-)
+@on_command(router, CONFIG, Config.APP_CONFIGURATION_DELETE, "Delete an application's configuration in an environment", reply=None)
 async def delete_configuration(body: AppConfigurationRef, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, None)
 
@@ -128,15 +114,9 @@ async def delete_configuration(body: AppConfigurationRef, project: str = Path(),
 
 
 @on_command(
-    router,
-    CONFIG,
-    Config.APP_CONFIGURATION_HISTORY,
-    "The revisions of an application's configuration in an environment",
-    reply=AppConfigurationHistory,
+    router, CONFIG, Config.APP_CONFIGURATION_HISTORY, "A configuration's revisions in an environment", reply=AppConfigurationHistory
 )
-async def configuration_history(
-    body: AppConfigurationRef, project: str = Path(), deps: ConfigDeps = Context()
-) -> Reply:
+async def configuration_history(body: AppConfigurationRef, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, None)
     entries = await store.history(deps.db, project, body.application_id, body.environment_id)
     return Reply.ok(AppConfigurationHistory(count=len(entries), revisions=entries))

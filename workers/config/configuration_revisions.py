@@ -24,22 +24,16 @@ def configuration_event(project: str, entry: AppConfigurationRevision, verb: str
         CONFIG,
         ENTITY,
         verb,
-        resource_path=(
-            f"/v2/{project}/cas/applications/{entry.application_id}/configuration?environment_id={entry.environment_id}"
-        ),
+        resource_path=(f"/v2/{project}/cas/applications/{entry.application_id}/configuration?environment_id={entry.environment_id}"),
         data=entry.model_dump(mode="json"),
     )
 
 
-async def delete_revision(
-    deps: ConfigDeps, project: str, cur: Stored, creator: str, session, reason: str | None
-) -> CloudEvent:
+async def delete_revision(deps: ConfigDeps, project: str, cur: Stored, creator: str, session, reason: str | None) -> CloudEvent:
     """Write the deletion of ``cur`` as its next revision; the event announcing it."""
     now = deps.clock.millis()
     revision = rules.next_revision(cur.revision)
-    new = cur.model_copy(
-        update={"revision": revision, "deleted": True, "configuration": None, "creator": creator, "update_time": now}
-    )
+    new = cur.model_copy(update={"revision": revision, "deleted": True, "configuration": None, "creator": creator, "update_time": now})
     entry = AppConfigurationRevision(
         application_id=cur.application_id,
         environment_id=cur.environment_id,

@@ -22,13 +22,7 @@ from faststream import Context, Path
 
 from services.adapters.store import config_items as store
 from services.contracts import subjects
-from services.contracts.config_items import (
-    ConfigItemsChanged,
-    ConfigItemsDeleted,
-    DeleteConfigItems,
-    QueryConfigItems,
-    UpsertConfigItems,
-)
+from services.contracts.config_items import ConfigItemsChanged, ConfigItemsDeleted, DeleteConfigItems, QueryConfigItems, UpsertConfigItems
 from services.contracts.envelope import Reply
 from services.contracts.events import CloudEvent
 from services.contracts.registry import ConfigItemsResponse, ConfigItemsWriteResponse
@@ -71,9 +65,7 @@ def answer(
     return 200, ConfigItemsResponse.build(shown, current)
 
 
-@on_command(
-    router, CONFIG, Config.ITEM_QUERY, "Query the config center's items of a dimensionsInfo", reply=ConfigItemsResponse
-)
+@on_command(router, CONFIG, Config.ITEM_QUERY, "Query the config center's items of a dimensionsInfo", reply=ConfigItemsResponse)
 async def query_items(body: QueryConfigItems, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     dims = rules.parse_dimensions_info(body.dimensions_info)
     rules.compile_key_filter(body.key_filter)  # 400001 before touching the store

@@ -42,15 +42,9 @@ class LifecycleLookup:
 
     async def require_references(self, project: str, application_id: str, environment_id: str | None) -> None:
         """404 unless the application (and the environment, when given) exist in the project."""
-        lookups = [
-            self._get(project, Lifecycle.APPLICATION_GET, ApplicationRef(application_id=application_id), "application")
-        ]
+        lookups = [self._get(project, Lifecycle.APPLICATION_GET, ApplicationRef(application_id=application_id), "application")]
         if environment_id is not None:
-            lookups.append(
-                self._get(
-                    project, Lifecycle.ENVIRONMENT_GET, EnvironmentRef(environment_id=environment_id), "environment"
-                )
-            )
+            lookups.append(self._get(project, Lifecycle.ENVIRONMENT_GET, EnvironmentRef(environment_id=environment_id), "environment"))
         results = await asyncio.gather(*lookups, return_exceptions=True)
         for result in results:  # the application's failure first
             if isinstance(result, BaseException):

@@ -45,9 +45,7 @@ class Tracker:
             max_ack_pending=10_000,
             filter_subjects=FILTERS,
         )
-        self._sub = await self.js.pull_subscribe(
-            FILTERS[0], durable=CONSUMER, stream=subjects.EVENTS_STREAM, config=config
-        )
+        self._sub = await self.js.pull_subscribe(FILTERS[0], durable=CONSUMER, stream=subjects.EVENTS_STREAM, config=config)
         self._task = asyncio.create_task(self._loop(), name="job-tracker")
 
     async def stop(self) -> None:
@@ -84,9 +82,7 @@ class Tracker:
             await msg.ack()
             return
         if fold.event_data(event) is None:  # its data breaks the job event contract: nothing to fold
-            log.warning(
-                "event %s of type %s is not a valid job or task event; skipped", event.get("id"), event.get("type")
-            )
+            log.warning("event %s of type %s is not a valid job or task event; skipped", event.get("id"), event.get("type"))
             await msg.ack()
             return
         try:

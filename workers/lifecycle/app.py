@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from services.adapters import bus
 from services.adapters.drivers import get_driver
 from services.adapters.store import applications as application_store
 from services.adapters.store import component_instances as instance_store
@@ -14,7 +15,7 @@ from workers.lifecycle import applications, components, environments, metadata
 from workers.lifecycle import component_instance_events as instance_events
 from workers.lifecycle import component_instances as instances
 from workers.lifecycle.deps import DeleteGuards, LifecycleDeps
-from workers.lifecycle.job_runner import JobRunner, work_stream_config
+from workers.lifecycle.job_runner import JobRunner
 from workers.runtime import WorkerDeps, build_worker
 
 ROUTERS = [metadata.router, environments.router, applications.router, components.router, instances.router]
@@ -57,4 +58,4 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
 
 
 def build() -> FastStream:
-    return build_worker(LIFECYCLE, ROUTERS, compose, streams=[work_stream_config()])
+    return build_worker(LIFECYCLE, ROUTERS, compose, streams=[bus.jobs_work_stream_config()])

@@ -25,9 +25,7 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_router, on_command
 
 router = command_router()
-APPLICATION_WRITES = EntityWrites(
-    "application", APPLICATIONS, lambda app: f"/v2/{app.project_id}/cas/applications/{app.id}"
-)
+APPLICATION_WRITES = EntityWrites("application", APPLICATIONS, lambda app: f"/v2/{app.project_id}/cas/applications/{app.id}")
 # {CloudEvents type: model of the event's data} (for the bus documentation)
 EVENTS = APPLICATION_WRITES.event_models("created", "updated", "deleted")
 
@@ -49,9 +47,7 @@ async def get_application(body: ApplicationRef, project: str = Path(), deps: Lif
     return Reply.ok(await APPLICATIONS.get(deps.db, project, body.application_id))
 
 
-@on_command(
-    router, LIFECYCLE, Lifecycle.APPLICATION_UPDATE, "Change an application's name or description", reply=Application
-)
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_UPDATE, "Change an application's name or description", reply=Application)
 async def update_application(body: UpdateApplication, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     changed = await APPLICATION_WRITES.change(
         deps, (project, body.application_id), lambda app: entities.modified(app, body.body, deps.clock.millis())
@@ -65,7 +61,5 @@ async def delete_application(body: ApplicationRef, project: str = Path(), deps: 
         # counted, not read from component_count: the components collection is the truth
         rules.check_deletable(app, await COMPONENTS.count(deps.db, project, app.id, session=session))
 
-    await APPLICATION_WRITES.delete(
-        deps, (project, body.application_id), deps.delete_guards.application, first=without_components
-    )
+    await APPLICATION_WRITES.delete(deps, (project, body.application_id), deps.delete_guards.application, first=without_components)
     return Reply.ok(None, status=204)

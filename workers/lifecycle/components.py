@@ -83,9 +83,7 @@ async def list_components(body: ListComponents, project: str = Path(), deps: Lif
     return Reply.ok(ComponentList(count=total, components=components))
 
 
-@on_command(
-    router, LIFECYCLE, Lifecycle.COMPONENT_OVERVIEWS, "List an application's components with their instances", reply=ComponentOverviewList
-)
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_OVERVIEWS, "Components with their instances", reply=ComponentOverviewList)
 async def list_component_overviews(body: ListComponents, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     total, components = await _components_page(deps, project, body)
     instances = await instance_overviews(deps.db, project, body.application_id, [c.id for c in components])
@@ -108,13 +106,7 @@ async def update_component(body: UpdateComponent, project: str = Path(), deps: L
     return Reply.ok(changed)
 
 
-@on_command(
-    router,
-    LIFECYCLE,
-    Lifecycle.COMPONENT_DELETE,
-    "Delete a component (with force=true: its instances through their delete jobs, then it)",
-    reply=None,
-)
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_DELETE, "Delete a component (force=true: its instances first)", reply=None)
 async def delete_component(body: DeleteComponent, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     key = (project, body.application_id, body.component_id)
     cascade = deps.delete_guards.component_force

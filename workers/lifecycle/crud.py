@@ -38,9 +38,7 @@ class EntityWrites(Generic[M]):
 
     def event(self, resource: M, verb: str) -> CloudEvent:
         data = resource.model_dump(mode="json", by_alias=True)
-        return CloudEvent.new(
-            resource.project_id, LIFECYCLE, self.entity, verb, resource_path=self.api_path(resource), data=data
-        )
+        return CloudEvent.new(resource.project_id, LIFECYCLE, self.entity, verb, resource_path=self.api_path(resource), data=data)
 
     def event_models(self, *verbs: str) -> dict[str, type[M]]:
         """{CloudEvents type: model of its data} for the bus documentation."""
@@ -57,9 +55,7 @@ class EntityWrites(Generic[M]):
 
         return await deps.outbox.transaction(write)
 
-    async def change(
-        self, deps: LifecycleDeps, key: tuple[str, ...], edit: Callable[[M], M], verb: str = "updated"
-    ) -> M:
+    async def change(self, deps: LifecycleDeps, key: tuple[str, ...], edit: Callable[[M], M], verb: str = "updated") -> M:
         """Read the resource of ``key`` (404), write ``edit(resource)`` and emit ``verb``."""
 
         async def write(session: Session) -> tuple[M, list[CloudEvent]]:
@@ -69,9 +65,7 @@ class EntityWrites(Generic[M]):
 
         return await deps.outbox.transaction(write)
 
-    async def delete(
-        self, deps: LifecycleDeps, key: tuple[str, ...], guards: Sequence[Guard], first: Step[M] | None = None
-    ) -> None:
+    async def delete(self, deps: LifecycleDeps, key: tuple[str, ...], guards: Sequence[Guard], first: Step[M] | None = None) -> None:
         """Delete the resource of ``key`` (404) unless ``first`` or a guard refuses; guards are
         called as ``guard(*key, session)``."""
 

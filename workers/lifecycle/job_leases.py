@@ -39,9 +39,7 @@ class JobLease:
         """Take the lease (counts an attempt); None when another runner holds it or the job ended."""
 
         async def write(session):
-            return await store.claim_job(
-                self.db, self.job_id, self.token, self.clock.millis(), self.lease_ms, session
-            ), []
+            return await store.claim_job(self.db, self.job_id, self.token, self.clock.millis(), self.lease_ms, session), []
 
         return await self.outbox.transaction(write)
 

@@ -27,7 +27,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.adapters.clock import Clock
 from services.adapters.drivers import Driver
@@ -43,18 +43,6 @@ from workers.lifecycle.job_leases import JobLease, LeaseLost
 log = logging.getLogger("openstage.lifecycle.jobs")
 
 CONSUMER = "lifecycle-job-runner"
-WORK_MAX_AGE_SECONDS = 7 * 24 * 3600
-
-
-def work_stream_config() -> StreamConfig:
-    return StreamConfig(
-        name=subjects.JOBS_WORK_STREAM,
-        subjects=[f"{subjects.WORK_PREFIX}.>"],
-        retention=RetentionPolicy.WORK_QUEUE,
-        storage=StorageType.FILE,
-        max_age=WORK_MAX_AGE_SECONDS,
-        duplicate_window=120,
-    )
 
 
 class RunOutcome(Enum):

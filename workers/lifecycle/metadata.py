@@ -19,9 +19,7 @@ async def list_runtimes(body: Empty, project: str = Path()) -> Reply:
     return Reply.ok(ListRuntimesResponse(runtimes=list(catalogue.RUNTIMES)))
 
 
-@on_command(
-    router, LIFECYCLE, Lifecycle.METADATA_FLAVORS, "Resource flavors an instance can use", reply=ListFlavorsResponse
-)
+@on_command(router, LIFECYCLE, Lifecycle.METADATA_FLAVORS, "Resource flavors an instance can use", reply=ListFlavorsResponse)
 async def list_flavors(body: Empty, project: str = Path()) -> Reply:
     return Reply.ok(ListFlavorsResponse(flavors=list(catalogue.FLAVORS)))
 

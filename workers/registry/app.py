@@ -17,12 +17,7 @@ from faststream import FastStream
 
 from services.adapters.store import registry as registry_store
 from services.contracts import subjects
-from services.contracts.registry import (
-    DependencyChangedData,
-    InstanceEventData,
-    SchemaChangedData,
-    ServiceEventData,
-)
+from services.contracts.registry import DependencyChangedData, InstanceEventData, SchemaChangedData, ServiceEventData
 from services.contracts.subjects import REGISTRY, Registry
 from workers.registry import dependencies, discovery, heartbeats, microservice_instances, microservices, schemas
 from workers.registry.cache_events import CacheEventSubscription

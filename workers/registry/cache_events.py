@@ -45,9 +45,7 @@ class CacheEventSubscription:
         async def on_event(msg: Msg) -> None:
             self.apply(msg.subject, msg.data)
 
-        self.nc = await bus.connect(
-            nats_url, name="openstage-registry-cache", disconnected_cb=lost, reconnected_cb=lost
-        )
+        self.nc = await bus.connect(nats_url, name="openstage-registry-cache", disconnected_cb=lost, reconnected_cb=lost)
         await self.nc.subscribe(registry_events_filter("*"), cb=on_event)
         await self.nc.flush()
 

@@ -39,9 +39,7 @@ MAX_SERVICES = 100_000
 MAX_INSTANCES = 1_000_000
 
 
-def find_key(
-    project: str, environment: Any, app_id: Any, service_name: Any, version: Any, tags: Any, consumer_id: Any
-) -> FindKey:
+def find_key(project: str, environment: Any, app_id: Any, service_name: Any, version: Any, tags: Any, consumer_id: Any) -> FindKey:
     """The cache key of a find. Absent values count as ``""``; any other value is kept as it is, so
     a value that is not a string never finds an entry cached for a validated find."""
     return (
@@ -151,9 +149,7 @@ class RegistryCaches:
         self._forget_dependencies_of(project, service_id)
 
     def _forget_dependencies_of(self, project: str, consumer_id: str) -> None:
-        self.recorded_dependencies = {
-            r for r in self.recorded_dependencies if not (r[0] == project and r[1] == consumer_id)
-        }
+        self.recorded_dependencies = {r for r in self.recorded_dependencies if not (r[0] == project and r[1] == consumer_id)}
 
     def clear(self) -> None:
         self.services.clear()

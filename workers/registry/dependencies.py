@@ -15,12 +15,7 @@ from faststream import Context, Path
 
 from services.adapters.store import registry as store
 from services.contracts import registry_errors as rerr
-from services.contracts.registry import (
-    DependencyQueryCommand,
-    GetConsumersResponse,
-    GetProvidersResponse,
-    PutDependenciesCommand,
-)
+from services.contracts.registry import DependencyQueryCommand, GetConsumersResponse, GetProvidersResponse, PutDependenciesCommand
 from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
 from services.domain.registry.model import dependency_matches, resolve_rules
@@ -54,12 +49,8 @@ def _merge(current: list[dict[str, str]], added: list[dict[str, str]]) -> list[d
     return list(out.values())
 
 
-@on_command(
-    router, REGISTRY, Registry.DEPENDENCY_PUT, "Create (PUT: replace, POST: add) consumer dependencies", reply=None
-)
-async def put_dependencies(
-    body: PutDependenciesCommand, project: str = Path(), deps: RegistryDeps = Context()
-) -> bytes:
+@on_command(router, REGISTRY, Registry.DEPENDENCY_PUT, "Create (PUT: replace, POST: add) consumer dependencies", reply=None)
+async def put_dependencies(body: PutDependenciesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     dependencies = v.validate_dependencies(body.body, override=body.override)
 
     async def write(session):
@@ -68,9 +59,7 @@ async def put_dependencies(
             c = dep.consumer
             assert c is not None  # validated
             env = c.environment or ""
-            cid = await store.service_id_by_key(
-                deps.db, project, env, c.app_id, c.service_name, c.version, session=session
-            )
+            cid = await store.service_id_by_key(deps.db, project, env, c.app_id, c.service_name, c.version, session=session)
             if cid is None:
                 raise rerr.service_not_exists(f"Consumer {env}/{c.app_id}/{c.service_name}/{c.version} does not exist.")
             consumer = await store.get_service(deps.db, project, cid, session=session)
@@ -96,9 +85,7 @@ async def record_dependency_of_find(
     async def write(session):
         current = await store.dependency_rules(deps.db, project, consumer["serviceId"], session=session)
         key = (rule["environment"], rule["appId"], rule["serviceName"])
-        if any(
-            (r["environment"], r["appId"], r["serviceName"]) == key and r["version"] == rule["version"] for r in current
-        ):
+        if any((r["environment"], r["appId"], r["serviceName"]) == key and r["version"] == rule["version"] for r in current):
             return None, []
         rules = _merge(current, [rule])
         await store.set_dependency_rules(deps.db, project, consumer["serviceId"], rules, session)
@@ -131,9 +118,7 @@ async def _queried_service(deps: RegistryDeps, project: str, service_id: str | N
     return await stored_service(deps, project, sid, missing=missing)
 
 
-@on_command(
-    router, REGISTRY, Registry.DEPENDENCY_PROVIDERS, "The providers a consumer depends on", reply=GetProvidersResponse
-)
+@on_command(router, REGISTRY, Registry.DEPENDENCY_PROVIDERS, "The providers a consumer depends on", reply=GetProvidersResponse)
 async def providers(body: DependencyQueryCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     consumer = await _queried_service(deps, project, body.service_id, "Consumer does not exist")
     sid = consumer["serviceId"]
@@ -144,13 +129,7 @@ async def providers(body: DependencyQueryCommand, project: str = Path(), deps: R
     return reply({"providers": found} if found else {})
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.DEPENDENCY_CONSUMERS,
-    "The consumers that depend on a provider",
-    reply=GetConsumersResponse,
-)
+@on_command(router, REGISTRY, Registry.DEPENDENCY_CONSUMERS, "The consumers that depend on a provider", reply=GetConsumersResponse)
 async def consumers(body: DependencyQueryCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     provider = await _queried_service(deps, project, body.service_id, "Provider does not exist")
     sid = provider["serviceId"]

@@ -21,21 +21,10 @@ from faststream import Context, Path
 
 from services.adapters.store import registry as store
 from services.contracts import registry_errors as rerr
-from services.contracts.registry import (
-    BatchFindCommand,
-    BatchFindInstancesResponse,
-    FindInstancesCommand,
-    GetInstancesResponse,
-)
+from services.contracts.registry import BatchFindCommand, BatchFindInstancesResponse, FindInstancesCommand, GetInstancesResponse
 from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
-from services.domain.registry.model import (
-    BatchResult,
-    body_revision,
-    find_body,
-    instance_sort_key,
-    select_providers,
-)
+from services.domain.registry.model import BatchResult, body_revision, find_body, instance_sort_key, select_providers
 from services.domain.registry.revision import REVISION_HEADER
 from services.domain.registry.version_rules import RuleKind, VersionRule
 from workers.registry.caches import FindEntry, dependency_of_find, find_key
@@ -66,21 +55,15 @@ async def _compute(
         services, service_tags = await store.services_with_tags(deps.db, project, app_id, environment)
     else:
         services, service_tags = await store.services_of_app(deps.db, project, app_id, environment), None
-    exists, providers = select_providers(
-        services, service_name, rule, consumer=consumer, tags=tags, service_tags=service_tags
-    )
+    exists, providers = select_providers(services, service_name, rule, consumer=consumer, tags=tags, service_tags=service_tags)
     built = deps.clock.monotonic()
     if not exists or (
         rule.kind is RuleKind.EXACT
         and not any(
-            s.get("version") == rule.raw
-            for s in services
-            if s.get("serviceName") == service_name or s.get("alias") == service_name
+            s.get("version") == rule.raw for s in services if s.get("serviceName") == service_name or s.get("alias") == service_name
         )
     ):
-        err = rerr.service_not_exists(
-            f"Provider[{environment}/{app_id}/{service_name}/{version or ''}] does not exist."
-        )
+        err = rerr.service_not_exists(f"Provider[{environment}/{app_id}/{service_name}/{version or ''}] does not exist.")
         return FindEntry(scope, None, b"", None, None, err, built)
     order = {s["serviceId"]: i for i, s in enumerate(providers)}
     instances = await store.instances_of(deps.db, project, list(order))
@@ -89,9 +72,7 @@ async def _compute(
     body = find_body(instances)
     rev = body_revision(body)
     headers = {REVISION_HEADER: rev}
-    return FindEntry(
-        scope, rev, reply_with_json(body, headers=headers), reply(status=304, headers=headers), instances, None, built
-    )
+    return FindEntry(scope, rev, reply_with_json(body, headers=headers), reply(status=304, headers=headers), instances, None, built)
 
 
 async def find_entry(
@@ -111,12 +92,7 @@ async def find_entry(
     if entry is None:
         tags = v.split_tags(tags_text)
         rule = v.validate_find_instances(
-            app_id=app_id,
-            service_name=service_name,
-            environment=environment,
-            version_rule=version,
-            tags=tags,
-            consumer_id=consumer_id,
+            app_id=app_id, service_name=service_name, environment=environment, version_rule=version, tags=tags, consumer_id=consumer_id
         )
         assert app_id is not None and service_name is not None  # validated
         env = (consumer.get("environment") or "") if consumer is not None else (environment or "")
@@ -133,15 +109,7 @@ async def find_entry(
 
 
 def find_from_memory(
-    deps: RegistryDeps,
-    project: str,
-    app_id: Any,
-    service_name: Any,
-    version: Any,
-    environment: Any,
-    tags: Any,
-    consumer_id: Any,
-    rev: Any,
+    deps: RegistryDeps, project: str, app_id: Any, service_name: Any, version: Any, environment: Any, tags: Any, consumer_id: Any, rev: Any
 ) -> bytes | None:
     """The cached answer of a find (200, 304 or its cached error), or None when it must be computed.
 
@@ -165,30 +133,14 @@ def find_from_memory(
     return entry.ok
 
 
-@on_command(
-    fast_path_router,
-    REGISTRY,
-    Registry.INSTANCE_FIND,
-    "Discover instances (GET /instances): cached reply bytes, 304 when rev matches",
-    reply=GetInstancesResponse,
-)
+@on_command(fast_path_router, REGISTRY, Registry.INSTANCE_FIND, "Discover instances (GET /instances)", reply=GetInstancesResponse)
 async def find_instances(body: FindInstancesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     answer = find_from_memory(
-        deps,
-        project,
-        body.app_id,
-        body.service_name,
-        body.version,
-        body.environment,
-        body.tags,
-        body.consumer_id,
-        body.rev,
+        deps, project, body.app_id, body.service_name, body.version, body.environment, body.tags, body.consumer_id, body.rev
     )
     if answer is not None:
         return answer
-    entry = await find_entry(
-        deps, project, body.app_id, body.service_name, body.version, body.environment, body.tags, body.consumer_id
-    )
+    entry = await find_entry(deps, project, body.app_id, body.service_name, body.version, body.environment, body.tags, body.consumer_id)
     if entry.error is not None:
         raise entry.error
     if body.rev and body.rev == entry.rev and entry.not_modified is not None:
@@ -196,13 +148,7 @@ async def find_instances(body: FindInstancesCommand, project: str = Path(), deps
     return entry.ok
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.INSTANCE_FIND_MANY,
-    "Batch discovery (POST /instances/action?type=query)",
-    reply=BatchFindInstancesResponse,
-)
+@on_command(router, REGISTRY, Registry.INSTANCE_FIND_MANY, "Batch discovery (POST /instances/action)", reply=BatchFindInstancesResponse)
 async def find_many(body: BatchFindCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     request = body.body
     if body.consumer_id is not None:
@@ -216,9 +162,7 @@ async def find_many(body: BatchFindCommand, project: str = Path(), deps: Registr
         for i, item in enumerate(request.services):
             key = item.service
             try:
-                entry = await find_entry(
-                    deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid
-                )
+                entry = await find_entry(deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid)
                 if entry.error is not None:
                     raise entry.error
                 result.add_ok(i, entry.rev or "", item.rev, entry.instances)

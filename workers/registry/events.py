@@ -30,18 +30,10 @@ def instance_event(project: str, verb: str, data: dict[str, Any]) -> CloudEvent:
     return _event(project, "instance", verb, path, data)
 
 
-def schema_event(
-    project: str, service: dict[str, Any], schema_id: str, action: str, summary: str | None = None
-) -> CloudEvent:
+def schema_event(project: str, service: dict[str, Any], schema_id: str, action: str, summary: str | None = None) -> CloudEvent:
     """``schema.changed``: ``action`` is ``put`` or ``delete``."""
     sid = service["serviceId"]
-    data = {
-        "serviceId": sid,
-        "schemaId": schema_id,
-        "action": action,
-        "summary": summary or "",
-        "service": _summary(service),
-    }
+    data = {"serviceId": sid, "schemaId": schema_id, "action": action, "summary": summary or "", "service": _summary(service)}
     return _event(project, "schema", "changed", f"{service_path(project, sid)}/schemas/{schema_id}", data)
 
 

@@ -63,15 +63,7 @@ def _heartbeat_from_memory(deps: RegistryDeps, project: str, fields: dict[str, A
 def _find_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
     get = fields.get
     return discovery.find_from_memory(
-        deps,
-        project,
-        get("app_id"),
-        get("service_name"),
-        get("version"),
-        get("environment"),
-        get("tags"),
-        get("consumer_id"),
-        get("rev"),
+        deps, project, get("app_id"), get("service_name"), get("version"), get("environment"), get("tags"), get("consumer_id"), get("rev")
     )
 
 

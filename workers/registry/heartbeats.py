@@ -53,25 +53,13 @@ async def renew_lease(deps: RegistryDeps, project: str, service_id: Any, instanc
     deps.leases.renew(project, sid, iid, ttl)
 
 
-@on_command(
-    fast_path_router,
-    REGISTRY,
-    Registry.INSTANCE_HEARTBEAT,
-    "Renew an instance's lease (answered from memory; flushed to MongoDB in batches)",
-    reply=None,
-)
+@on_command(fast_path_router, REGISTRY, Registry.INSTANCE_HEARTBEAT, "Renew an instance's lease (flushed in batches)", reply=None)
 async def heartbeat(body: HeartbeatCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     await renew_lease(deps, project, body.service_id, body.instance_id)
     return OK_EMPTY
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.INSTANCE_HEARTBEAT_MANY,
-    "Renew several leases (PUT /heartbeats)",
-    reply=HeartbeatSetResponse,
-)
+@on_command(router, REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY, "Renew several leases (PUT /heartbeats)", reply=HeartbeatSetResponse)
 async def heartbeat_many(body: HeartbeatManyCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     results = []
     for e in v.validate_heartbeat_set(body.body):

@@ -67,16 +67,8 @@ async def consumer_of(deps: RegistryDeps, project: str, consumer_id: str | None)
 
 
 # --- register ----------------------------------------------------------------------------------
-@on_command(
-    router,
-    REGISTRY,
-    Registry.INSTANCE_REGISTER,
-    "Register (or re-register) an instance",
-    reply=RegisterInstanceResponse,
-)
-async def register_instance(
-    body: RegisterInstanceCommand, project: str = Path(), deps: RegistryDeps = Context()
-) -> bytes:
+@on_command(router, REGISTRY, Registry.INSTANCE_REGISTER, "Register (or re-register) an instance", reply=RegisterInstanceResponse)
+async def register_instance(body: RegisterInstanceCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     inst = v.validate_register_instance(body.body.instance, body.service_id)
     sid = inst.service_id
     assert sid is not None  # validated
@@ -113,13 +105,7 @@ def _with_revision(body: bytes, request_rev: str | None) -> bytes:
     return reply_with_json(body, headers={REVISION_HEADER: rev})
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.INSTANCE_LIST,
-    "A service's instances (X-Resource-Revision, rev -> 304)",
-    reply=GetInstancesResponse,
-)
+@on_command(router, REGISTRY, Registry.INSTANCE_LIST, "A service's instances (X-Resource-Revision, rev -> 304)", reply=GetInstancesResponse)
 async def list_instances(body: ListInstancesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     tags = v.split_tags(body.tags)
     v.validate_get_instances(body.service_id, consumer_id=body.consumer_id, tags=tags)
@@ -129,9 +115,7 @@ async def list_instances(body: ListInstancesCommand, project: str = Path(), deps
     if provider is None or not accessible(consumer, provider):
         raise rerr.service_not_exists(f"Provider[{body.service_id}] does not exist.")
     if tags:
-        _, service_tags = await store.services_with_tags(
-            deps.db, project, provider.get("appId") or "", provider.get("environment") or ""
-        )
+        _, service_tags = await store.services_with_tags(deps.db, project, provider.get("appId") or "", provider.get("environment") or "")
         have = service_tags.get(provider["serviceId"], {})
         if not all(t in have for t in tags):
             return _with_revision(find_body([]), body.rev)
@@ -155,13 +139,7 @@ async def get_instance_doc(
     return doc
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.INSTANCE_GET,
-    "One instance (X-Resource-Revision, rev -> 304)",
-    reply=GetOneInstanceResponse,
-)
+@on_command(router, REGISTRY, Registry.INSTANCE_GET, "One instance (X-Resource-Revision, rev -> 304)", reply=GetOneInstanceResponse)
 async def get_instance(body: InstanceRefCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     doc = await get_instance_doc(deps, project, body.service_id, body.instance_id, body.consumer_id)
     return _with_revision(orjson.dumps({"instance": doc}), body.rev)
@@ -194,27 +172,18 @@ async def _change(
 
 
 @on_command(router, REGISTRY, Registry.INSTANCE_UPDATE_STATUS, "Change an instance's status", reply=None)
-async def update_status(
-    body: UpdateInstanceStatusCommand, project: str = Path(), deps: RegistryDeps = Context()
-) -> bytes:
+async def update_status(body: UpdateInstanceStatusCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     status = v.validate_instance_status(body.value)
     sid, iid = v.validate_heartbeat(body.service_id, body.instance_id)
     ts = unix_timestamp(deps.clock.seconds())
     await _change(
-        deps,
-        project,
-        sid,
-        iid,
-        "status_changed",
-        lambda doc: None if doc.get("status") == status else with_status(doc, status, ts),
+        deps, project, sid, iid, "status_changed", lambda doc: None if doc.get("status") == status else with_status(doc, status, ts)
     )
     return OK_EMPTY
 
 
 @on_command(router, REGISTRY, Registry.INSTANCE_UPDATE_PROPERTIES, "Replace an instance's properties", reply=None)
-async def update_properties(
-    body: UpdateInstancePropertiesCommand, project: str = Path(), deps: RegistryDeps = Context()
-) -> bytes:
+async def update_properties(body: UpdateInstancePropertiesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     sid, iid = v.validate_heartbeat(body.service_id, body.instance_id)
     props = v.validate_properties(body.body.properties or {}, type_name="UpdateInstancePropsRequest")
     ts = unix_timestamp(deps.clock.seconds())

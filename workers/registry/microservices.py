@@ -73,13 +73,7 @@ async def load_service(deps: RegistryDeps, project: str, service_id: str) -> dic
 
 
 # --- create ------------------------------------------------------------------------------------
-@on_command(
-    router,
-    REGISTRY,
-    Registry.SERVICE_CREATE,
-    "Register a micro-service (POST /microservices)",
-    reply=CreateServiceResponse,
-)
+@on_command(router, REGISTRY, Registry.SERVICE_CREATE, "Register a micro-service (POST /microservices)", reply=CreateServiceResponse)
 async def create_service(body: CreateServiceCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     request = v.validate_create_service(body.body)
     service = request.service
@@ -99,9 +93,7 @@ async def create_service(body: CreateServiceCommand, project: str = Path(), deps
         answer = registration_outcome(requested, existing, id_taken)
         if answer is not None:
             return answer, []
-        sid = requested or default_service_id(
-            DOMAIN, project, env, service.app_id, service.service_name, service.version
-        )
+        sid = requested or default_service_id(DOMAIN, project, env, service.app_id, service.service_name, service.version)
         if not requested and await store.get_service(deps.db, project, sid, session=session) is not None:
             raise rerr.service_already_exists()
         doc = new_service_json(service.model_copy(update={"service_id": None}), sid, ts)
@@ -126,9 +118,7 @@ async def get_service(body: ServiceRefCommand, project: str = Path(), deps: Regi
     return reply({"service": svc})
 
 
-@on_command(
-    router, REGISTRY, Registry.SERVICE_LIST, "List micro-services (optional exact filters)", reply=GetServicesResponse
-)
+@on_command(router, REGISTRY, Registry.SERVICE_LIST, "List micro-services (optional exact filters)", reply=GetServicesResponse)
 async def list_services(body: ListServicesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     t = "GetServicesRequest"
     v.check_str(t, "Environment", body.environment, pattern=v.ENVIRONMENT)
@@ -147,13 +137,7 @@ async def list_services(body: ListServicesCommand, project: str = Path(), deps: 
     return reply({"services": services} if services else {})
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.SERVICE_EXISTENCE,
-    "Unique serviceId of a key, or a schema's summary",
-    reply=GetExistenceResponse,
-)
+@on_command(router, REGISTRY, Registry.SERVICE_EXISTENCE, "Unique serviceId of a key, or a schema's summary", reply=GetExistenceResponse)
 async def existence(body: ExistenceCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     kind = v.validate_existence(
         type=body.type,
@@ -172,8 +156,7 @@ async def existence(body: ExistenceCommand, project: str = Path(), deps: Registr
             raise rerr.schema_not_exists()
         summary = schema.get("summary") or ""
         return reply(
-            {"serviceId": svc["serviceId"], "schemaId": schema["schema_id"], "summary": summary},
-            headers={SCHEMA_SUMMARY_HEADER: summary},
+            {"serviceId": svc["serviceId"], "schemaId": schema["schema_id"], "summary": summary}, headers={SCHEMA_SUMMARY_HEADER: summary}
         )
     assert body.app_id is not None and body.service_name is not None  # validated
     env = body.environment or ""
@@ -192,9 +175,7 @@ async def existence(body: ExistenceCommand, project: str = Path(), deps: Registr
 
 # --- properties --------------------------------------------------------------------------------
 @on_command(router, REGISTRY, Registry.SERVICE_UPDATE_PROPERTIES, "Replace a micro-service's properties", reply=None)
-async def update_properties(
-    body: UpdateServicePropertiesCommand, project: str = Path(), deps: RegistryDeps = Context()
-) -> bytes:
+async def update_properties(body: UpdateServicePropertiesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     sid = v.validate_service_id(body.service_id, type_name="UpdateServicePropsRequest")
     props = v.validate_update_service_properties(sid, body.body.properties)
     ts = unix_timestamp(deps.clock.seconds())
@@ -234,13 +215,7 @@ async def _delete(deps: RegistryDeps, project: str, service_id: str, force: bool
     await deps.commit(project, write)
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.SERVICE_DELETE,
-    "Delete a micro-service (?force=true deregisters its instances)",
-    reply=None,
-)
+@on_command(router, REGISTRY, Registry.SERVICE_DELETE, "Delete a micro-service (?force=true deregisters its instances)", reply=None)
 async def delete_service(body: DeleteServiceCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     force = v.parse_force(body.force)
     sid = v.validate_service_id(body.service_id, type_name="DeleteServiceRequest")
@@ -248,9 +223,7 @@ async def delete_service(body: DeleteServiceCommand, project: str = Path(), deps
     return OK_EMPTY
 
 
-@on_command(
-    router, REGISTRY, Registry.SERVICE_DELETE_MANY, "Delete micro-services in a batch", reply=DeleteServicesResponse
-)
+@on_command(router, REGISTRY, Registry.SERVICE_DELETE_MANY, "Delete micro-services in a batch", reply=DeleteServicesResponse)
 async def delete_services(body: DeleteServicesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     ids = v.validate_delete_services(body.body)
     results = []

@@ -36,9 +36,7 @@ from workers.runtime import command_router, on_command
 router = command_router()
 
 
-@on_command(
-    router, REGISTRY, Registry.SCHEMA_GET, "Show a schema (summary in X-Schema-Summary)", reply=GetSchemaResponse
-)
+@on_command(router, REGISTRY, Registry.SCHEMA_GET, "Show a schema (summary in X-Schema-Summary)", reply=GetSchemaResponse)
 async def get_schema(body: SchemaRefCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     sid = v.validate_service_id(body.service_id, type_name="GetSchemaRequest")
     schema_id = v.validate_schema_id(body.schema_id)
@@ -49,13 +47,7 @@ async def get_schema(body: SchemaRefCommand, project: str = Path(), deps: Regist
     return reply({"schema": doc.get("schema") or ""}, headers={SCHEMA_SUMMARY_HEADER: doc.get("summary") or ""})
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.SCHEMA_LIST,
-    "List a service's schemas (schema text with withSchema=1)",
-    reply=GetAllSchemaResponse,
-)
+@on_command(router, REGISTRY, Registry.SCHEMA_LIST, "List a service's schemas (schema text with withSchema=1)", reply=GetAllSchemaResponse)
 async def list_schemas(body: ListSchemasCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     with_schema = v.parse_with_schema(body.with_schema)
     sid = v.validate_service_id(body.service_id, type_name="GetAllSchemaRequest")
@@ -72,11 +64,7 @@ async def list_schemas(body: ListSchemasCommand, project: str = Path(), deps: Re
 
 
 async def _put_schemas(
-    deps: RegistryDeps,
-    project: str,
-    service_id: str,
-    schemas: Mapping[str, ModifySchemaRequest | Schema],
-    whole_set: bool,
+    deps: RegistryDeps, project: str, service_id: str, schemas: Mapping[str, ModifySchemaRequest | Schema], whole_set: bool
 ) -> None:
     """Store schemas of a service with their ``schema.changed`` events; with ``whole_set`` they
     are all of its schemas (the others are deleted). When the service's ``schemas`` list changes

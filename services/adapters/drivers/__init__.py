@@ -7,17 +7,7 @@ from services.adapters.drivers.base import Driver, Task, TaskContext, TaskFailed
 from services.adapters.drivers.plans import plan_of, tasks_for
 from services.settings import Settings
 
-__all__ = [
-    "Driver",
-    "Task",
-    "TaskContext",
-    "TaskFailed",
-    "TaskResult",
-    "Workload",
-    "get_driver",
-    "plan_of",
-    "tasks_for",
-]
+__all__ = ["Driver", "Task", "TaskContext", "TaskFailed", "TaskResult", "Workload", "get_driver", "plan_of", "tasks_for"]
 
 
 def get_driver(settings: Settings) -> Driver:

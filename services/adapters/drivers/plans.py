@@ -29,9 +29,7 @@ def workload(inst: Instance) -> Workload:
     )
 
 
-def tasks_for(
-    driver: Driver, operation: JobOperation, before: Instance, target: Instance, replica: int | None
-) -> list[Task]:
+def tasks_for(driver: Driver, operation: JobOperation, before: Instance, target: Instance, replica: int | None) -> list[Task]:
     """The tasks that carry out ``operation`` on ``before`` (towards ``target``), in order."""
     if operation == Op.DEPLOY:
         return driver.deploy(workload(target))

@@ -69,9 +69,7 @@ class SimulatedDriver(Driver):
         if self.task_seconds > 0:
             await asyncio.sleep(self.task_seconds * fraction)
 
-    def _task(
-        self, w: Workload, key: str, name: str, type_: str, body: Callable[[TaskContext], Awaitable[TaskResult]]
-    ) -> Task:
+    def _task(self, w: Workload, key: str, name: str, type_: str, body: Callable[[TaskContext], Awaitable[TaskResult]]) -> Task:
         failing = failing_tasks(w)
 
         async def run(ctx: TaskContext) -> TaskResult:
@@ -108,12 +106,7 @@ class SimulatedDriver(Driver):
         return self._task(w, "pull_artifact", "Pull artifacts", "resource", body)
 
     def _wait_replicas(
-        self,
-        w: Workload,
-        start: int,
-        target: int,
-        key: str = "wait_healthy",
-        name: str = "Wait for replicas to be healthy",
+        self, w: Workload, start: int, target: int, key: str = "wait_healthy", name: str = "Wait for replicas to be healthy"
     ) -> Task:
         async def body(ctx: TaskContext) -> TaskResult:
             steps = abs(target - start)
@@ -132,13 +125,7 @@ class SimulatedDriver(Driver):
         return self._task(w, key, name, _workload_type(w), body)
 
     def _simple(
-        self,
-        w: Workload,
-        key: str,
-        name: str,
-        message: str,
-        type_: str | None = None,
-        available_replica: int | None = None,
+        self, w: Workload, key: str, name: str, message: str, type_: str | None = None, available_replica: int | None = None
     ) -> Task:
         async def body(ctx: TaskContext) -> TaskResult:
             await self._sleep()
@@ -146,52 +133,34 @@ class SimulatedDriver(Driver):
 
         return self._task(w, key, name, type_ or _workload_type(w), body)
 
+    def _roll(self, current: Workload, target: Workload, title: str, message: str) -> list[Task]:
+        """Pull the target's artifacts, replace the replicas one by one, wait until all are available."""
+        available = min(current.available_replica, target.replica)
+        return [
+            self._pull(target),
+            self._simple(target, "rolling_update", title, message, available_replica=available),
+            self._wait_replicas(target, available, target.replica),
+        ]
+
     # --- operations ---------------------------------------------------------------------------
     def deploy(self, w: Workload) -> list[Task]:
         return [
             self._prepare(w, "deployment"),
             self._pull(w),
-            self._simple(
-                w,
-                "create_workload",
-                "Create workload",
-                f"workload {w.name} created: version {w.version}, {w.replica} replicas",
-            ),
+            self._simple(w, "create_workload", "Create workload", f"workload {w.name} created: version {w.version}, {w.replica} replicas"),
             self._wait_replicas(w, 0, w.replica),
         ]
 
     def upgrade(self, current: Workload, target: Workload) -> list[Task]:
         return [
             self._prepare(target, "upgrade"),
-            self._pull(target),
-            self._simple(
-                target,
-                "rolling_update",
-                "Roll out new version",
-                f"rolled out version {target.version} (was {current.version})",
-                available_replica=min(current.available_replica, target.replica),
-            ),
-            self._wait_replicas(target, min(current.available_replica, target.replica), target.replica),
+            *self._roll(current, target, "Roll out new version", f"rolled out version {target.version} (was {current.version})"),
         ]
 
     def rollback(self, current: Workload, target: Workload) -> list[Task]:
         return [
-            self._simple(
-                target,
-                "load_snapshot",
-                "Load snapshot",
-                f"snapshot of version {target.version} loaded",
-                type_="resource",
-            ),
-            self._pull(target),
-            self._simple(
-                target,
-                "rolling_update",
-                "Roll back workload",
-                f"rolled back to version {target.version} (was {current.version})",
-                available_replica=min(current.available_replica, target.replica),
-            ),
-            self._wait_replicas(target, min(current.available_replica, target.replica), target.replica),
+            self._simple(target, "load_snapshot", "Load snapshot", f"snapshot of version {target.version} loaded", type_="resource"),
+            *self._roll(current, target, "Roll back workload", f"rolled back to version {target.version} (was {current.version})"),
         ]
 
     def start(self, w: Workload) -> list[Task]:
@@ -229,11 +198,5 @@ class SimulatedDriver(Driver):
         return [
             self._wait_replicas(w, w.available_replica, 0, key="stop_workload", name="Stop workload"),
             self._simple(w, "delete_workload", "Delete workload", f"workload {w.name} deleted"),
-            self._simple(
-                w,
-                "release_resources",
-                "Release resources",
-                f"released what {w.name} used in {_where(w)}",
-                type_="resource",
-            ),
+            self._simple(w, "release_resources", "Release resources", f"released what {w.name} used in {_where(w)}", type_="resource"),
         ]

@@ -57,13 +57,7 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("application_id", ASCENDING)])
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("environment_id", ASCENDING)])
     await db[HISTORY].create_index(
-        [
-            ("project_id", ASCENDING),
-            ("application_id", ASCENDING),
-            ("environment_id", ASCENDING),
-            ("revision", ASCENDING),
-        ],
-        unique=True,
+        [("project_id", ASCENDING), ("application_id", ASCENDING), ("environment_id", ASCENDING), ("revision", ASCENDING)], unique=True
     )
 
 
@@ -73,26 +67,19 @@ def concurrent_change() -> errors.ServiceError:
 
 def missing(application_id: str, environment_id: str) -> errors.ServiceError:
     return errors.not_found(
-        f"application {application_id} has no configuration in environment {environment_id}",
-        errors.APP_CONFIG_NOT_FOUND,
+        f"application {application_id} has no configuration in environment {environment_id}", errors.APP_CONFIG_NOT_FOUND
     )
 
 
 async def current(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    application_id: str,
-    environment_id: str,
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str, session: AsyncIOMotorClientSession | None = None
 ) -> Stored | None:
     """The configuration's document, deleted or not; None when it was never configured."""
     doc = await db[COLLECTION].find_one({"_id": key(project_id, application_id, environment_id)}, session=session)
     return Stored.model_validate(doc) if doc else None
 
 
-async def live(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str | None = None
-) -> list[Stored]:
+async def live(db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str | None = None) -> list[Stored]:
     """The application's configurations that are not deleted (one environment's, or all), by environment id."""
     query: dict = {"project_id": project_id, "application_id": application_id, "deleted": False}
     if environment_id is not None:
@@ -128,9 +115,7 @@ async def write_revision(
         if previous_revision is None:
             await db[COLLECTION].insert_one(doc, session=session)
         else:
-            result = await db[COLLECTION].replace_one(
-                {"_id": doc["_id"], "revision": previous_revision}, doc, session=session
-            )
+            result = await db[COLLECTION].replace_one({"_id": doc["_id"], "revision": previous_revision}, doc, session=session)
             if result.matched_count == 0:
                 raise concurrent_change()
         history = entry.model_dump(mode="json")
@@ -141,9 +126,7 @@ async def write_revision(
         raise concurrent_change() from None
 
 
-async def history(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str
-) -> list[AppConfigurationRevision]:
+async def history(db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str) -> list[AppConfigurationRevision]:
     cursor = (
         db[HISTORY]
         .find({"project_id": project_id, "application_id": application_id, "environment_id": environment_id})

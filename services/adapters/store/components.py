@@ -21,9 +21,7 @@ def _label_pairs(doc: Document) -> Document:
     field names of the stored document."""
     build = doc.get("build")
     if build and build.get("parameters", {}).get("node_label_selector") is not None:
-        build["parameters"]["node_label_selector"] = [
-            [k, v] for k, v in build["parameters"]["node_label_selector"].items()
-        ]
+        build["parameters"]["node_label_selector"] = [[k, v] for k, v in build["parameters"]["node_label_selector"].items()]
     return doc
 
 
@@ -49,11 +47,7 @@ ensure_indexes = COMPONENTS.ensure_indexes
 
 
 async def get(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
 ) -> Component:
     """The component an instance is deployed from (404 SVCSTG.00100621 when there is none)."""
     return await COMPONENTS.get(db, project_id, application_id, component_id, session=session)
@@ -82,13 +76,7 @@ async def instance_overviews(
     found: dict[str, list[ComponentInstanceOverview]] = {c: [] for c in component_ids}
     if not component_ids:
         return found
-    cursor = db[INSTANCES].find(
-        {
-            "project_id": project_id,
-            "application_id": application_id,
-            "component_id": {"$in": component_ids},
-        }
-    )
+    cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id, "component_id": {"$in": component_ids}})
     async for doc in cursor:
         found.setdefault(doc.get("component_id"), []).append(_instance_overview(doc))
     return found

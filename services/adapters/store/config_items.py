@@ -32,8 +32,7 @@ def item_id(project_id: str, environment: str, dimension: str, key: str) -> str:
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[COLLECTION].create_index(
-        [("project_id", ASCENDING), ("environment", ASCENDING), ("dimension", ASCENDING), ("key", ASCENDING)],
-        unique=True,
+        [("project_id", ASCENDING), ("environment", ASCENDING), ("dimension", ASCENDING), ("key", ASCENDING)], unique=True
     )
 
 
@@ -44,16 +43,10 @@ def _strings(values: Iterable[str]) -> list[str]:
     return out
 
 
-async def by_dimension(
-    db: AsyncIOMotorDatabase, project_id: str, environment: str, dimensions: Iterable[str]
-) -> dict[str, dict[str, Any]]:
+async def by_dimension(db: AsyncIOMotorDatabase, project_id: str, environment: str, dimensions: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``{dimension: {key: value}}`` of the given dimensions (those without items are absent)."""
     dims = _strings(dimensions)
-    query = {
-        "project_id": _strings([project_id])[0],
-        "environment": _strings([environment])[0],
-        "dimension": {"$in": dims},
-    }
+    query = {"project_id": _strings([project_id])[0], "environment": _strings([environment])[0], "dimension": {"$in": dims}}
     out: dict[str, dict[str, Any]] = {}
     cursor = db[COLLECTION].find(query, projection={"dimension": 1, "key": 1, "value": 1})
     async for doc in cursor.sort([("dimension", ASCENDING), ("key", ASCENDING)]):
@@ -100,12 +93,7 @@ async def put(
 
 
 async def remove(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    environment: str,
-    dimension: str,
-    keys: Iterable[str],
-    session: AsyncIOMotorClientSession,
+    db: AsyncIOMotorDatabase, project_id: str, environment: str, dimension: str, keys: Iterable[str], session: AsyncIOMotorClientSession
 ) -> None:
     ids = [item_id(project_id, environment, dimension, k) for k in _strings(keys)]
     if ids:

@@ -113,9 +113,7 @@ class NamedDocuments(Generic[M]):
     async def replace(self, db: AsyncIOMotorDatabase, doc: M, session: AsyncIOMotorClientSession) -> None:
         """Write ``doc`` over the stored one (read in the same transaction); 400 name taken, 404 gone."""
         try:
-            result = await db[self.collection].replace_one(
-                self._where(self.key_of(doc)), self._stored(doc), session=session
-            )
+            result = await db[self.collection].replace_one(self._where(self.key_of(doc)), self._stored(doc), session=session)
         except DuplicateKeyError:
             raise self.name_taken(doc.name) from None
         if result.matched_count == 0:
@@ -126,16 +124,12 @@ class NamedDocuments(Generic[M]):
         if result.deleted_count == 0:
             raise self.missing(key[-1])
 
-    async def count(
-        self, db: AsyncIOMotorDatabase, *parents: str, session: AsyncIOMotorClientSession | None = None
-    ) -> int:
+    async def count(self, db: AsyncIOMotorDatabase, *parents: str, session: AsyncIOMotorClientSession | None = None) -> int:
         """How many documents the parents (e.g. project and application) hold."""
         return await mongo.count(db[self.collection], self._within(parents), session=session)
 
     async def page(self, db: AsyncIOMotorDatabase, q: Page, *parents: str) -> tuple[int, list[M]]:
         """(total, one page) of the parents' documents in ``q``'s order; "name" sorts ignoring case."""
         sort_field = "name_key" if q.order_by == "name" else q.order_by
-        total, found = await mongo.page(
-            db[self.collection], self._within(parents), sort_field, q.order, q.offset, q.limit
-        )
+        total, found = await mongo.page(db[self.collection], self._within(parents), sort_field, q.order, q.offset, q.limit)
         return total, [self._loaded(d) for d in found]

@@ -269,9 +269,7 @@ UNPAGED_MAX = 1000
 _MAX_SKIP = 2**63 - 1
 
 
-async def page(
-    collection, query: dict, sort_field: str, order: str, offset: int, limit: int | None
-) -> tuple[int, list[dict]]:
+async def page(collection, query: dict, sort_field: str, order: str, offset: int, limit: int | None) -> tuple[int, list[dict]]:
     """(total matching, one page of documents) sorted by ``sort_field`` then ``_id`` (stable
     paging), ``order`` "asc" | "desc". ``sort_field`` must come from a whitelist, never from input."""
     total = await count(collection, query)

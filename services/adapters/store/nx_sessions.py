@@ -118,9 +118,7 @@ async def abort_transactions(mongodb_url: str, lsids: list[str], timeout: float 
     aborted = 0
     try:
         for request_id, lsid in enumerate(lsids, 1):
-            body = bson.encode(
-                {"abortTransaction": 1, "lsid": {"id": Binary(bytes.fromhex(lsid), UUID_SUBTYPE)}, "$db": "admin"}
-            )
+            body = bson.encode({"abortTransaction": 1, "lsid": {"id": Binary(bytes.fromhex(lsid), UUID_SUBTYPE)}, "$db": "admin"})
             payload = struct.pack("<I", 0) + b"\x00" + body  # flag bits, section kind 0
             writer.write(struct.pack("<iiii", 16 + len(payload), request_id, 0, _OP_MSG) + payload)
             await writer.drain()

@@ -40,10 +40,7 @@ class Outbox:
         self.clock = clock
         self._sweeper: asyncio.Task | None = None
 
-    async def transaction(
-        self,
-        write: Callable[[AsyncIOMotorClientSession], Awaitable[tuple[T, Sequence[CloudEvent]]]],
-    ) -> T:
+    async def transaction(self, write: Callable[[AsyncIOMotorClientSession], Awaitable[tuple[T, Sequence[CloudEvent]]]]) -> T:
         """Run ``write(session)``; it returns (result, events). The writes and the events commit
         together or not at all; then the events are published."""
         # nx-27017 runs a transaction as a SAVEPOINT on its database's one SQLite connection:
@@ -74,12 +71,7 @@ class Outbox:
                     if events:
                         await self.db[OUTBOX].insert_many(
                             [
-                                {
-                                    "_id": e.id,
-                                    "subject": e.openstagesubject,
-                                    "payload": encode_event(e),
-                                    "created": self.clock.now(),
-                                }
+                                {"_id": e.id, "subject": e.openstagesubject, "payload": encode_event(e), "created": self.clock.now()}
                                 for e in events
                             ],
                             session=session,

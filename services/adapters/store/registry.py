@@ -45,13 +45,7 @@ Session = AsyncIOMotorClientSession | None
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[SERVICES].create_index([("project", ASCENDING), ("app_id", ASCENDING), ("environment", ASCENDING)])
     await db[SERVICES].create_index(
-        [
-            ("project", ASCENDING),
-            ("environment", ASCENDING),
-            ("app_id", ASCENDING),
-            ("service_name", ASCENDING),
-            ("version", ASCENDING),
-        ],
+        [("project", ASCENDING), ("environment", ASCENDING), ("app_id", ASCENDING), ("service_name", ASCENDING), ("version", ASCENDING)],
         unique=True,
     )
     await db[SERVICES].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
@@ -117,29 +111,19 @@ async def insert_service(
 
 async def replace_service(db: AsyncIOMotorDatabase, project: str, service: Mapping[str, Any], session: Session) -> None:
     result = await db[SERVICES].update_one(
-        {"_id": service_key(project, service["serviceId"]), "project": project},
-        {"$set": {"json": _dump(service)}},
-        session=session,
+        {"_id": service_key(project, service["serviceId"]), "project": project}, {"$set": {"json": _dump(service)}}, session=session
     )
     if result.matched_count == 0:
         raise rerr.service_not_exists()
 
 
 async def get_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> dict | None:
-    doc = await db[SERVICES].find_one(
-        {"_id": service_key(project, service_id), "project": project}, {"json": 1}, session=session
-    )
+    doc = await db[SERVICES].find_one({"_id": service_key(project, service_id), "project": project}, {"json": 1}, session=session)
     return _load(doc)
 
 
 async def service_id_by_key(
-    db: AsyncIOMotorDatabase,
-    project: str,
-    environment: str,
-    app_id: str,
-    service_name: str,
-    version: str,
-    session: Session = None,
+    db: AsyncIOMotorDatabase, project: str, environment: str, app_id: str, service_name: str, version: str, session: Session = None
 ) -> str | None:
     doc = await db[SERVICES].find_one(
         {
@@ -155,25 +139,16 @@ async def service_id_by_key(
     return None if doc is None else doc["service_id"]
 
 
-async def services_of_app(
-    db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str, session: Session = None
-) -> list[dict]:
+async def services_of_app(db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str, session: Session = None) -> list[dict]:
     """Every service of one (project, appId, environment)."""
-    cursor = db[SERVICES].find(
-        {"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1}, session=session
-    )
+    cursor = db[SERVICES].find({"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1}, session=session)
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
 async def services_with_tags(
-    db: AsyncIOMotorDatabase,
-    project: str,
-    app_id: str,
-    environment: str,
+    db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str
 ) -> tuple[list[dict], dict[str, dict[str, str]]]:
-    cursor = db[SERVICES].find(
-        {"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1, "tags": 1}
-    )
+    cursor = db[SERVICES].find({"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1, "tags": 1})
     services, tags = [], {}
     async for d in cursor:
         s = orjson.loads(d["json"])
@@ -192,21 +167,14 @@ async def list_services(
     version: str | None = None,
 ) -> list[dict]:
     query: dict[str, Any] = {"project": _s(project)}
-    for field_name, value in (
-        ("app_id", app_id),
-        ("environment", environment),
-        ("service_name", service_name),
-        ("version", version),
-    ):
+    for field_name, value in (("app_id", app_id), ("environment", environment), ("service_name", service_name), ("version", version)):
         if value is not None:
             query[field_name] = _s(value)
     cursor = db[SERVICES].find(query, {"json": 1}).sort([("_id", ASCENDING)])
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def all_services(
-    db: AsyncIOMotorDatabase, project: str, environment: str | None = None, session: Session = None
-) -> list[dict]:
+async def all_services(db: AsyncIOMotorDatabase, project: str, environment: str | None = None, session: Session = None) -> list[dict]:
     query: dict[str, Any] = {"project": _s(project)}
     if environment is not None:
         query["environment"] = _s(environment)
@@ -215,31 +183,19 @@ async def all_services(
 
 
 async def delete_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> bool:
-    result = await db[SERVICES].delete_one(
-        {"_id": service_key(project, service_id), "project": project}, session=session
-    )
+    result = await db[SERVICES].delete_one({"_id": service_key(project, service_id), "project": project}, session=session)
     return result.deleted_count == 1
 
 
 # --- schemas -----------------------------------------------------------------------------------
-async def get_schema(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session = None
-) -> dict | None:
+async def get_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session = None) -> dict | None:
     return await db[SCHEMAS].find_one(
-        {"_id": child_key(project, service_id, schema_id), "project": project},
-        {"schema": 1, "summary": 1, "schema_id": 1},
-        session=session,
+        {"_id": child_key(project, service_id, schema_id), "project": project}, {"schema": 1, "summary": 1, "schema_id": 1}, session=session
     )
 
 
 async def put_schema(
-    db: AsyncIOMotorDatabase,
-    project: str,
-    service_id: str,
-    schema_id: str,
-    schema: str,
-    summary: str | None,
-    session: Session,
+    db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, schema: str, summary: str | None, session: Session
 ) -> None:
     await db[SCHEMAS].replace_one(
         {"_id": child_key(project, service_id, schema_id)},
@@ -258,19 +214,13 @@ async def put_schema(
 
 async def list_schemas(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> list[dict]:
     cursor = db[SCHEMAS].find(
-        {"project": _s(project), "service_id": _s(service_id)},
-        {"schema_id": 1, "summary": 1, "schema": 1},
-        session=session,
+        {"project": _s(project), "service_id": _s(service_id)}, {"schema_id": 1, "summary": 1, "schema": 1}, session=session
     )
     return sorted([d async for d in cursor], key=lambda d: d["schema_id"])
 
 
-async def delete_schema(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session
-) -> bool:
-    r = await db[SCHEMAS].delete_one(
-        {"_id": child_key(project, service_id, schema_id), "project": project}, session=session
-    )
+async def delete_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session) -> bool:
+    r = await db[SCHEMAS].delete_one({"_id": child_key(project, service_id, schema_id), "project": project}, session=session)
     return r.deleted_count == 1
 
 
@@ -283,18 +233,11 @@ def _rule_id(project: str, consumer_id: str, rule: Mapping[str, str]) -> str:
     return "/".join((_s(project), _s(consumer_id), rule["environment"], rule["appId"], rule["serviceName"]))
 
 
-async def dependency_rules(
-    db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session = None
-) -> list[dict[str, str]]:
+async def dependency_rules(db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session = None) -> list[dict[str, str]]:
     cursor = db[DEPENDENCIES].find({"project": _s(project), "consumer_id": _s(consumer_id)}, session=session)
     docs = sorted([d async for d in cursor], key=lambda d: d.get("seq", 0))
     return [
-        {
-            "environment": d["p_environment"],
-            "appId": d["p_app_id"],
-            "serviceName": d["p_service_name"],
-            "version": d["version"],
-        }
+        {"environment": d["p_environment"], "appId": d["p_app_id"], "serviceName": d["p_service_name"], "version": d["version"]}
         for d in docs
     ]
 
@@ -364,13 +307,7 @@ def _instance_doc(project: str, instance: Mapping[str, Any], endpoints_key: str)
 
 
 async def put_instance(
-    db: AsyncIOMotorDatabase,
-    project: str,
-    instance: Mapping[str, Any],
-    endpoints_key: str,
-    ttl: int,
-    deadline: float,
-    session: Session,
+    db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], endpoints_key: str, ttl: int, deadline: float, session: Session
 ) -> None:
     """Insert or overwrite an instance and (re)start its lease."""
     doc = _instance_doc(project, instance, endpoints_key)
@@ -390,9 +327,7 @@ async def put_instance(
     )
 
 
-async def replace_instance_json(
-    db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], session: Session
-) -> bool:
+async def replace_instance_json(db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], session: Session) -> bool:
     r = await db[INSTANCES].update_one(
         {"_id": child_key(project, instance["serviceId"], instance["instanceId"]), "project": project},
         {"$set": {"json": _dump(instance)}},
@@ -401,9 +336,7 @@ async def replace_instance_json(
     return r.matched_count == 1
 
 
-async def get_instance(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session = None
-) -> dict | None:
+async def get_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session = None) -> dict | None:
     doc = await db[INSTANCES].find_one(
         {"_id": child_key(project, service_id, instance_id), "project": project}, {"json": 1}, session=session
     )
@@ -416,16 +349,12 @@ async def instance_by_endpoints(
     if not endpoints_key:
         return None
     doc = await db[INSTANCES].find_one(
-        {"project": _s(project), "service_id": _s(service_id), "endpoints_key": _s(endpoints_key)},
-        {"json": 1},
-        session=session,
+        {"project": _s(project), "service_id": _s(service_id), "endpoints_key": _s(endpoints_key)}, {"json": 1}, session=session
     )
     return _load(doc)
 
 
-async def instances_of(
-    db: AsyncIOMotorDatabase, project: str, service_ids: list[str], session: Session = None
-) -> list[dict]:
+async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list[str], session: Session = None) -> list[dict]:
     if not service_ids:
         return []
     ids = [_s(i) for i in service_ids]
@@ -436,14 +365,10 @@ async def instances_of(
 
 
 async def count_instances(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> int:
-    return await db[INSTANCES].count_documents(
-        {"project": _s(project), "service_id": _s(service_id)}, limit=1, session=session
-    )
+    return await db[INSTANCES].count_documents({"project": _s(project), "service_id": _s(service_id)}, limit=1, session=session)
 
 
-async def delete_instance(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session
-) -> bool:
+async def delete_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session) -> bool:
     key = child_key(project, service_id, instance_id)
     r = await db[INSTANCES].delete_one({"_id": key, "project": project}, session=session)
     await db[LEASES].delete_one({"_id": key}, session=session)
@@ -478,9 +403,7 @@ async def existing_leases(db: AsyncIOMotorDatabase, keys: list[str]) -> set[str]
 
 async def expired_leases(db: AsyncIOMotorDatabase, before: float, limit: int = 200) -> list[dict]:
     cursor = (
-        db[LEASES]
-        .find({"deadline": {"$lt": float(before)}}, {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1})
-        .limit(limit)
+        db[LEASES].find({"deadline": {"$lt": float(before)}}, {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1}).limit(limit)
     )
     return [d async for d in cursor]
 

@@ -23,14 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.contracts.jobs import (
-    ExecutionStatus,
-    JobDetail,
-    JobEventData,
-    JobInfo,
-    TaskEventData,
-    TaskInfo,
-)
+from services.contracts.jobs import ExecutionStatus, JobDetail, JobEventData, JobInfo, TaskEventData, TaskInfo
 
 JOB_EVENT_PREFIX = "io.openstage.lifecycle.job."
 TASK_EVENT_PREFIX = "io.openstage.lifecycle.task."

@@ -111,13 +111,7 @@ def task_data(job: Job, index: int, status: ExecutionStatus, messages: str | Non
 
 
 def job_event(
-    job: Job,
-    verb: JobVerb,
-    status: ExecutionStatus,
-    seq: int,
-    now_ms: int,
-    tasks: list[TaskData] | None = None,
-    message: str | None = None,
+    job: Job, verb: JobVerb, status: ExecutionStatus, seq: int, now_ms: int, tasks: list[TaskData] | None = None, message: str | None = None
 ) -> JobEvent:
     return JobEvent(
         verb,
@@ -134,15 +128,10 @@ def job_event(
     )
 
 
-def task_event(
-    job: Job, index: int, verb: TaskVerb, status: ExecutionStatus, messages: str | None, seq: int, now_ms: int
-) -> TaskEvent:
+def task_event(job: Job, index: int, verb: TaskVerb, status: ExecutionStatus, messages: str | None, seq: int, now_ms: int) -> TaskEvent:
     task = task_data(job, index, status, messages, seq)
     return TaskEvent(
-        verb,
-        TaskEventData.model_validate(
-            {**_job_fields(job), **task.model_dump(exclude={"created_at"}), "time": iso(now_ms)}
-        ),
+        verb, TaskEventData.model_validate({**_job_fields(job), **task.model_dump(exclude={"created_at"}), "time": iso(now_ms)})
     )
 
 
@@ -191,9 +180,7 @@ def submitted(job: Job, now_ms: int) -> JobEvent:
     return job_event(job, JobVerb.SUBMITTED, E.SUBMITTED, 0, now_ms, tasks=tasks)
 
 
-def _step(
-    job: Job, update: JobUpdate, events: list[JobEvent | TaskEvent], instance: ProgressOfJob | None = None
-) -> JobStep:
+def _step(job: Job, update: JobUpdate, events: list[JobEvent | TaskEvent], instance: ProgressOfJob | None = None) -> JobStep:
     return JobStep(job.applied(update), update, events, instance)
 
 
@@ -211,9 +198,7 @@ def started(job: Job, now_ms: int, rebase_on: Instance | None = None) -> JobStep
             target=rebase_on,
             available=rebase_on.status_detail.available_replica,
         )
-    return _step(
-        job, update, [job_event(job, JobVerb.RUNNING, E.RUNNING, seq, now_ms)], ProgressOfJob(last_job_status=E.RUNNING)
-    )
+    return _step(job, update, [job_event(job, JobVerb.RUNNING, E.RUNNING, seq, now_ms)], ProgressOfJob(last_job_status=E.RUNNING))
 
 
 def task_started(job: Job, index: int, message: str, now_ms: int) -> JobStep:
@@ -240,9 +225,7 @@ def task_progress(job: Job, index: int, message: str, available: int | None, now
 def task_succeeded(job: Job, index: int, message: str, available: int | None, now_ms: int) -> JobStep:
     seq = job.seq + 1
     update, instance = _reported(
-        job,
-        JobUpdate(seq=seq, next_task=index + 1, tasks={index: TaskChange(status=E.SUCCEEDED, messages=message)}),
-        available,
+        job, JobUpdate(seq=seq, next_task=index + 1, tasks={index: TaskChange(status=E.SUCCEEDED, messages=message)}), available
     )
     return _step(job, update, [task_event(job, index, TaskVerb.SUCCEEDED, E.SUCCEEDED, message, seq, now_ms)], instance)
 
@@ -250,9 +233,7 @@ def task_succeeded(job: Job, index: int, message: str, available: int | None, no
 FINAL_STATUSES = (E.SUCCEEDED, E.FAILED, E.CANCELLED)
 
 
-def finished(
-    job: Job, status: ExecutionStatus, now_ms: int, failed_index: int | None = None, message: str | None = None
-) -> JobStep:
+def finished(job: Job, status: ExecutionStatus, now_ms: int, failed_index: int | None = None, message: str | None = None) -> JobStep:
     """The job ends in ``status`` (SUCCEEDED, FAILED or CANCELLED): task ``failed_index`` FAILED
     with ``message``; the tasks not ended yet SKIPPED (after a failure) or CANCELLED; the lease let go.
     Where it leaves the instance: ``component_instances.after_job``."""

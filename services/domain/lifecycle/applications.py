@@ -9,9 +9,7 @@ from services.domain.lifecycle.entities import created_fields
 
 
 def new_application(project_id: str, app_id: str, cmd: CreateApplication, now_ms: int) -> Application:
-    return Application.model_validate(
-        {**created_fields(project_id, app_id, cmd, cmd.creator, now_ms), "component_count": 0}
-    )
+    return Application.model_validate({**created_fields(project_id, app_id, cmd, cmd.creator, now_ms), "component_count": 0})
 
 
 def check_deletable(app: Application, components: int) -> None:
@@ -19,8 +17,4 @@ def check_deletable(app: Application, components: int) -> None:
     (each of which is itself refused while it has instances). 409: the request conflicts with
     the application's current state, and succeeds once the components are gone."""
     if components > 0:
-        raise ServiceError(
-            409,
-            APPLICATION_HAS_COMPONENTS,
-            f"application {app.id} still has {components} component(s): delete them first",
-        )
+        raise ServiceError(409, APPLICATION_HAS_COMPONENTS, f"application {app.id} still has {components} component(s): delete them first")

@@ -11,9 +11,7 @@ from services.contracts.metadata import FlavorView, RuntimeTypeView, TemplateVie
 
 
 def _runtime(type_name: str, display_name: str, port: int, description: str) -> RuntimeTypeView:
-    return RuntimeTypeView(
-        type_name=type_name, display_name=display_name, container_default_port=port, type_desc=description
-    )
+    return RuntimeTypeView(type_name=type_name, display_name=display_name, container_default_port=port, type_desc=description)
 
 
 def _flavor(label: str, storage: str, cpu: str, memory: str) -> FlavorView:
@@ -31,18 +29,11 @@ def _flavor(label: str, storage: str, cpu: str, memory: str) -> FlavorView:
 
 
 def _template(name: str, description: str, repo_url: str, runtime: str) -> TemplateView:
-    return TemplateView(
-        template_name=name, template_desc=description, source_type="template", source_repo_url=repo_url, runtime=runtime
-    )
+    return TemplateView(template_name=name, template_desc=description, source_type="template", source_repo_url=repo_url, runtime=runtime)
 
 
 RUNTIMES: tuple[RuntimeTypeView, ...] = (
-    _runtime(
-        "Java8",
-        "Java 8",
-        8080,
-        "OpenJDK 8 runtime for executable JAR packages (Spring Boot, ServiceComb Java Chassis).",
-    ),
+    _runtime("Java8", "Java 8", 8080, "OpenJDK 8 runtime for executable JAR packages (Spring Boot, ServiceComb Java Chassis)."),
     _runtime("Tomcat8", "Tomcat 8", 8080, "Apache Tomcat 8 on OpenJDK 8 for WAR packages."),
     _runtime("Php7", "PHP 7", 80, "PHP 7 with Apache httpd."),
     _runtime("Nodejs8", "Node.js 8", 3000, "Node.js 8 runtime for npm packages."),
@@ -71,19 +62,9 @@ FLAVORS: tuple[FlavorView, ...] = (
 )
 
 TEMPLATES: tuple[TemplateView, ...] = (
-    _template(
-        "wordpress",
-        "WordPress blog on PHP 7 with a MySQL database.",
-        "https://github.com/WordPress/WordPress.git",
-        "Php7",
-    ),
+    _template("wordpress", "WordPress blog on PHP 7 with a MySQL database.", "https://github.com/WordPress/WordPress.git", "Php7"),
     _template("magento", "Magento e-commerce storefront on PHP 7.", "https://github.com/magento/magento2.git", "Php7"),
-    _template(
-        "mbaas",
-        "Mobile backend as a service on Node.js 8.",
-        "https://github.com/parse-community/parse-server.git",
-        "Nodejs8",
-    ),
+    _template("mbaas", "Mobile backend as a service on Node.js 8.", "https://github.com/parse-community/parse-server.git", "Nodejs8"),
 )
 
 RUNTIME_NAMES = frozenset(r.type_name for r in RUNTIMES)
@@ -123,13 +104,7 @@ def parse_custom_flavor(flavor_id: str) -> dict[str, float] | None:
     mem, mem_init = _gibibytes(m["mem"], m["mem_unit"]), _gibibytes(m["mem_init"], m["mem_init_unit"])
     if not (0 < cpu_init <= cpu <= _MAX_CORES and 0 < mem_init <= mem <= _MAX_MEMORY_GI):
         return None
-    return {
-        "storage_gb": int(m["storage"]),
-        "cpu": cpu,
-        "cpu_request": cpu_init,
-        "memory_gi": mem,
-        "memory_request_gi": mem_init,
-    }
+    return {"storage_gb": int(m["storage"]), "cpu": cpu, "cpu_request": cpu_init, "memory_gi": mem, "memory_request_gi": mem_init}
 
 
 def is_valid_flavor(flavor_id: str) -> bool:

@@ -54,10 +54,7 @@ def lease_ttl_seconds(interval: int | None = None, times: int | None = None) -> 
 
 
 def normalize_health_check(
-    health_check: Mapping[str, Any] | None,
-    *,
-    min_interval: int = DEFAULT_MIN_INTERVAL,
-    min_times: int = DEFAULT_MIN_TIMES,
+    health_check: Mapping[str, Any] | None, *, min_interval: int = DEFAULT_MIN_INTERVAL, min_times: int = DEFAULT_MIN_TIMES
 ) -> dict[str, Any]:
     """The health check Service-Center (HEAD) stores for a registration, as a camelCase dict.
 

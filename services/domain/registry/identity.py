@@ -20,15 +20,11 @@ import uuid
 SERVICE_INDEX_ROOT = "/cse-sr/ms/indexes"
 
 
-def service_index_key(
-    domain: str, project: str, environment: str | None, app_id: str, service_name: str, version: str
-) -> str:
+def service_index_key(domain: str, project: str, environment: str | None, app_id: str, service_name: str, version: str) -> str:
     return "/".join((SERVICE_INDEX_ROOT, domain, project, environment or "", app_id, service_name, version))
 
 
-def default_service_id(
-    domain: str, project: str, environment: str | None, app_id: str, service_name: str, version: str
-) -> str:
+def default_service_id(domain: str, project: str, environment: str | None, app_id: str, service_name: str, version: str) -> str:
     """The id Service-Center assigns a service registered without one (40 hex characters)."""
     key = service_index_key(domain, project, environment, app_id, service_name, version)
     return hashlib.sha1(key.encode()).hexdigest()
@@ -44,10 +40,4 @@ def unix_timestamp(now: float) -> str:
     return str(int(now))
 
 
-__all__ = [
-    "SERVICE_INDEX_ROOT",
-    "default_service_id",
-    "new_instance_id",
-    "service_index_key",
-    "unix_timestamp",
-]
+__all__ = ["SERVICE_INDEX_ROOT", "default_service_id", "new_instance_id", "service_index_key", "unix_timestamp"]

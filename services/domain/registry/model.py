@@ -46,10 +46,7 @@ class ServiceKey:
     @classmethod
     def of(cls, service: Mapping[str, Any]) -> ServiceKey:
         return cls(
-            service.get("environment") or "",
-            service.get("appId") or "",
-            service.get("serviceName") or "",
-            service.get("version") or "",
+            service.get("environment") or "", service.get("appId") or "", service.get("serviceName") or "", service.get("version") or ""
         )
 
     def text(self) -> str:
@@ -57,12 +54,7 @@ class ServiceKey:
 
     def summary(self) -> dict[str, str]:
         """``{"appId", "serviceName", "version", "environment"}`` – the ``service`` of instance events."""
-        return {
-            "appId": self.app_id,
-            "serviceName": self.service_name,
-            "version": self.version,
-            "environment": self.environment,
-        }
+        return {"appId": self.app_id, "serviceName": self.service_name, "version": self.version, "environment": self.environment}
 
 
 def new_service_json(service: MicroService, service_id: str, timestamp: str) -> dict[str, Any]:
@@ -131,11 +123,7 @@ def endpoints_key(endpoints: Iterable[str] | None) -> str:
 
 
 def new_instance_json(
-    instance: MicroServiceInstance,
-    service: Mapping[str, Any],
-    instance_id: str,
-    timestamp: str,
-    registered_at: str | None = None,
+    instance: MicroServiceInstance, service: Mapping[str, Any], instance_id: str, timestamp: str, registered_at: str | None = None
 ) -> dict[str, Any]:
     """The stored v4 JSON of a validated instance: ids, the service's version, timestamps.
 

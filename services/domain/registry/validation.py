@@ -147,14 +147,10 @@ def _fail(type_name: str, field: str, value: Any, min_: int, max_: int, pattern:
     quoted = f"{value}"
     if len(quoted) > MAX_QUOTED_VALUE:  # never echo a huge input back (nor outgrow the bus's message limit)
         quoted = quoted[:MAX_QUOTED_VALUE] + "..."
-    return invalid_params(
-        f"field '{type_name}.{field}' invalid value '{quoted}' does not match rule: {_rule_text(min_, max_, pattern)}"
-    )
+    return invalid_params(f"field '{type_name}.{field}' invalid value '{quoted}' does not match rule: {_rule_text(min_, max_, pattern)}")
 
 
-def check_str(
-    type_name: str, field: str, value: str | None, *, min: int = 0, max: int = 0, pattern: _Pattern | None = None
-) -> str:
+def check_str(type_name: str, field: str, value: str | None, *, min: int = 0, max: int = 0, pattern: _Pattern | None = None) -> str:
     """Check one string field (None counts as ``""``, like Go's zero value). Returns the value."""
     s = "" if value is None else value
     if not isinstance(s, str):
@@ -167,20 +163,12 @@ def check_str(
 def check_int(type_name: str, field: str, value: int | None, *, min: int | None = None, max: int | None = None) -> int:
     n = 0 if value is None else value
     if isinstance(n, bool) or not isinstance(n, int) or (min is not None and n < min) or (max is not None and n > max):
-        raise invalid_params(
-            f"field '{type_name}.{field}' invalid value '{n}' does not match rule: {{Min: {min}, Max: {max}}}"
-        )
+        raise invalid_params(f"field '{type_name}.{field}' invalid value '{n}' does not match rule: {{Min: {min}, Max: {max}}}")
     return n
 
 
 def check_list(
-    type_name: str,
-    field: str,
-    values: Iterable[Any] | None,
-    *,
-    min: int = 0,
-    max: int = 0,
-    item_pattern: _Pattern | None = None,
+    type_name: str, field: str, values: Iterable[Any] | None, *, min: int = 0, max: int = 0, item_pattern: _Pattern | None = None
 ) -> list[Any]:
     items = list(values or [])
     if (min and len(items) < min) or (max and len(items) > max):
@@ -193,13 +181,7 @@ def check_list(
 
 
 def check_map(
-    type_name: str,
-    field: str,
-    mapping: Mapping[str, Any] | None,
-    *,
-    min: int = 0,
-    max: int = 0,
-    pattern: _Pattern | None = None,
+    type_name: str, field: str, mapping: Mapping[str, Any] | None, *, min: int = 0, max: int = 0, pattern: _Pattern | None = None
 ) -> dict[str, Any]:
     data = dict(mapping or {})
     if (min and len(data) < min) or (max and len(data) > max):
@@ -273,15 +255,11 @@ def split_tags(value: str | None) -> list[str]:
 
 
 # --- ids ---------------------------------------------------------------------------------------
-def validate_service_id(
-    service_id: str | None, *, type_name: str = "GetServiceRequest", field: str = "ServiceId"
-) -> str:
+def validate_service_id(service_id: str | None, *, type_name: str = "GetServiceRequest", field: str = "ServiceId") -> str:
     return check_str(type_name, field, service_id, min=1, max=64, pattern=SERVICE_ID)
 
 
-def validate_instance_id(
-    instance_id: str | None, *, type_name: str = "HeartbeatRequest", field: str = "InstanceId"
-) -> str:
+def validate_instance_id(instance_id: str | None, *, type_name: str = "HeartbeatRequest", field: str = "InstanceId") -> str:
     return check_str(type_name, field, instance_id, min=1, max=64, pattern=SIMPLE_NAME_ALLOW_EMPTY)
 
 
@@ -343,9 +321,7 @@ def validate_create_service(request: CreateServiceRequest) -> CreateServiceReque
         validate_tags(request.tags)
     instances = None
     if request.instances:
-        instances = [
-            validate_register_instance(i, service.service_id, check_service_id=False) for i in request.instances
-        ]
+        instances = [validate_register_instance(i, service.service_id, check_service_id=False) for i in request.instances]
     return request.model_copy(update={"service": service, "instances": instances})
 
 
@@ -371,9 +347,7 @@ def validate_properties(properties: Mapping[str, Any], *, type_name: str = "Prop
 def validate_delete_services(request: DeleteServicesRequest) -> list[str]:
     """``DELETE /microservices`` body: at least one id, each 1..64 non-blank characters.
     Returns the ids de-duplicated in request order (Service-Center skips repeats)."""
-    ids = check_list(
-        "DelServicesRequest", "ServiceIds", request.service_ids, min=1, max=MAX_BATCH, item_pattern=SERVICE_ID_RANGE
-    )
+    ids = check_list("DelServicesRequest", "ServiceIds", request.service_ids, min=1, max=MAX_BATCH, item_pattern=SERVICE_ID_RANGE)
     return list(dict.fromkeys(ids))
 
 
@@ -398,9 +372,7 @@ def validate_schema_id(schema_id: str | None, *, type_name: str = "GetSchemaRequ
     return check_str(type_name, "SchemaId", schema_id, min=1, max=160, pattern=SCHEMA_ID_UNLIMITED)
 
 
-def validate_modify_schema(
-    service_id: str | None, schema_id: str | None, request: ModifySchemaRequest
-) -> ModifySchemaRequest:
+def validate_modify_schema(service_id: str | None, schema_id: str | None, request: ModifySchemaRequest) -> ModifySchemaRequest:
     t = "ModifySchemaRequest"
     validate_service_id(service_id, type_name=t)
     validate_schema_id(schema_id, type_name=t)
@@ -473,10 +445,7 @@ def validate_instance_status(status: str | None) -> str:
 
 
 def validate_heartbeat(service_id: str | None, instance_id: str | None) -> tuple[str, str]:
-    return (
-        validate_service_id(service_id, type_name="HeartbeatRequest"),
-        validate_instance_id(instance_id),
-    )
+    return (validate_service_id(service_id, type_name="HeartbeatRequest"), validate_instance_id(instance_id))
 
 
 def validate_heartbeat_set(request: HeartbeatSetRequest) -> list[HeartbeatSetElement]:
@@ -496,11 +465,7 @@ def validate_heartbeat_set(request: HeartbeatSetRequest) -> list[HeartbeatSetEle
 
 
 def validate_get_instances(
-    provider_service_id: str | None,
-    *,
-    consumer_id: str | None = None,
-    tags: Iterable[str] | None = None,
-    instance_id: str | None = None,
+    provider_service_id: str | None, *, consumer_id: str | None = None, tags: Iterable[str] | None = None, instance_id: str | None = None
 ) -> None:
     """``GET /microservices/{id}/instances[/{instanceId}]``."""
     t = "GetInstancesRequest"
@@ -636,9 +601,7 @@ def validate_dependencies(request: CreateDependenciesRequest, *, override: bool)
                 raise invalid_params("Required provider version")
             ident = (p.environment or "", p.app_id or "", p.service_name or "")
             if ident in seen:
-                raise invalid_params(
-                    "Invalid request body for provider info.Duplicate provider or (serviceName and appId is same)."
-                )
+                raise invalid_params("Invalid request body for provider info.Duplicate provider or (serviceName and appId is same).")
             seen.add(ident)
             normalized.append(p)
         out.append(dep.model_copy(update={"providers": normalized, "override": override}))

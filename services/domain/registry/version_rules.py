@@ -80,9 +80,7 @@ def parse_version(version: str) -> VersionKey:
     (``1.a``, ``1.2.3.4.5``, ``1.``, ``.1``, ``60000``, ``-1``, ``""``)."""
     key = _segments(version)
     if key is None:
-        raise invalid_params(
-            f"invalid version '{version}': the form x[.y[.z[.w]]] where each part is in the 0-32767 range"
-        )
+        raise invalid_params(f"invalid version '{version}': the form x[.y[.z[.w]]] where each part is in the 0-32767 range")
     return key
 
 
