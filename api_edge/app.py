@@ -4,8 +4,8 @@ return the typed reply. It owns no data."""
 from __future__ import annotations
 
 import asyncio
-import re
 import logging
+import re
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -17,11 +17,13 @@ from starlette.responses import JSONResponse, Response
 from api_edge.auth import Authenticator, load_credentials_json, load_tokens_json
 from api_edge.auth_middleware import AuthMiddleware
 from api_edge.bus_client import BusClient
+from api_edge.console import mount_console
 from api_edge.docs import mount_docs
 from api_edge.error_responses import error_response
 from api_edge.rate_limit import RateLimiter
 from api_edge.raw_asgi_routes import RawAsgiRoutes
-from api_edge.routers import ROUTERS
+from api_edge.registry_tokens import load_registry_auth
+from api_edge.routers import ROUTERS, registry_auth
 from services.adapters import bus
 from services.contracts import errors, subjects
 from services.contracts.errors import ServiceError
@@ -46,15 +48,64 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def load_authenticator(settings: Settings) -> Authenticator:
+    """AK/SK credentials from OPENSTAGE_CREDENTIALS, else the one `openstage up` generated in the
+    data directory (credentials.json); tokens from OPENSTAGE_TOKENS come in addition (setting
+    tokens never turns the generated AK/SK off)."""
     credentials = load_credentials_json(settings.credentials)
     tokens = load_tokens_json(settings.tokens)
-    if not credentials and not tokens:
+    if not credentials:
         secret_file = settings.data_dir / "credentials.json"
         if secret_file.exists():
             credentials = load_credentials_json(secret_file.read_text())
     if not credentials and not tokens:
         log.warning("no credentials configured: every API request will be refused (set OPENSTAGE_CREDENTIALS)")
     return Authenticator(credentials, tokens, max_skew_seconds=settings.max_clock_skew_seconds)
+
+
+SECURITY_SCHEMES = {
+    "token": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Auth-Token",
+        "description": 'A static token from OPENSTAGE_TOKENS (`[{"token": "...", "projects": ["p1"]}]`). '
+        "Paste it under Authorize to use Try it out.",
+    },
+    "aksk": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "SDK-HMAC-SHA256 request signing with an AK/SK, as the Huawei Cloud SDKs sign: "
+        "`Authorization: SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=host;x-sdk-date, Signature=<hex>` with "
+        "an `X-Sdk-Date: YYYYMMDDTHHMMSSZ` header (at most 15 minutes off). The signature covers the method, "
+        "path, query, signed headers and body, so it cannot be typed here: use the SDK, `openstage api "
+        "METHOD PATH`, or the console at /console (it signs in the browser).",
+    },
+}
+SECURED_PREFIXES = ("/v2/", "/v3/", "/v4/")
+
+
+def add_security_schemes(app: FastAPI) -> None:
+    """Declare the token and AK/SK schemes in the OpenAPI document (Swagger UI's Authorize lists
+    both); every /v2, /v3 and /v4 operation names the token scheme, so Try it out sends it."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(SECURED_PREFIXES):
+                for operation in operations.values():
+                    if isinstance(operation, dict) and operation.get("security") != []:
+                        # (an operation that declares no security, such as POST /v4/token, keeps it)
+                        # only the token is required here: a tool that generates requests from the
+                        # document (Swagger's Try it out, a fuzzer) cannot produce a signature
+                        operation["security"] = [{"token": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _no_telemetry() -> dict:
@@ -92,6 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(registry_auth.router)  # POST /v4/token (answered by the edge, no command)
+    mount_console(app)  # /console (and / -> /console), /v2/{project_id}/events (api_edge/console)
+    add_security_schemes(app)
     mount_docs(app)  # /docs, /redoc, /asyncapi(.json), all assets served offline (api_edge/docs.py)
 
     @app.exception_handler(ServiceError)
@@ -144,10 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         missing = [d for d in await asyncio.gather(*(ping(d) for d in workers)) if d]
         if missing:
-            return JSONResponse(
-                {"status": "unavailable", "reason": f"workers not answering: {', '.join(missing)}"},
-                status_code=503,
-            )
+            return JSONResponse({"status": "unavailable", "reason": f"workers not answering: {', '.join(missing)}"}, status_code=503)
         return JSONResponse({"status": "ready", "workers": sorted(workers)})
 
     app.add_middleware(RawAsgiRoutes)  # heartbeat and discovery; inside AuthMiddleware (added last = outermost)
@@ -155,7 +206,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         AuthMiddleware,
         authenticator=load_authenticator(settings),
         max_body_bytes=settings.max_body_bytes,
+        registry_max_body_bytes=settings.registry_max_body_bytes,
         rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         read_timeout=settings.read_timeout,
+        registry_auth=load_registry_auth(settings),
     )
     return app

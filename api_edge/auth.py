@@ -44,16 +44,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = [
-    "ALGORITHM",
-    "AuthError",
-    "Authenticator",
-    "Credential",
-    "Principal",
-    "Token",
-    "load_credentials_json",
-    "load_tokens_json",
-]
+__all__ = ["ALGORITHM", "AuthError", "Authenticator", "Credential", "Principal", "Token", "load_credentials_json", "load_tokens_json"]
 
 ALGORITHM = "SDK-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -105,10 +96,12 @@ class AuthError(Exception):
     ``message`` is safe to return to the client: it never contains secrets.
     """
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code  # the API's own error code (Service-Center's for the registry's RBAC); None: the default
+        self.detail = detail
 
     def __repr__(self) -> str:
         return f"AuthError({self.status}, {self.message!r})"
@@ -119,8 +112,9 @@ class Principal(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["aksk", "token"]
-    key_id: str  # the AK, or the first 8 hex chars of sha256(token)
+    kind: Literal["aksk", "token", "rbac", "open"]
+    # the AK, the first 8 hex chars of sha256(token), "rbac:<account>" (api_edge/registry_tokens.py), or "open"
+    key_id: str
     projects: list[str]
 
     def allows(self, project_id: str) -> bool:
@@ -145,11 +139,7 @@ Item = TypeVar("Item", bound=BaseModel)
 
 
 def _load_json_list(
-    text: str | bytes | None,
-    model: type[Item],
-    what: str,
-    identity: Callable[[Item], Hashable],
-    duplicate: Callable[[Item], str],
+    text: str | bytes | None, model: type[Item], what: str, identity: Callable[[Item], Hashable], duplicate: Callable[[Item], str]
 ) -> list[Item]:
     """``text``: a JSON list of ``model`` objects whose ``identity`` is unique (``duplicate`` says
     which one is not, without echoing a secret). Empty or ``None`` yields ``[]``."""
@@ -189,9 +179,7 @@ def load_credentials_json(text: str | bytes | None) -> list[Credential]:
     Empty / ``None`` input yields ``[]``. Raises ``ValueError`` (without
     echoing secrets) on malformed input or duplicate AKs.
     """
-    return _load_json_list(
-        text, Credential, "OPENSTAGE_CREDENTIALS", identity=lambda c: c.ak, duplicate=lambda c: f"duplicate ak {c.ak!r}"
-    )
+    return _load_json_list(text, Credential, "OPENSTAGE_CREDENTIALS", identity=lambda c: c.ak, duplicate=lambda c: f"duplicate ak {c.ak!r}")
 
 
 def load_tokens_json(text: str | bytes | None) -> list[Token]:
@@ -335,14 +323,7 @@ class Authenticator:
 
     # -- public API -------------------------------------------------------
 
-    def authenticate(
-        self,
-        method: str,
-        path: str,
-        query_string: str,
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Principal:
+    def authenticate(self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> Principal:
         """Return the caller's :class:`Principal` or raise ``AuthError(401)``.
 
         A signed request (``Authorization`` header) takes precedence over
@@ -377,13 +358,7 @@ class Authenticator:
     # -- AK/SK ------------------------------------------------------------
 
     def _authenticate_signature(
-        self,
-        method: str,
-        path: str,
-        query_string: str,
-        h: dict[str, str],
-        authorization: str,
-        body: bytes,
+        self, method: str, path: str, query_string: str, h: dict[str, str], authorization: str, body: bytes
     ) -> Principal:
         ak, signed_headers, signature = _parse_authorization(authorization)
         if _HEADER_HOST not in signed_headers or _HEADER_DATE not in signed_headers:

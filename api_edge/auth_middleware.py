@@ -1,5 +1,9 @@
-"""ASGI middleware: every /v2, /v3 and /v4 request is authenticated and scoped to the project in
+"""ASGI middleware: every /v1, /v2, /v3 and /v4 request is authenticated and scoped to the project in
 its path before anything else reads it (so an unsigned, malformed request gets 401, not 400).
+/v2 takes AK/SK or X-Auth-Token (api_edge/auth.py); the registry and config surfaces (/v4, /v3,
+/v1 Kie) take what OPENSTAGE_REGISTRY_AUTH turns on (api_edge/registry_tokens.py): Service-Center
+RBAC bearer tokens, AK/SK, or none. ``POST /v4/token`` and the health/version probes need no
+credential (as in Service-Center).
 It also caps the body: its size, and how deep its JSON nests (services.contracts.input_validation.MAX_JSON_DEPTH),
 before any JSON parser or serializer of the edge sees it."""
 
@@ -10,15 +14,17 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_edge.auth import Authenticator, AuthError
+from api_edge.auth import Authenticator, AuthError, Principal
 from api_edge.error_responses import error_response
 from api_edge.rate_limit import RateLimiter, retry_after_header
+from api_edge.registry_tokens import TOKEN_PATH, RegistryAuth, is_probe_path, parse_modes
 from services.contracts.input_validation import MAX_JSON_DEPTH, json_nesting
 from services.contracts.subjects import PROJECT_ID_PATTERN
 
 log = logging.getLogger("openstage.edge.auth")
 
-API_PREFIXES = ("/v2/", "/v3/", "/v4/")
+API_PREFIXES = ("/v1/", "/v2/", "/v3/", "/v4/")
+REGISTRY_PREFIXES = ("/v1/", "/v3/", "/v4/")  # the registry and config surfaces (Service-Center, Kie)
 
 
 class BodyTooLarge(Exception):
@@ -31,12 +37,17 @@ class AuthMiddleware:
         app: ASGIApp,
         authenticator: Authenticator,
         max_body_bytes: int,
+        registry_max_body_bytes: int | None = None,
         rate_limiter: RateLimiter | None = None,
         read_timeout: float = 0,
+        registry_auth: RegistryAuth | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.registry_auth = registry_auth or RegistryAuth(parse_modes("aksk"))
         self.max_body_bytes = max_body_bytes
+        # Service-Center takes bodies up to 2 MiB (server.request.maxBodyBytes) on /v4
+        self.registry_max_body_bytes = registry_max_body_bytes or max_body_bytes
         self.rate_limiter = rate_limiter or RateLimiter(0)
         self.read_timeout = read_timeout  # seconds to receive the whole body (0: no limit)
 
@@ -48,27 +59,34 @@ class AuthMiddleware:
         segments = path.split("/")
         project_id = segments[2] if len(segments) > 2 else ""
 
-        async def reject(status: int, message: str, headers: dict | None = None) -> None:
+        async def reject(status: int, message: str, headers: dict | None = None, code: str | None = None, detail: str = "") -> None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4000 + status})
                 return
-            await error_response(path, status, None, message, headers=headers)(scope, receive, send)
+            await error_response(path, status, code, message, detail, headers=headers)(scope, receive, send)
 
         body = b""
         if scope["type"] == "http":
+            limit = self.registry_max_body_bytes if path.startswith("/v4/") else self.max_body_bytes
             try:
                 async with asyncio.timeout(self.read_timeout or None):
-                    body = await self._read_body(scope, receive)
+                    body = await self._read_body(scope, receive, limit)
             except BodyTooLarge:
-                await reject(413, f"request body larger than {self.max_body_bytes} bytes")
+                if path.startswith("/v4/"):
+                    # Service-Center reads the body through http.MaxBytesReader and answers the
+                    # read error as invalid parameters (server/handler/maxbody/maxbody.go)
+                    await reject(400, "http: request body too large", code="400001", detail=f"the limit is {limit} bytes")
+                else:
+                    await reject(413, f"request body larger than {limit} bytes")
                 return
             except TimeoutError:  # e.g. a Content-Length larger than what is sent
                 await reject(408, f"request body not received within {self.read_timeout:g}s", {"Connection": "close"})
                 return
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            principal = self.authenticator.authenticate(
+
+        def aksk() -> Principal:
+            return self.authenticator.authenticate(
                 scope["method"] if scope["type"] == "http" else "GET",
                 # the signature covers the path as sent (still percent-encoded)
                 (scope.get("raw_path") or path.encode()).decode("latin-1").split("?", 1)[0],
@@ -76,24 +94,50 @@ class AuthMiddleware:
                 headers,
                 body,
             )
+
+        registry = path.startswith(REGISTRY_PREFIXES)
+        if registry and path.rstrip("/") == TOKEN_PATH:
+            # Service-Center's login: no credential; 404 when RBAC is off (what java-chassis expects then)
+            if not self.registry_auth.rbac:
+                await reject(404, "the registry's RBAC is off: no /v4/token")
+                return
+            await self._pass(scope, receive, send, body, {"registry_tokens": self.registry_auth.tokens})
+            return
+        if registry and is_probe_path(path):
+            # health/version probes need no credential (Service-Center's white list) in every mode
+            await self._pass(scope, receive, send, body, {"principal": Principal(kind="open", key_id="probe", projects=[project_id])})
+            return
+        try:
+            principal = self.registry_auth.authenticate(headers, aksk) if registry else aksk()
             if not PROJECT_ID_PATTERN.match(project_id):
                 await reject(400, "invalid project id")
                 return
-            self.authenticator.authorize(principal, project_id)
+            if principal.kind == "rbac":
+                self.registry_auth.authorize(principal, project_id)
+            else:
+                self.authenticator.authorize(principal, project_id)
         except AuthError as exc:
-            await reject(exc.status, exc.message)
+            await reject(exc.status, exc.message, code=exc.code, detail=exc.detail)
             return
+        if principal.kind == "open":  # rate-limited per client address, not all anonymous callers as one
+            client = scope.get("client")
+            principal = principal.model_copy(update={"key_id": f"open:{client[0] if client else ''}"})
         wait = self.rate_limiter.acquire(principal.key_id)
         if wait:
             await reject(429, "too many requests for this credential", {"Retry-After": retry_after_header(wait)})
             return
 
-        scope.setdefault("state", {})["principal"] = principal
+        await self._pass(scope, receive, send, body, {"principal": principal})
+
+    async def _pass(self, scope: Scope, receive: Receive, send: Send, body: bytes, state: dict) -> None:
+        """Hand the request on (``state`` into the scope's), its body already read."""
+        scope.setdefault("state", {}).update(state)
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
         if body and json_nesting(body) > MAX_JSON_DEPTH:
-            await reject(400, f"request body nests deeper than {MAX_JSON_DEPTH} levels")
+            message = f"request body nests deeper than {MAX_JSON_DEPTH} levels"
+            await error_response(scope["path"], 400, None, message)(scope, receive, send)
             return
 
         sent = False
@@ -107,11 +151,11 @@ class AuthMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes:
         for k, v in scope["headers"]:
             if k == b"content-length":
                 try:
-                    if int(v) > self.max_body_bytes:
+                    if int(v) > limit:
                         raise BodyTooLarge()
                 except ValueError:
                     pass
@@ -124,7 +168,7 @@ class AuthMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 raise BodyTooLarge()
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -27,8 +27,10 @@ class BusClient:
         self.nc = nc
         self.timeout = timeout
 
-    async def request(self, project_id: str, command: Command, payload: BaseModel | bytes | None) -> Reply:
-        """The worker's Reply; a ServiceError(503) if no worker answers in time."""
+    async def request(self, project_id: str, command: Command, payload: BaseModel | bytes | None, timeout: float | None = None) -> Reply:
+        """The worker's Reply; a ServiceError(503) if no worker answers in time (``timeout`` seconds,
+        default the edge's request timeout; a Kie long poll waits longer)."""
+        timeout = self.timeout if timeout is None else timeout
         if self.nc is None or not self.nc.is_connected:
             raise errors.unavailable("message bus not connected")
         domain = command.domain
@@ -38,11 +40,11 @@ class BusClient:
             data = payload.model_dump_json(by_alias=True).encode() if payload is not None else _EMPTY
         subject = subjects.command(project_id, domain, command.action)
         try:
-            msg = await self.nc.request(subject, data, timeout=self.timeout)
+            msg = await self.nc.request(subject, data, timeout=timeout)
         except NoRespondersError:
             raise errors.unavailable(f"no {domain} worker is running") from None
         except (TimeoutError, NatsTimeout):
-            raise errors.unavailable(f"the {domain} worker did not answer within {self.timeout:g}s") from None
+            raise errors.unavailable(f"the {domain} worker did not answer within {timeout:g}s") from None
         except ConnectionClosedError:
             raise errors.unavailable("message bus not connected") from None
         except MaxPayloadError:  # the command grew past the bus's message limit (e.g. 1e9 -> 1000000000.0)
@@ -55,10 +57,12 @@ class BusClient:
             log.error("malformed reply on %s: %.200r", subject, msg.data)
             raise errors.ServiceError(500, errors.INTERNAL, "internal error") from None
 
-    async def forward(self, path: str, project_id: str, command: Command, payload: BaseModel | bytes | None) -> Response:
+    async def forward(
+        self, path: str, project_id: str, command: Command, payload: BaseModel | bytes | None, timeout: float | None = None
+    ) -> Response:
         """Request ``command`` with ``payload`` and answer with its reply as the HTTP response to ``path``."""
         try:
-            reply = await self.request(project_id, command, payload)
+            reply = await self.request(project_id, command, payload, timeout)
         except errors.ServiceError as exc:
             return error_response(path, exc.status, exc.code, exc.message, exc.detail)
         return reply_response(path, reply)

@@ -22,7 +22,8 @@ class ApiFamily(Enum):
 
     @classmethod
     def of(cls, path: str) -> ApiFamily:
-        return cls.SERVICE_CENTER if path.startswith(("/v4/", "/v3/")) else cls.SERVICESTAGE
+        # /v1: ServiceComb-Kie, whose errors have the same shape (go-chassis/cari pkg/errsvc/error.go)
+        return cls.SERVICE_CENTER if path.startswith(("/v4/", "/v3/", "/v1/")) else cls.SERVICESTAGE
 
 
 # Service-Center codes for failures the edge itself detects (auth, routing, body, timeouts).
@@ -30,7 +31,7 @@ _SC_CODES = {
     400: "400001",  # ErrInvalidParams
     401: "401002",  # ErrUnauthorized
     403: "403001",  # ErrForbidden
-    404: "400001",
+    404: "404001",  # an unknown route, as Service-Center answers it
     405: "400001",
     413: "400001",
     429: "429001",

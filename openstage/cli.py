@@ -1,4 +1,4 @@
-"""The `openstage` command: up | edge | worker NAME | jobs watch."""
+"""The `openstage` command: up | edge | worker NAME | jobs watch | api | status."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ app = typer.Typer(add_completion=False, help="openstage: ServiceStage-compatible
 
 
 def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=os.environ.get("OPENSTAGE_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=os.environ.get("OPENSTAGE_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _generate_credential(data_dir: Path) -> dict:
@@ -34,11 +32,7 @@ def _generate_credential(data_dir: Path) -> dict:
         except (OSError, ValueError, LookupError) as exc:
             raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new credential") from None
     alphabet = string.ascii_uppercase + string.digits
-    cred = {
-        "ak": "".join(secrets.choice(alphabet) for _ in range(20)),
-        "sk": secrets.token_urlsafe(30),
-        "projects": ["*"],
-    }
+    cred = {"ak": "".join(secrets.choice(alphabet) for _ in range(20)), "sk": secrets.token_urlsafe(30), "projects": ["*"]}
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -47,6 +41,36 @@ def _generate_credential(data_dir: Path) -> dict:
     except OSError as exc:
         raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
     return cred
+
+
+def _generate_registry_account(data_dir: Path) -> dict:
+    """One registry account for all projects (Service-Center RBAC: POST /v4/token), kept in
+    data_dir/registry-account.json (mode 0600), which the edge reads (api_edge/registry_tokens.py)."""
+    from openstage.startup_errors import StartupError
+
+    path = data_dir / "registry-account.json"
+    if path.exists():
+        try:
+            return json.loads(path.read_text())[0]
+        except (OSError, ValueError, LookupError) as exc:
+            raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new account") from None
+    account = {"name": "root", "password": secrets.token_urlsafe(18), "projects": ["*"]}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump([account], f)
+    except OSError as exc:
+        raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return account
+
+
+def _token_count() -> int:
+    from api_edge.auth import load_tokens_json
+
+    try:
+        return len(load_tokens_json(os.environ.get("OPENSTAGE_TOKENS")))
+    except ValueError:
+        return 0
 
 
 @app.command()
@@ -77,9 +101,15 @@ def up(
             typer.echo(f"stopped what a previous run left running: {', '.join(supervisor.previous_run_stopped)}")
         env: dict[str, str] = {}
         cred = None
-        if not os.environ.get("OPENSTAGE_CREDENTIALS") and not os.environ.get("OPENSTAGE_TOKENS"):
+        # OPENSTAGE_TOKENS adds tokens: the generated AK/SK stays on unless OPENSTAGE_CREDENTIALS is set
+        if not os.environ.get("OPENSTAGE_CREDENTIALS"):
             cred = _generate_credential(data_dir)
             env["OPENSTAGE_CREDENTIALS"] = json.dumps([cred])
+        account = None
+        modes = os.environ.get("OPENSTAGE_REGISTRY_AUTH", "rbac,aksk")
+        if "rbac" in modes.lower() and not os.environ.get("OPENSTAGE_REGISTRY_ACCOUNTS"):
+            account = _generate_registry_account(data_dir)  # the edge reads it from the data directory
+        env["OPENSTAGE_REGISTRY_AUTH"] = modes
         supervisor.start(env)
         signals.starting = False
     except StartupError as exc:
@@ -103,9 +133,21 @@ def up(
     typer.echo(f"  MongoDB:    {system.mongodb_url}")
     typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
     if cred:
+        typer.echo(f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})")
+    else:
+        typer.echo("  credential: the AK/SK of OPENSTAGE_CREDENTIALS (none generated)")
+    if account:
         typer.echo(
-            f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})"
+            f"  registry:   account={account['name']} password={account['password']}  (POST /v4/token, then "
+            f"Authorization: Bearer; all projects; kept in {data_dir / 'registry-account.json'})"
         )
+    typer.echo(f"  registry auth: {modes}")
+    if "open" in modes.lower() and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"  WARNING: registry auth 'open' on {host}: /v4, /v3 and Kie answer anyone, on every project", err=True)
+    tokens = _token_count()
+    if tokens:
+        typer.echo(f"  tokens:     {tokens} from OPENSTAGE_TOKENS (X-Auth-Token), in addition to the AK/SK")
+    typer.echo(f"  console:    {base}/console  (sign in with the AK/SK or a token)")
     typer.echo("Press Ctrl-C to stop.")
     try:
         supervisor.supervise(signals)
@@ -127,6 +169,8 @@ def edge(
     from services.settings import get_settings
 
     _logging("WARNING")
+    if host:
+        os.environ["OPENSTAGE_HOST"] = host  # the app's settings (e.g. the warning of registry auth 'open') see it
     settings = get_settings()
     uvicorn.run(
         "api_edge.app:create_app",
@@ -139,6 +183,9 @@ def edge(
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        # a stop waits at most this long for requests in flight; the console's event streams
+        # (GET /v2/{project}/events) never end by themselves
+        timeout_graceful_shutdown=3,
         workers=workers or settings.edge_workers,
     )
 
@@ -166,9 +213,7 @@ def worker(name: str = typer.Argument(..., help="lifecycle | config | registry |
 
 
 @app.command("nats-config")
-def nats_config(
-    out: Path = typer.Option(..., help="where to write the nats-server config (mode 0600)"),
-) -> None:
+def nats_config(out: Path = typer.Option(..., help="where to write the nats-server config (mode 0600)")) -> None:
     """Write the nats-server authorization config: the internal user (password from
     OPENSTAGE_NATS_PASSWORD) and one user per OPENSTAGE_CREDENTIALS entry (user=AK, password=SK),
     each confined to its projects' subjects. compose.yaml runs this before nats-server."""
@@ -191,38 +236,143 @@ app.add_typer(jobs_app, name="jobs")
 
 @jobs_app.command("watch")
 def jobs_watch(
-    job_id: str = typer.Argument(..., help="the job_id a create/modify/delete/action call answered with"),
+    job_ids: list[str] = typer.Argument(..., help="job ids a create/modify/delete/action call answered with"),
     project: str = typer.Option(..., "--project", "-p", envvar="OPENSTAGE_PROJECT_ID", help="project id"),
-    nats_url: str = typer.Option(None, envvar="OPENSTAGE_NATS_URL", help="read the job over the bus (NATS URL)"),
+    nats_url: str = typer.Option(None, envvar="OPENSTAGE_NATS_URL", help="read the jobs over the bus (NATS URL; user = AK, password = SK)"),
     endpoint: str = typer.Option(
-        "http://127.0.0.1:8080",
-        envvar="OPENSTAGE_ENDPOINT",
-        help="read the job over HTTP from this edge (when no NATS URL is given)",
+        None, envvar="OPENSTAGE_ENDPOINT", help="read the jobs over HTTP from this edge (default http://127.0.0.1:8080)"
     ),
-    ak: str = typer.Option(None, envvar="OPENSTAGE_AK", help="access key (HTTP)"),
-    sk: str = typer.Option(None, envvar="OPENSTAGE_SK", help="secret key (HTTP)"),
-    token: str = typer.Option(None, envvar="OPENSTAGE_TOKEN", help="X-Auth-Token (HTTP), instead of AK/SK"),
-    data_dir: Path = typer.Option(Path(".openstage"), help="where `openstage up` keeps credentials.json (HTTP)"),
+    ak: str = typer.Option(None, envvar="OPENSTAGE_AK", help="access key (also the NATS user)"),
+    sk: str = typer.Option(None, envvar="OPENSTAGE_SK", help="secret key (also the NATS password)"),
+    token: str = typer.Option(None, envvar="OPENSTAGE_TOKEN", help="X-Auth-Token (HTTP only), instead of AK/SK"),
+    data_dir: Path = typer.Option(Path(".openstage"), help="where `openstage up` keeps credentials.json"),
     interval: float = typer.Option(0.5, help="seconds between polls"),
     timeout: float = typer.Option(3600, help="give up after this many seconds"),
-    as_json: bool = typer.Option(False, "--json", help="print the final job document (JSON) on stdout"),
+    as_json: bool = typer.Option(False, "--json", help="print the final job document(s) (JSON) on stdout"),
 ) -> None:
-    """Show a job's tasks live with a progress bar; exit 0 when it SUCCEEDED, 1 when it failed."""
+    """Show jobs' tasks live with progress bars. Exit 0 when every job SUCCEEDED, 1 when one failed
+    or was cancelled, 2 when one cannot be read (unknown job, no credential, edge or bus unreachable)."""
     from openstage import jobwatch
+    from openstage.api_client import ClientError, endpoint_of, generated_credential, resolve_credential
 
+    source = None
     try:
         if nats_url:
-            fetch = jobwatch.bus_fetcher(nats_url, project, job_id)
+            if not (ak and sk):
+                cred = generated_credential(data_dir)
+                if cred:
+                    ak, sk = cred["ak"], cred["sk"]
+            url, user, password = jobwatch.nats_target(nats_url, ak, sk)
+            source = jobwatch.BusJobs(url, project, user, password)
         else:
-            if not (ak and sk) and not token and (data_dir / "credentials.json").exists():
-                cred = json.loads((data_dir / "credentials.json").read_text())[0]
-                ak, sk = cred["ak"], cred["sk"]
-            fetch = jobwatch.http_fetcher(endpoint, project, job_id, ak, sk, token)
-        code = jobwatch.watch(fetch, interval, timeout, as_json)
-    except jobwatch.WatchError as exc:
+            source = jobwatch.HttpJobs(endpoint_of(endpoint), project, resolve_credential(data_dir, ak, sk, token))
+        code = jobwatch.watch(source, job_ids, interval, timeout, as_json)
+    except (jobwatch.WatchError, ClientError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(jobwatch.UNREADABLE) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    finally:
+        if source is not None:
+            source.close()
     raise typer.Exit(code)
+
+
+@app.command("api")
+def api_call(
+    method: str = typer.Argument(..., help="GET | POST | PUT | PATCH | DELETE"),
+    path: str = typer.Argument(..., help="e.g. /v2/{project_id}/cas/environments ({project_id} and {project} become --project)"),
+    data: str = typer.Option(None, "--data", "-d", help="the JSON body, or @file (@- reads stdin)"),
+    project: str = typer.Option("default", "--project", "-p", envvar="OPENSTAGE_PROJECT_ID", help="fills {project_id} in PATH"),
+    endpoint: str = typer.Option(None, envvar="OPENSTAGE_ENDPOINT", help="the edge (default http://127.0.0.1:8080)", show_default=False),
+    data_dir: Path = typer.Option(Path(".openstage"), help="where `openstage up` keeps credentials.json"),
+    include: bool = typer.Option(False, "--include", "-i", help="print the status line before the body (stderr)"),
+    field: str = typer.Option(
+        None, "--field", "-f", help="print only this field of the answer (dotted path, e.g. id or environments.0.id)"
+    ),
+) -> None:
+    """Call the HTTP API, signed (SDK-HMAC-SHA256) with OPENSTAGE_AK/OPENSTAGE_SK, else with
+    OPENSTAGE_TOKEN, else with the credential `openstage up` generated in --data-dir. Prints the
+    JSON answer; exits 1 on an error status (4xx/5xx), 2 when nothing could be asked."""
+    from openstage.api_client import ApiClient, ClientError, endpoint_of, resolve_credential
+
+    try:
+        body = _read_body(data)
+        url_path = path.replace("{project_id}", project).replace("{project}", project)
+        with ApiClient(endpoint_of(endpoint), resolve_credential(data_dir)) as client:
+            r = client.request(method, url_path, body)
+    except ClientError as exc:
+        typer.echo(f"openstage api: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if include or r.status_code >= 400:
+        typer.echo(f"HTTP {r.status_code} {r.reason_phrase}", err=True)
+    if r.content:
+        try:
+            answer = r.json()
+        except ValueError:
+            typer.echo(r.text)
+        else:
+            if field and r.status_code < 400:
+                answer = _field(answer, field)
+            typer.echo(answer if isinstance(answer, str) else json.dumps(answer, indent=2, ensure_ascii=False))
+    raise typer.Exit(1 if r.status_code >= 400 else 0)
+
+
+def _field(answer: object, path: str) -> object:
+    value = answer
+    for key in path.split("."):
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        elif isinstance(value, dict) and key in value:
+            value = value[key]
+        else:
+            typer.echo(f"openstage api: the answer has no field {path!r}", err=True)
+            raise typer.Exit(1)
+    return value
+
+
+def _read_body(data: str | None) -> bytes:
+    from openstage.api_client import ClientError
+
+    if data is None:
+        return b""
+    if data.startswith("@"):
+        name = data[1:]
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text()
+        except OSError as exc:
+            raise ClientError(f"cannot read {name}: {exc.strerror or exc}") from None
+    else:
+        text = data
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise ClientError(f"--data is not JSON: {exc}") from None
+    return text.encode()
+
+
+@app.command("status")
+def status(
+    data_dir: Path = typer.Option(Path(".openstage"), help="the data directory of the `openstage up`"),
+    project: list[str] = typer.Option(
+        None, "--project", "-p", help="projects to count (repeatable; default OPENSTAGE_PROJECT_ID or 'default')"
+    ),
+    endpoint: str = typer.Option(None, help="the edge (default: the address the edge of this run listens on)"),
+    as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
+) -> None:
+    """What `openstage up` runs on DATA_DIR: each process's health, addresses and resident memory,
+    and counts of environments, applications, components, instances and registry micro-services.
+    Exits 1 when no `openstage up` runs there, 3 when it runs but is not ready."""
+    from openstage import status as st
+
+    projects = project or [os.environ.get("OPENSTAGE_PROJECT_ID") or "default"]
+    try:
+        result = st.collect(data_dir, projects, endpoint)
+    except st.NotRunning as exc:
+        typer.echo(f"openstage status: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(result.to_json() if as_json else st.render(result))
+    raise typer.Exit(0 if result.ready == "ready" else 3)
 
 
 def main() -> None:

@@ -222,6 +222,7 @@ def write_nats_config(data_dir: Path, internal_password: str, credentials_json: 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(nats_auth.server_config(internal_password, tenants))
+        f.write("max_payload: 67108864\n")  # 64 MiB, NATS's maximum: registry replies (schemas, service lists) outgrow the 1 MiB default
     os.chmod(path, 0o600)
     return path
 

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1_048_576
+    # Request body limit of the Service-Center API (/v4): Service-Center's server.request.maxBodyBytes
+    # default (etc/conf/app.yaml). The registry's commands fit the bus up to 64 MiB (nats max_payload).
+    registry_max_body_bytes: int = 2_097_152
+    # The edge's address as registry clients reach it (e.g. http://10.0.0.5:8080): the endpoint of
+    # the global services SERVICECENTER, KIE and CseConfigCenter. Unset: http://<host>:<port>.
+    registry_advertise_url: str | None = None
     # Edge processes sharing the HTTP port (uvicorn workers); the edge is stateless.
     edge_workers: int = Field(default=1, ge=1, le=32)
     # Comma-separated domain workers /readyz expects to answer (default: every worker in workers.WORKERS).
@@ -40,6 +46,13 @@ class Settings(BaseSettings):
     credentials: str | None = None
     tokens: str | None = None
     max_clock_skew_seconds: int = 900
+    # Authentication of the registry and config surfaces (/v4, /v3, /v1 Kie): any of rbac (Service-Center's
+    # POST /v4/token + Authorization: Bearer), aksk (the AK/SK and tokens above), open (none), comma-separated.
+    registry_auth: str = "rbac,aksk"
+    # rbac accounts: a JSON list of {"name", "password" (plain or pbkdf2_sha256$/scrypt$ hash), "projects"}.
+    registry_accounts: str | None = None
+    # The key that signs rbac tokens; every edge process must share it (default: <data_dir>/registry-token.key).
+    registry_token_secret: str | None = Field(default=None, repr=False)
     # Per-credential rate limit at the edge (requests/second, burst); 0 disables it.
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: float = 4000.0
@@ -56,6 +69,14 @@ class Settings(BaseSettings):
 
     # Outbox relay: how often leftovers are swept (seconds).
     outbox_sweep_seconds: float = 1.0
+
+
+def registry_advertise_url(settings: Settings) -> str:
+    """The edge's address for registry clients (``registry_advertise_url`` or ``http://host:port``)."""
+    if settings.registry_advertise_url:
+        return settings.registry_advertise_url
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def get_settings() -> Settings:

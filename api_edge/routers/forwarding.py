@@ -19,8 +19,12 @@ def creator(request: Request) -> str:
     return principal(request).key_id
 
 
-async def forward(request: Request, project_id: str, payload: BaseModel | bytes | None = None) -> Response:
+async def forward(request: Request, project_id: str, payload: BaseModel | bytes | None = None, timeout: float | None = None) -> Response:
     """Request the command the route declares (``@sends``, api_edge/route_commands.py) with ``payload``
-    (a model, or its JSON already encoded) and answer with the reply (api_edge/reply_responses.py)."""
+    (a model, or its JSON already encoded) and answer with the reply (api_edge/reply_responses.py).
+    ``timeout``: seconds to wait for the worker (default: the edge's request timeout)."""
     command = route_command(request.scope["endpoint"])
-    return await request.app.state.bus.forward(request.url.path, project_id, command, payload)
+    bus = request.app.state.bus
+    if timeout is None:
+        return await bus.forward(request.url.path, project_id, command, payload)
+    return await bus.forward(request.url.path, project_id, command, payload, timeout)

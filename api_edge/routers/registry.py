@@ -9,17 +9,21 @@ and ``rev`` matches with 304 and an empty body. Every error has Service-Center's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from api_edge.route_commands import sends
+from api_edge.route_commands import Command, sends
 from api_edge.routers.forwarding import forward
 from services.contracts.registry import (
+    AddTagsRequest,
     BatchFindCommand,
     BatchFindInstancesRequest,
     CreateDependenciesRequest,
@@ -28,6 +32,7 @@ from services.contracts.registry import (
     DeleteServiceCommand,
     DeleteServicesCommand,
     DeleteServicesRequest,
+    DeleteTagsCommand,
     DependencyQueryCommand,
     ExistenceCommand,
     FindInstancesCommand,
@@ -43,18 +48,22 @@ from services.contracts.registry import (
     PutDependenciesCommand,
     PutSchemaCommand,
     PutSchemasCommand,
+    PutTagsCommand,
     RegisterInstanceCommand,
     RegisterInstanceRequest,
     SchemaRefCommand,
     ServiceRefCommand,
     UpdateInstancePropertiesCommand,
     UpdateInstanceStatusCommand,
+    UpdateManyInstanceStatusCommand,
+    UpdateManyInstanceStatusRequest,
     UpdatePropertiesRequest,
     UpdateServicePropertiesCommand,
+    UpdateTagCommand,
 )
 from services.contracts.registry_errors import invalid_params
 from services.contracts.subjects import REGISTRY, Registry
-from services.domain.registry.revision import CONSUMER_ID_HEADER
+from services.domain.registry.revision import CONSUMER_ID_HEADER, DOMAIN_HEADER
 
 router = APIRouter(prefix="/v4/{project_id}/registry", tags=["registry (Service-Center v4)"])
 
@@ -147,7 +156,8 @@ async def find_instances(project_id: str, request: Request):
 @router.post("/microservices", summary="Create a micro-service", openapi_extra=_json_body_doc(CreateServiceRequest))
 @sends(REGISTRY, Registry.SERVICE_CREATE)
 async def create_service(project_id: str, request: Request):
-    return await forward(request, project_id, CreateServiceCommand(body=await _json_body(request)))
+    domain = request.headers.get(DOMAIN_HEADER) or None
+    return await forward(request, project_id, CreateServiceCommand(domain=domain, body=await _json_body(request)))
 
 
 @router.get("/microservices", summary="Query micro-services (optional filters: appId, serviceName, version, env)")
@@ -219,6 +229,31 @@ async def existence(
         schema_id=schemaId if schemaId is not None else schema_id,
     )
     return await forward(request, project_id, cmd)
+
+
+# --- tags (Service-Center server/resource/disco/service_resource.go lines 52-55) ------------------
+@router.post("/microservices/{service_id}/tags", summary="Replace a micro-service's tags", openapi_extra=_json_body_doc(AddTagsRequest))
+@sends(REGISTRY, Registry.TAG_PUT_MANY)
+async def put_tags(project_id: str, service_id: str, request: Request):
+    return await forward(request, project_id, PutTagsCommand(service_id=service_id, body=await _json_body(request)))
+
+
+@router.get("/microservices/{service_id}/tags", summary="Query a micro-service's tags")
+@sends(REGISTRY, Registry.TAG_LIST)
+async def list_tags(project_id: str, service_id: str, request: Request):
+    return await forward(request, project_id, ServiceRefCommand(service_id=service_id))
+
+
+@router.put("/microservices/{service_id}/tags/{key}", summary="Change an existing tag's value (?value=)")
+@sends(REGISTRY, Registry.TAG_UPDATE)
+async def update_tag(project_id: str, service_id: str, key: str, request: Request, value: QueryText = None):
+    return await forward(request, project_id, UpdateTagCommand(service_id=service_id, key=key, value=value))
+
+
+@router.delete("/microservices/{service_id}/tags/{keys}", summary="Delete tags (comma-separated keys)")
+@sends(REGISTRY, Registry.TAG_DELETE)
+async def delete_tags(project_id: str, service_id: str, keys: str, request: Request):
+    return await forward(request, project_id, DeleteTagsCommand(service_id=service_id, keys=keys))
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -340,6 +375,16 @@ async def update_instance_status(project_id: str, service_id: str, instance_id: 
     return await forward(request, project_id, cmd)
 
 
+@router.put(
+    "/instances/status",
+    summary="Change the status of every instance matching properties",
+    openapi_extra=_json_body_doc(UpdateManyInstanceStatusRequest),
+)
+@sends(REGISTRY, Registry.INSTANCE_UPDATE_STATUS_MANY)
+async def update_many_status(project_id: str, request: Request):
+    return await forward(request, project_id, UpdateManyInstanceStatusCommand(body=await _json_body(request)))
+
+
 @router.put("/heartbeats", summary="Send heartbeats of several instances", openapi_extra=_json_body_doc(HeartbeatSetRequest))
 @sends(REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY)
 async def heartbeats(project_id: str, request: Request):
@@ -355,3 +400,69 @@ async def heartbeats(project_id: str, request: Request):
 async def batch_find(project_id: str, request: Request, type: QueryText = None):
     cmd = BatchFindCommand(type=type, consumer_id=_consumer_id(request), body=await _json_body(request))
     return await forward(request, project_id, cmd)
+
+
+# --- the WebSocket heartbeat (go-chassis sc-client WSHeartbeat, "ping-pong" mode) --------------------
+# Service-Center HEAD (983f3f39) server/rest/controller/v4/instance_watcher.go lines 33, 47-52, 79-90
+# and server/service/heartbeat/websocket.go: GET .../instances/{iid}/heartbeat upgraded to a
+# WebSocket; an instance that does not exist gets a close frame 4001 "heartbeat reporting failed
+# because the instance does not exist" (cari discovery/error.go line 24
+# ErrWebsocketInstanceNotExists; sc-client client.go lines 810-843 then registers again); while
+# the connection lives, Service-Center pings every 30 s and renews the lease on each pong; what
+# the client sends is read and dropped. openstage: the ASGI server answers the pings and closes a
+# connection whose pongs stop (ASGI does not show pongs to the app), so the edge renews the lease
+# itself while the connection lives, every ``healthCheck.interval`` of the instance (at most
+# 30 s), with the same heartbeat command as PUT .../heartbeat.
+WS_INSTANCE_GONE = 4001
+WS_INSTANCE_GONE_TEXT = "heartbeat reporting failed because the instance does not exist"
+WS_MAX_PERIOD = 30.0
+_HEARTBEAT = Command(REGISTRY, Registry.INSTANCE_HEARTBEAT)
+_INSTANCE_GET = Command(REGISTRY, Registry.INSTANCE_GET)
+log = logging.getLogger("openstage.edge.registry")
+
+
+def ws_heartbeat_period(instance: Mapping[str, Any] | None) -> float:
+    """Seconds between two lease renewals of a WebSocket heartbeat: the instance's push interval,
+    1 s at least, 30 s (Service-Center's ping period) at most."""
+    interval = ((instance or {}).get("healthCheck") or {}).get("interval") or WS_MAX_PERIOD
+    try:
+        return min(max(float(interval), 1.0), WS_MAX_PERIOD)
+    except (TypeError, ValueError):
+        return WS_MAX_PERIOD
+
+
+@router.websocket("/microservices/{service_id}/instances/{instance_id}/heartbeat", name="Heartbeat over a WebSocket")
+async def heartbeat_socket(websocket: WebSocket, project_id: str, service_id: str, instance_id: str):
+    bus = websocket.app.state.bus
+    await websocket.accept()
+
+    async def beat() -> bool:
+        """One renewal; False when the instance is gone (the close frame is sent)."""
+        answer = await bus.request(project_id, _HEARTBEAT, heartbeat_command(service_id, instance_id))
+        if answer.status == 400 and answer.error is not None and answer.error.error_code == "400017":
+            with contextlib.suppress(Exception):
+                await websocket.close(code=WS_INSTANCE_GONE, reason=WS_INSTANCE_GONE_TEXT)
+            return False
+        if answer.status != 200:  # the registry is not answering now: keep the connection, try again
+            log.warning("WebSocket heartbeat of %s/%s/%s: %s", project_id, service_id, instance_id, answer.error)
+        return True
+
+    try:
+        if not await beat():
+            return
+        got = await bus.request(project_id, _INSTANCE_GET, InstanceRefCommand(service_id=service_id, instance_id=instance_id))
+        period = ws_heartbeat_period((got.result or {}).get("instance") if got.status == 200 and isinstance(got.result, dict) else None)
+        reader = asyncio.ensure_future(websocket.receive())
+        try:
+            while True:
+                done, _ = await asyncio.wait({reader}, timeout=period)
+                if reader in done:
+                    if reader.result()["type"] == "websocket.disconnect":
+                        return
+                    reader = asyncio.ensure_future(websocket.receive())  # the client's messages are dropped
+                elif not await beat():
+                    return
+        finally:
+            reader.cancel()
+    except WebSocketDisconnect:
+        return

@@ -247,6 +247,70 @@ class GetTagsResponse(_SCModel):
     tags: dict[str, str] | None = None
 
 
+class VersionResponse(BaseModel):
+    """``GET /version`` (Service-Center ``version.Set`` + ``apiVersion``; no omitempty)."""
+
+    version: str
+    buildTag: str
+    goVersion: str
+    os: str
+    arch: str
+    apiVersion: str
+
+
+# --------------------------------------------------------------------------------------------
+# Governance views (/v4/{project}/govern; go-chassis/cari discovery/types.go)
+# --------------------------------------------------------------------------------------------
+class GovernStatistics(_SCModel):
+    services: dict[str, int] | None = None
+    instances: dict[str, int] | None = None
+    apps: dict[str, int] | None = None
+
+
+class GovernServiceDetail(_SCModel):
+    micro_service: dict[str, Any] | None = None
+    instances: list[dict[str, Any]] | None = None
+    schema_infos: list[dict[str, Any]] | None = None
+    providers: list[dict[str, Any]] | None = None
+    consumers: list[dict[str, Any]] | None = None
+    tags: dict[str, str] | None = None
+    micro_service_versions: list[str] | None = None
+    statics: GovernStatistics | None = None
+
+
+class GovernServicesResponse(_SCModel):
+    """``GET /govern/microservices``."""
+
+    all_services_detail: list[GovernServiceDetail] | None = None
+    statistics: GovernStatistics | None = None
+
+
+class GovernServiceResponse(_SCModel):
+    """``GET /govern/microservices/{serviceId}``."""
+
+    service: GovernServiceDetail | None = None
+
+
+class GovernStatisticsResponse(_SCModel):
+    """``GET /govern/statistics``."""
+
+    statistics: GovernStatistics | None = None
+
+
+class GovernAppsResponse(_SCModel):
+    """``GET /govern/apps``."""
+
+    app_ids: list[str] | None = None
+
+
+class GovernGraphResponse(BaseModel):
+    """``GET /govern/relations`` (graph.go ``Graph``: no omitempty)."""
+
+    nodes: list[dict[str, str]] | None = None
+    lines: list[dict[str, Any]] | None = None
+    circles: list[dict[str, Any]] | None = None
+
+
 # --------------------------------------------------------------------------------------------
 # Schemas
 # --------------------------------------------------------------------------------------------
@@ -347,6 +411,19 @@ class GetInstancesResponse(_SCModel):
 
 class GetOneInstanceResponse(_SCModel):
     instance: MicroServiceInstance | None = None
+
+
+class MatchPolicy(_SCModel):
+    properties: dict[str, str] | None = None
+
+
+class UpdateManyInstanceStatusRequest(_SCModel):
+    """``PUT /v4/{project}/registry/instances/status`` (Service-Center HEAD
+    ``server/resource/disco/instance_resource.go`` lines 316-337): every instance whose properties
+    contain all of ``matches.properties`` gets ``status``."""
+
+    matches: MatchPolicy | None = None
+    status: str | None = None
 
 
 class HeartbeatSetRequest(_SCModel):
@@ -577,8 +654,10 @@ class ServiceRefCommand(_Command):
 
 
 class CreateServiceCommand(_BodyCommand):
-    """service.create: the body of ``POST /microservices``."""
+    """service.create: the body of ``POST /microservices``; ``domain`` from ``X-Domain-Name``
+    (Service-Center's domain, part of the generated serviceId; absent = ``default``)."""
 
+    domain: str | None = None
     body: CreateServiceRequest
 
 
@@ -602,6 +681,68 @@ class UpdateServicePropertiesCommand(_BodyCommand):
 class DeleteServiceCommand(_Command):
     service_id: str | None = None
     force: str | None = None
+
+
+class UpdateManyInstanceStatusCommand(_BodyCommand):
+    """instance.update_status_many: ``PUT /instances/status``."""
+
+    body: UpdateManyInstanceStatusRequest
+
+
+class PutTagsCommand(_BodyCommand):
+    """tag.put_many: ``POST /microservices/{serviceId}/tags`` (the whole tag set)."""
+
+    service_id: str | None = None
+    body: AddTagsRequest
+
+
+class UpdateTagCommand(_Command):
+    """tag.update: ``PUT /microservices/{serviceId}/tags/{key}?value=v``."""
+
+    service_id: str | None = None
+    key: str | None = None
+    value: str | None = None
+
+
+class DeleteTagsCommand(_Command):
+    """tag.delete: ``DELETE /microservices/{serviceId}/tags/{k1,k2}``: ``keys`` as in the path."""
+
+    service_id: str | None = None
+    keys: str | None = None
+
+
+class GovernServicesCommand(_Command):
+    """govern.list: ``GET /v4/{project}/govern/microservices`` (query values as sent)."""
+
+    options: str | None = None
+    app_id: str | None = None
+    service_name: str | None = None
+    environment: str | None = None
+    with_shared: str | None = None
+    count_only: str | None = None
+    properties: list[str] = []
+
+
+class GovernAppsCommand(_Command):
+    """govern.apps: ``GET /v4/{project}/govern/apps``."""
+
+    environment: str | None = None
+    with_shared: str | None = None
+
+
+class GovernRelationsCommand(_Command):
+    """govern.relations: ``GET /v4/{project}/govern/relations``."""
+
+    with_shared: str | None = None
+
+
+class GovernStatisticsCommand(_Command):
+    """govern.statistics: ``GET /v4/{project}/govern/statistics``: no arguments."""
+
+
+class HealthCommand(_Command):
+    """health.get and health.version: ``GET /v4/{project}/registry/health`` and ``/version`` (and
+    ``/health``, ``/version``): no arguments."""
 
 
 class DeleteServicesCommand(_BodyCommand):
@@ -770,6 +911,14 @@ class SchemaChangedData(BaseModel):
     service: ServiceSummary
 
 
+class TagsChangedData(BaseModel):
+    """``registry.tag.changed``: a service's whole tag set now and its key."""
+
+    serviceId: str
+    tags: dict[str, str]
+    service: ServiceSummary
+
+
 class DependencyChangedData(BaseModel):
     """``registry.dependency.changed``: the consumer's whole provider rule list now."""
 
@@ -786,6 +935,15 @@ REGISTRY_COMMANDS = [
     DeleteServiceCommand,
     DeleteServicesCommand,
     ExistenceCommand,
+    PutTagsCommand,
+    UpdateTagCommand,
+    UpdateManyInstanceStatusCommand,
+    DeleteTagsCommand,
+    HealthCommand,
+    GovernServicesCommand,
+    GovernAppsCommand,
+    GovernRelationsCommand,
+    GovernStatisticsCommand,
     SchemaRefCommand,
     PutSchemaCommand,
     PutSchemasCommand,
@@ -812,6 +970,17 @@ __all__ = [
     "SchemaChangedData",
     "ServiceEventData",
     "ServiceSummary",
+    "TagsChangedData",
+    "VersionResponse",
+    "MatchPolicy",
+    "UpdateManyInstanceStatusRequest",
+    "GovernAppsResponse",
+    "GovernGraphResponse",
+    "GovernServiceDetail",
+    "GovernServiceResponse",
+    "GovernServicesResponse",
+    "GovernStatistics",
+    "GovernStatisticsResponse",
     "AddDependenciesRequest",
     "AddOrUpdateServiceRule",
     "AddTagsRequest",

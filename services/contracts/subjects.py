@@ -108,6 +108,17 @@ class Config:
     ITEM_UPSERT = "item.upsert"
     ITEM_DELETE = "item.delete"
 
+    # ServiceComb-Kie v1, /v1/{project}/kie/kv and /kie/revision/{kv_id}: workers/config/kie_kvs.py
+    KV_CREATE = "kv.create"
+    KV_LIST = "kv.list"
+    KV_GET = "kv.get"
+    KV_UPDATE = "kv.update"
+    KV_DELETE = "kv.delete"
+    KV_DELETE_MANY = "kv.delete_many"
+    KV_HISTORY = "kv.history"
+    # every KV event of every project (config.kv.created|updated|deleted): wakes waiting lists
+    KV_EVENTS_FILTER = f"{EVT_PREFIX}.*.{CONFIG}.kv.>"
+
 
 # --- lifecycle worker: component instances ---------------------------------------------------
 class ComponentInstances:
@@ -133,13 +144,13 @@ class Jobs:
 # --- registry worker: Service-Center v4 registry ----------------------------------------------
 class Registry:
     """``openstage.cmd.<project>.registry.<entity>.<action>``, one handler function per action:
-    service.* -> ``workers/registry/microservices.py``, schema.* -> ``schemas.py``, dependency.* ->
+    service.* -> ``workers/registry/microservices.py``, tag.* -> ``tags.py``, health.* -> ``health.py``, govern.* -> ``govern.py``, schema.* -> ``schemas.py``, dependency.* ->
     ``dependencies.py``, instance.heartbeat|heartbeat_many -> ``heartbeats.py``, instance.find|find_many
     -> ``discovery.py``, the other instance.* -> ``microservice_instances.py`` (e.g. instance.heartbeat ->
     ``workers.registry.heartbeats:heartbeat``, served at run time by ``fast_path.py``).
 
     Events (``openstage.evt.<project>.registry.<entity>.<verb>``): service.created|updated|deleted,
-    schema.changed, dependency.changed, instance.registered|deregistered|expired|status_changed|updated."""
+    schema.changed, tag.changed, dependency.changed, instance.registered|deregistered|expired|status_changed|updated."""
 
     SERVICE_CREATE = "service.create"
     SERVICE_GET = "service.get"
@@ -148,6 +159,20 @@ class Registry:
     SERVICE_DELETE = "service.delete"
     SERVICE_DELETE_MANY = "service.delete_many"
     SERVICE_EXISTENCE = "service.existence"
+
+    TAG_PUT_MANY = "tag.put_many"
+    TAG_UPDATE = "tag.update"
+    TAG_LIST = "tag.list"
+    TAG_DELETE = "tag.delete"
+
+    HEALTH = "health.get"
+    VERSION = "health.version"
+
+    GOVERN_SERVICES = "govern.list"
+    GOVERN_SERVICE = "govern.get"
+    GOVERN_RELATIONS = "govern.relations"
+    GOVERN_APPS = "govern.apps"
+    GOVERN_STATISTICS = "govern.statistics"
 
     SCHEMA_GET = "schema.get"
     SCHEMA_PUT = "schema.put"
@@ -165,6 +190,7 @@ class Registry:
     INSTANCE_DELETE = "instance.delete"
     INSTANCE_UPDATE_PROPERTIES = "instance.update_properties"
     INSTANCE_UPDATE_STATUS = "instance.update_status"
+    INSTANCE_UPDATE_STATUS_MANY = "instance.update_status_many"
     INSTANCE_HEARTBEAT = "instance.heartbeat"
     INSTANCE_HEARTBEAT_MANY = "instance.heartbeat_many"
     INSTANCE_FIND = "instance.find"

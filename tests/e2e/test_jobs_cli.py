@@ -18,21 +18,7 @@ PROJECT = "cliproj"
 def _watch(job_id: str, env: dict, *args: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("OPENSTAGE_")}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openstage.cli",
-            "jobs",
-            "watch",
-            job_id,
-            "-p",
-            PROJECT,
-            "--interval",
-            "0.1",
-            "--timeout",
-            "60",
-            *args,
-        ],
+        [sys.executable, "-m", "openstage.cli", "jobs", "watch", job_id, "-p", PROJECT, "--interval", "0.1", "--timeout", "60", *args],
         env={**base, "COLUMNS": "120", **env},
         capture_output=True,
         text=True,
@@ -54,13 +40,9 @@ def test_watch_over_the_bus_and_over_http(sdk_factory, running):
     assert job["job"]["EXECUTION_STATUS"] == "SUCCEEDED" and job["task_count"] == len(job["tasks"]) >= 3
     assert "Pull artifacts" in done.stderr  # the live table went to stderr
 
-    failed = _watch(
-        bad.job_id, {"OPENSTAGE_ENDPOINT": running.base_url, "OPENSTAGE_AK": ADMIN.ak, "OPENSTAGE_SK": ADMIN.sk}
-    )
+    failed = _watch(bad.job_id, {"OPENSTAGE_ENDPOINT": running.base_url, "OPENSTAGE_AK": ADMIN.ak, "OPENSTAGE_SK": ADMIN.sk})
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "cannot be resolved" in failed.stdout and "FAILED" in failed.stdout
 
-    unknown = _watch(
-        "JOB-unknown", {"OPENSTAGE_ENDPOINT": running.base_url, "OPENSTAGE_AK": ADMIN.ak, "OPENSTAGE_SK": ADMIN.sk}
-    )
+    unknown = _watch("JOB-unknown", {"OPENSTAGE_ENDPOINT": running.base_url, "OPENSTAGE_AK": ADMIN.ak, "OPENSTAGE_SK": ADMIN.sk})
     assert unknown.returncode == 2 and "404" in unknown.stderr

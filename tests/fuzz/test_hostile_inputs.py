@@ -401,13 +401,16 @@ def test_huge_arrays(http, ids, method, template, body):
     assert_api_error(send(http, method, fill(template, ids), content=content))
 
 
-def test_commands_that_outgrow_the_bus(http, ids):
-    """A body under the 1 MiB cap whose command is bigger (1e9 is sent as 1000000000.0)."""
+def test_commands_bigger_than_their_body(http, ids):
+    """A body under the 1 MiB cap whose command is bigger (1e9 is sent as 1000000000.0). The bus's
+    message limit is 64 MiB (openstage/processes.py), so such commands fit: they are answered as
+    any other (the registry ignores an unknown key, as Service-Center does), never a 5xx or a hang."""
     numbers = "[" + ",".join(["1e9"] * 200_000) + "]"
     service = f'{{"service": {{"serviceName": "x", "appId": "a", "version": "1.0"}}, "x": {numbers}}}'
-    assert_api_error(send(http, "POST", f"{V4}/microservices", content=service.encode()))
+    assert send(http, "POST", f"{V4}/microservices", content=service.encode()).status_code == 200
     instance = json.dumps(instance_body(ids, configuration={"x": "NUMBERS"})).replace('"NUMBERS"', numbers)
-    assert_api_error(send(http, "POST", f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances", content=instance.encode()))
+    response = send(http, "POST", f"{V2}/applications/{ids['app']}/components/{ids['comp']}/instances", content=instance.encode())
+    assert response.status_code < 500, response.text[:300]
 
 
 # --- numbers out of range ---------------------------------------------------------------------

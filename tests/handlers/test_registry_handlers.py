@@ -174,3 +174,212 @@ async def test_schemas_one_and_the_whole_set(registry):
     assert listed.result == {"schemas": [{"schemaId": "b", "summary": "s2", "schema": "swagger-b"}]}
     shown = await call(broker, "p1", REGISTRY, Registry.SERVICE_GET, {"service_id": sid})
     assert shown.result["service"]["schemas"] == ["b"]
+
+
+async def test_tags_replace_update_list_delete(registry):
+    broker, deps = registry
+    sid, _ = await registered(broker)
+
+    async def tag(action: str, **fields) -> Reply:
+        return await call(broker, "p1", REGISTRY, action, {"service_id": sid, **fields})
+
+    assert await tag(Registry.TAG_LIST) == Reply(status=200, result={})
+    # a find filtering by tags is cached, and a tag change drops it (Service-Center's tag event handler)
+    query = {"app_id": "shop", "service_name": "order", "tags": "team"}
+    assert (await call(broker, "p1", REGISTRY, Registry.INSTANCE_FIND, query)).result == {}
+    assert len(deps.caches.finds) == 1
+    deps.js.published.clear()
+    assert await tag(Registry.TAG_PUT_MANY, body={"tags": {"team": "pay", "tier": "gold"}}) == Reply(status=200)
+    assert deps.js.types() == ["io.openstage.registry.tag.changed"] and deps.caches.finds == {}
+    assert len((await call(broker, "p1", REGISTRY, Registry.INSTANCE_FIND, query)).result["instances"]) == 1
+    # POST replaces the whole set (Service-Center 2.x)
+    assert await tag(Registry.TAG_PUT_MANY, body={"tags": {"team": "pay"}}) == Reply(status=200)
+    assert (await tag(Registry.TAG_LIST)).result == {"tags": {"team": "pay"}}
+    # PUT changes an existing key only
+    assert await tag(Registry.TAG_UPDATE, key="team", value="ops") == Reply(status=200)
+    missing = await tag(Registry.TAG_UPDATE, key="nope", value="x")
+    assert missing.status == 400 and missing.error.error_code == "400018"
+    assert missing.error.detail == "Tag does not exist, please add one first."
+    bad = await tag(Registry.TAG_UPDATE, key="team", value="1")
+    assert bad.status == 400 and bad.error.error_code == "400001"
+    # DELETE: any missing key deletes none
+    assert await tag(Registry.TAG_PUT_MANY, body={"tags": {"a": "x", "b": "y"}}) == Reply(status=200)
+    refused = await tag(Registry.TAG_DELETE, keys="a,zz")
+    assert refused.status == 400 and refused.error.error_code == "400018"
+    assert (await tag(Registry.TAG_LIST)).result == {"tags": {"a": "x", "b": "y"}}
+    assert await tag(Registry.TAG_DELETE, keys="a,b") == Reply(status=200)
+    assert (await tag(Registry.TAG_LIST)).result == {}
+    # an unknown service is 400012 everywhere
+    for action, fields in [
+        (Registry.TAG_LIST, {}),
+        (Registry.TAG_PUT_MANY, {"body": {"tags": {"a": "b"}}}),
+        (Registry.TAG_UPDATE, {"key": "a", "value": "b"}),
+        (Registry.TAG_DELETE, {"keys": "a"}),
+    ]:
+        gone = await call(broker, "p1", REGISTRY, action, {"service_id": "nope", **fields})
+        assert gone.status == 400 and gone.error.error_code == "400012", (action, gone)
+
+
+async def test_health_answers_the_servicecenter_instance(registry):
+    broker, _ = registry
+    answer = await call(broker, "p1", REGISTRY, Registry.HEALTH, {})
+    assert answer.status == 200
+    [instance] = answer.result["instances"]
+    assert instance["endpoints"] == ["rest://127.0.0.1:8080"] and instance["status"] == "UP"
+
+
+async def test_batches_of_1000_and_the_event_loop_stays_free(registry):
+    """go-chassis sends all its providers in one batch find and all its instances in one batch
+    heartbeat: 1,000 entries each are answered, and the worker's event loop (where the fast path
+    answers every other tenant's heartbeats) is never held for long (the figure is printed)."""
+    broker, deps = registry
+    providers = 1000
+    for i in range(providers):
+        svc = {"serviceId": f"s{i}", "appId": "big", "serviceName": f"p{i}", "version": "1.0.0", "environment": ""}
+        await store.insert_service(deps.db, "p1", svc, None, None)
+        if i < 150:
+            inst = {"instanceId": f"i{i}", "serviceId": f"s{i}", "endpoints": [f"rest://10.0.{i // 250}.{i % 250}:80"], "status": "UP"}
+            await store.put_instance(deps.db, "p1", inst, f"k{i}", 120, deps.clock.seconds() + 120, None)
+
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:  # what a heartbeat of another tenant waits for at most
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    started = asyncio.get_running_loop().time()
+    batch = {"services": [{"service": {"appId": "big", "serviceName": f"p{i}", "version": "latest"}} for i in range(providers)]}
+    many = await call(broker, "p1", REGISTRY, Registry.INSTANCE_FIND_MANY, {"type": "query", "body": batch})
+    took = asyncio.get_running_loop().time() - started
+    beats = {
+        "instances": [{"serviceId": f"s{i}", "instanceId": f"i{i}"} for i in range(150)] * 6 + [{"serviceId": "s0", "instanceId": "x"}]
+    }
+    beat = await call(broker, "p1", REGISTRY, Registry.INSTANCE_HEARTBEAT_MANY, {"body": beats})
+    stop.set()
+    await tick
+    assert many.status == 200, many
+    updated = many.result["services"]["updated"]
+    assert len(updated) == providers and sum(len(u.get("instances", [])) for u in updated) == 150
+    assert beat.status == 200 and len(beat.result["instances"]) == 151
+    assert beat.result["instances"][-1]["errMessage"].startswith("Instance does not exist")
+    longest = max(gaps)
+    print(f"\nbatch find of {providers} providers: {took:.2f}s; longest event-loop hold during it: {longest * 1000:.1f} ms")
+    assert took < 3.0  # the edge's request timeout
+    assert longest < 0.25
+
+
+async def test_global_services_found_from_any_app_and_environment(registry):
+    broker, deps = registry
+    sid, _ = await registered(broker)  # a consumer of app "shop", environment ""
+    for name in ("SERVICECENTER", "KIE", "CseConfigCenter"):
+        for query in (
+            {"app_id": "default", "service_name": name, "version": "latest"},
+            {"app_id": "default", "service_name": name, "environment": "development"},
+            {"app_id": "default", "service_name": name, "consumer_id": sid},
+        ):
+            found = await call(broker, "p1", REGISTRY, Registry.INSTANCE_FIND, query)
+            assert found.status == 200, (query, found)
+            [instance] = found.result["instances"]
+            assert instance["endpoints"] == ["rest://127.0.0.1:8080"]
+    # registered once per project (events), hidden from GET /microservices unless withShared
+    created = [e for e in deps.js.published if e.type.endswith("service.created") and e.data["service"]["appId"] == "default"]
+    assert sorted(e.data["service"]["serviceName"] for e in created) == ["CseConfigCenter", "KIE", "SERVICECENTER"]
+    listed = await call(broker, "p1", REGISTRY, Registry.SERVICE_LIST, {})
+    assert [s["serviceName"] for s in listed.result["services"]] == ["order"]
+    shared = await call(broker, "p1", REGISTRY, Registry.SERVICE_LIST, {"with_shared": "true"})
+    assert len(shared.result["services"]) == 4
+    # health answers the project's SERVICECENTER instance; another project gets its own
+    health = await call(broker, "p2", REGISTRY, Registry.HEALTH, {})
+    assert [i["endpoints"] for i in health.result["instances"]] == [["rest://127.0.0.1:8080"]]
+    # a different edge address replaces the instance
+    deps.caches.globals_ready.clear()
+    deps.settings = deps.settings.model_copy(update={"registry_advertise_url": "https://sc.example:30100"})
+    health = await call(broker, "p2", REGISTRY, Registry.HEALTH, {})
+    assert [i["endpoints"] for i in health.result["instances"]] == [["rest://sc.example:30100?sslEnabled=true"]]
+
+
+async def test_govern_views(registry):
+    broker, _ = registry
+    provider, iid = await registered(broker)
+    consumer = await call(
+        broker, "p1", REGISTRY, Registry.SERVICE_CREATE, {"body": {"service": {"appId": "shop", "serviceName": "web", "version": "1.0.0"}}}
+    )
+    cid = consumer.result["serviceId"]
+    rule = {
+        "consumer": {"appId": "shop", "serviceName": "web", "version": "1.0.0"},
+        "providers": [{"serviceName": "order", "version": "latest"}],
+    }
+    assert (await call(broker, "p1", REGISTRY, Registry.DEPENDENCY_PUT, {"body": {"dependencies": [rule]}, "override": True})).status == 200
+    await call(broker, "p1", REGISTRY, Registry.TAG_PUT_MANY, {"service_id": provider, "body": {"tags": {"team": "pay"}}})
+    await call(broker, "p1", REGISTRY, Registry.HEALTH, {})  # registers the global services: hidden below
+
+    stats = await call(broker, "p1", REGISTRY, Registry.GOVERN_STATISTICS, {})
+    assert stats.result == {
+        "statistics": {"services": {"count": 2, "onlineCount": 1}, "instances": {"count": 1, "countByDomain": 1}, "apps": {"count": 1}}
+    }
+    only = await call(broker, "p1", REGISTRY, Registry.GOVERN_SERVICES, {"options": "statistics"})
+    assert only.result == stats.result
+    full = await call(broker, "p1", REGISTRY, Registry.GOVERN_SERVICES, {"options": "all"})
+    details = {d["microService"]["serviceName"]: d for d in full.result["allServicesDetail"]}
+    assert set(details) == {"order", "web"} and full.result["statistics"] == stats.result["statistics"]
+    assert [i["instanceId"] for i in details["order"]["instances"]] == [iid] and details["order"]["tags"] == {"team": "pay"}
+    assert [c["serviceId"] for c in details["order"]["consumers"]] == [cid]
+    assert [p["serviceId"] for p in details["web"]["providers"]] == [provider]
+    counted = await call(
+        broker,
+        "p1",
+        REGISTRY,
+        Registry.GOVERN_SERVICES,
+        {"options": "instances", "count_only": "1", "app_id": "shop", "service_name": "order"},
+    )
+    assert [d["statics"] for d in counted.result["allServicesDetail"]] == [{"instances": {"count": 1}}]
+    bad = await call(broker, "p1", REGISTRY, Registry.GOVERN_SERVICES, {"count_only": "2"})
+    assert bad.status == 400 and bad.error.detail == "parameter countOnly must be 1 or 0"
+    shared = await call(broker, "p1", REGISTRY, Registry.GOVERN_SERVICES, {"with_shared": "true"})
+    assert len(shared.result["allServicesDetail"]) == 5
+
+    one = await call(broker, "p1", REGISTRY, Registry.GOVERN_SERVICE, {"service_id": provider})
+    assert one.result["service"]["microServiceVersions"] == ["1.0.0"] and one.result["service"]["tags"] == {"team": "pay"}
+    gone = await call(broker, "p1", REGISTRY, Registry.GOVERN_SERVICE, {"service_id": "nope"})
+    assert gone.status == 400 and gone.error.error_code == "400012"
+
+    graph = await call(broker, "p1", REGISTRY, Registry.GOVERN_RELATIONS, {})
+    assert len(graph.result["nodes"]) == 2 and [(line["from"]["id"], line["to"]["id"]) for line in graph.result["lines"]] == [
+        (cid, provider)
+    ]
+    assert (await call(broker, "p1", REGISTRY, Registry.GOVERN_APPS, {})).result == {"appIds": ["shop"]}
+    assert sorted(
+        (await call(broker, "p1", REGISTRY, Registry.GOVERN_APPS, {"environment": "production", "with_shared": "1"})).result["appIds"]
+    ) == ["default"]
+    assert (await call(broker, "p2", REGISTRY, Registry.GOVERN_RELATIONS, {})).result == {"nodes": None, "lines": None, "circles": None}
+
+
+async def test_update_many_instance_status(registry):
+    broker, deps = registry
+    sid, iid = await registered(broker)
+    inst = {"instance": {"hostName": "h2", "endpoints": ["rest://10.0.0.2:8080"], "properties": {"zone": "a", "tier": "x"}}}
+    other = (await call(broker, "p1", REGISTRY, Registry.INSTANCE_REGISTER, {"service_id": sid, "body": inst})).result["instanceId"]
+    deps.js.published.clear()
+    body = {"matches": {"properties": {"zone": "a"}}, "status": "DOWN"}
+    assert await call(broker, "p1", REGISTRY, Registry.INSTANCE_UPDATE_STATUS_MANY, {"body": body}) == Reply(status=200)
+    assert deps.js.types() == ["io.openstage.registry.instance.status_changed"]
+    got = await call(broker, "p1", REGISTRY, Registry.INSTANCE_GET, {"service_id": sid, "instance_id": other})
+    assert got.result["instance"]["status"] == "DOWN"
+    assert (await call(broker, "p1", REGISTRY, Registry.INSTANCE_GET, {"service_id": sid, "instance_id": iid})).result["instance"][
+        "status"
+    ] == "UP"
+    # again: nothing changes; no matches: every instance; a bad status is 400001
+    deps.js.published.clear()
+    assert await call(broker, "p1", REGISTRY, Registry.INSTANCE_UPDATE_STATUS_MANY, {"body": body}) == Reply(status=200)
+    assert deps.js.types() == []
+    assert await call(broker, "p1", REGISTRY, Registry.INSTANCE_UPDATE_STATUS_MANY, {"body": {"status": "DOWN"}}) == Reply(status=200)
+    assert deps.js.types() == ["io.openstage.registry.instance.status_changed"]
+    bad = await call(broker, "p1", REGISTRY, Registry.INSTANCE_UPDATE_STATUS_MANY, {"body": {"status": "down"}})
+    assert bad.status == 400 and bad.error.error_code == "400001"

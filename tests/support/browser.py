@@ -161,11 +161,7 @@ class Browser:
 
     async def _route(self, params: dict) -> None:
         url = params["request"]["url"]
-        local = (
-            url == self.allowed_origin
-            or url.startswith(self.allowed_origin + "/")
-            or url.startswith(("data:", "blob:"))
-        )
+        local = url == self.allowed_origin or url.startswith(self.allowed_origin + "/") or url.startswith(("data:", "blob:"))
         try:
             if local:
                 await self.send("Fetch.continueRequest", requestId=params["requestId"])

@@ -48,9 +48,7 @@ class Target:
             )
         )
         self.environment_id = env.id
-        self.application_id = client.create_application(
-            CreateApplicationRequest(body=ApplicationCreate(name=unique("app")))
-        ).id
+        self.application_id = client.create_application(CreateApplicationRequest(body=ApplicationCreate(name=unique("app")))).id
         component = client.create_component(
             CreateComponentRequest(
                 application_id=self.application_id,
@@ -60,9 +58,7 @@ class Target:
                     category="Webapp",
                     source=SourceObject(
                         kind="artifact",
-                        spec=SourceOrArtifact(
-                            storage="swr", type="package", url="swr.example.com/org/web:1.0.0", auth="iam"
-                        ),
+                        spec=SourceOrArtifact(storage="swr", type="package", url="swr.example.com/org/web:1.0.0", auth="iam"),
                     ),
                 ),
             )

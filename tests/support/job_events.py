@@ -83,12 +83,7 @@ def job_run(project: str, job_id: str, fail_at: int | None = None) -> list[dict]
             for n in (1, 2):
                 seq += 1
                 events.append(
-                    _event(
-                        project,
-                        "task",
-                        "progress",
-                        {**base, **task(i, "RUNNING", f"{n}/2 replicas available", seq), "time": t()},
-                    )
+                    _event(project, "task", "progress", {**base, **task(i, "RUNNING", f"{n}/2 replicas available", seq), "time": t()})
                 )
         if fail_at == i:
             seq += 1
@@ -99,23 +94,12 @@ def job_run(project: str, job_id: str, fail_at: int | None = None) -> list[dict]
                     project,
                     "job",
                     "failed",
-                    {
-                        **base,
-                        "execution_status": "FAILED",
-                        "seq": seq,
-                        "time": t(),
-                        "tasks": closing,
-                        "message": "boom",
-                    },
+                    {**base, "execution_status": "FAILED", "seq": seq, "time": t(), "tasks": closing, "message": "boom"},
                 )
             )
             return events
         seq += 1
-        events.append(
-            _event(project, "task", "succeeded", {**base, **task(i, "SUCCEEDED", f"task {i} done", seq), "time": t()})
-        )
+        events.append(_event(project, "task", "succeeded", {**base, **task(i, "SUCCEEDED", f"task {i} done", seq), "time": t()}))
     seq += 1
-    events.append(
-        _event(project, "job", "succeeded", {**base, "execution_status": "SUCCEEDED", "seq": seq, "time": t()})
-    )
+    events.append(_event(project, "job", "succeeded", {**base, "execution_status": "SUCCEEDED", "seq": seq, "time": t()}))
     return events

@@ -42,26 +42,15 @@ def up_args(data_dir: Path, port: int, python: str = sys.executable) -> list[str
 
 
 def start_up(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        up_args(data_dir, port), env=up_env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    return subprocess.Popen(up_args(data_dir, port), env=up_env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def run_up(
-    data_dir: Path,
-    port: int,
-    extra_env: dict[str, str] | None = None,
-    python: str = sys.executable,
-    timeout: float = 60,
+    data_dir: Path, port: int, extra_env: dict[str, str] | None = None, python: str = sys.executable, timeout: float = 60
 ) -> subprocess.CompletedProcess:
     """`openstage up` expected to give up: its exit code and everything it printed."""
     return subprocess.run(
-        up_args(data_dir, port, python),
-        env=up_env(extra_env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
+        up_args(data_dir, port, python), env=up_env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
     )
 
 

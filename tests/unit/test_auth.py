@@ -538,3 +538,20 @@ def test_load_tokens_json():
 def test_duplicate_ak_in_authenticator():
     with pytest.raises(ValueError):
         Authenticator(credentials=[Credential(ak="A", sk="1", projects=["*"]), Credential(ak="A", sk="2", projects=["*"])], tokens=[])
+
+
+def test_auth_error_carries_an_optional_api_code_and_detail():
+    plain = AuthError(401, "invalid token")
+    assert (plain.status, plain.message, plain.code, plain.detail) == (401, "invalid token", None, "")
+    rbac = AuthError(401, "Token is expired", code="401205", detail="")
+    assert rbac.code == "401205" and "Token is expired" in repr(rbac)
+
+
+def test_registry_principals_are_scoped_like_the_others():
+    assert Principal(kind="rbac", key_id="rbac:alice", projects=["p1"]).allows("p1")
+    assert not Principal(kind="rbac", key_id="rbac:alice", projects=["p1"]).allows("p2")
+    assert Principal(kind="open", key_id="open", projects=["*"]).allows("anything")
+    authenticator = Authenticator([], [])
+    with pytest.raises(AuthError) as exc:
+        authenticator.authenticate("GET", "/v4/p/registry/microservices", "", {"Authorization": "Bearer abc"}, b"")
+    assert exc.value.status == 401 and exc.value.code is None  # AK/SK alone knows no bearer tokens

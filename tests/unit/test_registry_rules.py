@@ -458,7 +458,7 @@ class TestCommands:
         # a body built as the model: the JSON a client would write (camelCase, absent fields left out)
         given = c.CreateServiceCommand(body=c.CreateServiceRequest(service=c.MicroService(service_name="a")))
         assert given.body.service.service_name == "a"
-        assert json.loads(given.model_dump_json(by_alias=True)) == {"body": {"service": {"serviceName": "a"}}}
+        assert json.loads(given.model_dump_json(by_alias=True)) == {"domain": None, "body": {"service": {"serviceName": "a"}}}
 
     @pytest.mark.parametrize(
         "body,detail",

@@ -74,28 +74,34 @@ def test_registry_batches_are_capped_and_errors_do_not_echo_huge_input():
     from services.contracts.registry_errors import RegistryError
     from services.domain.registry import validation as v
 
-    n = v.MAX_BATCH + 1
+    def over(limit: int):
+        return range(limit + 1)
+
+    b, c = v.MAX_BATCH, v.MAX_BATCH_CLIENT  # DELETE /microservices; the calls go-chassis batches
     requests = [
-        (v.validate_delete_services, DeleteServicesRequest(service_ids=[f"s{i}" for i in range(n)])),
+        (b, v.validate_delete_services, DeleteServicesRequest(service_ids=[f"s{i}" for i in over(b)])),
         (
+            c,
             v.validate_heartbeat_set,
-            HeartbeatSetRequest.model_validate({"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in range(n)]}),
+            HeartbeatSetRequest.model_validate({"instances": [{"serviceId": "s", "instanceId": f"i{i}"} for i in over(c)]}),
         ),
         (
+            c,
             v.validate_batch_find,
             BatchFindInstancesRequest.model_validate(
-                {"instances": [{"instance": {"serviceId": "s", "instanceId": f"i{i}"}} for i in range(n)]}
+                {"instances": [{"instance": {"serviceId": "s", "instanceId": f"i{i}"}} for i in over(c)]}
             ),
         ),
         (
+            c,
             v.validate_batch_find,
-            BatchFindInstancesRequest.model_validate({"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in range(n)]}),
+            BatchFindInstancesRequest.model_validate({"services": [{"service": {"appId": "a", "serviceName": f"s{i}"}} for i in over(c)]}),
         ),
     ]
-    for validate, request in requests:
+    for limit, validate, request in requests:
         with pytest.raises(RegistryError) as caught:
             validate(request)
-        assert f"Max: {v.MAX_BATCH}" in str(caught.value.detail or caught.value)
+        assert f"Max: {limit}" in str(caught.value.detail or caught.value)
         assert len(str(caught.value.detail)) < 1000
     assert len(v.validate_delete_services(DeleteServicesRequest(service_ids=["a"] * v.MAX_BATCH))) == 1
 

@@ -17,9 +17,9 @@ from faststream import FastStream
 
 from services.adapters.store import registry as registry_store
 from services.contracts import subjects
-from services.contracts.registry import DependencyChangedData, InstanceEventData, SchemaChangedData, ServiceEventData
+from services.contracts.registry import DependencyChangedData, InstanceEventData, SchemaChangedData, ServiceEventData, TagsChangedData
 from services.contracts.subjects import REGISTRY, Registry
-from workers.registry import dependencies, discovery, heartbeats, microservice_instances, microservices, schemas
+from workers.registry import dependencies, discovery, govern, health, heartbeats, microservice_instances, microservices, schemas, tags
 from workers.registry.cache_events import CacheEventSubscription
 from workers.registry.caches import RegistryCaches
 from workers.registry.deps import RegistryDeps
@@ -34,6 +34,9 @@ FAST_PATH_ROUTERS = [heartbeats.fast_path_router, discovery.fast_path_router]
 # Every command subscriber of the worker (the bus documentation reads ROUTERS).
 ROUTERS = [
     microservices.router,
+    tags.router,
+    health.router,
+    govern.router,
     schemas.router,
     dependencies.router,
     microservice_instances.router,
@@ -48,6 +51,7 @@ EVENTS = {
     **{subjects.event_type(REGISTRY, "instance", verb): InstanceEventData for verb in Registry.INSTANCE_EVENTS},
     subjects.event_type(REGISTRY, "schema", "changed"): SchemaChangedData,
     subjects.event_type(REGISTRY, "dependency", "changed"): DependencyChangedData,
+    subjects.event_type(REGISTRY, "tag", "changed"): TagsChangedData,
 }
 
 

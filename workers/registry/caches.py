@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.adapters.clock import Clock
+from services.domain.registry.global_services import is_global
 from services.domain.registry.model import ttl_of
 from services.domain.registry.version_rules import ALL_VERSIONS
 
@@ -88,6 +89,8 @@ class RegistryCaches:
         self.scope_keys: dict[Scope, set[FindKey]] = {}
         self.scope_generations: dict[Scope, int] = {}
         self.recorded_dependencies: set[DependencyMark] = set()
+        # projects whose global services this process has registered (workers/registry/global_services.py)
+        self.globals_ready: set[str] = set()
 
     # --- finds -------------------------------------------------------------------------------
     def generation(self, scope: Scope) -> int:
@@ -155,6 +158,7 @@ class RegistryCaches:
         self.services.clear()
         self.instance_ttls.clear()
         self.recorded_dependencies.clear()
+        self.globals_ready.clear()
         self.clear_finds()
 
     # --- events ----------------------------------------------------------------------------------
@@ -166,17 +170,24 @@ class RegistryCaches:
             sid, iid = data.get("serviceId") or "", data.get("instanceId") or ""
             if verb in ("deregistered", "expired"):
                 self.forget_instance(project, sid, iid)
+                if is_global(svc.get("appId"), svc.get("serviceName")):
+                    self.globals_ready.discard(project)
             elif verb in ("registered", "updated"):
                 try:
                     self.remember_instance(project, sid, iid, ttl_of(data.get("instance") or {}))
                 except Exception:  # a malformed event only costs a cache miss
                     self.forget_instance(project, sid, iid)
+        elif entity == "tag":  # Service-Center drops the tagged service's finds (tag_event_handler.go)
+            svc = data.get("service") or {}
+            self.invalidate_scope(project, svc.get("environment") or "", svc.get("appId") or "")
         elif entity == "service":
             svc = data.get("service") or {}
             sid = data.get("serviceId") or svc.get("serviceId") or ""
             self.invalidate_scope(project, svc.get("environment") or "", svc.get("appId") or "")
             if verb == "deleted":
                 self.forget_service(project, sid)
+                if is_global(svc.get("appId"), svc.get("serviceName")):
+                    self.globals_ready.discard(project)
             else:
                 self.services.pop((project, sid), None)
         elif entity == "dependency":

@@ -118,29 +118,38 @@ async def _queried_service(deps: RegistryDeps, project: str, service_id: str | N
     return await stored_service(deps, project, sid, missing=missing)
 
 
-@on_command(router, REGISTRY, Registry.DEPENDENCY_PROVIDERS, "The providers a consumer depends on", reply=GetProvidersResponse)
-async def providers(body: DependencyQueryCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
-    consumer = await _queried_service(deps, project, body.service_id, "Consumer does not exist")
+async def providers_of(deps: RegistryDeps, project: str, consumer: dict[str, Any], no_self: bool) -> list[dict[str, Any]]:
+    """The services a consumer's rules select now (``latest`` moves)."""
     sid = consumer["serviceId"]
     rules = await store.dependency_rules(deps.db, project, sid)
     found = resolve_rules(rules, await _services_for(deps, project, rules))
-    if v.flag_one(body.no_self):
-        found = [s for s in found if s["serviceId"] != sid]
+    return [s for s in found if s["serviceId"] != sid] if no_self else found
+
+
+async def consumers_of_provider(deps: RegistryDeps, project: str, provider: dict[str, Any], no_self: bool) -> list[dict[str, Any]]:
+    """The services whose rules select ``provider``."""
+    sid = provider["serviceId"]
+    out: dict[str, dict] = {}
+    for r in await store.consumers_of(deps.db, project, provider):
+        if r["consumerId"] in out or not dependency_matches(r, provider):
+            continue
+        if no_self and r["consumerId"] == sid:
+            continue
+        svc = await store.get_service(deps.db, project, r["consumerId"])
+        if svc is not None:
+            out[r["consumerId"]] = svc
+    return list(out.values())
+
+
+@on_command(router, REGISTRY, Registry.DEPENDENCY_PROVIDERS, "The providers a consumer depends on", reply=GetProvidersResponse)
+async def providers(body: DependencyQueryCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
+    consumer = await _queried_service(deps, project, body.service_id, "Consumer does not exist")
+    found = await providers_of(deps, project, consumer, v.flag_one(body.no_self))
     return reply({"providers": found} if found else {})
 
 
 @on_command(router, REGISTRY, Registry.DEPENDENCY_CONSUMERS, "The consumers that depend on a provider", reply=GetConsumersResponse)
 async def consumers(body: DependencyQueryCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     provider = await _queried_service(deps, project, body.service_id, "Provider does not exist")
-    sid = provider["serviceId"]
-    rules = await store.consumers_of(deps.db, project, provider)
-    out: dict[str, dict] = {}
-    for r in rules:
-        if r["consumerId"] in out or not dependency_matches(r, provider):
-            continue
-        if v.flag_one(body.no_self) and r["consumerId"] == sid:
-            continue
-        svc = await store.get_service(deps.db, project, r["consumerId"])
-        if svc is not None:
-            out[r["consumerId"]] = svc
-    return reply({"consumers": list(out.values())} if out else {})
+    found = await consumers_of_provider(deps, project, provider, v.flag_one(body.no_self))
+    return reply({"consumers": found} if found else {})

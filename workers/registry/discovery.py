@@ -14,6 +14,7 @@ instance status is **not** filtered (DOWN instances are returned, marked DOWN)."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -24,12 +25,14 @@ from services.contracts import registry_errors as rerr
 from services.contracts.registry import BatchFindCommand, BatchFindInstancesResponse, FindInstancesCommand, GetInstancesResponse
 from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
+from services.domain.registry.global_services import GLOBAL_ENVIRONMENT, is_global
 from services.domain.registry.model import BatchResult, body_revision, find_body, instance_sort_key, select_providers
 from services.domain.registry.revision import REVISION_HEADER
 from services.domain.registry.version_rules import RuleKind, VersionRule
 from workers.registry.caches import FindEntry, dependency_of_find, find_key
 from workers.registry.dependencies import record_dependency_of_find
 from workers.registry.deps import RegistryDeps
+from workers.registry.global_services import ensure_global_services
 from workers.registry.microservice_instances import consumer_of, get_instance_doc
 from workers.registry.replies import failure, reply, reply_with_json
 from workers.runtime import command_router, on_command
@@ -37,6 +40,38 @@ from workers.runtime import command_router, on_command
 router = command_router()
 # instance.find: served by the fast path's own subscription at run time (workers/registry/app.py)
 fast_path_router = command_router()
+
+
+# a batch find gives the event loop back every this many entries (entries answered from what the
+# batch has read take no await: 1,000 of them held the loop ~120 ms)
+YIELD_EVERY = 50
+
+
+class ServicesRead:
+    """The services of each (environment, appId) read once for one batch find: go-chassis asks
+    for all its providers (hundreds, mostly of one app) in one call, and reading and decoding the
+    app's services for each of them made the call quadratic."""
+
+    def __init__(self) -> None:
+        self._apps: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._instances: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+
+    async def of_app(self, deps: RegistryDeps, project: str, app_id: str, environment: str) -> list[dict[str, Any]]:
+        key = (environment, app_id)
+        if key not in self._apps:
+            self._apps[key] = await store.services_of_app(deps.db, project, app_id, environment)
+        return self._apps[key]
+
+    async def instances_of(self, deps: RegistryDeps, project: str, app_id: str, environment: str, service_ids: list[str]) -> list[dict]:
+        """The instances of ``service_ids`` (services of that app), the app's read once."""
+        key = (environment, app_id)
+        if key not in self._instances:
+            by_service: dict[str, list[dict[str, Any]]] = {}
+            every = [s["serviceId"] for s in await self.of_app(deps, project, app_id, environment)]
+            for doc in await store.instances_of(deps.db, project, every):
+                by_service.setdefault(doc.get("serviceId") or "", []).append(doc)
+            self._instances[key] = by_service
+        return [doc for sid in service_ids for doc in self._instances[key].get(sid, [])]
 
 
 async def _compute(
@@ -49,10 +84,13 @@ async def _compute(
     tags: list[str],
     consumer: dict[str, Any] | None,
     rule: VersionRule,
+    services_read: ServicesRead | None = None,
 ) -> FindEntry:
     scope = (project, environment, app_id)
     if tags:
         services, service_tags = await store.services_with_tags(deps.db, project, app_id, environment)
+    elif services_read is not None:
+        services, service_tags = await services_read.of_app(deps, project, app_id, environment), None
     else:
         services, service_tags = await store.services_of_app(deps.db, project, app_id, environment), None
     exists, providers = select_providers(services, service_name, rule, consumer=consumer, tags=tags, service_tags=service_tags)
@@ -66,7 +104,10 @@ async def _compute(
         err = rerr.service_not_exists(f"Provider[{environment}/{app_id}/{service_name}/{version or ''}] does not exist.")
         return FindEntry(scope, None, b"", None, None, err, built)
     order = {s["serviceId"]: i for i, s in enumerate(providers)}
-    instances = await store.instances_of(deps.db, project, list(order))
+    if services_read is not None and not tags:
+        instances = await services_read.instances_of(deps, project, app_id, environment, list(order))
+    else:
+        instances = await store.instances_of(deps.db, project, list(order))
     instances.sort(key=instance_sort_key)
     instances.sort(key=lambda d: order.get(d.get("serviceId"), 0))
     body = find_body(instances)
@@ -84,10 +125,15 @@ async def find_entry(
     environment: str | None,
     tags_text: str | None,
     consumer_id: str | None,
+    services_read: ServicesRead | None = None,
 ) -> FindEntry:
-    """The (cached) answer of one find; raises the request's validation/consumer errors."""
+    """The (cached) answer of one find; raises the request's validation/consumer errors.
+    ``services_read``: the services of an app read once for all the finds of one batch."""
     key = find_key(project, environment, app_id, service_name, version, tags_text, consumer_id)
-    consumer = await consumer_of(deps, project, consumer_id) if consumer_id else None
+    # a global service (SERVICECENTER, ...) is found from any app and environment, whoever asks
+    # (Service-Center datasource/etcd/ms.go lines 636-638, 709-731: no consumer, its own environment)
+    shared = is_global(app_id, service_name)
+    consumer = await consumer_of(deps, project, consumer_id) if consumer_id and not shared else None
     entry = deps.caches.cached_find(key)
     if entry is None:
         tags = v.split_tags(tags_text)
@@ -95,10 +141,14 @@ async def find_entry(
             app_id=app_id, service_name=service_name, environment=environment, version_rule=version, tags=tags, consumer_id=consumer_id
         )
         assert app_id is not None and service_name is not None  # validated
-        env = (consumer.get("environment") or "") if consumer is not None else (environment or "")
+        if shared:
+            await ensure_global_services(deps, project)
+            env = GLOBAL_ENVIRONMENT
+        else:
+            env = (consumer.get("environment") or "") if consumer is not None else (environment or "")
         scope = (project, env, app_id)
         generation = deps.caches.generation(scope)
-        entry = await _compute(deps, project, env, app_id, service_name, version, tags, consumer, rule)
+        entry = await _compute(deps, project, env, app_id, service_name, version, tags, consumer, rule, services_read)
         deps.caches.store_find(key, entry, generation)
     if consumer is not None and entry.error is None:
         assert app_id is not None and service_name is not None  # a cached answer without error: validated
@@ -159,10 +209,15 @@ async def find_many(body: BatchFindCommand, project: str = Path(), deps: Registr
     out: dict[str, Any] = {}
     if request.services:
         result = BatchResult()
+        services_read = ServicesRead()
         for i, item in enumerate(request.services):
+            if i and not i % YIELD_EVERY:
+                await asyncio.sleep(0)  # let the fast path answer other heartbeats and finds
             key = item.service
             try:
-                entry = await find_entry(deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid)
+                entry = await find_entry(
+                    deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid, services_read
+                )
                 if entry.error is not None:
                     raise entry.error
                 result.add_ok(i, entry.rev or "", item.rev, entry.instances)
@@ -172,6 +227,8 @@ async def find_many(body: BatchFindCommand, project: str = Path(), deps: Registr
     if request.instances:
         result = BatchResult()
         for i, found in enumerate(request.instances):
+            if i and not i % YIELD_EVERY:
+                await asyncio.sleep(0)
             try:
                 doc = await get_instance_doc(deps, project, found.instance.service_id, found.instance.instance_id, cid)
                 rev = body_revision(orjson.dumps({"instance": doc}))

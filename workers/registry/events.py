@@ -37,6 +37,13 @@ def schema_event(project: str, service: dict[str, Any], schema_id: str, action: 
     return _event(project, "schema", "changed", f"{service_path(project, sid)}/schemas/{schema_id}", data)
 
 
+def tags_event(project: str, service: dict[str, Any], tags: dict[str, str]) -> CloudEvent:
+    """``tag.changed``: the service's whole tag set now (a find filtering by tags is stale)."""
+    sid = service["serviceId"]
+    data = {"serviceId": sid, "tags": tags, "service": _summary(service)}
+    return _event(project, "tag", "changed", f"{service_path(project, sid)}/tags", data)
+
+
 def dependency_event(project: str, consumer: dict[str, Any], providers: list[dict[str, str]]) -> CloudEvent:
     """``dependency.changed``: the consumer's whole provider rule list now."""
     cid = consumer["serviceId"]

@@ -29,6 +29,7 @@ from services.contracts.registry import (
     RegisterInstanceResponse,
     UpdateInstancePropertiesCommand,
     UpdateInstanceStatusCommand,
+    UpdateManyInstanceStatusCommand,
 )
 from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
@@ -179,6 +180,36 @@ async def update_status(body: UpdateInstanceStatusCommand, project: str = Path()
     await _change(
         deps, project, sid, iid, "status_changed", lambda doc: None if doc.get("status") == status else with_status(doc, status, ts)
     )
+    return OK_EMPTY
+
+
+@on_command(router, REGISTRY, Registry.INSTANCE_UPDATE_STATUS_MANY, "Change the status of every instance matching properties", reply=None)
+async def update_status_many(body: UpdateManyInstanceStatusCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
+    """Service-Center HEAD ``datasource/etcd/ms.go`` lines 1573-1623 ``UpdateManyInstanceStatus``:
+    every instance of the project whose properties hold all of ``matches.properties`` (none given:
+    every instance) gets ``status``, in one transaction. Service-Center checks the status against
+    nothing; **openstage** checks it as a single status update (400001). An instance already in
+    that status is left alone (no write, no event)."""
+    status = v.validate_instance_status(body.body.status)
+    wanted = (body.body.matches.properties if body.body.matches else None) or {}
+    ts = unix_timestamp(deps.clock.seconds())
+
+    async def write(session):
+        events = []
+        services: dict[str, dict] = {}
+        for doc in await store.all_instances(deps.db, project, session=session):
+            props = doc.get("properties") or {}
+            if doc.get("status") == status or any(props.get(k) != val for k, val in wanted.items()):
+                continue
+            updated = with_status(doc, status, ts)
+            await store.replace_instance_json(deps.db, project, updated, session)
+            sid = doc["serviceId"]
+            if sid not in services:
+                services[sid] = await store.get_service(deps.db, project, sid, session=session) or {"serviceId": sid}
+            events.append(instance_event(project, "status_changed", instance_event_data(updated, services[sid])))
+        return None, events
+
+    await deps.commit(project, write)
     return OK_EMPTY
 
 

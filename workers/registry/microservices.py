@@ -27,6 +27,7 @@ from services.contracts.registry import (
 )
 from services.contracts.subjects import REGISTRY, Registry
 from services.domain.registry import validation as v
+from services.domain.registry.global_services import is_global
 from services.domain.registry.identity import default_service_id, new_instance_id, unix_timestamp
 from services.domain.registry.model import (
     dependency_matches,
@@ -46,8 +47,9 @@ from workers.runtime import command_router, on_command
 
 router = command_router()
 
-# Service-Center's domain: every project lives in the one domain "default" (X-Domain-Name is
-# not used for tenancy here: the project in the path is).
+# Service-Center's domain when X-Domain-Name is absent. The header only enters the generated
+# serviceId (sha1 of /cse-sr/ms/indexes/<domain>/<project>/...), as Service-Center's; tenancy is
+# the project in the path (a credential is scoped to projects).
 DOMAIN = "default"
 
 
@@ -93,7 +95,8 @@ async def create_service(body: CreateServiceCommand, project: str = Path(), deps
         answer = registration_outcome(requested, existing, id_taken)
         if answer is not None:
             return answer, []
-        sid = requested or default_service_id(DOMAIN, project, env, service.app_id, service.service_name, service.version)
+        domain = v.check_str("CreateServiceRequest", "Domain", body.domain, max=256) or DOMAIN
+        sid = requested or default_service_id(domain, project, env, service.app_id, service.service_name, service.version)
         if not requested and await store.get_service(deps.db, project, sid, session=session) is not None:
             raise rerr.service_already_exists()
         doc = new_service_json(service.model_copy(update={"service_id": None}), sid, ts)
@@ -134,6 +137,8 @@ async def list_services(body: ListServicesCommand, project: str = Path(), deps: 
         service_name=body.service_name or None,
         version=body.version or None,
     )
+    if not v.string_true(body.with_shared):  # Service-Center datasource/ms_util.go lines 125-141 RemoveGlobalServices
+        services = [s for s in services if not is_global(s.get("appId"), s.get("serviceName"))]
     return reply({"services": services} if services else {})
 
 

@@ -52,6 +52,8 @@ FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
     "config_items": {"_id": frozenset({"$in"}), "dimension": frozenset({"$in"})},
     "instances": {"component_id": frozenset({"$in"})},  # store/components.py instance_overviews
     "instance_jobs": {"status": frozenset({"$nin"}), "lease_until": frozenset({"$lt"})},
+    "kie_kv_history": {"_id": frozenset({"$in"}), "id": frozenset({"$in"})},  # store/kie_kvs.py
+    "kie_kvs": {"_id": frozenset({"$in"})},  # store/kie_kvs.py
     "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"})},
     "registry_instances": {"service_id": frozenset({"$in"})},
     "registry_leases": {"_id": frozenset({"$in"}), "deadline": frozenset({"$lt"})},

@@ -117,6 +117,25 @@ async def replace_service(db: AsyncIOMotorDatabase, project: str, service: Mappi
         raise rerr.service_not_exists()
 
 
+async def get_service_tags(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> tuple[dict, dict] | None:
+    """A service's JSON and its tag set, or None when it does not exist."""
+    doc = await db[SERVICES].find_one(
+        {"_id": service_key(project, service_id), "project": project}, {"json": 1, "tags": 1}, session=session
+    )
+    if doc is None:
+        return None
+    return orjson.loads(doc["json"]), (orjson.loads(doc["tags"]) if doc.get("tags") else {})
+
+
+async def set_service_tags(db: AsyncIOMotorDatabase, project: str, service_id: str, tags: Mapping[str, str], session: Session) -> None:
+    """Replace a service's whole tag set (400012 when the service is gone)."""
+    result = await db[SERVICES].update_one(
+        {"_id": service_key(project, service_id), "project": project}, {"$set": {"tags": _dump(dict(tags))}}, session=session
+    )
+    if result.matched_count == 0:
+        raise rerr.service_not_exists("Service does not exist.")
+
+
 async def get_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> dict | None:
     doc = await db[SERVICES].find_one({"_id": service_key(project, service_id), "project": project}, {"json": 1}, session=session)
     return _load(doc)
@@ -361,6 +380,12 @@ async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list
     query: dict[str, Any] = {"project": _s(project)}
     query["service_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
     cursor = db[INSTANCES].find(query, {"json": 1}, session=session)
+    return [orjson.loads(d["json"]) async for d in cursor]
+
+
+async def all_instances(db: AsyncIOMotorDatabase, project: str, session: Session = None) -> list[dict]:
+    """Every instance of a project."""
+    cursor = db[INSTANCES].find({"project": _s(project)}, {"json": 1}, session=session)
     return [orjson.loads(d["json"]) async for d in cursor]
 
 

@@ -63,7 +63,15 @@ def new_service_json(service: MicroService, service_id: str, timestamp: str) -> 
     doc["serviceId"] = service_id
     doc["timestamp"] = timestamp
     doc["modTimestamp"] = timestamp
-    doc.setdefault("environment", "")
+    return _omit_empty(doc)
+
+
+def _omit_empty(doc: dict[str, Any]) -> dict[str, Any]:
+    """Go's ``omitempty``, as Service-Center writes a service or instance: an empty
+    ``environment`` or ``properties`` is left out, not written as ``""`` / ``{}``."""
+    for key in ("environment", "properties"):
+        if key in doc and not doc[key]:
+            del doc[key]
     return doc
 
 
@@ -136,7 +144,7 @@ def new_instance_json(
     doc["timestamp"] = registered_at or timestamp
     doc["modTimestamp"] = timestamp
     doc.setdefault("status", "UP")
-    return doc
+    return _omit_empty(doc)
 
 
 def with_status(doc: Mapping[str, Any], status: str, timestamp: str) -> dict[str, Any]:

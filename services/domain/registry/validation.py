@@ -73,6 +73,10 @@ MAX_PROPERTIES = 1000
 # POST /instances/action): each entry costs the worker a store round trip, and the whole call
 # must be answered well within the edge's OPENSTAGE_REQUEST_TIMEOUT (Service-Center has none)
 MAX_BATCH = 100
+# PUT /heartbeats and POST /instances/action: go-chassis sends every instance it heartbeats and
+# every provider it discovers in one call, so these take 10 times more (a heartbeat of a known
+# instance costs no store round trip; a batch find reads each app's services once)
+MAX_BATCH_CLIENT = 1000
 # an invalid value is quoted in the error detail up to this many characters
 MAX_QUOTED_VALUE = 256
 MAX_PROPERTY_KEY_LENGTH = 512
@@ -453,7 +457,7 @@ def validate_heartbeat_set(request: HeartbeatSetRequest) -> list[HeartbeatSetEle
     serviceId+instanceId are dropped, as Service-Center does."""
     if not request.instances:
         raise invalid_params("Request format invalid.")
-    check_list("HeartbeatSetRequest", "Instances", request.instances, max=MAX_BATCH)
+    check_list("HeartbeatSetRequest", "Instances", request.instances, max=MAX_BATCH_CLIENT)
     seen: set[tuple[str | None, str | None]] = set()
     out: list[HeartbeatSetElement] = []
     for e in request.instances:
@@ -501,8 +505,8 @@ def validate_batch_find(request: BatchFindInstancesRequest) -> BatchFindInstance
     """``POST /instances/action?type=query``: services and/or instances, each entry complete."""
     if not request.services and not request.instances:
         raise invalid_params("Required services or instances")
-    check_list("BatchFindInstancesRequest", "Services", request.services, max=MAX_BATCH)
-    check_list("BatchFindInstancesRequest", "Instances", request.instances, max=MAX_BATCH)
+    check_list("BatchFindInstancesRequest", "Services", request.services, max=MAX_BATCH_CLIENT)
+    check_list("BatchFindInstancesRequest", "Instances", request.instances, max=MAX_BATCH_CLIENT)
     validate_consumer_id(request.consumer_service_id)
     for entry in request.services or []:
         _required("FindService", "Service", entry.service)
@@ -617,6 +621,7 @@ __all__ = [
     "INSTANCE_STATUSES",
     "LEVELS",
     "MAX_BATCH",
+    "MAX_BATCH_CLIENT",
     "MAX_DEPENDENCIES",
     "MAX_PROPERTIES",
     "MAX_SCHEMAS",
