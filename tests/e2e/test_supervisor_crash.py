@@ -64,7 +64,9 @@ def store_and_bus(data_dir, banner: str) -> tuple[str, str]:
     """The MongoDB URL the banner shows, and a NATS URL as the internal user (from nats.conf)."""
     mongodb_url = re.search(r"MongoDB:\s+(\S+)", banner).group(1)
     nats_port = re.search(r"NATS:\s+nats://[^:]+:(\d+)", banner).group(1)
-    internal = json.loads((data_dir / "nats.conf").read_text().removeprefix("authorization "))["users"][0]
+    config = (data_dir / "nats.conf").read_text()  # "authorization {json}" then other settings
+    block, _end = json.JSONDecoder().raw_decode(config, config.index("authorization ") + len("authorization "))
+    internal = block["users"][0]
     return mongodb_url, f"nats://{internal['user']}:{internal['password']}@127.0.0.1:{nats_port}"
 
 
