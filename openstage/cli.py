@@ -21,47 +21,42 @@ def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=os.environ.get("OPENSTAGE_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _generate_credential(data_dir: Path) -> dict:
-    """One AK/SK for all projects, kept in data_dir/credentials.json (mode 0600)."""
+def _kept_secret(path: Path, what: str, make) -> dict:
+    """The one entry of ``path`` (a JSON list, mode 0600), made with ``make()`` the first time."""
     from openstage.startup_errors import StartupError
 
-    path = data_dir / "credentials.json"
     if path.exists():
         try:
             return json.loads(path.read_text())[0]
         except (OSError, ValueError, LookupError) as exc:
-            raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new credential") from None
-    alphabet = string.ascii_uppercase + string.digits
-    cred = {"ak": "".join(secrets.choice(alphabet) for _ in range(20)), "sk": secrets.token_urlsafe(30), "projects": ["*"]}
+            raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new {what}") from None
+    entry = make()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump([cred], f)
+            json.dump([entry], f)
         os.chmod(path, 0o600)
     except OSError as exc:
         raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return cred
+    return entry
+
+
+def _generate_credential(data_dir: Path) -> dict:
+    """One AK/SK for all projects, kept in data_dir/credentials.json (mode 0600)."""
+    alphabet = string.ascii_uppercase + string.digits
+    return _kept_secret(
+        data_dir / "credentials.json",
+        "credential",
+        lambda: {"ak": "".join(secrets.choice(alphabet) for _ in range(20)), "sk": secrets.token_urlsafe(30), "projects": ["*"]},
+    )
 
 
 def _generate_registry_account(data_dir: Path) -> dict:
     """One registry account for all projects (Service-Center RBAC: POST /v4/token), kept in
     data_dir/registry-account.json (mode 0600), which the edge reads (api_edge/registry_tokens.py)."""
-    from openstage.startup_errors import StartupError
-
-    path = data_dir / "registry-account.json"
-    if path.exists():
-        try:
-            return json.loads(path.read_text())[0]
-        except (OSError, ValueError, LookupError) as exc:
-            raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new account") from None
-    account = {"name": "root", "password": secrets.token_urlsafe(18), "projects": ["*"]}
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump([account], f)
-    except OSError as exc:
-        raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return account
+    return _kept_secret(
+        data_dir / "registry-account.json", "account", lambda: {"name": "root", "password": secrets.token_urlsafe(18), "projects": ["*"]}
+    )
 
 
 def _token_count() -> int:

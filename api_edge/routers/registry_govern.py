@@ -11,18 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api_edge.route_commands import sends
 from api_edge.routers.forwarding import forward
-from services.contracts.registry import (
-    GovernAppsCommand,
-    GovernAppsResponse,
-    GovernGraphResponse,
-    GovernRelationsCommand,
-    GovernServiceResponse,
-    GovernServicesCommand,
-    GovernServicesResponse,
-    GovernStatisticsCommand,
-    GovernStatisticsResponse,
-    ServiceRefCommand,
-)
+from services.contracts import registry as contracts
 from services.contracts.subjects import REGISTRY, Registry
 
 router = APIRouter(prefix="/v4/{project_id}/govern", tags=["registry (Service-Center v4)"])
@@ -33,7 +22,7 @@ QueryText = Annotated[str | None, Query()]
 @router.get(
     "/microservices",
     summary="Services with details and statistics (options=tags,instances,schemas,dependencies,statistics|all)",
-    response_model=GovernServicesResponse,
+    response_model=contracts.GovernServicesResponse,
 )
 @sends(REGISTRY, Registry.GOVERN_SERVICES)
 async def list_details(
@@ -47,7 +36,7 @@ async def list_details(
     countOnly: QueryText = None,
     property: Annotated[list[str] | None, Query()] = None,
 ):
-    cmd = GovernServicesCommand(
+    cmd = contracts.GovernServicesCommand(
         options=options,
         app_id=appId,
         service_name=serviceName,
@@ -59,28 +48,28 @@ async def list_details(
     return await forward(request, project_id, cmd)
 
 
-@router.get("/microservices/{service_id}", summary="One service's details", response_model=GovernServiceResponse)
+@router.get("/microservices/{service_id}", summary="One service's details", response_model=contracts.GovernServiceResponse)
 @sends(REGISTRY, Registry.GOVERN_SERVICE)
 async def get_detail(project_id: str, service_id: str, request: Request):
-    return await forward(request, project_id, ServiceRefCommand(service_id=service_id))
+    return await forward(request, project_id, contracts.ServiceRefCommand(service_id=service_id))
 
 
-@router.get("/relations", summary="The dependency graph", response_model=GovernGraphResponse)
+@router.get("/relations", summary="The dependency graph", response_model=contracts.GovernGraphResponse)
 @sends(REGISTRY, Registry.GOVERN_RELATIONS)
 async def relations(project_id: str, request: Request, withShared: QueryText = None):
-    return await forward(request, project_id, GovernRelationsCommand(with_shared=withShared))
+    return await forward(request, project_id, contracts.GovernRelationsCommand(with_shared=withShared))
 
 
-@router.get("/apps", summary="The project's apps", response_model=GovernAppsResponse)
+@router.get("/apps", summary="The project's apps", response_model=contracts.GovernAppsResponse)
 @sends(REGISTRY, Registry.GOVERN_APPS)
 async def apps(project_id: str, request: Request, env: QueryText = None, withShared: QueryText = None):
-    return await forward(request, project_id, GovernAppsCommand(environment=env, with_shared=withShared))
+    return await forward(request, project_id, contracts.GovernAppsCommand(environment=env, with_shared=withShared))
 
 
-@router.get("/statistics", summary="Counts of services, instances and apps", response_model=GovernStatisticsResponse)
+@router.get("/statistics", summary="Counts of services, instances and apps", response_model=contracts.GovernStatisticsResponse)
 @sends(REGISTRY, Registry.GOVERN_STATISTICS)
 async def statistics(project_id: str, request: Request):
-    return await forward(request, project_id, GovernStatisticsCommand())
+    return await forward(request, project_id, contracts.GovernStatisticsCommand())
 
 
 # --- unknown routes ------------------------------------------------------------------------------

@@ -3,16 +3,12 @@ stand-in for NATS: query parsing, the long poll's bus timeout, and Kie's error s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from api_edge.app import create_app
 from services.contracts.kie import KieError
 from services.domain.config import kie as rules
-from services.settings import Settings
+from tests.support.edge_with_recording_bus import RecordingNats, edge_answering
 
 # --- rules ----------------------------------------------------------------------------------------
 
@@ -122,32 +118,8 @@ def test_a_waiting_list_may_not_filter_by_key():
 
 
 # --- the edge's routes ------------------------------------------------------------------------------
-TOKEN = "unit-test-token"
-
-
-@dataclass
-class _Msg:
-    data: bytes
-
-
-class RecordingNats:
-    is_connected = True
-
-    def __init__(self, reply: dict) -> None:
-        self.reply = reply
-        self.sent: list[tuple[str, dict, float]] = []
-
-    async def request(self, subject: str, data: bytes, timeout: float) -> _Msg:
-        self.sent.append((subject, orjson.loads(data), timeout))
-        return _Msg(orjson.dumps(self.reply))
-
-
 def _client(reply: dict) -> tuple[TestClient, RecordingNats]:
-    settings = Settings(nats_url=None, tokens=orjson.dumps([{"token": TOKEN, "projects": ["*"]}]).decode())
-    app = create_app(settings)
-    nats = RecordingNats(reply)
-    app.state.bus.nc = nats
-    return TestClient(app, headers={"X-Auth-Token": TOKEN}), nats
+    return edge_answering(reply)
 
 
 def test_list_parses_kies_query_and_long_polls_with_a_longer_bus_timeout():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import orjson
 from nats.errors import TimeoutError as NatsTimeout
 
+from services.adapters.background import cancel_and_wait
 from services.adapters.store import app_configurations as store
 from services.contracts import errors, subjects
 from services.contracts.events import CloudEvent
@@ -66,13 +67,7 @@ class DeletionConsumers:
             self._tasks.append(asyncio.create_task(self._consume(deps, sub, field), name=durable))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         for sub in self._subs:
             try:

@@ -16,6 +16,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.adapters.background import cancel_and_wait
 from services.adapters.store import jobs as store
 from services.contracts import subjects
 from services.contracts.subjects import LIFECYCLE
@@ -49,12 +50,7 @@ class Tracker:
         self._task = asyncio.create_task(self._loop(), name="job-tracker")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         assert self._sub is not None

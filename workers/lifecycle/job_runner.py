@@ -29,6 +29,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
 from services.adapters.drivers import Driver
 from services.adapters.store import component_instances as store
@@ -95,17 +96,7 @@ class JobRunner:
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def stop(self) -> None:
-        if self._loop_task:
-            self._loop_task.cancel()
-        for t in list(self._running):
-            t.cancel()
-        for t in [self._loop_task, *self._running]:
-            if t is None:
-                continue
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._loop_task, *list(self._running))
 
     async def _loop(self) -> None:
         assert self._sub is not None

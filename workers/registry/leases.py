@@ -22,6 +22,7 @@ from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
+from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
 from services.adapters.store import registry as store
 from services.adapters.store.outbox import Outbox
@@ -134,12 +135,7 @@ class LeaseKeeper:
 
     async def stop(self) -> None:
         """Stop the loop and flush what is left (best effort)."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
         try:
             await self.flush()
         except Exception:  # shutting down: best effort

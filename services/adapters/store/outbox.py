@@ -15,6 +15,7 @@ from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from nats.js import JetStreamContext
 from pymongo.errors import PyMongoError
 
+from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
 from services.adapters.store import nx_sessions
 from services.adapters.store.mongo import transaction_scope
@@ -112,9 +113,4 @@ class Outbox:
         self._sweeper = asyncio.create_task(loop(), name="outbox-sweeper")
 
     async def stop(self) -> None:
-        if self._sweeper:
-            self._sweeper.cancel()
-            try:
-                await self._sweeper
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._sweeper)
