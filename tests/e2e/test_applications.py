@@ -19,11 +19,8 @@ from huaweicloudsdkservicestage.v2.model import (
     ShowApplicationDetailRequest,
 )
 
+from tests.support.deploy import unique
 from tests.support.system import ADMIN, TENANT_A, TENANT_B
-
-
-def unique(prefix: str = "app") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def create(client, name: str, description: str | None = "test"):
@@ -42,7 +39,7 @@ def add_component(client, app_id: str, name: str):
 
 def test_create_show_change_delete(sdk_factory):
     client = sdk_factory("appproj")
-    name = unique()
+    name = unique("app")
     created = create(client, name)
     assert created.id and created.name == name and created.description == "test"
     assert created.project_id == "appproj" and created.enterprise_project_id == "0"
@@ -75,7 +72,7 @@ def test_create_show_change_delete(sdk_factory):
 
 def test_change_needs_something_to_change(sdk_factory):
     client = sdk_factory("appproj")
-    app = create(client, unique())
+    app = create(client, unique("app"))
     with pytest.raises(ClientRequestException) as err:
         client.change_application(ChangeApplicationRequest(application_id=app.id, body=ApplicationModify()))
     assert err.value.status_code == 400 and err.value.error_code == "SVCSTG.00100400"
@@ -142,7 +139,7 @@ def test_names_are_unique_per_project_case_insensitive(sdk_factory):
 
 def test_component_count_and_delete_with_components(sdk_factory):
     client = sdk_factory("appcount")
-    app = create(client, unique())
+    app = create(client, unique("app"))
     c1 = add_component(client, app.id, unique("c"))
     c2 = add_component(client, app.id, unique("c"))
     assert show(client, app.id).component_count == 2
@@ -172,13 +169,13 @@ def test_component_count_and_delete_with_components(sdk_factory):
 
 def test_cross_project_isolation(sdk_factory):
     a = sdk_factory("tenanta", TENANT_A)
-    app = create(a, unique())
+    app = create(a, unique("app"))
     b_on_a = sdk_factory("tenanta", TENANT_B)
     for call in (
         lambda: b_on_a.list_applications(ListApplicationsRequest()),
         lambda: show(b_on_a, app.id),
         lambda: b_on_a.delete_application(DeleteApplicationRequest(application_id=app.id)),
-        lambda: create(b_on_a, unique()),
+        lambda: create(b_on_a, unique("app")),
     ):
         with pytest.raises(ClientRequestException) as err:
             call()

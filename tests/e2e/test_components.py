@@ -29,12 +29,9 @@ from pymongo import MongoClient
 
 from services.adapters.store.mongo import database_name
 from services.settings import Settings
+from tests.support.deploy import unique
 from tests.support.events import read_events
 from tests.support.system import TENANT_A, TENANT_B
-
-
-def unique(prefix: str = "comp") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def new_app(client) -> str:
@@ -58,7 +55,7 @@ OBS = SourceObject(
 
 def create(client, app_id: str, name: str | None = None, **kw):
     body = ComponentCreate(
-        name=name or unique(),
+        name=name or unique("comp"),
         runtime=kw.get("runtime", "Java8"),
         category=kw.get("category", "MicroService"),
         sub_category=kw.get("sub_category", "Java Chassis"),
@@ -87,7 +84,7 @@ def component_count(client, app_id: str) -> int:
 def test_create_show_change_delete(sdk_factory):
     client = sdk_factory("compproj")
     app_id = new_app(client)
-    name = unique()
+    name = unique("comp")
     created = create(client, app_id, name)
     assert created.id and created.name == name and created.status == 0
     assert (created.runtime, created.category, created.sub_category) == ("Java8", "MicroService", "Java Chassis")

@@ -19,11 +19,8 @@ from huaweicloudsdkservicestage.v2.model import (
     ShowEnvironmentDetailRequest,
 )
 
+from tests.support.deploy import unique
 from tests.support.system import TENANT_A, TENANT_B
-
-
-def unique(prefix: str = "env") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def create(client, name: str, **kw):
@@ -41,7 +38,7 @@ def create(client, name: str, **kw):
 
 def test_create_show_change_delete(sdk_factory):
     client = sdk_factory("envproj")
-    name = unique()
+    name = unique("env")
     created = create(client, name)
     assert created.id and created.name == name and created.project_id == "envproj"
     assert created.deploy_mode == "container" and created.vpc_id == "vpc-1"
@@ -127,7 +124,7 @@ def test_names_are_unique_per_project_case_insensitive(sdk_factory):
 
 def test_cross_project_isolation(sdk_factory):
     a = sdk_factory("tenanta", TENANT_A)
-    env = create(a, unique())
+    env = create(a, unique("env"))
     # tenant B's credential may not touch tenant A's project at all
     b_on_a = sdk_factory("tenanta", TENANT_B)
     with pytest.raises(ClientRequestException) as err:

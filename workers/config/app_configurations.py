@@ -113,9 +113,7 @@ async def delete_configuration(body: AppConfigurationRef, project: str = Path(),
     return Reply.ok(None, status=204)
 
 
-@on_command(
-    router, CONFIG, Config.APP_CONFIGURATION_HISTORY, "A configuration's revisions in an environment", reply=AppConfigurationHistory
-)
+@on_command(router, CONFIG, Config.APP_CONFIGURATION_HISTORY, "A configuration's revision history", reply=AppConfigurationHistory)
 async def configuration_history(body: AppConfigurationRef, project: str = Path(), deps: ConfigDeps = Context()) -> Reply:
     await deps.lifecycle.require_references(project, body.application_id, None)
     entries = await store.history(deps.db, project, body.application_id, body.environment_id)

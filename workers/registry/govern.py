@@ -63,13 +63,7 @@ async def _tags(deps: RegistryDeps, project: str, service_id: str) -> dict[str, 
     return found[1] if found else {}
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.GOVERN_SERVICES,
-    "Services with details and statistics (GET /govern/microservices)",
-    reply=GovernServicesResponse,
-)
+@on_command(router, REGISTRY, Registry.GOVERN_SERVICES, "Services with details (GET /govern/microservices)", reply=GovernServicesResponse)
 async def list_details(body: GovernServicesCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     count_only = body.count_only or ""
     if count_only not in ("0", "1") and count_only.strip():
@@ -116,9 +110,7 @@ async def list_details(body: GovernServicesCommand, project: str = Path(), deps:
     return reply(out)
 
 
-@on_command(
-    router, REGISTRY, Registry.GOVERN_SERVICE, "One service's details (GET /govern/microservices/{id})", reply=GovernServiceResponse
-)
+@on_command(router, REGISTRY, Registry.GOVERN_SERVICE, "A service's details (GET /govern/microservices/{id})", reply=GovernServiceResponse)
 async def get_detail(body: ServiceRefCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     if not body.service_id:
         raise rerr.invalid_params("Invalid request for getting service detail.")
@@ -155,13 +147,7 @@ async def apps(body: GovernAppsCommand, project: str = Path(), deps: RegistryDep
     return reply({"appIds": app_ids} if app_ids else {})
 
 
-@on_command(
-    router,
-    REGISTRY,
-    Registry.GOVERN_STATISTICS,
-    "Counts of services, instances, apps (GET /govern/statistics)",
-    reply=GovernStatisticsResponse,
-)
+@on_command(router, REGISTRY, Registry.GOVERN_STATISTICS, "Counts (GET /govern/statistics)", reply=GovernStatisticsResponse)
 async def overview(body: GovernStatisticsCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     services = await store.all_services(deps.db, project)
     by_service = await _instances_by_service(deps, project, services)
