@@ -41,7 +41,7 @@ class WorkerDeps:
     every handler by FastStream's context: a handler declares ``deps: <Domain>Deps = Context()``.
 
     A domain subclasses it with its own parts (driver, caches, delete guards, background loops)
-    and overrides ``start`` (run once the subscribers are live) and ``stop``."""
+    and lists what runs in the background in ``background()`` (or overrides ``start``/``stop``)."""
 
     settings: Settings
     clock: Clock
@@ -50,11 +50,19 @@ class WorkerDeps:
     js: JetStreamContext
     outbox: Outbox
 
+    def background(self) -> list[Any]:
+        """The domain's background parts (each with ``async start()`` and ``stop()``)."""
+        return []
+
     async def start(self) -> None:
         """Start background work (loops, consumers) once the subscribers are live."""
+        for part in self.background():
+            await part.start()
 
     async def stop(self) -> None:
-        """Stop what ``start`` started; each step bounded by the caller."""
+        """Stop what ``start`` started, last first; each step bounded by the caller."""
+        for part in reversed(self.background()):
+            await part.stop()
 
     def base(self) -> dict:
         """The shared parts as keyword arguments, for building a domain's subclass."""

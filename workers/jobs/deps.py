@@ -5,6 +5,7 @@ composition root) and handed to each handler through FastStream's context
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from workers.jobs.tracker import Tracker
 from workers.runtime import WorkerDeps
@@ -16,10 +17,5 @@ class JobsDeps(WorkerDeps):
 
     tracker: Tracker | None = None
 
-    async def start(self) -> None:
-        if self.tracker is not None:
-            await self.tracker.start()
-
-    async def stop(self) -> None:
-        if self.tracker is not None:
-            await self.tracker.stop()
+    def background(self) -> list[Any]:
+        return [self.tracker] if self.tracker is not None else []

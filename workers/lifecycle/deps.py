@@ -52,10 +52,5 @@ class LifecycleDeps(WorkerDeps):
     job_runner: JobRunner | None = None  # runs instance jobs from the work queue (started by start())
     delete_guards: DeleteGuards = field(default_factory=DeleteGuards)
 
-    async def start(self) -> None:
-        if self.job_runner is not None:
-            await self.job_runner.start()
-
-    async def stop(self) -> None:
-        if self.job_runner is not None:
-            await self.job_runner.stop()
+    def background(self) -> list[Any]:
+        return [self.job_runner] if self.job_runner is not None else []
