@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from openstage.processes import free_port
-from tests.support.cli import cli_env, start_up_for_cli
-from tests.support.up_command import UpRuns
+from tests.support.cli import cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- runnable example: run as written by tests/e2e/test_cli_docs.py -->"
@@ -46,15 +44,6 @@ def test_every_page_with_api_examples_has_a_recipe():
     }
     assert expected <= pages, expected - pages
     assert all(MARKER not in text or BLOCK.search(text) for text in [p.read_text() for p in ROOT.glob("docs/*.md")])
-
-
-@pytest.fixture(scope="module")
-def up(tmp_path_factory):
-    runs = UpRuns()
-    try:
-        yield start_up_for_cli(runs, tmp_path_factory.mktemp("docs"), free_port())
-    finally:
-        runs.cleanup()
 
 
 @pytest.mark.parametrize(("page", "index", "code"), RECIPES, ids=[f"{p}#{i}" for p, i, _ in RECIPES])

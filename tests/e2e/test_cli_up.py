@@ -10,9 +10,7 @@ import json
 import httpx
 import pytest
 
-from openstage.processes import free_port
-from tests.support.cli import TOKEN, no_traceback, openstage, start_up_for_cli
-from tests.support.up_command import UpRuns
+from tests.support.cli import TOKEN, no_traceback, openstage
 
 PROJECT = "cliproj"
 ENV_BODY = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
@@ -21,15 +19,6 @@ COMPONENT_BODY = {
     "category": "Webapp",
     "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/org/web:1.0.0", "auth": "iam"}},
 }
-
-
-@pytest.fixture(scope="module")
-def up(tmp_path_factory):
-    runs = UpRuns()
-    try:
-        yield start_up_for_cli(runs, tmp_path_factory.mktemp("cli"), free_port())
-    finally:
-        runs.cleanup()
 
 
 def api(up, *args: str, env: dict | None = None, ok: bool = True, stdin: str | None = None):
