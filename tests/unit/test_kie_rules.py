@@ -4,11 +4,10 @@ stand-in for NATS: query parsing, the long poll's bus timeout, and Kie's error s
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from services.contracts.kie import KieError
 from services.domain.config import kie as rules
-from tests.support.edge_with_recording_bus import RecordingNats, edge_answering
+from tests.support.edge_with_recording_bus import edge_answering
 
 # --- rules ----------------------------------------------------------------------------------------
 
@@ -118,12 +117,8 @@ def test_a_waiting_list_may_not_filter_by_key():
 
 
 # --- the edge's routes ------------------------------------------------------------------------------
-def _client(reply: dict) -> tuple[TestClient, RecordingNats]:
-    return edge_answering(reply)
-
-
 def test_list_parses_kies_query_and_long_polls_with_a_longer_bus_timeout():
-    client, nats = _client({"status": 200, "result": {"total": 0, "data": []}, "headers": {"X-Kie-Revision": "7"}})
+    client, nats = edge_answering({"status": 200, "result": {"total": 0, "data": []}, "headers": {"X-Kie-Revision": "7"}})
     response = client.get("/v1/p1/kie/kv?label=app:shop&label=service:cart&match=exact&revision=6&wait=30s")
     assert response.status_code == 200 and response.headers["X-Kie-Revision"] == "7"
     subject, payload, timeout = nats.sent[0]
@@ -136,10 +131,10 @@ def test_list_parses_kies_query_and_long_polls_with_a_longer_bus_timeout():
 
 
 def test_304_and_204_have_no_body():
-    client, _ = _client({"status": 304})
+    client, _ = edge_answering({"status": 304})
     response = client.get("/v1/p1/kie/kv?revision=3")
     assert (response.status_code, response.content) == (304, b"")
-    client, nats = _client({"status": 204})
+    client, nats = edge_answering({"status": 204})
     response = client.request("DELETE", "/v1/p1/kie/kv", json={"ids": ["a", "b"]})
     assert (response.status_code, response.content) == (204, b"")
     assert nats.sent[0][:2] == ("openstage.cmd.p1.config.kv.delete_many", {"ids": ["a", "b"]})
@@ -162,7 +157,7 @@ def test_304_and_204_have_no_body():
     ],
 )
 def test_wrong_input_is_answered_in_kies_error_shape_before_the_bus(method, path, body):
-    client, nats = _client({"status": 200})
+    client, nats = edge_answering({"status": 200})
     response = client.request(method, path, json=body)
     assert response.status_code == 400, response.text
     got = response.json()
@@ -172,14 +167,14 @@ def test_wrong_input_is_answered_in_kies_error_shape_before_the_bus(method, path
 
 def test_worker_errors_keep_kies_code():
     reply = {"status": 404, "error": {"status": 404, "error_code": "404001", "error_msg": "record does not exist", "detail": "x"}}
-    client, _ = _client(reply)
+    client, _ = edge_answering(reply)
     response = client.get("/v1/p1/kie/kv/abc")
     assert response.status_code == 404
     assert response.json() == {"errorCode": "404001", "errorMessage": "record does not exist", "detail": "x"}
 
 
 def test_kie_needs_authentication():
-    client, nats = _client({"status": 200})
+    client, nats = edge_answering({"status": 200})
     response = client.get("/v1/p1/kie/kv", headers={"X-Auth-Token": "wrong"})
     assert response.status_code == 401 and "errorCode" in response.json()
     assert nats.sent == []
