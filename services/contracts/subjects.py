@@ -62,6 +62,27 @@ def ping(domain: str) -> str:
     return f"{PING_PREFIX}.{domain}"
 
 
+# --- host agents (services/contracts/agent.py) -------------------------------------------------------
+AGENT_PREFIX = "openstage.agent"
+AGENTS_LOGS = "openstage.agents.logs"  # every agent listens; the one holding the replica answers
+
+
+def agent_announce(host_id: str) -> str:
+    return f"{AGENT_PREFIX}.{host_id}.announce"
+
+
+def agent_replica(host_id: str) -> str:
+    return f"{AGENT_PREFIX}.{host_id}.replica"
+
+
+def agent_command(host_id: str, verb: str) -> str:
+    return f"{AGENT_PREFIX}.{host_id}.cmd.{verb}"
+
+
+# A host id becomes one subject token, like a project id.
+HOST_ID_PATTERN = PROJECT_ID_PATTERN
+
+
 # --- lifecycle worker: metadata and environments ---------------------------------------------------
 class Lifecycle:
     """``openstage.cmd.<project>.lifecycle.<entity>.<action>`` -> ``workers/lifecycle/<entity>s.py``,
