@@ -73,7 +73,9 @@ class LifecycleHook(BaseModel):
 
 class ReplicaSpec(BaseModel):
     index: int  # 0-based replica number within the instance (unique across hosts)
-    port: int  # the PORT it is given
+    # the PORT it is given; 0: the agent picks a free port on its host and keeps it for this
+    # index (the port is in ReplicaState; the agent sets PORT in the replica's environment)
+    port: int = 0
 
 
 class ApplyReplicas(BaseModel):
