@@ -59,19 +59,19 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_edge.auth import AuthError, Principal, _load_json_list
+from services.adapters.registry_secret import token_secret
+from services.domain.registry.deploy_accounts import deploy_account_password, deploy_account_project
 from services.settings import Settings
 
 log = logging.getLogger("openstage.edge.auth")
@@ -327,6 +327,15 @@ class RegistryTokens:
         mac = hmac.new(self._secret, b"fp\0" + account.name.encode() + b"\0" + account.password.encode(), hashlib.sha256)
         return _b64url(mac.digest()[:12])
 
+    def _deploy_entry(self, name: str) -> _Entry | None:
+        """The deployment account ``deploy-<project>`` (services/domain/registry/deploy_accounts.py):
+        its password derives from the secret, it acts on its project only."""
+        project = deploy_account_project(name)
+        if project is None:
+            return None
+        account = RegistryAccount(name=name, password=deploy_account_password(self._secret, project), projects=[project])
+        return _Entry(account, "", self._fingerprint(account))
+
     def _sign(self, signing_input: str) -> str:
         return _b64url(hmac.new(self._secret, signing_input.encode("utf-8"), hashlib.sha256).digest())
 
@@ -346,7 +355,11 @@ class RegistryTokens:
         if self._blocker.blocked((name, client)):
             raise sc_error(ERR_ACCOUNT_BLOCKED)
         entry = self._accounts.get(name)
-        ok = verify_password(entry.password_hash if entry else self._dummy_hash, password)
+        deploy = self._deploy_entry(name) if entry is None else None
+        if deploy is not None:
+            entry, ok = deploy, hmac.compare_digest(deploy.account.password.encode(), password.encode())
+        else:
+            ok = verify_password(entry.password_hash if entry else self._dummy_hash, password)
         if entry is None or not ok:
             self._blocker.failed((name, client))
             raise sc_error(ERR_USER_OR_PWD_WRONG)
@@ -380,7 +393,7 @@ class RegistryTokens:
             raise sc_error(ERR_UNAUTHORIZED, "token claims are invalid") from None
         if self._clock() >= exp:
             raise sc_error(ERR_TOKEN_EXPIRED)
-        entry = self._accounts.get(name)
+        entry = self._accounts.get(name) or self._deploy_entry(name)
         if entry is None:
             raise sc_error(ERR_TOKEN_OWNED_ACCOUNT_DELETED, f"account [{name}] is deleted")
         if not hmac.compare_digest(entry.fingerprint, str(fingerprint)):
@@ -455,46 +468,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def token_secret(settings: Settings) -> bytes:
-    """``OPENSTAGE_REGISTRY_TOKEN_SECRET``, else ``<data dir>/registry-token.key`` (made once,
-    mode 0600; every edge process of the data directory reads the same one)."""
-    if settings.registry_token_secret:
-        return settings.registry_token_secret.encode("utf-8")
-    path = settings.data_dir / "registry-token.key"
-    try:
-        if not path.exists():
-            _create_secret_file(path)
-        secret = path.read_text().strip()
-    except OSError as exc:
-        log.warning(
-            "registry auth rbac: cannot keep the token secret in %s (%s): this process signs with its own, "
-            "so its tokens are valid only here and until it stops; set OPENSTAGE_REGISTRY_TOKEN_SECRET",
-            path,
-            exc.strerror or exc,
-        )
-        return secrets.token_bytes(32)
-    if len(secret) < 16:
-        raise ValueError(f"{path}: the registry token secret is too short; delete the file to get a new one")
-    return secret.encode("utf-8")
-
-
-def _create_secret_file(path: Path) -> None:
-    """Write the secret under a unique name, then link it into place: a process that loses the
-    race reads the winner's whole file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48) + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_registry_auth(settings: Settings) -> RegistryAuth:
