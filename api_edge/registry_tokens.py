@@ -106,7 +106,7 @@ ERR_NO_PERMISSION = ("403205", "No permission(s)")
 ERR_ACCOUNT_BLOCKED = ("403201", "Account blocked")
 
 # Paths that need no credential (see the module docstring)
-_PROBE_PATHS = re.compile(r"^/v4/[^/]+/registry/(?:version|health(?:/readiness)?)/?$|^/v3/[^/]+/configuration/health/?$")
+_PROBE_PATHS = re.compile(r"^/v4/[^/]+/registry/(?:version|health(?:/readiness)?)/?$|^/v3/[^/]+/configuration/health/?$|^/v1/health/?$")
 
 _NonEmptyStr = Annotated[str, Field(min_length=1)]
 

@@ -19,10 +19,19 @@ What Service-Center does (apache/servicecomb-service-center, master ``983f3f39``
 
   ``action`` is the store event's type: ``CREATE`` (registered), ``UPDATE`` (status, properties
   or any other change of the instance) and ``DELETE`` (deregistered, and also a lease that expired:
-  the store deletes the key, so watchers see a DELETE; ``EXPIRE`` is only sent when a service's
-  tags change, to say "your cache is stale"). ``key`` is ``MicroServiceToKey(domainProject, provider)``
+  the store deletes the key, so watchers see a DELETE). ``key`` is ``MicroServiceToKey(domainProject, provider)``
   (Go ``omitempty``: empty fields are left out), ``instance`` the instance as stored (its last state
   for a DELETE).
+* a change of a service's tags pushes nothing to watchers. The etcd store's
+  ``datasource/etcd/event/tag_event_handler.go`` (L50-97) means to send an ``EXPIRE`` for each
+  provider to the watcher of the service whose tags changed, but builds it with
+  ``evt.KV.Value.(*pb.MicroServiceInstance)`` (instance_event_handler.go L111) on a value that is
+  the tags map (``sd.TypeServiceTag`` is parsed by ``parser.MapParser``, sd/types.go L71-73): the
+  assertion panics in the async task and nothing is sent; the MongoDB store has no tag handler
+  (``datasource/mongo/event/``). What does happen is that the cached finds of that service are
+  dropped (``cache.FindInstances.Remove``), so the next discovery call, which may filter by
+  ``tags``, sees the new tags: openstage does the same (workers/registry/caches.py) and sends
+  watchers nothing.
 * ``server/pubsub/ws/websocket.go``: what the client sends is read and thrown away (read limit 64
   bytes: a bigger message closes the connection with 1009); pings keep it alive.
 

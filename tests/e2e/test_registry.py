@@ -155,7 +155,7 @@ def test_schemas(signed):
     assert r.headers["X-Schema-Summary"] == "abc1"
     signed.put(f"{base()}/microservices/{sid}/schemas/bye", json={"schema": "second"})
     listed = signed.get(f"{base()}/microservices/{sid}/schemas").json()["schemas"]
-    assert listed == [{"schemaId": "bye"}, {"schemaId": "hello", "summary": "abc1"}]
+    assert listed == [{"schemaId": "hello", "summary": "abc1"}, {"schemaId": "bye"}]  # the service's order, as Service-Center
     full = signed.get(f"{base()}/microservices/{sid}/schemas", params={"withSchema": "1"}).json()["schemas"]
     assert {s["schemaId"]: s["schema"] for s in full} == {"bye": "second", "hello": "openapi: 3.0"}
     assert signed.get(f"{base()}/microservices/{sid}").json()["service"]["schemas"] == ["hello", "bye"]

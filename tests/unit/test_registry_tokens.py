@@ -300,6 +300,7 @@ def test_an_account_acts_only_on_its_projects():
         ("/v4/default/registry/health/readiness", True),
         ("/v4/x/registry/version", True),
         ("/v3/default/configuration/health", True),
+        ("/v1/health", True),  # Kie's probe (servicecomb-kie server/resource/v1/admin_resource.go): no project in the path
         ("/v4/default/registry/microservices", False),
         ("/v4/default/registry/healthz", False),
         ("/v2/default/registry/health", False),

@@ -81,18 +81,29 @@ async def record_dependency_of_find(
 ) -> None:
     """Add (or update) the consumer's rule for a provider it discovered, once per process
     (``mark`` from :func:`workers.registry.caches.dependency_of_find`)."""
+    await record_dependencies_of_finds(deps, project, consumer, [(rule, mark)])
+
+
+async def record_dependencies_of_finds(
+    deps: RegistryDeps, project: str, consumer: dict[str, Any], found: list[tuple[dict[str, str], DependencyMark]]
+) -> None:
+    """The rules of several finds of one consumer (a batch find) in one transaction and one
+    ``dependency.changed`` event: go-chassis puts every provider in one batch, and a write per
+    provider made its first batch of 150 outlast the edge's request timeout."""
 
     async def write(session):
         current = await store.dependency_rules(deps.db, project, consumer["serviceId"], session=session)
-        key = (rule["environment"], rule["appId"], rule["serviceName"])
-        if any((r["environment"], r["appId"], r["serviceName"]) == key and r["version"] == rule["version"] for r in current):
+        present = {(r["environment"], r["appId"], r["serviceName"], r["version"]) for r in current}
+        added = [rule for rule, _ in found if (rule["environment"], rule["appId"], rule["serviceName"], rule["version"]) not in present]
+        if not added:
             return None, []
-        rules = _merge(current, [rule])
+        rules = _merge(current, added)
         await store.set_dependency_rules(deps.db, project, consumer["serviceId"], rules, session)
         return None, [dependency_event(project, consumer, rules)]
 
-    await deps.commit(project, write)
-    deps.caches.recorded_dependencies.add(mark)
+    if found:
+        await deps.commit(project, write)
+        deps.caches.recorded_dependencies.update(mark for _, mark in found)
 
 
 async def _services_for(deps: RegistryDeps, project: str, rules: list[dict[str, str]]) -> list[dict[str, Any]]:

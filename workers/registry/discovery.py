@@ -6,7 +6,7 @@ until a registry event for its (project, environment, appId) drops it; while not
 :func:`find_from_memory` answers with two dict lookups and no MongoDB query
 (workers/registry/fast_path.py calls it for every message before anything else).
 
-Rules (docs/registry-behaviour.md §4.3): appId + serviceName (or alias) required; ``version``
+Rules (docs/registry-behaviour.md, "Discovery"): appId + serviceName (or alias) required; ``version``
 optional (absent: every version; else ``latest`` / ``x+`` / ``a-b`` / exact); ``env`` from the
 query, or the consumer's when ``X-ConsumerId`` is given (then the consumer must exist, other
 apps' providers are visible only with ``allowCrossApp=true``, and the dependency is recorded);
@@ -29,8 +29,8 @@ from services.domain.registry.global_services import GLOBAL_ENVIRONMENT, is_glob
 from services.domain.registry.model import BatchResult, body_revision, find_body, instance_sort_key, select_providers
 from services.domain.registry.revision import REVISION_HEADER
 from services.domain.registry.version_rules import RuleKind, VersionRule
-from workers.registry.caches import FindEntry, dependency_of_find, find_key
-from workers.registry.dependencies import record_dependency_of_find
+from workers.registry.caches import DependencyMark, FindEntry, dependency_of_find, find_key
+from workers.registry.dependencies import record_dependencies_of_finds, record_dependency_of_find
 from workers.registry.deps import RegistryDeps
 from workers.registry.global_services import ensure_global_services
 from workers.registry.microservice_instances import consumer_of, get_instance_doc
@@ -126,9 +126,12 @@ async def find_entry(
     tags_text: str | None,
     consumer_id: str | None,
     services_read: ServicesRead | None = None,
+    to_record: list[tuple[dict[str, str], DependencyMark]] | None = None,
 ) -> FindEntry:
     """The (cached) answer of one find; raises the request's validation/consumer errors.
-    ``services_read``: the services of an app read once for all the finds of one batch."""
+    ``services_read``: the services of an app read once for all the finds of one batch;
+    ``to_record``: collects the consumer's dependency instead of recording it (the batch records
+    them all at once before it answers)."""
     key = find_key(project, environment, app_id, service_name, version, tags_text, consumer_id)
     # a global service (SERVICECENTER, ...) is found from any app and environment, whoever asks
     # (Service-Center datasource/etcd/ms.go lines 636-638, 709-731: no consumer, its own environment)
@@ -154,7 +157,10 @@ async def find_entry(
         assert app_id is not None and service_name is not None  # a cached answer without error: validated
         dependency, mark = dependency_of_find(project, consumer, app_id, service_name, version)
         if mark not in deps.caches.recorded_dependencies:
-            await record_dependency_of_find(deps, project, consumer, dependency, mark)
+            if to_record is None:
+                await record_dependency_of_find(deps, project, consumer, dependency, mark)
+            else:
+                to_record.append((dependency, mark))
     return entry
 
 
@@ -205,24 +211,27 @@ async def find_many(body: BatchFindCommand, project: str = Path(), deps: Registr
         request = request.model_copy(update={"consumer_service_id": body.consumer_id})
     v.validate_batch_find(request)
     cid = request.consumer_service_id or None
-    await consumer_of(deps, project, cid)
+    consumer = await consumer_of(deps, project, cid)
     out: dict[str, Any] = {}
     if request.services:
         result = BatchResult()
         services_read = ServicesRead()
+        to_record: list[tuple[dict[str, str], DependencyMark]] = []
         for i, item in enumerate(request.services):
             if i and not i % YIELD_EVERY:
                 await asyncio.sleep(0)  # let the fast path answer other heartbeats and finds
             key = item.service
             try:
                 entry = await find_entry(
-                    deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid, services_read
+                    deps, project, key.app_id, key.service_name, key.version, key.environment, None, cid, services_read, to_record
                 )
                 if entry.error is not None:
                     raise entry.error
                 result.add_ok(i, entry.rev or "", item.rev, entry.instances)
             except rerr.RegistryError as exc:
                 result.add_error(i, exc)
+        if consumer is not None:
+            await record_dependencies_of_finds(deps, project, consumer, to_record)
         out["services"] = result.to_json()
     if request.instances:
         result = BatchResult()

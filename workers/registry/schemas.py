@@ -51,10 +51,17 @@ async def get_schema(body: SchemaRefCommand, project: str = Path(), deps: Regist
 async def list_schemas(body: ListSchemasCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     with_schema = v.parse_with_schema(body.with_schema)
     sid = v.validate_service_id(body.service_id, type_name="GetAllSchemaRequest")
-    await stored_service(deps, project, sid)
+    svc = await stored_service(deps, project, sid)
+    stored = {d["schema_id"]: d for d in await store.list_schemas(deps.db, project, sid)}
+    # Service-Center lists one entry per schema id the service declares, in its order, content or
+    # not (server/service/disco/schema.go ListSchema, datasource/etcd/ms.go GetAllSchemas): java-chassis
+    # 2.8 treats a declared id missing from this list as a changed interface and refuses to start
+    # outside a development environment (MicroserviceRegisterTask.registerNewSchema)
+    ids = list(dict.fromkeys([*(svc.get("schemas") or []), *stored]))
     out = []
-    for d in await store.list_schemas(deps.db, project, sid):
-        item = {"schemaId": d["schema_id"]}
+    for schema_id in ids:
+        item = {"schemaId": schema_id}
+        d = stored.get(schema_id) or {}
         if d.get("summary"):
             item["summary"] = d["summary"]
         if with_schema and d.get("schema"):

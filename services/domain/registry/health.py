@@ -32,8 +32,8 @@ DEFAULT_TIMES = 3
 SC_MIN_INTERVAL = 5
 SC_MIN_TIMES = 3
 #: openstage's floors: a push check keeps a small interval (the issue's test registers interval 2,
-#: times 1 and expects expiry after ~4 s); only a sane floor of 1 s is applied. See
-#: docs/registry-behaviour.md §4.1.
+#: times 1 and expects expiry after ~4 s); only a sane floor of 1 s is applied (see
+#: "Instances" in docs/registry-behaviour.md).
 DEFAULT_MIN_INTERVAL = 1
 DEFAULT_MIN_TIMES = 0
 MODE_PUSH = "push"  # CHECK_BY_HEARTBEAT: the instance sends heartbeats
