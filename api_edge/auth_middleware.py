@@ -108,7 +108,8 @@ class AuthMiddleware:
             await self._pass(scope, receive, send, body, {"principal": Principal(kind="open", key_id="probe", projects=[project_id])})
             return
         try:
-            principal = self.registry_auth.authenticate(headers, aksk) if registry else aksk()
+            config_surface = path.startswith(("/v3/", "/v1/"))
+            principal = self.registry_auth.authenticate(headers, aksk, config_surface) if registry else aksk()
             if not PROJECT_ID_PATTERN.match(project_id):
                 await reject(400, "invalid project id")
                 return

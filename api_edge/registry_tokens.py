@@ -88,7 +88,7 @@ __all__ = [
     "verify_password",
 ]
 
-MODES = ("rbac", "aksk", "open")
+MODES = ("rbac", "aksk", "open", "open-config")
 TOKEN_PATH = "/v4/token"
 DEFAULT_EXPIRATION = "12h"
 MIN_EXPIRATION_SECONDS = 15 * 60
@@ -416,8 +416,8 @@ class RegistryAuth:
         unknown = modes - set(MODES)
         if unknown:
             raise ValueError(f"OPENSTAGE_REGISTRY_AUTH: unknown mode(s) {', '.join(sorted(unknown))}; use {', '.join(MODES)}")
-        if not modes:
-            raise ValueError(f"OPENSTAGE_REGISTRY_AUTH: name at least one of {', '.join(MODES)}")
+        if not modes - {"open-config"}:
+            raise ValueError("OPENSTAGE_REGISTRY_AUTH: name at least one of rbac, aksk, open (open-config only opens /v3 and /v1)")
         if "rbac" in modes and tokens is None:
             raise ValueError("rbac mode needs a token issuer")
         self.modes = frozenset(modes)
@@ -427,10 +427,13 @@ class RegistryAuth:
     def rbac(self) -> bool:
         return self.tokens is not None
 
-    def authenticate(self, headers: dict[str, str], aksk: Callable[[], Principal]) -> Principal:
+    def authenticate(self, headers: dict[str, str], aksk: Callable[[], Principal], config_surface: bool = False) -> Principal:
         """The caller of a registry/config request (``headers`` lower-cased); ``aksk`` runs the
-        SDK-HMAC / X-Auth-Token check. Raises :class:`AuthError`."""
-        if self.modes == {"open"}:
+        SDK-HMAC / X-Auth-Token check; ``config_surface``: a ``/v3`` config-center or ``/v1`` Kie
+        request, which mode ``open-config`` lets through without a credential (go-chassis' config
+        sources send none). Raises :class:`AuthError`."""
+        open_here = "open" in self.modes or (config_surface and "open-config" in self.modes)
+        if self.modes - {"open-config"} == {"open"}:
             return OPEN_PRINCIPAL  # Service-Center without RBAC reads no credential
         authorization = (headers.get("authorization") or "").strip()
         static_token = (headers.get("x-auth-token") or "").strip()
@@ -443,7 +446,7 @@ class RegistryAuth:
         if (authorization or static_token) and "aksk" in self.modes:
             return aksk()
         if not authorization and not static_token:
-            if "open" in self.modes:
+            if open_here:
                 return OPEN_PRINCIPAL
             if self.tokens is not None:
                 raise sc_error(ERR_NO_AUTH_HEADER)
@@ -488,6 +491,12 @@ def load_registry_auth(settings: Settings) -> RegistryAuth:
     if "open" in modes and not _is_loopback(settings.host):
         log.warning(
             "registry auth 'open': /v4, /v3 and /v1 (Kie) take requests without any credential, on every project, "
+            "and the edge listens on %s (beyond loopback)",
+            settings.host,
+        )
+    if "open-config" in modes and "open" not in modes and not _is_loopback(settings.host):
+        log.warning(
+            "registry auth 'open-config': /v3 and /v1 (Kie) take requests without any credential, on every project, "
             "and the edge listens on %s (beyond loopback)",
             settings.host,
         )

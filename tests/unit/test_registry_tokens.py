@@ -283,6 +283,18 @@ def test_open_alone_reads_no_credential_and_open_with_rbac_checks_a_presented_to
         auth.authenticate({"authorization": "Bearer junk"}, aksk_refuses)
 
 
+def test_open_config_opens_only_the_config_surfaces():
+    auth = RegistryAuth({"rbac", "open-config"}, issuer())
+    assert auth.authenticate({}, aksk_refuses, config_surface=True).kind == "open"
+    with pytest.raises(AuthError) as exc:
+        auth.authenticate({}, aksk_refuses)  # /v4 still needs a token
+    assert code_of(exc) == (401, "401204")
+    with pytest.raises(AuthError):
+        auth.authenticate({"authorization": "Bearer junk"}, aksk_refuses, config_surface=True)  # a token shown is checked
+    with pytest.raises(ValueError, match="open-config only opens"):
+        RegistryAuth({"open-config"})
+
+
 def test_an_account_acts_only_on_its_projects():
     tokens = issuer()
     auth = RegistryAuth({"rbac"}, tokens)
