@@ -1,4 +1,4 @@
-"""The `openstage` command: up | edge | worker NAME | jobs watch | api | status."""
+"""The `openstage` command: up | edge | worker NAME | agent | logs | jobs watch | api | status."""
 
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ def _generate_registry_account(data_dir: Path) -> dict:
     )
 
 
+def _generate_agent_password(data_dir: Path) -> dict:
+    """The NATS password of the local host agent, kept in data_dir/agent-local.json (mode 0600)."""
+    return _kept_secret(
+        data_dir / "agent-local.json", "agent password", lambda: {"host_id": "local", "password": secrets.token_urlsafe(24)}
+    )
+
+
 def _token_count() -> int:
     from api_edge.auth import load_tokens_json
 
@@ -92,6 +99,7 @@ def up(
     try:
         signals.install()
         supervisor.claim_data_dir()
+        supervisor.system.agent_password = _generate_agent_password(data_dir)["password"]
         if supervisor.previous_run_stopped:
             typer.echo(f"stopped what a previous run left running: {', '.join(supervisor.previous_run_stopped)}")
         env: dict[str, str] = {}
@@ -127,6 +135,7 @@ def up(
     typer.echo(f"  NATS:       nats://{host}:{system.nats_url.rsplit(':', 1)[-1]}  (integrations: user=AK password=SK)")
     typer.echo(f"  MongoDB:    {system.mongodb_url}")
     typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
+    typer.echo(f"  host agent: local, every project (replicas in {data_dir / 'agent-local'}; `openstage logs INSTANCE_ID`)")
     if cred:
         typer.echo(f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})")
     else:
@@ -207,11 +216,97 @@ def worker(name: str = typer.Argument(..., help="lifecycle | config | registry |
     asyncio.run(faststream_app.run())
 
 
+@app.command()
+def agent(
+    host_id: str = typer.Option(None, help="this host's id, one subject token (default: the host name)"),
+    nats_url: str = typer.Option(
+        None, envvar="OPENSTAGE_NATS_URL", help="NATS with this agent's user: nats://agent-<host id>:<password>@server:4222"
+    ),
+    data_dir: Path = typer.Option(Path(".openstage-agent"), help="the agent's directory: replicas' working directories, logs, state"),
+    projects: str = typer.Option("*", help="comma-separated projects this host serves (* = every project)"),
+    address: str = typer.Option(None, help="the address replicas are reached at (default: 127.0.0.1 for 'local', else the host's)"),
+) -> None:
+    """Run the host agent: runs component instances' replicas as supervised processes, on
+    commands over NATS (openstage.agent.<host id>.cmd.*), and serves their logs. Replicas stop
+    with it and come back at its next start."""
+    from services.adapters.artifacts import allowed_dirs_from
+    from services.contracts.subjects import HOST_ID_PATTERN
+    from services.settings import Settings
+    from workers.agent import host_info
+    from workers.agent.app import AgentOptions, run
+    from workers.agent.host import ArtifactSettings
+
+    _logging()
+    host_id = host_id or host_info.default_host_id()
+    if not HOST_ID_PATTERN.match(host_id):
+        typer.echo(f"openstage agent: invalid --host-id {host_id!r}: letters, digits, '-' and '_' only (at most 64)", err=True)
+        raise typer.Exit(2)
+    if not nats_url:
+        typer.echo("openstage agent: --nats-url (or OPENSTAGE_NATS_URL) is required", err=True)
+        raise typer.Exit(2)
+    served = [p.strip() for p in projects.split(",") if p.strip()] or ["*"]
+    settings = Settings()
+    agent_dir = data_dir.resolve()
+    dirs = [d.resolve() for d in allowed_dirs_from(settings.artifact_dirs, agent_dir / "artifacts")]
+    options = AgentOptions(
+        host_id=host_id,
+        nats_url=nats_url,
+        agent_dir=agent_dir,
+        projects=served,
+        address=address or ("127.0.0.1" if host_id == "local" else host_info.primary_address()),
+        artifacts=ArtifactSettings(allowed_dirs=dirs, max_bytes=settings.artifact_max_bytes),
+        announce_seconds=settings.agent_announce_seconds,
+        liveness_period=settings.agent_liveness_period_seconds,
+    )
+    run(options)
+
+
+@app.command()
+def logs(
+    instance_id: str = typer.Argument(..., help="the component instance"),
+    replica: int = typer.Option(None, "--replica", "-r", help="only this replica (0-based); default every replica"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="keep printing what is written"),
+    tail: int = typer.Option(None, "--tail", help="start this many bytes before the end of each log"),
+    project: str = typer.Option(None, "--project", "-p", help="only if the instance is of this project"),
+    data_dir: Path = typer.Option(Path(".openstage"), help="the data directory of the `openstage up` (its NATS URL)"),
+    nats_url: str = typer.Option(None, envvar="OPENSTAGE_NATS_URL", help="NATS URL with the internal user (instead of --data-dir)"),
+) -> None:
+    """Print a component instance's replica logs, served by the host agents over the bus.
+    Exits 1 when no agent holds the instance, 2 when the bus cannot be reached."""
+    from openstage import agent_logs, jobwatch
+    from openstage.processes import INTERNAL_NATS_FILE, read_internal_nats_url
+
+    kept = read_internal_nats_url(data_dir.resolve())
+    url = nats_url or kept
+    if not url:
+        typer.echo(
+            f"openstage logs: no NATS URL: no `openstage up` has run on {data_dir.resolve()} (no {INTERNAL_NATS_FILE}); give --nats-url",
+            err=True,
+        )
+        raise typer.Exit(2)
+    target, user, password = jobwatch.nats_target(url, None, None)
+    if not user and kept:  # an address without a user (e.g. OPENSTAGE_NATS_URL of integrations): the internal user of the data directory
+        _, user, password = jobwatch.nats_target(kept, None, None)
+    reader = None
+    try:
+        reader = agent_logs.BusLogs(target, user, password)
+        code = agent_logs.show(reader.ask, instance_id, replica, follow, tail, project_id=project)
+    except agent_logs.LogsError as exc:
+        typer.echo(f"openstage logs: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    finally:
+        if reader is not None:
+            reader.close()
+    raise typer.Exit(code)
+
+
 @app.command("nats-config")
 def nats_config(out: Path = typer.Option(..., help="where to write the nats-server config (mode 0600)")) -> None:
     """Write the nats-server authorization config: the internal user (password from
-    OPENSTAGE_NATS_PASSWORD) and one user per OPENSTAGE_CREDENTIALS entry (user=AK, password=SK),
-    each confined to its projects' subjects. compose.yaml runs this before nats-server."""
+    OPENSTAGE_NATS_PASSWORD), one user per OPENSTAGE_CREDENTIALS entry (user=AK, password=SK),
+    each confined to its projects' subjects, and one per OPENSTAGE_AGENTS host agent. compose.yaml runs this before nats-server."""
     from openstage.processes import write_nats_config
 
     password = os.environ.get("OPENSTAGE_NATS_PASSWORD")
@@ -219,7 +314,14 @@ def nats_config(out: Path = typer.Option(..., help="where to write the nats-serv
         typer.echo("OPENSTAGE_NATS_PASSWORD must be set", err=True)
         raise typer.Exit(2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_nats_config(out.parent, password, os.environ.get("OPENSTAGE_CREDENTIALS"))
+    from services.adapters.nats_auth import load_agents_json
+
+    try:
+        agents = load_agents_json(os.environ.get("OPENSTAGE_AGENTS"))
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    written = write_nats_config(out.parent, password, os.environ.get("OPENSTAGE_CREDENTIALS"), agents)
     if written != out:
         written.replace(out)
     typer.echo(f"wrote {out}")

@@ -1,9 +1,10 @@
 """Starting the parts of the system as processes: the embedded nats-server and store, each
-domain worker, and the edge. Used by `openstage up`, the tests and the benchmarks."""
+domain worker, the edge, and the local host agent. Used by `openstage up`, the tests and the benchmarks."""
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import secrets
 import shutil
@@ -166,6 +167,7 @@ def wait_listening(child: Child, host: str, port: int, timeout: float) -> None:
 
 
 NATS_START_SECONDS = 20
+AGENT_STOP_SECONDS = 40.0  # its replicas' pre_stop hooks and grace periods (10 s by default) run in parallel
 STORE_START_SECONDS = 30
 
 
@@ -213,15 +215,17 @@ def start_store(data_dir: Path, port: int, host: str = "127.0.0.1", log_dir: Pat
     return child
 
 
-def write_nats_config(data_dir: Path, internal_password: str, credentials_json: str | None) -> Path:
-    """nats.conf (mode 0600): the internal user plus one user per AK/SK credential."""
+def write_nats_config(
+    data_dir: Path, internal_password: str, credentials_json: str | None, agents: list[nats_auth.AgentUser] | None = None
+) -> Path:
+    """nats.conf (mode 0600): the internal user, one user per AK/SK credential, one per host agent."""
     from api_edge.auth import load_credentials_json
 
     tenants = [nats_auth.NatsUser(c.ak, c.sk, tuple(c.projects)) for c in load_credentials_json(credentials_json)]
     path = data_dir / "nats.conf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(nats_auth.server_config(internal_password, tenants))
+        f.write(nats_auth.server_config(internal_password, tenants, agents))
         f.write("max_payload: 67108864\n")  # 64 MiB, NATS's maximum: registry replies (schemas, service lists) outgrow the 1 MiB default
     os.chmod(path, 0o600)
     return path
@@ -238,6 +242,38 @@ def start_worker(name: str, env: dict[str, str], log_dir: Path | None = None) ->
 def start_edge(host: str, port: int, env: dict[str, str], log_dir: Path | None = None) -> Child:
     args = [sys.executable, "-m", "openstage.cli", "edge", "--host", host, "--port", str(port)]
     return spawn("edge", args, env=env, log_dir=log_dir)
+
+
+LOCAL_AGENT = "local"
+# The internal NATS URL of a running `openstage up` (mode 0600), for `openstage logs`.
+INTERNAL_NATS_FILE = "internal-nats.json"
+
+
+def agent_dir(data_dir: Path) -> Path:
+    """The local agent's directory: its replicas' working directories, logs and desired state."""
+    return data_dir / f"agent-{LOCAL_AGENT}"
+
+
+def start_agent(data_dir: Path, address: str, env: dict[str, str], log_dir: Path | None = None) -> Child:
+    """`openstage agent --host-id local` serving every project; OPENSTAGE_NATS_URL in ``env`` is its own user's."""
+    args = [sys.executable, "-m", "openstage.cli", "agent", "--host-id", LOCAL_AGENT, "--data-dir", str(agent_dir(data_dir))]
+    args += ["--projects", "*", "--address", address]
+    return spawn(f"agent-{LOCAL_AGENT}", args, env=env, log_dir=log_dir)
+
+
+def write_internal_nats_url(data_dir: Path, url: str) -> None:
+    path = data_dir / INTERNAL_NATS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": url}, f)
+    os.chmod(path, 0o600)
+
+
+def read_internal_nats_url(data_dir: Path) -> str | None:
+    try:
+        return str(json.loads((data_dir / INTERNAL_NATS_FILE).read_text())["url"])
+    except (OSError, ValueError, LookupError, TypeError):
+        return None
 
 
 @dataclass
@@ -257,6 +293,11 @@ class System:
     store_port: int | None = None
     # Told of every process the moment it is started (the supervisor records it).
     on_spawn: Callable[[Child], None] | None = None
+    # Run the local host agent (`openstage agent --host-id local`, every project) with its own
+    # NATS user and this password (generated when None).
+    local_agent: bool = False
+    agent_password: str | None = None
+    agent_nats_url: str = ""
 
     def _add(self, child: Child) -> Child:
         self.children[child.name] = child
@@ -275,11 +316,19 @@ class System:
         if not self.nats_url:
             port = self._port(self.nats_port)
             password = secrets.token_urlsafe(24)
-            config = write_nats_config(self.data_dir, password, self._credentials_json())
+            agents = nats_auth.load_agents_json(self.env.get("OPENSTAGE_AGENTS") or os.environ.get("OPENSTAGE_AGENTS"))
+            local = nats_auth.AgentUser(LOCAL_AGENT, self.agent_password or secrets.token_urlsafe(24))
+            if self.local_agent:
+                agents = [a for a in agents if a.host_id != LOCAL_AGENT] + [local]
+            config = write_nats_config(self.data_dir, password, self._credentials_json(), agents)
             child = self._add(spawn_nats(self.data_dir, port, self.host, self.log_dir, config))
             wait_listening(child, self.host, port, NATS_START_SECONDS)
             self.nats_url = nats_auth.internal_url(self.host, port, password)
             self.nats_port = port
+            self.agent_nats_url = nats_auth.agent_url(self.host, port, local)
+            write_internal_nats_url(self.data_dir, self.nats_url)
+        else:
+            self.agent_nats_url = self.nats_url  # an external NATS: the agent has no user of its own there
         if not self.mongodb_url:
             port = self._port(self.store_port)
             child = self._add(spawn_store(self.data_dir, port, self.host, self.log_dir))
@@ -313,16 +362,26 @@ class System:
         return child
 
     def start_worker(self, name: str) -> Child:
-        return self._add(start_worker(name, self.env, self.log_dir))
+        # the edge's address, which the registry worker advertises as SERVICECENTER/KIE/CseConfigCenter
+        edge = {"OPENSTAGE_HOST": self.host, "OPENSTAGE_PORT": str(self.port)}
+        return self._add(start_worker(name, {**edge, **self.env}, self.log_dir))
 
     def start_edge(self) -> Child:
         return self._add(start_edge(self.host, self.port, self.env, self.log_dir))
+
+    def start_agent(self) -> Child:
+        env = {k: v for k, v in self.env.items() if k not in ("OPENSTAGE_CREDENTIALS", "OPENSTAGE_TOKENS")}
+        env["OPENSTAGE_NATS_URL"] = self.agent_nats_url
+        env.setdefault("OPENSTAGE_ARTIFACT_DIRS", os.environ.get("OPENSTAGE_ARTIFACT_DIRS") or str(self.data_dir / "artifacts"))
+        return self._add(start_agent(self.data_dir, "127.0.0.1", env, self.log_dir))
 
     def start(self, workers: list[str]) -> None:
         self.env.setdefault("OPENSTAGE_WORKERS", ",".join(workers))
         self.start_infrastructure()
         for name in workers:
             self.start_worker(name)
+        if self.local_agent:
+            self.start_agent()
         self.start_edge()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -345,8 +404,9 @@ class System:
         raise TimeoutError(f"system not ready after {timeout}s: {last}")
 
     def stop(self) -> None:
-        order = ["edge"] + [n for n in self.children if n.startswith("worker-")] + ["store", "nats-server"]
+        # The agent stops its replicas (pre_stop, SIGTERM, their grace) while the bus is still up.
+        order = ["edge", f"agent-{LOCAL_AGENT}"] + [n for n in self.children if n.startswith("worker-")] + ["store", "nats-server"]
         for name in order:
             child = self.children.get(name)
             if child:
-                stop(child)
+                stop(child, timeout=AGENT_STOP_SECONDS if name.startswith("agent-") else 10.0)

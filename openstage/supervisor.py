@@ -29,6 +29,7 @@ from openstage.port_check import ensure_can_listen, port_in_use_message
 from openstage.processes import Child, ProcessStartError, System, find_executable, port_open
 from openstage.run_record import RecordedProcess, RunRecord
 from openstage.startup_errors import StartupError
+from services.adapters.nats_auth import load_agents_json
 
 log = logging.getLogger("openstage.up")
 
@@ -69,18 +70,36 @@ def describe_child(name: str) -> str:
         return "the HTTP edge"
     if name.startswith("worker-"):
         return f"the {name.removeprefix('worker-')} worker"
+    if name.startswith("agent-"):
+        return f"the host agent {name.removeprefix('agent-')!r}"
     return name
 
 
 class Supervisor:
-    def __init__(self, data_dir: Path, host: str, port: int, nats_port: int | None, store_port: int | None, workers: list[str]) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str,
+        port: int,
+        nats_port: int | None,
+        store_port: int | None,
+        workers: list[str],
+        local_agent: bool = True,
+    ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
         self.workers = workers
         self.log_dir = data_dir / "logs"
         self.system = System(
-            data_dir=data_dir, host=host, port=port, log_dir=self.log_dir, nats_port=nats_port, store_port=store_port, on_spawn=self._record
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            log_dir=self.log_dir,
+            nats_port=nats_port,
+            store_port=store_port,
+            on_spawn=self._record,
+            local_agent=local_agent,  # its NATS password: system.agent_password (cli `up` keeps it in the data directory)
         )
         self.previous_run_stopped: list[str] = []
         self._lock: DataDirLock | None = None
@@ -140,6 +159,7 @@ class Supervisor:
                     ) from None
         try:
             load_credentials_json(self.system.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS"))
+            load_agents_json(self.system.env.get("OPENSTAGE_AGENTS") or os.environ.get("OPENSTAGE_AGENTS"))
         except ValueError as exc:
             raise StartupError(str(exc)) from None
         ensure_can_listen(self.host, self.port)
@@ -174,7 +194,8 @@ class Supervisor:
     # --- run ---------------------------------------------------------------------------------
 
     def supervise(self, signals: StopSignals) -> None:
-        """Until a stop signal: restart a worker or the edge that exited."""
+        """Until a stop signal: restart a worker, the edge or the local agent that exited (the
+        agent brings its replicas back from its desired state)."""
         while not signals.requested:
             for name, child in list(self.system.children.items()):
                 if not child.alive() and not signals.requested:
@@ -183,6 +204,8 @@ class Supervisor:
                         self.system.start_worker(name.removeprefix("worker-"))
                     elif name == "edge":
                         self.system.start_edge()
+                    elif name.startswith("agent-"):
+                        self.system.start_agent()
             time.sleep(0.5)
 
     # --- stop --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,9 +53,11 @@ class Settings(BaseSettings):
     registry_accounts: str | None = None
     # The key that signs rbac tokens; every edge process must share it (default: <data_dir>/registry-token.key).
     registry_token_secret: str | None = Field(default=None, repr=False)
-    # Per-credential rate limit at the edge (requests/second, burst); 0 disables it.
-    rate_limit_per_second: float = 2000.0
-    rate_limit_burst: float = 4000.0
+    # Per-credential rate limit at the edge (requests/second, burst); 0 disables it. Above the
+    # registry benchmark's highest rate on 16 cores (16,496 heartbeats/s of one credential), so a
+    # tenant's thousands of instances heartbeating with one credential are never refused.
+    rate_limit_per_second: float = 20000.0
+    rate_limit_burst: float = 40000.0
 
     # Deployment driver (simulated): seconds each task takes.
     simulated_task_seconds: float = Field(default=0.2, ge=0)
@@ -69,6 +71,31 @@ class Settings(BaseSettings):
 
     # Outbox relay: how often leftovers are swept (seconds).
     outbox_sweep_seconds: float = 1.0
+
+    # host agent (`openstage agent`, workers/agent)
+    # Seconds between an agent's announcements (a host is UNKNOWN after 3 without one).
+    agent_announce_seconds: float = Field(default=2.0, gt=0)
+    # Seconds between two liveness probes of a replica (3 failures in a row restart it).
+    agent_liveness_period_seconds: float = Field(default=3.0, gt=0)
+    # Directories file:// package URLs may name (os.pathsep-separated). Unset: <data_dir>/artifacts
+    # for `openstage up`'s agent, <agent dir>/artifacts for a standalone agent.
+    artifact_dirs: str | None = None
+    # Largest package an agent downloads (bytes).
+    artifact_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    # NATS users of agents on other hosts: a JSON list of {"host_id", "password"} (nats.conf).
+    agents: str | None = Field(default=None, repr=False)
+
+    # process driver (services/adapters/drivers/process.py: instances on hosts running an agent)
+    # Seconds a deployment waits for every replica to be READY before its job fails.
+    # (OPENSTAGE_READY_TIMEOUT_SECONDS, or OPENSTAGE_DEPLOY_READY_TIMEOUT_SECONDS as docs/drivers.md names it)
+    ready_timeout_seconds: float = Field(
+        default=120.0, gt=0, validation_alias=AliasChoices("openstage_ready_timeout_seconds", "openstage_deploy_ready_timeout_seconds")
+    )
+    # Seconds a microservice's deployment waits for every replica to register in the registry.
+    registration_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Seconds the driver waits for an agent's answer to a command (a fetch: artifact_fetch_timeout_seconds).
+    agent_command_timeout_seconds: float = Field(default=30.0, gt=0)
+    artifact_fetch_timeout_seconds: float = Field(default=600.0, gt=0)
 
 
 def registry_advertise_url(settings: Settings) -> str:

@@ -50,13 +50,58 @@ def tenant_permissions(ak: str, projects: tuple[str, ...]) -> dict:
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 
-def server_config(internal_password: str, tenants: list[NatsUser]) -> str:
+@dataclass(frozen=True)
+class AgentUser:
+    host_id: str
+    password: str
+
+
+def agent_user(host_id: str) -> str:
+    return f"agent-{host_id}"
+
+
+# An agent answers a ReadLogs request with one message per replica of the instance it holds.
+AGENT_MAX_RESPONSES = 1000
+
+
+def agent_permissions(host_id: str) -> dict:
+    own = f"{subjects.AGENT_PREFIX}.{host_id}"
+    return {
+        "publish": {"allow": [f"{own}.>"]},
+        "subscribe": {"allow": [f"{own}.cmd.>", subjects.AGENTS_LOGS]},
+        "allow_responses": {"max": AGENT_MAX_RESPONSES, "expires": "1m"},
+    }
+
+
+def load_agents_json(raw: str | None) -> list[AgentUser]:
+    """OPENSTAGE_AGENTS: the NATS users of agents on other hosts (ValueError when malformed)."""
+    if not raw:
+        return []
+    try:
+        entries = json.loads(raw)
+        agents = [AgentUser(str(e["host_id"]), str(e["password"])) for e in entries]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f'OPENSTAGE_AGENTS must be a JSON list of {{"host_id", "password"}}: {exc}') from None
+    for a in agents:
+        if not subjects.HOST_ID_PATTERN.match(a.host_id) or not a.password:
+            raise ValueError(f"OPENSTAGE_AGENTS: invalid host id {a.host_id!r} or empty password")
+    return agents
+
+
+def server_config(internal_password: str, tenants: list[NatsUser], agents: list[AgentUser] | None = None) -> str:
     """The ``authorization`` block of a nats-server config (JSON is valid NATS config syntax)."""
-    users = [{"user": INTERNAL_USER, "password": internal_password}]
+    users: list[dict] = [{"user": INTERNAL_USER, "password": internal_password}]
     for t in tenants:
         users.append({"user": t.user, "password": t.password, "permissions": tenant_permissions(t.user, t.projects)})
+    for a in agents or []:
+        users.append({"user": agent_user(a.host_id), "password": a.password, "permissions": agent_permissions(a.host_id)})
     return "authorization " + json.dumps({"users": users}, indent=2) + "\n"
 
 
 def internal_url(host: str, port: int, password: str) -> str:
     return f"nats://{INTERNAL_USER}:{password}@{host}:{port}"
+
+
+def agent_url(host: str, port: int, agent: AgentUser) -> str:
+    """The agent's NATS URL (nats-py does not percent-decode user info: the password must be URL-safe, as generated ones are)."""
+    return f"nats://{agent_user(agent.host_id)}:{agent.password}@{host}:{port}"
