@@ -91,6 +91,11 @@ def test_a_worker_imports_services_and_its_own_package_only(domain):
     assert violations(f"workers.{domain}", allowed) == []
 
 
+def test_the_host_agent_imports_services_and_its_own_package_only():
+    # it has no store: contracts, the artifact adapter, settings
+    assert violations("workers.agent", ("services", "workers.agent")) == []
+
+
 def test_edge_never_touches_the_store_or_a_worker():
     allowed = (
         "services.contracts",
