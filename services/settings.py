@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -87,10 +87,7 @@ class Settings(BaseSettings):
 
     # process driver (services/adapters/drivers/process.py: instances on hosts running an agent)
     # Seconds a deployment waits for every replica to be READY before its job fails.
-    # (OPENSTAGE_READY_TIMEOUT_SECONDS, or OPENSTAGE_DEPLOY_READY_TIMEOUT_SECONDS as docs/drivers.md names it)
-    ready_timeout_seconds: float = Field(
-        default=120.0, gt=0, validation_alias=AliasChoices("openstage_ready_timeout_seconds", "openstage_deploy_ready_timeout_seconds")
-    )
+    ready_timeout_seconds: float = Field(default=120.0, gt=0)
     # Seconds a microservice's deployment waits for every replica to register in the registry.
     registration_timeout_seconds: float = Field(default=120.0, gt=0)
     # Seconds the driver waits for an agent's answer to a command (a fetch: artifact_fetch_timeout_seconds).

@@ -154,13 +154,13 @@ async def test_an_instance_through_its_jobs(lifecycle):
     again = await call(broker, P, LIFECYCLE, ComponentInstances.ACTION, stop)
     assert again.status == 400 and again.error.error_code == errors.INSTANCE_ACTION_NOT_ALLOWED
 
-    # modify: a new version and a second snapshot
+    # modify: a new version and a second snapshot; an upgrade of a STOPPED instance leaves it stopped
     update = UpdateInstance.model_validate({**_ref(target, iid), "body": {"version": "1.0.1"}})
     mark = len(deps.js.published)
     await deps.job_runner.run((await _ok(broker, ComponentInstances.UPDATE, update))["job_id"])
     assert "instance.updated" in _events_since(deps, mark)
     inst = await _instance(broker, target, iid)
-    assert inst["version"] == "1.0.1" and inst["status_detail"]["status"] == "RUNNING"
+    assert inst["version"] == "1.0.1" and inst["status_detail"]["status"] == "STOPPED"
     snaps = await _ok(
         broker, ComponentInstances.SNAPSHOTS, ListSnapshots.model_validate({**_ref(target, iid), "snapshot_order_by": "version"})
     )

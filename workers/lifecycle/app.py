@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 
 from services.adapters import bus
+from services.adapters.agent_client import AgentClient
 from services.adapters.drivers import get_driver
 from services.adapters.store import applications as application_store
 from services.adapters.store import component_instances as instance_store
@@ -15,7 +16,9 @@ from workers.lifecycle import applications, components, environments, metadata
 from workers.lifecycle import component_instance_events as instance_events
 from workers.lifecycle import component_instances as instances
 from workers.lifecycle.deps import DeleteGuards, LifecycleDeps
+from workers.lifecycle.hosts import HostTable
 from workers.lifecycle.job_runner import JobRunner
+from workers.lifecycle.replica_reports import ReplicaReports
 from workers.runtime import WorkerDeps, build_worker
 
 ROUTERS = [metadata.router, environments.router, applications.router, components.router, instances.router]
@@ -33,7 +36,13 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
     await instance_store.ensure_indexes(db)
 
     settings = base.settings
-    driver = get_driver(settings)
+    # the hosts of `openstage agent`s and their replicas' reports: which instances the process
+    # driver deploys, and their status between jobs (workers/lifecycle/hosts.py, replica_reports.py)
+    agents = AgentClient(base.nc, timeout=settings.agent_command_timeout_seconds)
+    reports = ReplicaReports(db, base.nc, base.outbox, agents)
+    hosts = HostTable(db, base.nc, base.outbox, reports)
+    await hosts.load()
+    driver = get_driver(settings, nc=base.nc, db=db, hosts=hosts)
     runner = JobRunner(
         db,
         base.js,
@@ -54,7 +63,7 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
         # ...unless force=true: then its instances' delete jobs are queued and the component goes after them
         component_force=instances.InstanceDeletes(db, driver).for_component,
     )
-    return LifecycleDeps(**base.base(), driver=driver, job_runner=runner, delete_guards=guards)
+    return LifecycleDeps(**base.base(), driver=driver, job_runner=runner, delete_guards=guards, hosts=hosts, replica_reports=reports)
 
 
 def build() -> FastStream:

@@ -44,6 +44,7 @@ from services.domain.lifecycle import component_instances as rules
 from services.domain.lifecycle import components as component_rules
 from services.domain.lifecycle import environments as environment_rules
 from services.domain.lifecycle.component_instances import InstanceEvent, InstanceVerb
+from services.domain.lifecycle.deployments import hosts_of, serves
 from workers.lifecycle.component_instance_events import cloud_events, work_item
 from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_router, on_command
@@ -83,6 +84,19 @@ def _new_job(
     return jobs.new_job(job_id, operation, before, target, plan, creator, now, replica=replica, version=version, waits_for=waits_for)
 
 
+async def _check_hosts_serve(deps: LifecycleDeps, project: str, inst: Instance) -> None:
+    """400 when the instance names an agent's host that does not serve its project
+    (HostAnnouncement.projects). A host whose agent runs but has not announced itself to this
+    process yet is waited for a moment, so the job is planned for the process driver."""
+    if deps.hosts is None:
+        return
+    for host in hosts_of([r.model_dump(mode="json") for r in inst.refer_resources]):
+        await deps.hosts.heard_of(host)
+        projects = deps.hosts.projects(host)
+        if projects is not None and not serves(projects, project):
+            raise rules.invalid(f"host {host} does not serve project {project}: its agent serves {', '.join(projects) or 'no project'}")
+
+
 def _submitted_events(job: Job, now: int) -> list[CloudEvent]:
     return [*cloud_events([jobs.submitted(job, now)]), work_item(job)]
 
@@ -111,6 +125,7 @@ async def create_instance(body: CreateInstance, project: str = Path(), deps: Lif
         fallback_artifacts=rules.default_artifacts(source, component.name),
     )
     inst = inst.model_copy(update={"component_name": component.name})
+    await _check_hosts_serve(deps, project, inst)
     job = _new_job(_driver(deps), job_id, Op.DEPLOY, body.creator, inst, inst, now)
 
     async def write(session):
@@ -176,6 +191,7 @@ async def update_instance(body: UpdateInstance, project: str = Path(), deps: Lif
     inst = await _idle_instance(deps, body, project)
     env = await environment_store.get(deps.db, project, inst.environment_id)
     target = rules.modified(inst, body.body, env)
+    await _check_hosts_serve(deps, project, target)
     job_id = await _submit(deps, inst, Op.UPGRADE, body.creator, target, version=body.body.version)
     return Reply.ok(JobAccepted(job_id=job_id))
 
@@ -186,12 +202,14 @@ async def act_on_instance(body: ActOnInstance, project: str = Path(), deps: Life
     inst = await _idle_instance(deps, body, project)
     snapshots = await store.snapshots(deps.db, inst.id) if body.body.action == "rollback" else []
     planned = rules.plan_action(inst, body.body, snapshots)
+    target = rules.target_of(inst, planned)
+    await _check_hosts_serve(deps, project, target)
     job_id = await _submit(
         deps,
         inst,
         planned.operation,
         body.creator,
-        rules.target_of(inst, planned),
+        target,
         replica=planned.replica,
         version=planned.snapshot.version if planned.snapshot else None,
     )

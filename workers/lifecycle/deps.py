@@ -14,7 +14,9 @@ from services.contracts.events import CloudEvent
 from workers.runtime import WorkerDeps
 
 if TYPE_CHECKING:
+    from workers.lifecycle.hosts import HostTable
     from workers.lifecycle.job_runner import JobRunner
+    from workers.lifecycle.replica_reports import ReplicaReports
 
 # A check run inside the delete transaction of an environment/application/component: it raises
 # a ServiceError to refuse the delete (e.g. 409 while instances remain).
@@ -46,11 +48,13 @@ class DeleteGuards:
 
 @dataclass
 class LifecycleDeps(WorkerDeps):
-    """The shared parts plus the deployment driver, the job runner and the delete guards."""
+    """The shared parts plus the deployment driver, the job runner, the delete guards, the host table and the replica reports."""
 
     driver: Driver | None = None  # the deployment driver (settings.deployment_driver)
     job_runner: JobRunner | None = None  # runs instance jobs from the work queue (started by start())
     delete_guards: DeleteGuards = field(default_factory=DeleteGuards)
+    hosts: HostTable | None = None  # the hosts agents announced (workers/lifecycle/hosts.py)
+    replica_reports: ReplicaReports | None = None  # instance status from the agents' replica reports
 
     def background(self) -> list[Any]:
-        return [self.job_runner] if self.job_runner is not None else []
+        return [p for p in (self.replica_reports, self.hosts, self.job_runner) if p is not None]

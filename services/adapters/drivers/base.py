@@ -35,6 +35,7 @@ class Workload:
     artifacts: dict[str, Any] = field(default_factory=dict)
     configuration: dict[str, Any] = field(default_factory=dict)
     refer_resources: list[dict[str, Any]] = field(default_factory=list)
+    status: str = ""  # the instance's status when the job was submitted (e.g. an upgrade of a STOPPED one)
 
 
 class TaskFailed(Exception):
@@ -90,7 +91,8 @@ class Driver(ABC):
     def restart(self, w: Workload) -> list[Task]: ...
 
     @abstractmethod
-    def scale(self, w: Workload, replica: int) -> list[Task]: ...
+    def scale(self, w: Workload, replica: int, hosts: list[str] | None = None) -> list[Task]:
+        """``hosts``: the VM hosts the replicas run on from now (a scale's ``parameters.hosts``), None: unchanged."""
 
     @abstractmethod
     def delete(self, w: Workload) -> list[Task]: ...

@@ -4,8 +4,9 @@ method of each operation."""
 from __future__ import annotations
 
 from services.adapters.drivers.base import Driver, Task, Workload
-from services.contracts.component_instances import Instance
+from services.contracts.component_instances import Instance, InstanceStatus
 from services.contracts.jobs import JobOperation, PlannedTask
+from services.domain.lifecycle.deployments import hosts_of
 
 Op = JobOperation
 
@@ -26,6 +27,7 @@ def workload(inst: Instance) -> Workload:
         artifacts=inst.artifacts,
         configuration=inst.configuration,
         refer_resources=[r.model_dump(mode="json") for r in inst.refer_resources],
+        status=InstanceStatus(inst.status_detail.status).value,
     )
 
 
@@ -38,7 +40,10 @@ def tasks_for(driver: Driver, operation: JobOperation, before: Instance, target:
     if operation == Op.ROLLBACK:
         return driver.rollback(workload(before), workload(target))
     if operation == Op.SCALE:
-        return driver.scale(workload(before), replica or before.status_detail.replica)
+        before_hosts, target_hosts = hosts_of(workload(before).refer_resources), hosts_of(workload(target).refer_resources)
+        return driver.scale(
+            workload(before), replica or before.status_detail.replica, target_hosts if target_hosts != before_hosts else None
+        )
     if operation == Op.START:
         return driver.start(workload(before))
     if operation == Op.STOP:

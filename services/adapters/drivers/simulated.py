@@ -1,6 +1,9 @@
-"""The simulated deployment driver (the default): no cluster is touched; each job walks through
-the named tasks a real deployment has, taking ``OPENSTAGE_SIMULATED_TASK_SECONDS`` per task, and
-reports replicas becoming available one by one.
+"""The simulated deployment driver: **nothing is deployed** -- no cluster, VM or process is
+touched. It serves every target the process driver does not (cce, cci, an ecs host with no agent:
+services/adapters/drivers/routing.py). Each job walks through the named tasks a real deployment
+has, taking ``OPENSTAGE_SIMULATED_TASK_SECONDS`` per task, and reports replicas becoming available
+one by one; every message it reports starts with ``simulated: `` so that nobody mistakes it for a
+deployment.
 
 Deterministic ways to make a task fail (see docs/instances-and-jobs.md):
 
@@ -22,6 +25,18 @@ from urllib.parse import urlsplit
 from services.adapters.drivers.base import Driver, Task, TaskContext, TaskFailed, TaskResult, Workload
 
 FAILURE_ENV = "OPENSTAGE_SIMULATE_FAILURE"
+PREFIX = "simulated: "  # every message of this driver says that nothing was deployed
+
+
+class _Said:
+    """The task context, each progress message marked as simulated."""
+
+    def __init__(self, ctx: TaskContext) -> None:
+        self._ctx = ctx
+        self.attempt = ctx.attempt
+
+    async def progress(self, message: str, available_replica: int | None = None) -> None:
+        await self._ctx.progress(PREFIX + message, available_replica)
 
 
 def artifact_host(url: str) -> str:
@@ -75,8 +90,12 @@ class SimulatedDriver(Driver):
         async def run(ctx: TaskContext) -> TaskResult:
             if key in failing:
                 await self._sleep()
-                raise TaskFailed(f"{name} failed: simulated failure requested by {FAILURE_ENV}={key}")
-            return await body(ctx)
+                raise TaskFailed(f"{PREFIX}{name} failed: simulated failure requested by {FAILURE_ENV}={key}")
+            try:
+                result = await body(_Said(ctx))
+            except TaskFailed as exc:
+                raise TaskFailed(PREFIX + exc.message, exc.available_replica) from None
+            return TaskResult(PREFIX + result.message, result.available_replica)
 
         return Task(key=key, name=name, type=type_, run=run)
 
@@ -188,7 +207,7 @@ class SimulatedDriver(Driver):
             self._wait_replicas(w, w.available_replica, w.replica),
         ]
 
-    def scale(self, w: Workload, replica: int) -> list[Task]:
+    def scale(self, w: Workload, replica: int, hosts: list[str] | None = None) -> list[Task]:
         return [
             self._simple(w, "scale_workload", "Scale workload", f"workload {w.name} scaled to {replica} replicas"),
             self._wait_replicas(w, w.available_replica, replica, name="Wait for replicas"),

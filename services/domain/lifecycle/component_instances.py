@@ -49,6 +49,7 @@ from services.contracts.component_instances import (
 from services.contracts.environments import BASE_RESOURCE_TYPES, Environment
 from services.contracts.jobs import ExecutionStatus, JobOperation, JobType
 from services.domain.lifecycle.catalogue import is_valid_flavor
+from services.domain.lifecycle.deployments import with_hosts
 
 S = InstanceStatus
 Op = JobOperation
@@ -285,6 +286,7 @@ class PlannedAction:
     operation: JobOperation  # start | stop | restart | scale | rollback
     replica: int | None = None
     snapshot: Snapshot | None = None
+    hosts: list[str] | None = None  # a scale's parameters.hosts: the VM hosts the replicas run on
 
 
 def check_action_defined(action: InstanceAction) -> None:
@@ -316,7 +318,7 @@ def plan_action(inst: Instance, action: InstanceAction, snapshots: list[Snapshot
             raise invalid(f"parameters.replica must be between 1 and {MAX_REPLICA} (use stop to run no replica)")
         if inst.platform_type == "vmapp" and params.replica > inst.status_detail.replica and not params.hosts:
             raise invalid("scaling out a VM deployment needs parameters.hosts (the ECS ids to deploy on)")
-        return PlannedAction(Op.SCALE, replica=params.replica)
+        return PlannedAction(Op.SCALE, replica=params.replica, hosts=list(params.hosts) if params.hosts else None)
     if name == "rollback":
         if params is None or not params.version:
             raise invalid("rollback needs parameters.version (one of GET .../instances/{instance_id}/snapshots)")
@@ -404,7 +406,14 @@ def target_of(inst: Instance, action: PlannedAction) -> Instance:
     if action.operation == Op.ROLLBACK and action.snapshot is not None:
         return from_snapshot(inst, action.snapshot)
     if action.operation == Op.SCALE:
-        return _with_detail(inst, replica=action.replica)
+        scaled = _with_detail(inst, replica=action.replica)
+        if action.hosts and inst.platform_type == "vmapp":
+            # the hosts a VM scale names replace the ecs resource's hosts (kept when the job succeeds)
+            refer = [
+                ReferResource.model_validate(r) for r in with_hosts([r.model_dump(mode="json") for r in inst.refer_resources], action.hosts)
+            ]
+            scaled = scaled.model_copy(update={"refer_resources": refer})
+        return scaled
     return inst
 
 
@@ -477,8 +486,14 @@ def after_job(
     verb = InstanceVerb.STATUS_CHANGED
     if status == ExecutionStatus.SUCCEEDED:
         final = target if operation in (Op.DEPLOY, Op.UPGRADE, Op.ROLLBACK) else current
+        if operation == Op.SCALE:  # a VM scale may have moved the replicas to other hosts
+            final = final.model_copy(update={"refer_resources": target.refer_resources})
         success_status = OPERATIONS[operation][1]
         assert success_status is not None  # only a delete has none, handled above
+        if operation in (Op.UPGRADE, Op.ROLLBACK) and target.status_detail.status == S.STOPPED.value:
+            # an upgrade (or rollback) of a STOPPED instance records the new version and leaves
+            # it stopped: the next start runs it (docs/instances-and-jobs.md)
+            success_status = S.STOPPED
         replica = detail.replica
         final = final.model_copy(
             update={
@@ -507,3 +522,39 @@ def after_job(
     if handoff_to:
         final = _with_detail(final, status=S.DELETING, last_job_id=handoff_to, last_job_status=ExecutionStatus.SUBMITTED.value)
     return InstanceAfterJob(final, held_by=handoff_to or None, snapshot=snapshot, events=[InstanceEvent(verb, final)])
+
+
+# --- status that tracks the replicas (the host agents' reports) -----------------------------------
+# The statuses an agent's report may change: an instance a job holds is left to the job, and
+# STOPPED/FAILED stay until an action changes them (a report of replicas that are being stopped
+# or that a failed job left behind does not make the instance RUNNING).
+LIVE = frozenset({S.RUNNING, S.PARTIALLY_FAILED, S.DOWN, S.UNKNOWN})
+
+
+def _changed(inst: Instance, status: InstanceStatus, available: int, fail_detail: str | None) -> tuple[Instance, InstanceEvent | None]:
+    d = inst.status_detail
+    if (d.status, d.available_replica, d.fail_detail) == (status.value, available, fail_detail):
+        return inst, None
+    changed = _with_detail(inst, status=status, available_replica=available, fail_detail=fail_detail)
+    return changed, InstanceEvent(InstanceVerb.STATUS_CHANGED, changed)
+
+
+def status_from_replicas(inst: Instance, ready: int, desired: int, detail: str | None) -> tuple[Instance, InstanceEvent | None]:
+    """The instance once its hosts report ``ready`` of its ``desired`` replicas ready (``detail``:
+    what is wrong with the others): RUNNING when all are, PARTIALLY_FAILED when some are, DOWN when
+    none is, each not-RUNNING one with ``fail_detail``. None as the event: nothing changed (or the
+    instance is not in a status replicas decide: see ``LIVE``)."""
+    if inst.status_detail.status not in {s.value for s in LIVE}:
+        return inst, None
+    if ready >= desired:
+        return _changed(inst, S.RUNNING, desired, None)
+    why = detail or f"{desired - ready} of {desired} replicas are not ready"
+    return _changed(inst, S.PARTIALLY_FAILED if ready > 0 else S.DOWN, ready, why)
+
+
+def host_silent(inst: Instance, host_id: str, silent_seconds: float) -> tuple[Instance, InstanceEvent | None]:
+    """The instance once a host it runs on has not announced itself for ``silent_seconds``: UNKNOWN."""
+    if inst.status_detail.status not in {s.value for s in LIVE}:
+        return inst, None
+    detail = f"host {host_id} has not been heard from for {silent_seconds:.0f}s: the state of its replicas is unknown"
+    return _changed(inst, S.UNKNOWN, inst.status_detail.available_replica, detail)
