@@ -262,7 +262,7 @@ class Bench:
         return f"/v4/{PROJECT}/registry/instances?appId=bench&serviceName={name}&version=latest"
 
     # --- scenes ------------------------------------------------------------------------------
-    def registry_scenes(self, sizes: tuple[int, int] = (100, 1000)) -> None:
+    def register_scenes(self) -> None:
         for title, name, host in (
             ("register growing instances", "bench-grow", "g-{{n}}"),
             ("register the same instance", "bench-same", "same"),
@@ -276,6 +276,9 @@ class Bench:
             self.http_scene(
                 title, "POST", f"/v4/{PROJECT}/registry/microservices/{service_id}/instances", json.dumps({"instance": instance})
             )
+
+    def registry_scenes(self, sizes: tuple[int, int] = (100, 1000)) -> None:
+        self.register_scenes()
         one = self.create_service("bench-one")
         iid = self.register(one, "one")
         self.http_scene("heartbeat one instance", "PUT", f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat")
@@ -307,6 +310,24 @@ class Bench:
             lambda: run_nats(self.system.nats_url, hb_subject, lambda n: hb_payload, self.args.seconds, self.args.connections, ok),
             "nats",
         )
+        reg_subject = subjects.command(PROJECT, REGISTRY, Registry.INSTANCE_REGISTER)
+        for title, name, same in (
+            ("register growing instances", "bench-grow-nats", False),
+            ("register the same instance", "bench-same-nats", True),
+        ):
+            sid = self.create_service(name)
+
+            def body(n: int, sid: str = sid, same: bool = same) -> bytes:
+                host = "same" if same else f"n-{n}"
+                instance = {"hostName": host, "endpoints": [f"rest://{host}:8080"], "healthCheck": {"mode": "push", "interval": 600}}
+                return json.dumps({"service_id": sid, "body": {"instance": instance}}).encode()
+
+            self.measure(
+                title,
+                "NATS",
+                lambda body=body: run_nats(self.system.nats_url, reg_subject, body, self.args.seconds, self.args.connections, ok),
+                "nats",
+            )
         self.measure(
             "find one instance",
             "NATS",
@@ -335,6 +356,34 @@ class Bench:
         env = self.http.post(f"/v2/{PROJECT}/cas/environments", json={"name": "bench-show", **base_env}).json()
         self.http_scene("v2 show environment", "GET", f"/v2/{PROJECT}/cas/environments/{env['id']}")
         self.http_scene("v2 list environments (limit 10)", "GET", f"/v2/{PROJECT}/cas/environments?limit=10")
+
+    def v2_scale_scenes(self, count: int) -> None:
+        """``count`` environments in one project (created 20 at a time, the rate is reported), then
+        show one and list 10 of them."""
+        project = "bench-v2"
+        base_env = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
+
+        async def create_all() -> list[str]:
+            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60) as client:
+                sem = asyncio.Semaphore(20)
+
+                async def one(i: int) -> str:
+                    async with sem:
+                        r = await client.post(f"/v2/{project}/cas/environments", json={"name": f"env-{i:05d}", **base_env})
+                        r.raise_for_status()
+                        return r.json()["id"]
+
+                return await asyncio.gather(*(one(i) for i in range(count)))
+
+        t0 = time.perf_counter()
+        ids = asyncio.run(create_all())
+        took = time.perf_counter() - t0
+        self.extra["v2_scale_create"] = {"environments": count, "seconds": round(took, 1), "per_second": round(count / took, 1)}
+        print(f"  created {count} environments in {took:.1f} s ({count / took:,.0f}/s, 20 at a time)", flush=True)
+        # (a lifecycle process loads a project's environments on its first read, workers/lifecycle/read_models.py)
+        self.http.get(f"/v2/{project}/cas/environments?limit=1").raise_for_status()
+        self.http_scene(f"v2 show environment @{count:,}", "GET", f"/v2/{project}/cas/environments/{ids[count // 2]}")
+        self.http_scene(f"v2 list environments (limit 10) @{count:,}", "GET", f"/v2/{project}/cas/environments?limit=10")
 
     def deploy_latency(self, count: int) -> None:
         """Command accepted -> job SUCCEEDED seen by the tracker, zero task delay, one at a time."""
@@ -491,6 +540,34 @@ class Bench:
         self.http_scene("heartbeat one instance @10k", "PUT", f"/v4/{PROJECT}/registry/microservices/{one}/instances/{iid}/heartbeat")
         self.http_scene("find 100 instances @10k", "GET", self.find_path("scale-0"))
 
+    def footprint(self, settle_seconds: float = 5.0) -> None:
+        """RSS (MB) and count of every process of an idle system (the supervisor's children and
+        theirs), after ``settle_seconds`` of nothing: what `openstage up` costs doing nothing."""
+        time.sleep(settle_seconds)
+        per: dict[str, float] = {}
+        count = 0
+        for name, pid in self.processes().items():
+            try:
+                proc = psutil.Process(pid)
+                procs = [proc, *proc.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for p in procs:
+                try:
+                    per[name] = per.get(name, 0.0) + p.memory_info().rss / 1e6
+                    count += 1
+                except psutil.Error:
+                    continue
+        total = round(sum(per.values()), 1)
+        self.extra["idle_footprint"] = {
+            "total_rss_mb": total,
+            "processes": count,
+            "per_process_mb": {k: round(v, 1) for k, v in per.items()},
+        }
+        print(
+            f"  idle footprint: {total} MB in {count} processes ({', '.join(f'{k} {v:.0f}' for k, v in sorted(per.items()))})", flush=True
+        )
+
     # --- output ------------------------------------------------------------------------------
     def finish(self) -> dict:
         ceilings = {r.via: r.tps for r in self.rows if r.scene.startswith("ceiling")}
@@ -549,8 +626,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--only",
         default="ceilings,registry,nats,environments,deploy,fanout",
-        help="comma-separated groups: ceilings,registry,nats,environments,deploy,fanout,scale",
+        help="comma-separated groups: footprint,ceilings,registry (register: its two register scenes only),nats,environments,v2scale,deploy,fanout,scale",
     )
+    p.add_argument("--v2-count", type=int, default=10_000, help="environments in the project of the v2scale group")
     p.add_argument("--smoke", action="store_true", help="a tiny load to check the runner works (used by the tests)")
     args = p.parse_args(argv)
     if args.smoke:
@@ -560,14 +638,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"openstage bench: {args.runs} runs x {args.seconds:g}s per scene, {args.connections} connections", flush=True)
     bench.start()
     try:
+        if "footprint" in groups:
+            bench.footprint()
         if "ceilings" in groups:
             bench.ceilings()
         if "registry" in groups or "nats" in groups or "scale" in groups:
             bench.registry_scenes(sizes=(10, 20) if args.smoke else (100, 1000))
+        elif "register" in groups:
+            bench.register_scenes()
         if "nats" in groups:
             bench.nats_scenes()
         if "environments" in groups:
             bench.environment_scenes()
+        if "v2scale" in groups:
+            bench.v2_scale_scenes(200 if args.smoke else args.v2_count)
         if "deploy" in groups:
             bench.deploy_latency(3 if args.smoke else 20)
         if "fanout" in groups:

@@ -117,16 +117,23 @@ def command_router() -> NatsRouter:
     return NatsRouter(middlewares=[command_errors])
 
 
-def on_command(router: NatsRouter, domain: str, action: str, description: str | None = None, *, reply: Any):
+# ``max_workers`` of the subscribers that opt in to concurrency (reads, creates): per process.
+CONCURRENT_COMMANDS = 64
+
+
+def on_command(router: NatsRouter, domain: str, action: str, description: str | None = None, *, reply: Any, max_workers: int | None = None):
     """Subscribe a handler to ``openstage.cmd.{project}.<domain>.<action>`` in the domain's queue group.
 
     ``reply`` (required) is the model of a successful reply's ``result``, or None for a reply
-    without a body (e.g. 204); the bus reference and the AsyncAPI document show it."""
+    without a body (e.g. 204); the bus reference and the AsyncAPI document show it. FastStream
+    handles a subscriber's messages one at a time; ``max_workers`` lets up to that many run
+    concurrently (their writes then share group commits, services/adapters/store/outbox.py)."""
 
     def decorate(func):
         func.__reply_model__ = reply
+        concurrency: dict[str, Any] = {"max_workers": max_workers} if max_workers else {}
         return router.subscriber(
-            subjects.command_template(domain, action), queue=domain, title=f"{domain}.{action}", description=description
+            subjects.command_template(domain, action), queue=domain, title=f"{domain}.{action}", description=description, **concurrency
         )(func)
 
     return decorate

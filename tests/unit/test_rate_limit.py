@@ -44,3 +44,35 @@ def test_bucket_never_exceeds_burst():
 def test_retry_after_is_whole_seconds_at_least_one():
     assert retry_after_header(0.01) == "1"
     assert retry_after_header(1.2) == "2"
+
+
+def _refused(rl: RateLimiter, clock: Clock, rate: float, seconds: float) -> int:
+    """Requests of one credential evenly spaced at ``rate``/s for ``seconds``: how many are refused."""
+    refused = 0
+    step = 1.0 / rate
+    for _ in range(int(rate * seconds)):
+        clock.t += step
+        refused += rl.acquire("tenant-ak") > 0
+    return refused
+
+
+def test_default_limit_never_refuses_a_tenants_registry_traffic_at_benchmark_rates():
+    from services.settings import Settings
+
+    settings = Settings()
+    # Service-Center's published figures (2 cores) and openstage's heartbeat on 16 cores
+    for rate in (699, 5069, 7068, 7577, 3242, 544, 16496):
+        clock = Clock()
+        rl = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst, clock=clock)
+        assert _refused(rl, clock, rate, 3.0) == 0, rate
+
+
+def test_default_limit_still_stops_a_runaway_client():
+    from services.settings import Settings
+
+    settings = Settings()
+    clock = Clock()
+    rl = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst, clock=clock)
+    # twice the limit for 5 s: the burst absorbs the first 2 s, then about half is refused
+    refused = _refused(rl, clock, 2 * settings.rate_limit_per_second, 5.0)
+    assert refused > 0.25 * 2 * settings.rate_limit_per_second * 5.0

@@ -12,7 +12,7 @@ from services.adapters.store import component_instances as instance_store
 from services.adapters.store import components as component_store
 from services.adapters.store import environments as environment_store
 from services.contracts.subjects import LIFECYCLE
-from workers.lifecycle import applications, components, environments, metadata
+from workers.lifecycle import applications, components, environments, metadata, read_models
 from workers.lifecycle import component_instance_events as instance_events
 from workers.lifecycle import component_instances as instances
 from workers.lifecycle.deps import DeleteGuards, LifecycleDeps
@@ -63,7 +63,11 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
         # ...unless force=true: then its instances' delete jobs are queued and the component goes after them
         component_force=instances.InstanceDeletes(db, driver).for_component,
     )
-    return LifecycleDeps(**base.base(), driver=driver, job_runner=runner, delete_guards=guards, hosts=hosts, replica_reports=reports)
+    # show/list of environments from memory (workers/lifecycle/read_models.py)
+    models = await read_models.build_read_models(db, base.outbox, settings.nats_url if base.nc is not None else None)
+    return LifecycleDeps(
+        **base.base(), driver=driver, job_runner=runner, delete_guards=guards, hosts=hosts, replica_reports=reports, read_models=models
+    )
 
 
 def build() -> FastStream:

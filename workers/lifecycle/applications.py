@@ -22,7 +22,7 @@ from services.domain.lifecycle import applications as rules
 from services.domain.lifecycle import entities
 from workers.lifecycle.crud import EntityWrites, Session
 from workers.lifecycle.deps import LifecycleDeps
-from workers.runtime import command_router, on_command
+from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
 APPLICATION_WRITES = EntityWrites("application", APPLICATIONS, lambda app: f"/v2/{app.project_id}/cas/applications/{app.id}")
@@ -30,19 +30,19 @@ APPLICATION_WRITES = EntityWrites("application", APPLICATIONS, lambda app: f"/v2
 EVENTS = APPLICATION_WRITES.event_models("created", "updated", "deleted")
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_CREATE, "Create an application", reply=Application)
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_CREATE, "Create an application", reply=Application, max_workers=CONCURRENT_COMMANDS)
 async def create_application(body: CreateApplication, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     app = rules.new_application(project, uuid.uuid4().hex, body, deps.clock.millis())
     return Reply.ok(await APPLICATION_WRITES.create(deps, app))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_LIST, "List applications", reply=ApplicationList)
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_LIST, "List applications", reply=ApplicationList, max_workers=CONCURRENT_COMMANDS)
 async def list_applications(body: ListApplications, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     total, apps = await APPLICATIONS.page(deps.db, body, project)
     return Reply.ok(ApplicationList(count=total, applications=apps))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_GET, "Show an application", reply=Application)
+@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_GET, "Show an application", reply=Application, max_workers=CONCURRENT_COMMANDS)
 async def get_application(body: ApplicationRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     return Reply.ok(await APPLICATIONS.get(deps.db, project, body.application_id))
 

@@ -43,7 +43,7 @@ from services.contracts.subjects import LIFECYCLE, Lifecycle
 from services.domain.lifecycle import components as rules
 from workers.lifecycle.crud import EntityWrites, Session, Step
 from workers.lifecycle.deps import LifecycleDeps
-from workers.runtime import command_router, on_command
+from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
 COMPONENT_WRITES = EntityWrites(
@@ -64,7 +64,9 @@ def _count_in_application(deps: LifecycleDeps, delta: int) -> Step[Component]:
     return count
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_CREATE, "Create a component in an application", reply=Component)
+@on_command(
+    router, LIFECYCLE, Lifecycle.COMPONENT_CREATE, "Create a component in an application", reply=Component, max_workers=CONCURRENT_COMMANDS
+)
 async def create_component(body: CreateComponent, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     component = rules.new_component(
         project, body.application_id, uuid.uuid4().hex, body.body, body.creator, deps.clock.millis(), build_id=uuid.uuid4().hex
@@ -77,7 +79,9 @@ async def _components_page(deps: LifecycleDeps, project: str, body: ListComponen
     return await COMPONENTS.page(deps.db, body, project, body.application_id)
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_LIST, "List an application's components", reply=ComponentList)
+@on_command(
+    router, LIFECYCLE, Lifecycle.COMPONENT_LIST, "List an application's components", reply=ComponentList, max_workers=CONCURRENT_COMMANDS
+)
 async def list_components(body: ListComponents, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     total, components = await _components_page(deps, project, body)
     return Reply.ok(ComponentList(count=total, components=components))
@@ -91,7 +95,7 @@ async def list_component_overviews(body: ListComponents, project: str = Path(), 
     return Reply.ok(ComponentOverviewList(count=total, components=overviews))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_GET, "Show a component", reply=Component)
+@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_GET, "Show a component", reply=Component, max_workers=CONCURRENT_COMMANDS)
 async def get_component(body: ComponentRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     return Reply.ok(await COMPONENTS.get(deps.db, project, body.application_id, body.component_id))
 

@@ -16,6 +16,7 @@ from workers.runtime import WorkerDeps
 if TYPE_CHECKING:
     from workers.lifecycle.hosts import HostTable
     from workers.lifecycle.job_runner import JobRunner
+    from workers.lifecycle.read_models import LifecycleReadModels
     from workers.lifecycle.replica_reports import ReplicaReports
 
 # A check run inside the delete transaction of an environment/application/component: it raises
@@ -55,6 +56,7 @@ class LifecycleDeps(WorkerDeps):
     delete_guards: DeleteGuards = field(default_factory=DeleteGuards)
     hosts: HostTable | None = None  # the hosts agents announced (workers/lifecycle/hosts.py)
     replica_reports: ReplicaReports | None = None  # instance status from the agents' replica reports
+    read_models: LifecycleReadModels | None = None  # environments kept in memory for show/list
 
     def background(self) -> list[Any]:
-        return [p for p in (self.replica_reports, self.hosts, self.job_runner) if p is not None]
+        return [p for p in (self.read_models, self.replica_reports, self.hosts, self.job_runner) if p is not None]

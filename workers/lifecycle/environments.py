@@ -22,7 +22,7 @@ from services.domain.lifecycle import entities
 from services.domain.lifecycle import environments as rules
 from workers.lifecycle.crud import EntityWrites
 from workers.lifecycle.deps import LifecycleDeps
-from workers.runtime import command_router, on_command
+from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
 ENVIRONMENT_WRITES = EntityWrites("environment", ENVIRONMENTS, lambda env: f"/v2/{env.project_id}/cas/environments/{env.id}")
@@ -30,21 +30,25 @@ ENVIRONMENT_WRITES = EntityWrites("environment", ENVIRONMENTS, lambda env: f"/v2
 EVENTS = ENVIRONMENT_WRITES.event_models("created", "updated", "resources_changed", "deleted")
 
 
-@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, "Create an environment", reply=Environment)
+@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, "Create an environment", reply=Environment, max_workers=CONCURRENT_COMMANDS)
 async def create_environment(body: CreateEnvironment, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     env = rules.new_environment(project, uuid.uuid4().hex, body, deps.clock.millis())
     created = await ENVIRONMENT_WRITES.create(deps, env)  # (the event carries its resources)
     return Reply.ok(rules.as_created(created))  # the answer has them empty, as the reference says
 
 
-@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_LIST, "List environments", reply=EnvironmentList)
+@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_LIST, "List environments", reply=EnvironmentList, max_workers=CONCURRENT_COMMANDS)
 async def list_environments(body: ListEnvironments, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    total, envs = await ENVIRONMENTS.page(deps.db, body, project)
+    models = deps.read_models
+    total, envs = await (models.by_entity["environment"].page(body, project) if models else ENVIRONMENTS.page(deps.db, body, project))
     return Reply.ok(EnvironmentList(count=total, environments=envs))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_GET, "Show an environment", reply=Environment)
+@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_GET, "Show an environment", reply=Environment, max_workers=CONCURRENT_COMMANDS)
 async def get_environment(body: EnvironmentRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
+    models = deps.read_models
+    if models is not None:
+        return Reply.ok(await models.by_entity["environment"].get(project, body.environment_id))
     return Reply.ok(await ENVIRONMENTS.get(deps.db, project, body.environment_id))
 
 

@@ -25,12 +25,13 @@ from workers.registry.caches import RegistryCaches
 from workers.registry.deps import RegistryDeps
 from workers.registry.fast_path import FastPath
 from workers.registry.leases import LeaseKeeper
+from workers.registry.registrations import RegistrationBatcher
 from workers.runtime import WorkerDeps, build_worker
 
 # The subjects the fast path serves at run time: their handlers' FastStream subscribers are in the
 # bus documentation and the in-process tests, but the worker's broker leaves them out, so no
 # message of theirs is ever taken by a second, slower subscriber of the queue group.
-FAST_PATH_ROUTERS = [heartbeats.fast_path_router, discovery.fast_path_router]
+FAST_PATH_ROUTERS = [heartbeats.fast_path_router, discovery.fast_path_router, microservice_instances.fast_path_router]
 # Every command subscriber of the worker (the bus documentation reads ROUTERS).
 ROUTERS = [
     microservices.router,
@@ -68,6 +69,9 @@ async def compose(base: WorkerDeps) -> RegistryDeps:
         cache_events=CacheEventSubscription(caches),
     )
     deps.fast_path = FastPath(deps)
+    deps.registrations = RegistrationBatcher(
+        base.db, base.outbox, caches, base.clock, lambda *args: microservice_instances.register_alone(deps, *args)
+    )
     return deps
 
 

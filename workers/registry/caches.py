@@ -7,7 +7,11 @@
 * ``finds``: the serialized discovery answer (200 and 304 replies with the revision) by
   :func:`find_key` – the hot path of ``GET /instances`` does no query while nothing changed;
 * ``recorded_dependencies``: the dependency rules a find with ``X-ConsumerId`` has already
-  recorded (:func:`dependency_of_find`), so the next such find writes nothing.
+  recorded (:func:`dependency_of_find`), so the next such find writes nothing;
+* ``instance_docs`` / ``endpoint_ids``: the stored JSON of instances this process registered
+  itself, and their ids by endpoints – a registration that would write the same content again
+  is answered from here as a lease renewal (workers/registry/microservice_instances.py
+  ``register_from_memory``), which is what Service-Center does with a known instance.
 
 Every process subscribes to ``openstage.evt.*.registry.>`` (workers/registry/cache_events.py)
 and applies each event with :meth:`RegistryCaches.apply_event`; the process that made a change
@@ -91,6 +95,14 @@ class RegistryCaches:
         self.recorded_dependencies: set[DependencyMark] = set()
         # projects whose global services this process has registered (workers/registry/global_services.py)
         self.globals_ready: set[str] = set()
+        # Instances as this process last committed them (remember_registration), by
+        # (project, serviceId, instanceId), and their ids by (project, serviceId, endpoints key).
+        # An entry is dropped by any other event for its instance; instance_generation counts those
+        # events, so a registration whose commit raced one is not remembered (a late own event can
+        # never hide a newer change made by another process).
+        self.instance_docs: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.endpoint_ids: dict[tuple[str, str, str], str] = {}
+        self.instance_generation = 0
 
     # --- finds -------------------------------------------------------------------------------
     def generation(self, scope: Scope) -> int:
@@ -144,11 +156,52 @@ class RegistryCaches:
 
     def forget_instance(self, project: str, service_id: str, instance_id: str) -> None:
         self.instance_ttls.pop((project, service_id, instance_id), None)
+        self.forget_instance_doc(project, service_id, instance_id)
+
+    # --- registrations answered from memory ------------------------------------------------------
+    def remember_registration(self, project: str, doc: dict[str, Any], endpoints_key: str, generation: int) -> None:
+        """Keep the JSON this process just committed for an instance, unless another change to
+        any instance was heard since ``generation`` was read (before the transaction began)."""
+        key = (project, doc["serviceId"], doc["instanceId"])
+        if generation != self.instance_generation:
+            self.forget_instance_doc(*key)
+            return
+        if len(self.instance_docs) >= MAX_INSTANCES:
+            self.instance_docs.clear()
+            self.endpoint_ids.clear()
+        self.instance_docs[key] = doc
+        if endpoints_key:
+            self.endpoint_ids[(project, doc["serviceId"], endpoints_key)] = doc["instanceId"]
+
+    def registered_doc(self, project: str, service_id: str, instance_id: str) -> dict[str, Any] | None:
+        """The instance's JSON as this process committed it, while nothing else changed it and its
+        lease is known to this process."""
+        key = (project, service_id, instance_id)
+        if key not in self.instance_ttls:
+            return None
+        return self.instance_docs.get(key)
+
+    def forget_instance_doc(self, project: str, service_id: str, instance_id: str) -> None:
+        if self.instance_docs.pop((project, service_id, instance_id), None) is not None:
+            self.instance_generation += 1
+
+    def _heard_instance_change(self, project: str, service_id: str, instance_id: str, doc: Any) -> None:
+        """An instance event applied from the bus (or after a failed commit): unless it is the echo
+        of what this process committed, the remembered JSON goes and racing registrations are not
+        remembered."""
+        key = (project, service_id, instance_id)
+        if doc is not None and self.instance_docs.get(key) == doc:
+            return  # the echo of this process's own registration
+        self.instance_docs.pop(key, None)
+        self.instance_generation += 1
 
     def forget_service(self, project: str, service_id: str) -> None:
         self.services.pop((project, service_id), None)
         for key in [k for k in self.instance_ttls if k[0] == project and k[1] == service_id]:
             del self.instance_ttls[key]
+        for key in [k for k in self.instance_docs if k[0] == project and k[1] == service_id]:
+            del self.instance_docs[key]
+        self.instance_generation += 1
         self._forget_dependencies_of(project, service_id)
 
     def _forget_dependencies_of(self, project: str, consumer_id: str) -> None:
@@ -159,6 +212,9 @@ class RegistryCaches:
         self.instance_ttls.clear()
         self.recorded_dependencies.clear()
         self.globals_ready.clear()
+        self.instance_docs.clear()
+        self.endpoint_ids.clear()
+        self.instance_generation += 1
         self.clear_finds()
 
     # --- events ----------------------------------------------------------------------------------
@@ -168,6 +224,7 @@ class RegistryCaches:
             svc = data.get("service") or {}
             self.invalidate_scope(project, svc.get("environment") or "", svc.get("appId") or "")
             sid, iid = data.get("serviceId") or "", data.get("instanceId") or ""
+            self._heard_instance_change(project, sid, iid, data.get("instance") if verb in ("registered", "updated") else None)
             if verb in ("deregistered", "expired"):
                 self.forget_instance(project, sid, iid)
                 if is_global(svc.get("appId"), svc.get("serviceName")):

@@ -15,6 +15,7 @@ from workers.runtime import WorkerDeps
 
 if TYPE_CHECKING:
     from workers.registry.fast_path import FastPath
+    from workers.registry.registrations import RegistrationBatcher
 
 T = TypeVar("T")
 
@@ -25,6 +26,7 @@ class RegistryDeps(WorkerDeps):
     leases: LeaseKeeper
     cache_events: CacheEventSubscription
     fast_path: FastPath | None = None  # set by compose (it calls the handlers with these deps)
+    registrations: RegistrationBatcher | None = None  # set by compose: registrations written in batches
 
     async def commit(self, project: str, write: Write[T]) -> T:
         """One outbox transaction, then this process's caches apply its events at once."""

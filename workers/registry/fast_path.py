@@ -1,6 +1,8 @@
-"""The registry's fast path: ``instance.heartbeat`` and ``instance.find`` served on plain nats-py.
+"""The registry's fast path: ``instance.heartbeat``, ``instance.find`` and ``instance.register``
+served on plain nats-py.
 
-Both are polled by every client all the time. FastStream's per-message machinery (decoding,
+The first two are polled by every client all the time; clients re-register their instances
+periodically too, mostly with nothing changed. FastStream's per-message machinery (decoding,
 dependency injection, middlewares) costs several times what answering from memory does, so a
 registry process subscribes these two subjects itself (same subjects, same queue group
 ``registry``, same payloads and replies, a connection of its own) and calls their one handler:
@@ -34,10 +36,10 @@ from pydantic import BaseModel
 
 from services.adapters import bus
 from services.contracts import subjects
-from services.contracts.registry import FindInstancesCommand, HeartbeatCommand
+from services.contracts.registry import FindInstancesCommand, HeartbeatCommand, RegisterInstanceCommand
 from services.contracts.registry_errors import invalid_params
 from services.contracts.subjects import REGISTRY, Registry
-from workers.registry import discovery, heartbeats
+from workers.registry import discovery, heartbeats, microservice_instances
 from workers.registry.deps import RegistryDeps
 from workers.registry.replies import failure
 
@@ -70,6 +72,14 @@ def _find_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any]) 
 SUBJECTS = (
     FastSubject(Registry.INSTANCE_HEARTBEAT, HeartbeatCommand, _heartbeat_from_memory, heartbeats.heartbeat),
     FastSubject(Registry.INSTANCE_FIND, FindInstancesCommand, _find_from_memory, discovery.find_instances),
+    # an unchanged re-registration is a lease renewal from memory; any other registration runs
+    # the handler in a task, so concurrent registrations share one batch (workers/registry/registrations.py)
+    FastSubject(
+        Registry.INSTANCE_REGISTER,
+        RegisterInstanceCommand,
+        microservice_instances.register_from_memory_fields,
+        microservice_instances.register_instance,
+    ),
 )
 
 

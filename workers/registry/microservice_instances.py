@@ -12,7 +12,7 @@ Events (data ``{"serviceId", "instanceId", "instance", "service"}``): ``register
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -20,11 +20,13 @@ from faststream import Context, Path
 
 from services.adapters.store import registry as store
 from services.contracts import registry_errors as rerr
+from services.contracts.events import CloudEvent
 from services.contracts.registry import (
     GetInstancesResponse,
     GetOneInstanceResponse,
     InstanceRefCommand,
     ListInstancesCommand,
+    MicroServiceInstance,
     RegisterInstanceCommand,
     RegisterInstanceResponse,
     UpdateInstancePropertiesCommand,
@@ -51,9 +53,12 @@ from workers.registry.deps import RegistryDeps
 from workers.registry.events import instance_event
 from workers.registry.microservices import load_service
 from workers.registry.replies import OK_EMPTY, reply, reply_with_json
-from workers.runtime import command_router, on_command
+from workers.registry.transactions import apply_events
+from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
+# instance.register: served by the fast path's own subscription at run time (workers/registry/app.py)
+fast_path_router = command_router()
 
 
 async def consumer_of(deps: RegistryDeps, project: str, consumer_id: str | None) -> dict[str, Any] | None:
@@ -68,17 +73,81 @@ async def consumer_of(deps: RegistryDeps, project: str, consumer_id: str | None)
 
 
 # --- register ----------------------------------------------------------------------------------
-@on_command(router, REGISTRY, Registry.INSTANCE_REGISTER, "Register (or re-register) an instance", reply=RegisterInstanceResponse)
+def register_from_memory(deps: RegistryDeps, project: str, inst: MicroServiceInstance, service: dict[str, Any], ep_key: str) -> str | None:
+    """The instance id when this registration would write exactly what this process last committed
+    for that instance (same id or endpoints, same content; only ``modTimestamp`` would move): its
+    lease is renewed in memory, as a heartbeat's, and nothing is written – Service-Center, too,
+    answers the registration of a known instance as a renewal. None: register it in the store.
+
+    Safe with several registry processes: the remembered JSON is dropped by any other event for
+    the instance, and a registration racing another change is not remembered (``caches``); what
+    remains is the delay of an event between processes, the same window a heartbeat answered from
+    memory has."""
+    sid = service["serviceId"]
+    iid = inst.instance_id or (deps.caches.endpoint_ids.get((project, sid, ep_key)) if ep_key else None)
+    if not iid:
+        return None
+    known = deps.caches.registered_doc(project, sid, iid)
+    if known is None:
+        return None
+    doc = new_instance_json(inst, service, iid, known.get("modTimestamp") or "", registered_at=known.get("timestamp"))
+    if doc != known:
+        return None
+    deps.leases.renew(project, sid, iid, ttl_of(doc))
+    return iid
+
+
+def register_from_memory_fields(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
+    """The fast path's memory step (workers/registry/fast_path.py): the reply to an unchanged
+    re-registration of an instance this process knows, from the command's fields as decoded;
+    None (anything else, a service not cached, a command that does not validate) leaves the
+    command to :func:`register_instance`, which answers it, errors included."""
+    try:
+        body = RegisterInstanceCommand.model_validate(fields)
+        inst = v.validate_register_instance(body.body.instance, body.service_id)
+    except Exception:  # the handler gives the error its proper reply
+        return None
+    service = deps.caches.services.get((project, inst.service_id or ""))
+    if service is None:
+        return None
+    known = register_from_memory(deps, project, inst, service, endpoints_key(inst.endpoints))
+    return None if known is None else reply({"instanceId": known})
+
+
+@on_command(
+    fast_path_router,
+    REGISTRY,
+    Registry.INSTANCE_REGISTER,
+    "Register (or re-register) an instance",
+    reply=RegisterInstanceResponse,
+    max_workers=CONCURRENT_COMMANDS,
+)
 async def register_instance(body: RegisterInstanceCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
     inst = v.validate_register_instance(body.body.instance, body.service_id)
     sid = inst.service_id
     assert sid is not None  # validated
-    service = await store.get_service(deps.db, project, sid)
+    service = await load_service(deps, project, sid)
     if service is None:
         raise rerr.service_not_exists()
+    ep_key = endpoints_key(inst.endpoints)
+    known = register_from_memory(deps, project, inst, service, ep_key)
+    if known is not None:
+        return reply({"instanceId": known})
+    if deps.registrations is not None:  # concurrent registrations written together
+        iid = await deps.registrations.register(project, inst, service, ep_key)
+    else:
+        iid = await register_alone(deps, project, inst, service, ep_key)
+    deps.leases.forget(project, sid, iid)
+    return reply({"instanceId": iid})
+
+
+async def register_alone(deps: RegistryDeps, project: str, inst: MicroServiceInstance, service: dict[str, Any], ep_key: str) -> str:
+    """Write one registration (its own outbox transaction); the instance id."""
+    sid = service["serviceId"]
     now = deps.clock.seconds()
     ts = unix_timestamp(now)
-    ep_key = endpoints_key(inst.endpoints)
+    generation = deps.caches.instance_generation
+    written: list[dict[str, Any]] = []
 
     async def write(session):
         if inst.instance_id:
@@ -90,12 +159,17 @@ async def register_instance(body: RegisterInstanceCommand, project: str = Path()
         doc = new_instance_json(inst, service, iid, ts, registered_at=existing.get("timestamp") if existing else None)
         ttl = ttl_of(doc)
         await store.put_instance(deps.db, project, doc, ep_key, ttl, now + ttl, session)
+        written[:] = [doc]
         verb = "updated" if existing else "registered"
         return iid, [instance_event(project, verb, instance_event_data(doc, service))]
 
-    iid = await deps.commit(project, write)
-    deps.leases.forget(project, sid, iid)
-    return reply({"instanceId": iid})
+    def committed(events: Sequence[CloudEvent]) -> None:
+        # this process's caches learn the change before its event is even published, so the
+        # event's echo is recognised as this process's own (caches.RegistryCaches)
+        deps.caches.remember_registration(project, written[0], ep_key, generation)
+        apply_events(deps.caches, project, events)
+
+    return await deps.outbox.transaction(write, on_commit=committed)
 
 
 # --- read --------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
     "kie_kv_history": {"_id": frozenset({"$in"}), "id": frozenset({"$in"})},  # store/kie_kvs.py
     "kie_kvs": {"_id": frozenset({"$in"})},  # store/kie_kvs.py
     "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"})},
-    "registry_instances": {"service_id": frozenset({"$in"})},
+    "registry_instances": {"_id": frozenset({"$in"}), "service_id": frozenset({"$in"}), "endpoints_key": frozenset({"$in"})},
     "registry_leases": {"_id": frozenset({"$in"}), "deadline": frozenset({"$lt"})},
 }
 _LOGICAL = frozenset({"$or", "$and", "$nor"})

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts import registry_errors as rerr
@@ -344,6 +344,51 @@ async def put_instance(
         upsert=True,
         session=session,
     )
+
+
+async def instances_by_keys(db: AsyncIOMotorDatabase, keys: list[str], session: Session = None) -> dict[str, dict]:
+    """Instances by their ``_id`` (:func:`child_key`), for those that exist."""
+    if not keys:
+        return {}
+    cursor = db[INSTANCES].find({"_id": {"$in": [_s(k) for k in keys]}}, {"json": 1}, session=session)
+    return {d["_id"]: orjson.loads(d["json"]) async for d in cursor}
+
+
+async def instances_by_endpoints(
+    db: AsyncIOMotorDatabase, project: str, service_id: str, endpoints_keys: list[str], session: Session = None
+) -> dict[str, dict]:
+    """One instance of a service per endpoints key, for the keys some instance has."""
+    keys = [_s(k) for k in endpoints_keys if k]
+    if not keys:
+        return {}
+    query = {"project": _s(project), "service_id": _s(service_id), "endpoints_key": {"$in": keys}}
+    cursor = db[INSTANCES].find(query, {"json": 1, "endpoints_key": 1}, session=session)
+    found: dict[str, dict] = {}
+    async for d in cursor:
+        found.setdefault(d["endpoints_key"], orjson.loads(d["json"]))
+    return found
+
+
+async def put_instances(db: AsyncIOMotorDatabase, items: list[tuple[str, Mapping[str, Any], str, int, float]], session: Session) -> None:
+    """:func:`put_instance` for several (project, instance, endpoints key, ttl, deadline) at once:
+    two bulk writes (instances, leases), in order, so a later item overwrites an earlier one."""
+    if not items:
+        return
+    instances, leases = [], []
+    for project, instance, endpoints_key, ttl, deadline in items:
+        doc = _instance_doc(project, instance, endpoints_key)
+        instances.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
+        lease = {
+            "_id": doc["_id"],
+            "project": project,
+            "service_id": instance["serviceId"],
+            "instance_id": instance["instanceId"],
+            "ttl": ttl,
+            "deadline": deadline,
+        }
+        leases.append(ReplaceOne({"_id": doc["_id"]}, lease, upsert=True))
+    await db[INSTANCES].bulk_write(instances, ordered=True, session=session)
+    await db[LEASES].bulk_write(leases, ordered=True, session=session)
 
 
 async def replace_instance_json(db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], session: Session) -> bool:
