@@ -24,9 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from api_edge.asyncapi import TITLE as BUS_TITLE
-from api_edge.asyncapi import asyncapi_json
-
 STATIC_PREFIX = "/docs-static"
 SWAGGER_STATIC = Path(str(files("fastapi_offline") / "static"))
 ASYNCAPI_STATIC = Path(str(files("asyncapi_viewer") / "static"))
@@ -83,8 +80,12 @@ def mount_docs(app: FastAPI) -> None:
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi_document() -> Response:
         # the first call builds the document (imports every worker's routers); later calls reuse it
+        from api_edge.asyncapi import asyncapi_json  # here: it imports every worker's handlers (~8 MB the edge need not hold idle)
+
         return Response(await run_in_threadpool(asyncapi_json), media_type="application/json")
 
     @app.get("/asyncapi", include_in_schema=False)
     async def asyncapi_page(request: Request) -> HTMLResponse:
+        from api_edge.asyncapi import TITLE as BUS_TITLE
+
         return HTMLResponse(_asyncapi_page(request.scope.get("root_path", ""), BUS_TITLE))

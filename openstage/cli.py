@@ -82,18 +82,27 @@ def up(
     data_dir: Path = typer.Option(Path(".openstage"), help="where nats, the store and secrets keep their data"),
     nats_port: int = typer.Option(4222, help="port of the embedded nats-server (a free one if taken)"),
     store_port: int = typer.Option(27017, help="port of the embedded store (a free one if taken)"),
+    worker_processes: str = typer.Option(
+        "separate",
+        envvar="OPENSTAGE_WORKER_PROCESSES",
+        help="separate: one process per domain worker; combined: the four in one process (less memory, restarted together)",
+    ),
 ) -> None:
     """Start the whole system: embedded nats-server and store (unless OPENSTAGE_NATS_URL /
     OPENSTAGE_MONGODB_URL are set), every domain worker, and the HTTP edge. One per data
     directory; when it dies, by any signal, everything it started stops too."""
     from openstage.startup_errors import StartupError
     from openstage.supervisor import StopRequested, StopSignals, Supervisor
-    from workers import WORKERS
+    from workers import WORKER_PROCESSES, WORKERS
 
+    if worker_processes not in WORKER_PROCESSES:
+        typer.echo(f"openstage up: --worker-processes must be one of {', '.join(WORKER_PROCESSES)}, not {worker_processes!r}", err=True)
+        raise typer.Exit(2)
     _logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     data_dir = data_dir.resolve()
     supervisor = Supervisor(data_dir, host, port, nats_port, store_port, list(WORKERS))
+    supervisor.system.worker_processes = worker_processes
     signals = StopSignals()
     started = time.monotonic()
     try:
@@ -195,25 +204,34 @@ def edge(
 
 
 @app.command()
-def worker(name: str = typer.Argument(..., help="lifecycle | config | registry | jobs")) -> None:
-    """Run one domain worker against OPENSTAGE_NATS_URL and OPENSTAGE_MONGODB_URL."""
+def worker(
+    name: str = typer.Argument(..., help="lifecycle | config | registry | jobs, or several comma-separated (one process runs them all)"),
+) -> None:
+    """Run one domain worker (or several in this one process, each with its own broker, connections
+    and database) against OPENSTAGE_NATS_URL and OPENSTAGE_MONGODB_URL."""
     import asyncio
 
     from workers import WORKERS
 
     _logging("WARNING")
-    if name not in WORKERS:
-        typer.echo(f"unknown worker {name!r}; choose one of: {', '.join(WORKERS)}", err=True)
+    names = [n.strip() for n in name.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKERS]
+    if not names or unknown or len(set(names)) != len(names):
+        typer.echo(f"unknown or repeated worker in {name!r}; choose among: {', '.join(WORKERS)}", err=True)
         raise typer.Exit(2)
-    module_name, factory = WORKERS[name].split(":")
-    faststream_app = getattr(importlib.import_module(module_name), factory)()
+    from workers.runtime import run_apps
+
+    apps = {}
+    for n in names:
+        module_name, factory = WORKERS[n].split(":")
+        apps[n] = getattr(importlib.import_module(module_name), factory)()
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    asyncio.run(faststream_app.run())
+    asyncio.run(run_apps(apps))
 
 
 @app.command()

@@ -298,6 +298,8 @@ class System:
     local_agent: bool = False
     agent_password: str | None = None
     agent_nats_url: str = ""
+    # The domain workers one process each ("separate"), or all in one process ("combined").
+    worker_processes: str = "separate"
 
     def _add(self, child: Child) -> Child:
         self.children[child.name] = child
@@ -362,6 +364,7 @@ class System:
         return child
 
     def start_worker(self, name: str) -> Child:
+        """`openstage worker NAME` as process worker-NAME; NAME may list several domains, comma-separated."""
         # the edge's address, which the registry worker advertises as SERVICECENTER/KIE/CseConfigCenter
         edge = {"OPENSTAGE_HOST": self.host, "OPENSTAGE_PORT": str(self.port)}
         return self._add(start_worker(name, {**edge, **self.env}, self.log_dir))
@@ -376,16 +379,20 @@ class System:
         return self._add(start_agent(self.data_dir, "127.0.0.1", env, self.log_dir))
 
     def start(self, workers: list[str]) -> None:
+        from workers import worker_groups
+
+        groups = worker_groups(workers, self.worker_processes)
         self.env.setdefault("OPENSTAGE_WORKERS", ",".join(workers))
         self.start_infrastructure()
-        for name in workers:
+        for name in groups:
             self.start_worker(name)
         if self.local_agent:
             self.start_agent()
         self.start_edge()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        import httpx
+        # http.client, not httpx: the supervisor of `openstage up` stays small (its idle footprint)
+        import http.client
 
         deadline = time.monotonic() + timeout
         last = ""
@@ -393,13 +400,18 @@ class System:
             for child in self.children.values():
                 if not child.alive():
                     raise ProcessStartError(child.name, f"exited with {child.proc.returncode}", child.log_path)
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=3)
             try:
-                r = httpx.get(f"http://{self.host}:{self.port}/readyz", timeout=3)
-                if r.status_code == 200:
+                conn.request("GET", "/readyz")
+                r = conn.getresponse()
+                body = r.read()
+                if r.status == 200:
                     return
-                last = r.text
-            except httpx.HTTPError as exc:
-                last = str(exc)
+                last = body.decode(errors="replace")
+            except (OSError, http.client.HTTPException) as exc:
+                last = str(exc) or type(exc).__name__
+            finally:
+                conn.close()
             time.sleep(0.2)
         raise TimeoutError(f"system not ready after {timeout}s: {last}")
 

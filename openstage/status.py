@@ -176,11 +176,13 @@ def collect(data_dir: Path, projects: list[str], endpoint: str | None = None) ->
         if not c.running:
             continue
         if c.name.startswith("worker-"):
-            worker = c.name.removeprefix("worker-")
-            if worker in missing:
+            domains = set(c.name.removeprefix("worker-").split(","))  # several: the combined worker process
+            if domains & missing:
                 c.health = "not answering on the bus"
-            elif ready == "ready" or (missing and worker not in missing):
+            elif ready == "ready" or missing:
                 c.health = "ok"
+        elif c.name.startswith("agent-"):
+            c.health = "ok"  # a host agent answers no HTTP; its replicas' health is in the instances' status
         elif c.name in ("nats-server", "store"):
             c.health = "ok" if c.addresses else "not listening"
         elif c.name == "lifeline":

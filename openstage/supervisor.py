@@ -69,7 +69,8 @@ def describe_child(name: str) -> str:
     if name == "edge":
         return "the HTTP edge"
     if name.startswith("worker-"):
-        return f"the {name.removeprefix('worker-')} worker"
+        domains = name.removeprefix("worker-")
+        return f"the {domains} workers (one process)" if "," in domains else f"the {domains} worker"
     if name.startswith("agent-"):
         return f"the host agent {name.removeprefix('agent-')!r}"
     return name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
@@ -232,3 +233,42 @@ def build_worker(
         log.info("worker %s stopped", domain)
 
     return app
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def run_apps(named: dict[str, FastStream]) -> None:
+    """Run the FastStream apps of several domains in this one process (`openstage worker
+    lifecycle,config,registry,jobs`). Each keeps its own broker, connections, database and
+    composition root; they share only the interpreter and its event loop. SIGINT/SIGTERM stop
+    them all. When one of them ends by itself (a start-up failure, a crash), the others are
+    stopped too and its error is raised: the process exits and its supervisor restarts all of them."""
+    apps = list(named.values())
+    if len(apps) == 1:
+        await apps[0].run()
+        return
+    tasks = [asyncio.create_task(app.run(), name=domain) for domain, app in named.items()]
+    # Each run() installs its own signal handlers as its first step (only the last one's would
+    # stay): once they all have, replace them with one that stops every app.
+    await asyncio.sleep(0)
+    stopping = False
+
+    def stop_all() -> None:
+        nonlocal stopping
+        stopping = True
+        for app in apps:
+            app.exit()
+
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop_all)
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    ended_by_itself = not stopping
+    stop_all()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+            raise outcome
+    if ended_by_itself:
+        raise RuntimeError(f"the {', '.join(t.get_name() for t in done)} worker of this process stopped by itself; all of them stopped")

@@ -49,8 +49,6 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from services.contracts.agent import ArtifactSpec, FetchedArtifact
 
 ARTIFACT_DIRS_ENV = "OPENSTAGE_ARTIFACT_DIRS"
@@ -159,6 +157,8 @@ def _too_large(url: str, policy: ArtifactPolicy) -> ArtifactError:
 
 
 async def _download(url: str, policy: ArtifactPolicy, dest: Path) -> tuple[str, int]:
+    import httpx  # here: the agent imports this module at start, and httpx costs it ~8 MB while idle
+
     h = hashlib.sha256()
     size = 0
     try:

@@ -131,16 +131,19 @@ async def abort_transactions(mongodb_url: str, lsids: list[str], timeout: float 
     return aborted
 
 
-_record: SessionRecord | None = None
+# One record per database this process writes (several when one process runs several domain
+# workers, `openstage worker lifecycle,config,...`).
+_records: dict[str, SessionRecord] = {}
 
 
 def enable(directory: Path, db_name: str) -> SessionRecord:
-    global _record
-    _record = SessionRecord(directory, db_name)
-    return _record
+    _records[db_name] = record = SessionRecord(directory, db_name)
+    return record
 
 
 def note(session) -> None:
-    """Called by the outbox for each transaction's session; a no-op unless enabled."""
-    if _record is not None:
-        _record.note(session)
+    """Called by the outbox for each transaction's session; a no-op unless enabled. The lsid goes
+    in every record of this process (a session does not say its database): whichever of its
+    databases' workers starts first after a crash aborts it, before that worker's first write."""
+    for record in _records.values():
+        record.note(session)
