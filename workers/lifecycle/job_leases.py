@@ -43,10 +43,21 @@ class JobLease:
 
         return await self.outbox.transaction(write)
 
+    async def claim_at_once(self) -> Job | None:
+        """``claim`` of a free lease of a job queued behind no other (most jobs: nothing to check
+        first), in one atomic write outside a transaction (it writes nothing else and emits
+        nothing); None otherwise (held, expired, queued or ended: ``claim`` after the checks)."""
+        return await store.claim_job(self.db, self.job_id, self.token, self.clock.millis(), self.lease_ms, unqueued_only=True)
+
     async def update(self, update: JobUpdate, session) -> None:
         """Write ``update`` to the job in ``session`` if this lease still holds it, else LeaseLost."""
         if not await store.update_job(self.db, self.job_id, self.token, update, session):
             raise LeaseLost(self.job_id)
+
+    async def update_unless_asked(self, update: JobUpdate, asked: store.Asked, session) -> bool:
+        """Write ``update`` if this lease still holds the job and nobody asked it anything since
+        ``asked`` (True); False when the job must be read again (LeaseLost can only be told then)."""
+        return await store.update_job(self.db, self.job_id, self.token, update, session, asked)
 
     async def keep_alive(self, msg: Msg | None) -> None:
         """Until cancelled: every third of the lease, tell JetStream the work item is in progress

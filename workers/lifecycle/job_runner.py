@@ -163,18 +163,22 @@ class JobRunner:
 
     async def run(self, job_id: str, msg: Msg | None = None) -> RunOutcome:
         """Run (or resume) a job to its end, under a lease taken for this run."""
-        job = await store.job(self.db, job_id)
-        if job is None or is_terminal(job.status):
-            return RunOutcome.DONE
-        held = await store.by_id(self.db, job.instance_id)
-        if held is not None and held.active_job_id != job_id:
-            holder = await store.job(self.db, held.active_job_id) if held.active_job_id else None
-            if holder is not None and holder.handoff_to == job_id:
-                return RunOutcome.WAIT
         lease = JobLease(self.db, self.outbox, self.clock, job_id, self.lease_ms)
-        claimed = await lease.claim()
-        if claimed is None:
-            return RunOutcome.BUSY
+        claimed = await lease.claim_at_once()
+        if claimed is not None:
+            held = await store.by_id(self.db, claimed.instance_id)
+        else:  # ended, held by another runner, or queued behind another job: look first
+            job = await store.job(self.db, job_id)
+            if job is None or is_terminal(job.status):
+                return RunOutcome.DONE
+            held = await store.by_id(self.db, job.instance_id)
+            if held is not None and held.active_job_id != job_id:
+                holder = await store.job(self.db, held.active_job_id) if held.active_job_id else None
+                if holder is not None and holder.handoff_to == job_id:
+                    return RunOutcome.WAIT
+            claimed = await lease.claim()
+            if claimed is None:
+                return RunOutcome.BUSY
         keep_alive = asyncio.create_task(lease.keep_alive(msg))
         try:
             execution = JobExecution(self.db, self.outbox, self.clock, self.driver, claimed, lease, self.instance_removed)

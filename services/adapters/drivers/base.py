@@ -65,6 +65,7 @@ class Task:
     name: str  # what TASK_NAME shows
     type: str  # what TASK_TYPE shows
     run: Callable[[TaskContext], Awaitable[TaskResult]]
+    side_effects: bool = True  # False: it changes nothing outside the job (the runner need not persist its start first)
 
 
 class Driver(ABC):

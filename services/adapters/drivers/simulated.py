@@ -97,7 +97,7 @@ class SimulatedDriver(Driver):
                 raise TaskFailed(PREFIX + exc.message, exc.available_replica) from None
             return TaskResult(PREFIX + result.message, result.available_replica)
 
-        return Task(key=key, name=name, type=type_, run=run)
+        return Task(key=key, name=name, type=type_, run=run, side_effects=False)
 
     def _prepare(self, w: Workload, what: str) -> Task:
         async def body(ctx: TaskContext) -> TaskResult:

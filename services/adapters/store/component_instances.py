@@ -210,12 +210,25 @@ async def job(db: AsyncIOMotorDatabase, job_id: str, session: AsyncIOMotorClient
 
 
 async def claim_job(
-    db: AsyncIOMotorDatabase, job_id: str, runner: str, now_ms: int, lease_ms: int, session: AsyncIOMotorClientSession | None = None
+    db: AsyncIOMotorDatabase,
+    job_id: str,
+    runner: str,
+    now_ms: int,
+    lease_ms: int,
+    session: AsyncIOMotorClientSession | None = None,
+    unqueued_only: bool = False,
 ) -> Job | None:
     """Take the job's lease (free, or expired) for ``runner``; None when another runner holds it
-    or the job has ended."""
+    or the job has ended. ``unqueued_only``: only a free lease of a job queued behind no other."""
+    query: dict[str, Any] = {"_id": job_id, "status": {"$nin": _TERMINAL}}
+    if unqueued_only:
+        # (not with the $or below: nx-27017 matches nothing when an $or sits next to a second
+        # null-equality condition; MongoDB would match. A lease that expired takes the other way.)
+        query.update(runner=None, waits_for=None)
+    else:
+        query["$or"] = [{"runner": None}, {"lease_until": {"$lt": now_ms}}]
     doc = await db[JOBS].find_one_and_update(
-        {"_id": job_id, "status": {"$nin": _TERMINAL}, "$or": [{"runner": None}, {"lease_until": {"$lt": now_ms}}]},
+        query,
         {"$set": {"runner": runner, "lease_until": now_ms + lease_ms}, "$inc": {"attempts": 1}},
         return_document=ReturnDocument.AFTER,
         session=session,
@@ -236,12 +249,29 @@ def _set(update: JobUpdate) -> dict[str, Any]:
     return changes
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a forced delete may have asked of a running job, as its runner last knew it."""
+
+    cancel_requested: bool
+    handoff_to: str | None
+
+
 async def update_job(
-    db: AsyncIOMotorDatabase, job_id: str, runner: str | None, update: JobUpdate, session: AsyncIOMotorClientSession
+    db: AsyncIOMotorDatabase,
+    job_id: str,
+    runner: str | None,
+    update: JobUpdate,
+    session: AsyncIOMotorClientSession,
+    asked: Asked | None = None,
 ) -> bool:
-    """Apply ``update`` when ``runner`` still holds the job's lease (None: whoever holds it)."""
+    """Apply ``update`` when ``runner`` still holds the job's lease (None: whoever holds it) and,
+    given ``asked``, when nobody asked the job anything since (False then: read it and decide again)."""
     query: dict = {"_id": job_id}
     if runner is not None:
         query["runner"] = runner
+    if asked is not None:
+        query["cancel_requested"] = asked.cancel_requested
+        query["handoff_to"] = asked.handoff_to
     result = await db[JOBS].update_one(query, {"$set": _set(update)}, session=session)
     return result.matched_count == 1

@@ -10,6 +10,7 @@ How the job moves its instance is in ``services/domain/lifecycle/component_insta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -255,6 +256,22 @@ def finished(job: Job, status: ExecutionStatus, now_ms: int, failed_index: int |
     events.append(job_event(job, JobVerb(status.value.lower()), status, seq, now_ms, tasks=closing, message=message))
     update = JobUpdate(status=status, seq=seq, finished_at=now_ms, runner=None, message=message, tasks=tasks)
     return _step(job, update, events)
+
+
+def combined(updates: Sequence[JobUpdate]) -> JobUpdate:
+    """One update that writes what ``updates`` write one after the other (a later value of a field,
+    or of a task's field, wins): consecutive steps with nothing run between them are written in
+    one transaction. ``job.applied(combined([a, b])) == job.applied(a).applied(b)``."""
+    fields: dict[str, object] = {}
+    tasks: dict[int, dict[str, object]] = {}
+    for update in updates:
+        for name in update.model_fields_set - {"tasks"}:
+            fields[name] = getattr(update, name)
+        for index, change in update.tasks.items():
+            tasks.setdefault(int(index), {}).update({name: getattr(change, name) for name in change.model_fields_set})
+    if tasks:
+        fields["tasks"] = {index: TaskChange(**change) for index, change in tasks.items()}
+    return JobUpdate(**fields)
 
 
 def current_task(job: Job) -> int | None:
