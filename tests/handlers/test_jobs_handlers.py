@@ -73,6 +73,24 @@ async def test_the_tracker_folds_any_order_and_the_query_serves_the_job(jobs):
     assert page.result["task_count"] == 4 and [t["TASK_INDEX"] for t in page.result["tasks"]] == [2, 1]
 
 
+async def test_a_fetched_batch_folds_each_jobs_events_in_one_write(jobs):
+    broker, deps = jobs
+    first, second = f"JOB{uuid.uuid4()}", f"JOB{uuid.uuid4()}"
+    events = job_run(P, first) + job_run(P, second, fail_at=0)
+    batch = [Delivered(e) for e in [*events, *events[:2]]] + [Delivered(b"{not json")]  # redelivered ones and junk mixed in
+    random.Random(7).shuffle(batch)
+    assert deps.tracker is not None
+    await deps.tracker.handle_batch(batch)  # type: ignore[arg-type]
+
+    assert sorted(str(m.settled) for m in batch) == ["ack"] * (len(events) + 2) + ["term"]
+    for job_id, status in ((first, "SUCCEEDED"), (second, "FAILED")):
+        reply = await call(broker, P, JOBS, Jobs.GET, ShowJob(job_id=job_id))
+        assert reply.result == fold.wire(fold.detail(fold.fold([e for e in events if e["data"]["job_id"] == job_id])))
+        assert reply.result["job"]["EXECUTION_STATUS"] == status
+        stored = await deps.db["jobs"].find_one({"_id": job_id})
+        assert stored["rev"] == 1  # one write per job for the whole batch
+
+
 async def test_unknown_jobs_and_foreign_events(jobs):
     broker, deps = jobs
     job_id = f"JOB{uuid.uuid4()}"

@@ -7,6 +7,7 @@ processes are safe."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import orjson
@@ -65,32 +66,44 @@ class Tracker:
                 log.warning("tracker fetch failed: %s", exc)
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await self.handle(msg)
+            await self.handle_batch(msgs)
 
     async def handle(self, msg: Msg) -> None:
+        await self.handle_batch([msg])
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        """Fold a fetched batch: the events of one job with one read and one write (a job's ~13
+        events arrive together when its runner writes its steps together), then ack them."""
+        by_job: dict[str, list[tuple[Msg, dict]]] = {}
+        for msg in msgs:
+            event = await self._foldable(msg)
+            if event is not None:
+                by_job.setdefault(event["data"]["job_id"], []).append((msg, event))
+        for job_id, items in by_job.items():
+            try:
+                await store.apply_events(self.db, job_id, [e for _, e in items])
+            except Exception as exc:
+                log.warning("events of job %s not folded yet: %s", job_id, exc)
+                for m, _ in items:
+                    with contextlib.suppress(Exception):
+                        await m.nak(delay=0.5)
+                continue
+            for m, _ in items:
+                with contextlib.suppress(Exception):
+                    await m.ack()
+
+    async def _foldable(self, msg: Msg) -> dict | None:
+        """The job or task event a message carries; anything else is settled here and None returned."""
         try:
             event = orjson.loads(msg.data)
         except Exception:
             await msg.term()
-            return
+            return None
         if not fold.is_job_event(event):
             await msg.ack()
-            return
+            return None
         if fold.event_data(event) is None:  # its data breaks the job event contract: nothing to fold
             log.warning("event %s of type %s is not a valid job or task event; skipped", event.get("id"), event.get("type"))
             await msg.ack()
-            return
-        try:
-            await store.apply_event(self.db, event)
-        except Exception as exc:
-            log.warning("event %s not folded yet: %s", event.get("id"), exc)
-            try:
-                await msg.nak(delay=0.5)
-            except Exception:
-                pass
-            return
-        try:
-            await msg.ack()
-        except Exception:
-            pass
+            return None
+        return event

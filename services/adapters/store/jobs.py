@@ -28,14 +28,21 @@ def missing(job_id: str) -> errors.ServiceError:
 
 async def apply_event(db: AsyncIOMotorDatabase, event: dict) -> dict:
     """Fold one event into its job's document; returns the document."""
-    job_id = event["data"]["job_id"]
+    return await apply_events(db, event["data"]["job_id"], [event])
+
+
+async def apply_events(db: AsyncIOMotorDatabase, job_id: str, events: list[dict]) -> dict:
+    """Fold events of one job, in order, into its document with one read and one write; returns the document."""
     for _ in range(MAX_RETRIES):
         doc = await db[COLLECTION].find_one({"_id": job_id})
         rev = doc.get("rev", 0) if doc else 0
         state = {k: v for k, v in doc.items() if k != "rev"} if doc else None
-        new = fold.apply(state, event)
+        new = state
+        for event in events:
+            new = fold.apply(new, event)
+        assert new is not None
         if state is not None and new == state:
-            return doc
+            return doc  # type: ignore[return-value]
         new["rev"] = rev + 1
         if doc is None:
             try:
