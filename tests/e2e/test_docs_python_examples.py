@@ -2,7 +2,8 @@
 code) is run as written against a real `openstage up`, the blocks of a page in order in one
 namespace (as a reader runs them in one session, later blocks using what earlier ones created).
 Only the placeholders a reader fills in are replaced: `<AK>` / `<SK>` by the credential
-`openstage up` generated (<data dir>/credentials.json), `<project_id>` by `my-project` (the
+`openstage up` generated (<data dir>/credentials.json), `<data_dir>` by its data directory,
+`<project_id>` by `my-project` (the
 README's project, so the pages also run one after another in one project) and the endpoint
 `http://127.0.0.1:8080` by the test's edge. A block right after FRAGMENT_MARKER is a fragment not
 meant to run alone; FRAGMENTS lists every one of them, so a new one fails until it is listed."""
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAGMENT_MARKER = "<!-- python fragment: not run alone by tests/e2e/test_docs_python_examples.py -->"
-FRAGMENTS: dict[str, int] = {}  # page -> how many of its python blocks are fragments (none today)
+FRAGMENTS: dict[str, int] = {"docs/drivers.md": 1}  # page -> how many of its python blocks are fragments
 PROJECT = "my-project"
 DOCS_ENDPOINT = "http://127.0.0.1:8080"
 # any fence opening a python block: ```python, ```py, ```python3, indented (in a list) or not
@@ -60,8 +61,9 @@ def test_every_python_block_is_run_or_a_listed_fragment():
         assert text.count(FRAGMENT_MARKER) == sum(f for _, f in BLOCKS[page.relative_to(ROOT).as_posix()]), page
 
 
-def fill_in(code: str, ak: str, sk: str, endpoint: str) -> str:
+def fill_in(code: str, ak: str, sk: str, endpoint: str, data_dir: str) -> str:
     filled = code.replace("<AK>", ak).replace("<SK>", sk).replace("<project_id>", PROJECT).replace(DOCS_ENDPOINT, endpoint)
+    filled = filled.replace("<data_dir>", data_dir)
     left = PLACEHOLDER.findall(filled)
     assert not left, f"placeholders the test does not fill in: {left}"
     return filled
@@ -74,7 +76,7 @@ def test_page_python_examples_run_as_written(up, page):
     for index, (code, fragment) in enumerate(BLOCKS[page]):
         if fragment:
             continue
-        program = compile(fill_in(code, cred["ak"], cred["sk"], up.endpoint), f"{page} python block {index}", "exec")
+        program = compile(fill_in(code, cred["ak"], cred["sk"], up.endpoint, str(up.data_dir)), f"{page} python block {index}", "exec")
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
