@@ -112,6 +112,7 @@ class Replica:
         self.on_change = on_change
         self.liveness_period = liveness_period
         self.state = ReplicaState(index=replica.index, port=replica.port, generation=spec.generation, phase=phase, restarts=restarts)
+        self._last_exit = ""  # why the replica's last run ended
         self.target = Target(replica.port, paths.workdir, replica_env(spec, replica.port, paths.workdir))
         self.crashes = CrashHistory()
         self.proc: asyncio.subprocess.Process | None = None
@@ -187,7 +188,8 @@ class Replica:
             why = await self._spawn()
             if why is None:
                 assert self.proc is not None
-                self._set(ReplicaPhase.STARTING, pid=self.proc.pid, exit_code=None, message="")
+                # a restarted replica keeps saying why its last run ended (exit_code stays that run's)
+                self._set(ReplicaPhase.STARTING, pid=self.proc.pid, message=self._last_run_note())
                 health = asyncio.get_running_loop().create_task(self._watch_health(self.proc))
                 try:
                     code = await self.proc.wait()
@@ -200,6 +202,7 @@ class Replica:
                 _signal_group(self.proc.pid, signal.SIGKILL)  # what it started goes with it
                 why = self._kill_reason or _exit_message(code)
                 self.state = self.state.model_copy(update={"exit_code": code})
+            self._last_exit = why
             now = time.monotonic()
             self.crashes.record(now)
             if self.crashes.given_up(now):
@@ -208,6 +211,14 @@ class Replica:
             delay = self.crashes.next_delay(now)
             self._set(ReplicaPhase.BACKOFF, pid=None, restarts=self.state.restarts + 1, message=f"{why}; restarting in {delay:g}s")
             await asyncio.sleep(delay)
+
+    def _last_run_note(self) -> str:
+        """e.g. "restarted 2 times; last run: exited with code 3" ("" before the first restart)."""
+        last = self._last_exit
+        if not last:
+            return ""
+        n = self.state.restarts
+        return f"restarted {n} time{'s' if n != 1 else ''}; last run: {last}"
 
     async def _watch_health(self, proc: asyncio.subprocess.Process) -> None:
         started = time.monotonic()
@@ -220,7 +231,8 @@ class Replica:
         if spec.readiness_probe is not None:
             await asyncio.sleep(max(0.0, spec.readiness_probe.delay - (time.monotonic() - started)))
             while (failed := await check(spec.readiness_probe, self.target)) is not None:
-                self.state = self.state.model_copy(update={"message": f"readiness probe failed: {failed}"})
+                note = self._last_run_note()
+                self.state = self.state.model_copy(update={"message": f"readiness probe failed: {failed}" + (f" ({note})" if note else "")})
                 await asyncio.sleep(READINESS_PERIOD_SECONDS)
         self._set(ReplicaPhase.READY, message="")
         if spec.liveness_probe is None:

@@ -47,6 +47,9 @@ from services.contracts.agent import (
 from services.domain.lifecycle import deployments as rules
 from services.domain.lifecycle.deployments import DeploymentContext, PlacedReplica
 
+# a replica not ready that has exited this often during a wait fails the wait at once (e.g. an app
+# that exits at start) instead of waiting out the ready timeout
+CRASH_LOOP_RESTARTS = 3
 Credentials = Callable[[str], tuple[str, str]]  # project -> (account, password) of its registry account
 
 
@@ -269,9 +272,15 @@ class ProcessDriver(Driver):
                     said = len(ready)
                     await ctx.progress(f"{said}/{t.replica} replicas ready", available_replica=said)
                 if len(ready) >= t.replica:
-                    return TaskResult(f"{t.replica}/{t.replica} replicas ready", available_replica=t.replica)
+                    ports = ", ".join(f"{h}:{s.port}" for h, s, _ in sorted(states, key=lambda x: x[2]) if s is not None)
+                    return TaskResult(f"{t.replica}/{t.replica} replicas ready (ports {ports})", available_replica=t.replica)
+                # given up on, or exiting again and again without getting ready: waiting longer changes nothing
                 failed: list[tuple[str, ReplicaState | None, int]] = [
-                    (h, s, i) for h, s, i in states if s and s.phase == ReplicaPhase.FAILED and generation in (None, s.generation)
+                    (h, s, i)
+                    for h, s, i in states
+                    if s
+                    and generation in (None, s.generation)
+                    and (s.phase == ReplicaPhase.FAILED or (s.phase != ReplicaPhase.READY and s.restarts >= CRASH_LOOP_RESTARTS))
                 ]
                 if failed or time.monotonic() > deadline:
                     bad: list[tuple[str, ReplicaState | None, int]] = failed or [
@@ -456,7 +465,10 @@ def _describe(host: str, index: int, state: ReplicaState | None) -> str:
     if state is None:
         return f"replica {index} on host {host}: not started"
     what = state.message or state.phase.value
-    return f"replica {index} on host {host} (port {state.port}): {state.phase.value}" + (f", {what}" if what != state.phase.value else "")
+    said = f"replica {index} on host {host} (port {state.port}): {state.phase.value}" + (f", {what}" if what != state.phase.value else "")
+    if state.exit_code is not None and "code" not in what and "signal" not in what.lower():
+        said += f" (last exit code {state.exit_code})"
+    return said
 
 
 def _describe_all(got: InstanceReplicas) -> str:
