@@ -1,11 +1,19 @@
-"""The registry's two hottest routes answered in raw ASGI, before FastAPI's routing, dependency
-solving and exception layers: a heartbeat (``PUT /v4/{project}/registry/microservices/{id}/instances/{id}/heartbeat``)
-and discovery (``GET /v4/{project}/registry/instances``).
+"""The hottest routes answered in raw ASGI, before FastAPI's routing, dependency solving and
+exception layers:
 
-Each is the FastAPI route of api_edge/routers/registry.py (``heartbeat``, ``find_instances``: the
-OpenAPI contract) taken a shorter way: the same command builder, the command that route declares,
-and the one forward (``BusClient.forward``: request, then api_edge/reply_responses.py). The e2e
-registry tests run through here. Runs inside AuthMiddleware: requests are authenticated."""
+- the registry's heartbeat (``PUT /v4/{project}/registry/microservices/{id}/instances/{id}/heartbeat``),
+  discovery (``GET /v4/{project}/registry/instances``) and registration
+  (``POST /v4/{project}/registry/microservices/{id}/instances``);
+- the v2 reads ``GET /v2/{project}/cas/environments`` (list), ``.../environments/{id}``,
+  ``.../applications/{id}`` and ``.../applications/{id}/components/{id}`` (show).
+
+Each is its FastAPI route (api_edge/routers/*.py: the OpenAPI contract) taken a shorter way: the
+same command builder, the command that route declares, and the one forward (``BusClient.forward``:
+request, then api_edge/reply_responses.py). A request the builder refuses (a malformed id, a bad
+``limit``, a body that is not JSON...) is passed on to FastAPI, body included, so the route itself
+answers it: there is one validation and one error shape, whichever way a request goes
+(tests/unit/test_raw_asgi_same_answers.py sends the same requests both ways). The e2e registry
+tests run through here. Runs inside AuthMiddleware: requests are authenticated, bodies capped."""
 
 from __future__ import annotations
 
@@ -15,32 +23,47 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.route_commands import route_command
-from api_edge.routers import registry
+from api_edge.routers import applications, components, environments, registry
+from services.contracts import applications as application_contracts
+from services.contracts import components as component_contracts
 
 _CONSUMER_HEADER = registry.CONSUMER_ID_HEADER.lower().encode("latin-1")
 
 
 @dataclass(frozen=True)
 class RawCall:
-    """A request for one of the raw-ASGI routes: its project, the route it stands for, the command payload."""
+    """A request for one of the raw-ASGI routes: its project, the route it stands for, and the
+    command payload: built from the path and query (``payload``), or, for a route that reads its
+    body, by ``from_body`` from the body as received."""
 
     project_id: str
     route: Callable[..., Any]
-    payload: BaseModel
+    payload: BaseModel | None
+    from_body: Callable[[bytes], BaseModel] | None = None
 
 
 def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> RawCall | None:
-    """The raw-ASGI route a request is for, else None (FastAPI answers it). Pure: unit-tested."""
-    if not path.startswith("/v4/"):
+    """The raw-ASGI route a request is for, else None (FastAPI answers it: another route, or a
+    request the route's builder refuses). Pure: unit-tested."""
+    if path.startswith("/v4/"):
+        return _match_registry(method, path.split("/"), query_string, headers)
+    if method == "GET" and path.startswith("/v2/"):
+        try:
+            return _match_v2_read(path.split("/"), query_string)
+        except Exception:  # the builder refuses the request: the route answers it, in its own words
+            return None
+    return None
+
+
+def _match_registry(method: str, parts: list[str], query_string: bytes, headers: Iterable[tuple[bytes, bytes]]) -> RawCall | None:
+    if len(parts) < 5 or parts[3] != "registry":
         return None
-    parts = path.split("/")
     if (
         method == "PUT"
         and len(parts) == 9
-        and parts[3] == "registry"
         and parts[4] == "microservices"
         and parts[6] == "instances"
         and parts[8] == "heartbeat"
@@ -48,10 +71,33 @@ def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[t
         and parts[7]
     ):
         return RawCall(parts[2], registry.heartbeat, registry.heartbeat_command(parts[5], parts[7]))
-    if method == "GET" and len(parts) == 5 and parts[3] == "registry" and parts[4] == "instances":
+    if method == "GET" and len(parts) == 5 and parts[4] == "instances":
         query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
         consumer = next((v.decode("latin-1") for k, v in headers if k == _CONSUMER_HEADER), None)
         return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer))
+    if method == "POST" and len(parts) == 7 and parts[4] == "microservices" and parts[6] == "instances" and parts[5]:
+        service_id = parts[5]
+        return RawCall(parts[2], registry.register_instance, None, lambda body: registry.register_command(service_id, body))
+    return None
+
+
+def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
+    """GET /v2/{project}/cas/...: the environment list, and the environment, application and component details."""
+    if len(parts) < 5 or parts[3] != "cas" or not parts[2] or not all(parts[5:]):
+        return None
+    project, collection = parts[2], parts[4]
+    if collection == "environments":
+        if len(parts) == 5:
+            query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+            return RawCall(project, environments.list_environments, environments.list_command(query))
+        if len(parts) == 6:
+            return RawCall(project, environments.show_environment, environments.show_command(parts[5]))
+    elif collection == "applications":
+        if len(parts) == 6:
+            return RawCall(project, applications.show_application, application_contracts.ApplicationRef(application_id=parts[5]))
+        if len(parts) == 8 and parts[6] == "components" and parts[7] != "overviews":  # (.../components/overviews: another route)
+            ref = component_contracts.ComponentRef(application_id=parts[5], component_id=parts[7])
+            return RawCall(project, components.show_component, ref)
     return None
 
 
@@ -68,6 +114,37 @@ class RawAsgiRoutes:
         if call is None:
             await self.app(scope, receive, send)
             return
+        payload = call.payload
+        if call.from_body is not None:
+            received, body = await _read_body(receive)
+            try:
+                if received[-1]["type"] != "http.request":  # the client left: as FastAPI meets it
+                    raise ConnectionResetError
+                payload = call.from_body(body)
+            except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
+                await self.app(scope, _replay(received, receive), send)
+                return
         bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
-        response = await bus.forward(scope["path"], call.project_id, route_command(call.route), call.payload)
+        response = await bus.forward(scope["path"], call.project_id, route_command(call.route), payload)
         await response(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
+    """The request's messages up to its last body chunk (or a disconnect), and the body."""
+    received: list[Message] = []
+    while True:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    return received, b"".join(m.get("body", b"") for m in received if m["type"] == "http.request")
+
+
+def _replay(received: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives ``received`` again, then the connection's next messages."""
+    pending = list(received)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

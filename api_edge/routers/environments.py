@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +13,19 @@ from services.contracts import environments as contracts
 from services.contracts.subjects import LIFECYCLE, Lifecycle
 
 router = APIRouter(prefix="/v2/{project_id}/cas/environments", tags=["environments"])
+
+
+# show and list are also answered by api_edge/raw_asgi_routes.py, before FastAPI's routing, with
+# these builders (a request they refuse is passed on to the routes below, which answer it)
+def show_command(environment_id: str) -> contracts.EnvironmentRef:
+    return contracts.EnvironmentRef(environment_id=environment_id)
+
+
+def list_command(query: Mapping[str, str]) -> contracts.ListEnvironments:
+    """The list's command from the query values, taken as the route's ``Query()`` model takes them:
+    each field's value by name (the last one given), every other value ignored."""
+    fields = contracts.ListEnvironments.model_fields
+    return contracts.ListEnvironments.model_validate({name: query[name] for name in fields if name in query})
 
 
 @router.post("", response_model=contracts.Environment, summary="Create an environment")
@@ -29,7 +43,7 @@ async def list_environments(project_id: str, query: Annotated[contracts.ListEnvi
 @router.get("/{environment_id}", response_model=contracts.Environment, summary="Obtain environment details")
 @sends(LIFECYCLE, Lifecycle.ENVIRONMENT_GET)
 async def show_environment(project_id: str, environment_id: str, request: Request):
-    return await forward(request, project_id, contracts.EnvironmentRef(environment_id=environment_id))
+    return await forward(request, project_id, show_command(environment_id))
 
 
 @router.put("/{environment_id}", response_model=contracts.Environment, summary="Modify an environment")

@@ -72,15 +72,18 @@ _JSON = "application/json"
 QueryText = Annotated[str | None, Query()]
 
 
-async def _json_body(request: Request) -> Any:
+def decode_json_body(raw: bytes) -> Any:
     """The decoded JSON body (None when empty); invalid JSON is Service-Center's 400001."""
-    raw = await request.body()
     if not raw.strip():
         return None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise invalid_params(f"Unmarshal error: {exc}") from None
+
+
+async def _json_body(request: Request) -> Any:
+    return decode_json_body(await request.body())
 
 
 def _consumer_id(request: Request) -> str | None:
@@ -334,7 +337,12 @@ async def _dependency_query(request: Request, project_id: str, service_id: str, 
 @router.post("/microservices/{service_id}/instances", summary="Register an instance", openapi_extra=_json_body_doc(RegisterInstanceRequest))
 @sends(REGISTRY, Registry.INSTANCE_REGISTER)
 async def register_instance(project_id: str, service_id: str, request: Request):
-    return await forward(request, project_id, RegisterInstanceCommand(service_id=service_id, body=await _json_body(request)))
+    return await forward(request, project_id, register_command(service_id, await request.body()))
+
+
+def register_command(service_id: str, raw_body: bytes) -> RegisterInstanceCommand:
+    """Registration's command from the body as received (api_edge/raw_asgi_routes.py builds it too)."""
+    return RegisterInstanceCommand(service_id=service_id, body=decode_json_body(raw_body))
 
 
 @router.get("/microservices/{service_id}/instances", summary="Query a micro-service's instances", openapi_extra=_CONSUMER_PARAM)
