@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,10 +64,13 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     sides = {"base": base_tree(Path(args.base).resolve()), "current": HERE}
     runs: dict[str, list[dict[str, float]]] = {"base": [], "current": []}
-    for i in range(args.rounds):
-        for side, tree in sides.items():
-            runs[side].append(run_once(tree, args.only, args.seconds, args.extra))
-            print(f"round {i + 1} {side}: " + ", ".join(f"{k} {v:,.0f}" for k, v in runs[side][-1].items()), flush=True)
+    try:
+        for i in range(args.rounds):
+            for side, tree in sides.items():
+                runs[side].append(run_once(tree, args.only, args.seconds, args.extra))
+                print(f"round {i + 1} {side}: " + ", ".join(f"{k} {v:,.0f}" for k, v in runs[side][-1].items()), flush=True)
+    finally:
+        shutil.rmtree(sides["base"], ignore_errors=True)  # the folder of symlinks base_tree made (not the base itself)
     scenes = list(runs["current"][0])
     table = ["| scene | base (median) | current (median) | current / base |", "|---|---:|---:|---:|"]
     result = {}
