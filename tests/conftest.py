@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkservicestage.v2 import ServiceStageClient
 
 from tests.support.signing import SignedClient
-from tests.support.system import ADMIN, Cred, RunningSystem, start_system
+from tests.support.system import ADMIN, Cred, RunningSystem, make_sdk, start_system
 from workers import WORKERS
 
 
@@ -17,19 +15,6 @@ def running(tmp_path_factory) -> RunningSystem:
     rs = start_system(data_dir, list(WORKERS))
     yield rs
     rs.system.stop()
-
-
-def make_sdk(base_url: str, project_id: str, cred: Cred = ADMIN) -> ServiceStageClient:
-    config = HttpConfig.get_default_config()
-    config.timeout = (5, 30)
-    config.retry_times = 0
-    return (
-        ServiceStageClient.new_builder()
-        .with_http_config(config)
-        .with_credentials(BasicCredentials(cred.ak, cred.sk, project_id))
-        .with_endpoints([base_url])
-        .build()
-    )
 
 
 @pytest.fixture(scope="session")

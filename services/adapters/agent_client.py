@@ -5,6 +5,8 @@ the agent's own ``AgentReply.error``, "host X has no running agent", or a timeou
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import TypeVar
 
 from nats.aio.client import Client as NATS
@@ -19,14 +21,32 @@ from services.contracts.agent import (
     ApplyReplicas,
     FetchArtifact,
     FetchedArtifact,
+    HostAnnouncement,
     InstanceReplicas,
     InstanceStatusQuery,
     RemoveInstance,
+    ReplicaChange,
     RestartReplica,
     StopReplicas,
 )
 
 M = TypeVar("M", bound=BaseModel)
+Report = TypeVar("Report", HostAnnouncement, ReplicaChange)
+log = logging.getLogger("openstage.agents")
+
+
+def agent_report(subject: str, data: bytes, model: type[Report], subject_of: Callable[[str], str]) -> Report | None:
+    """What an agent published (an announcement, a replica change) on ``subject``, or None (logged)
+    when it is malformed or names another host than the subject's (``subject_of(host_id)``)."""
+    try:
+        report = model.model_validate_json(data)
+    except ValidationError:
+        log.warning("dropping a malformed %s on %s", model.__name__, subject)
+        return None
+    if subject != subject_of(report.host_id):
+        log.warning("dropping a %s of host %s sent on %s", model.__name__, report.host_id, subject)
+        return None
+    return report
 
 
 class AgentError(Exception):

@@ -15,7 +15,6 @@ import time
 import psutil
 import pytest
 
-from openstage.processes import free_port
 from tests.support.deployments import (
     HOST,
     InstanceEvents,
@@ -25,12 +24,12 @@ from tests.support.deployments import (
     cce_environment,
     create_instance,
     delete_instance,
+    deploy_up,
     describe_job,
     ecs_environment,
     ecs_instance,
     find_agent,
     get,
-    kill_instance_processes,
     new_target,
     package,
     port_open,
@@ -40,14 +39,12 @@ from tests.support.deployments import (
     sdk,
     show,
     signed,
-    start_deploy_up,
     succeeded,
     up_instances,
     wait_job,
     wait_status,
     wait_until,
 )
-from tests.support.up_command import UpRuns
 
 PROJECT = "deployproj"
 # Short timeouts so that the module stays quick (settings of the lifecycle worker and the agent).
@@ -57,12 +54,8 @@ STARTED: list[str] = []  # every instance this module created: killed at the end
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
-    runs = UpRuns()
-    try:
-        yield start_deploy_up(runs, tmp_path_factory.mktemp("deploy"), free_port(), FAST)
-    finally:
-        runs.cleanup()
-        kill_instance_processes(STARTED)
+    with deploy_up(tmp_path_factory.mktemp("deploy"), FAST, STARTED) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from tests.support.deployments import (
     all_instance_processes,
     answers,
     create_instance,
+    deploy_up,
     describe_job,
     ecs_environment,
     ecs_instance,
@@ -49,12 +50,8 @@ STARTED: list[str] = []
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
-    runs = UpRuns()
-    try:
-        yield start_deploy_up(runs, tmp_path_factory.mktemp("deployfail"), free_port(), FAST)
-    finally:
-        runs.cleanup()
-        kill_instance_processes(STARTED)
+    with deploy_up(tmp_path_factory.mktemp("deployfail"), FAST, STARTED) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import time
 import pytest
 from huaweicloudsdkservicestage.v2.model import CreateInstanceRequest, ShowJobDetailRequest
 
-from tests.conftest import make_sdk
 from tests.support.deploy import Target, instance_body, show_instance, wait_job
-from tests.support.system import start_system
+from tests.support.system import make_sdk, start_system
 from workers import WORKERS
 
 

@@ -51,9 +51,8 @@ from openstage.processes import System, free_port
 from services.adapters.agent_client import AgentClient
 from services.adapters.store.mongo import database_name
 from services.contracts.agent import InstanceReplicas, InstanceStatusQuery
-from tests.conftest import make_sdk
 from tests.support.deploy import Target, instance_body, unique, wait_job
-from tests.support.system import credentials_json, tokens_json
+from tests.support.system import credentials_json, make_sdk, tokens_json
 from workers import WORKERS
 
 PROJECT = "procproj"

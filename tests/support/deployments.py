@@ -14,8 +14,8 @@ import json
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,6 @@ from typing import Any
 import httpx
 import nats
 import psutil
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkservicestage.v2 import ServiceStageClient
 from huaweicloudsdkservicestage.v2.model import (
     ApplicationConfigModify,
@@ -49,17 +47,16 @@ from huaweicloudsdkservicestage.v2.model import (
     UpdateInstanceActionRequest,
 )
 
+from openstage.processes import free_port
 from services.contracts.jobs import TERMINAL
 from tests.support.cli import TOKEN, UpForCli
+from tests.support.deploy import unique
 from tests.support.signing import SignedClient
+from tests.support.system import Cred, make_sdk
 from tests.support.up_command import UpRuns, wait_ready
 
 HOST = "local"  # the host id of the agent `openstage up` starts
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "apps"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 # --- the system ----------------------------------------------------------------------------------
@@ -73,16 +70,19 @@ def start_deploy_up(runs: UpRuns, workdir: Path, port: int, extra_env: dict[str,
 
 def sdk(up: UpForCli, project: str) -> ServiceStageClient:
     cred = up.credential()
-    config = HttpConfig.get_default_config()
-    config.timeout = (5, 30)
-    config.retry_times = 0
-    return (
-        ServiceStageClient.new_builder()
-        .with_http_config(config)
-        .with_credentials(BasicCredentials(cred["ak"], cred["sk"], project))
-        .with_endpoints([up.endpoint])
-        .build()
-    )
+    return make_sdk(up.endpoint, project, Cred(cred["ak"], cred["sk"], ("*",)))
+
+
+@contextmanager
+def deploy_up(workdir: Path, extra_env: dict[str, str], started: list[str]) -> Iterator[UpForCli]:
+    """A module's `openstage up` (start_deploy_up on a free port); at the end it is stopped and
+    every replica of the instances in ``started`` is killed, whatever happened."""
+    runs = UpRuns()
+    try:
+        yield start_deploy_up(runs, workdir, free_port(), extra_env)
+    finally:
+        runs.cleanup()
+        kill_instance_processes(started)
 
 
 def signed(up: UpForCli) -> SignedClient:

@@ -7,6 +7,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkservicestage.v2 import ServiceStageClient
+
 from openstage.processes import System, free_port
 
 
@@ -20,6 +24,22 @@ class Cred:
 ADMIN = Cred("ADMINAKADMINAKADMIN1", "admin-secret-key-0123456789", ("*",))
 TENANT_A = Cred("TENANTAAKTENANTAAK01", "tenant-a-secret-key-0123456789", ("tenanta",))
 TENANT_B = Cred("TENANTBAKTENANTBAK01", "tenant-b-secret-key-0123456789", ("tenantb",))
+
+
+def make_sdk(base_url: str, project_id: str, cred: Cred = ADMIN) -> ServiceStageClient:
+    """The official SDK's client, as a user builds it, on ``base_url`` (no retries: a test sees every answer)."""
+    config = HttpConfig.get_default_config()
+    config.timeout = (5, 30)
+    config.retry_times = 0
+    return (
+        ServiceStageClient.new_builder()
+        .with_http_config(config)
+        .with_credentials(BasicCredentials(cred.ak, cred.sk, project_id))
+        .with_endpoints([base_url])
+        .build()
+    )
+
+
 TOKEN_A = "token-for-tenant-a-0123456789"
 
 

@@ -24,8 +24,8 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pydantic import ValidationError
 
+from services.adapters.agent_client import agent_report
 from services.adapters.background import cancel_and_wait
 from services.adapters.store import component_instances as store
 from services.adapters.store.outbox import Outbox
@@ -124,13 +124,8 @@ class HostTable:
 
     # --- announcements ------------------------------------------------------------------------
     async def _on_message(self, msg: Msg) -> None:
-        try:
-            a = HostAnnouncement.model_validate_json(msg.data)
-        except ValidationError:
-            log.warning("dropping a malformed host announcement on %s", msg.subject)
-            return
-        if msg.subject != subjects.agent_announce(a.host_id):
-            log.warning("dropping an announcement of host %s sent on %s", a.host_id, msg.subject)
+        a = agent_report(msg.subject, msg.data, HostAnnouncement, subjects.agent_announce)
+        if a is None:
             return
         try:
             await self.announced(a)

@@ -20,9 +20,8 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pydantic import ValidationError
 
-from services.adapters.agent_client import AgentClient, AgentError
+from services.adapters.agent_client import AgentClient, AgentError, agent_report
 from services.adapters.background import cancel_and_wait
 from services.adapters.store import component_instances as store
 from services.adapters.store.outbox import Outbox
@@ -116,13 +115,8 @@ class ReplicaReports:
         await cancel_and_wait(self._loop)
 
     async def _on_message(self, msg: Msg) -> None:
-        try:
-            change = ReplicaChange.model_validate_json(msg.data)
-        except ValidationError:
-            log.warning("dropping a malformed replica report on %s", msg.subject)
-            return
-        if msg.subject != subjects.agent_replica(change.host_id):
-            log.warning("dropping a replica report of host %s sent on %s", change.host_id, msg.subject)
+        change = agent_report(msg.subject, msg.data, ReplicaChange, subjects.agent_replica)
+        if change is None:
             return
         try:
             await self.report(change.host_id, change.project_id, change.instance_id, change.replicas)
