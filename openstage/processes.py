@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -21,9 +22,22 @@ from pathlib import Path
 
 from services.adapters import nats_auth
 
+# Ports handed out for listening come from below Linux's default ephemeral range (32768-60999):
+# a port the kernel picks for ``bind(0)`` is one it also gives outgoing connections as their
+# source port, and one of those taking it before the process binds fails that process's start.
+_LISTEN_PORTS = (20000, 32000)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    for _ in range(50):
+        port = random.randrange(*_LISTEN_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that range is full: any free port
         s.bind((host, 0))
         return s.getsockname()[1]
 
