@@ -4,8 +4,9 @@ exception layers:
 - the registry's heartbeat (``PUT /v4/{project}/registry/microservices/{id}/instances/{id}/heartbeat``),
   discovery (``GET /v4/{project}/registry/instances``) and registration
   (``POST /v4/{project}/registry/microservices/{id}/instances``);
-- the v2 reads ``GET /v2/{project}/cas/environments`` (list), ``.../environments/{id}``,
-  ``.../applications/{id}`` and ``.../applications/{id}/components/{id}`` (show).
+- the v2 reads ``GET /v2/{project}/cas/environments``, ``.../applications`` and
+  ``.../applications/{id}/components`` (lists), ``.../environments/{id}``, ``.../applications/{id}``
+  and ``.../applications/{id}/components/{id}`` (show).
 
 Each is its FastAPI route (api_edge/routers/*.py: the OpenAPI contract) taken a shorter way: the
 same command builder, the command that route declares, and the one forward (``BusClient.forward``:
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.route_commands import route_command
 from api_edge.routers import applications, components, environments, registry
+from api_edge.routers.forwarding import from_query
 from services.contracts import applications as application_contracts
 from services.contracts import components as component_contracts
 
@@ -72,7 +74,7 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
     ):
         return RawCall(parts[2], registry.heartbeat, registry.heartbeat_command(parts[5], parts[7]))
     if method == "GET" and len(parts) == 5 and parts[4] == "instances":
-        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        query = _query(query_string)
         consumer = next((v.decode("latin-1") for k, v in headers if k == _CONSUMER_HEADER), None)
         return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer))
     if method == "POST" and len(parts) == 7 and parts[4] == "microservices" and parts[6] == "instances" and parts[5]:
@@ -82,23 +84,33 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
 
 
 def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
-    """GET /v2/{project}/cas/...: the environment list, and the environment, application and component details."""
+    """GET /v2/{project}/cas/...: the environment, application and component lists and details."""
     if len(parts) < 5 or parts[3] != "cas" or not parts[2] or not all(parts[5:]):
         return None
     project, collection = parts[2], parts[4]
     if collection == "environments":
         if len(parts) == 5:
-            query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-            return RawCall(project, environments.list_environments, environments.list_command(query))
+            return RawCall(project, environments.list_environments, environments.list_command(_query(query_string)))
         if len(parts) == 6:
             return RawCall(project, environments.show_environment, environments.show_command(parts[5]))
     elif collection == "applications":
+        if len(parts) == 5:
+            return RawCall(
+                project, applications.list_applications, from_query(application_contracts.ListApplications, _query(query_string))
+            )
         if len(parts) == 6:
             return RawCall(project, applications.show_application, application_contracts.ApplicationRef(application_id=parts[5]))
+        if len(parts) == 7 and parts[6] == "components":
+            listed = from_query(component_contracts.ListComponents, _query(query_string), application_id=parts[5])
+            return RawCall(project, components.list_components, listed)
         if len(parts) == 8 and parts[6] == "components" and parts[7] != "overviews":  # (.../components/overviews: another route)
             ref = component_contracts.ComponentRef(application_id=parts[5], component_id=parts[7])
             return RawCall(project, components.show_component, ref)
     return None
+
+
+def _query(query_string: bytes) -> dict[str, str]:
+    return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
 
 
 class RawAsgiRoutes:

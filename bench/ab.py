@@ -43,10 +43,10 @@ def run_once(tree: Path, only: str, seconds: float, extra: list[str]) -> dict[st
     out.unlink()
     figures = {f"{r['scene']} [{r['via']}]": r["tps"] if "deploy" not in r["scene"] else r["p95_ms"] for r in report["rows"]}
     extra = report.get("extra", {})
-    if "v2_scale_create" in extra:
-        figures[f"v2 create environment, {extra['v2_scale_create']['environments']:,} 20 at a time [HTTP]"] = extra["v2_scale_create"][
-            "per_second"
-        ]
+    for key, created in extra.items():  # v2_scale_create_<kind>: {kind: count, "per_second": ...}
+        if key.startswith("v2_scale_create_"):
+            kind = key.removeprefix("v2_scale_create_")
+            figures[f"v2 create {kind}, {created[kind]:,} 20 at a time [HTTP]"] = created["per_second"]
     if "idle_footprint" in extra:
         figures["idle footprint: total RSS MB"] = extra["idle_footprint"]["total_rss_mb"]
         figures["idle footprint: processes"] = extra["idle_footprint"]["processes"]

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -358,32 +359,47 @@ class Bench:
         self.http_scene("v2 list environments (limit 10)", "GET", f"/v2/{PROJECT}/cas/environments?limit=10")
 
     def v2_scale_scenes(self, count: int) -> None:
-        """``count`` environments in one project (created 20 at a time, the rate is reported), then
-        show one and list 10 of them."""
+        """``count`` environments, ``count`` applications and ``count`` components (of one
+        application) in one project, each created 20 at a time (the rates are reported), then show
+        one and list 10 of each."""
         project = "bench-v2"
         base_env = {"deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
+        component = {
+            "runtime": "Docker",
+            "category": "Webapp",
+            "sub_category": "Web",
+            "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/b/a:1", "auth": "iam"}},
+        }
+        holder = self.http.post(f"/v2/{project}/cas/applications", json={"name": f"holder-{uuid.uuid4().hex[:6]}"}).json()
+        kinds = [
+            ("environments", f"/v2/{project}/cas/environments", lambda i: {"name": f"env-{i:05d}", **base_env}),
+            ("applications", f"/v2/{project}/cas/applications", lambda i: {"name": f"app-{i:05d}"}),
+            ("components", f"/v2/{project}/cas/applications/{holder['id']}/components", lambda i: {"name": f"comp-{i:05d}", **component}),
+        ]
+        for kind, path, body in kinds:
 
-        async def create_all() -> list[str]:
-            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60) as client:
-                sem = asyncio.Semaphore(20)
+            async def create_all(path: str = path, body: Callable[[int], dict] = body) -> list[str]:
+                async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60) as client:
+                    sem = asyncio.Semaphore(20)
 
-                async def one(i: int) -> str:
-                    async with sem:
-                        r = await client.post(f"/v2/{project}/cas/environments", json={"name": f"env-{i:05d}", **base_env})
-                        r.raise_for_status()
-                        return r.json()["id"]
+                    async def one(i: int) -> str:
+                        async with sem:
+                            r = await client.post(path, json=body(i))
+                            r.raise_for_status()
+                            return r.json()["id"]
 
-                return await asyncio.gather(*(one(i) for i in range(count)))
+                    return await asyncio.gather(*(one(i) for i in range(count)))
 
-        t0 = time.perf_counter()
-        ids = asyncio.run(create_all())
-        took = time.perf_counter() - t0
-        self.extra["v2_scale_create"] = {"environments": count, "seconds": round(took, 1), "per_second": round(count / took, 1)}
-        print(f"  created {count} environments in {took:.1f} s ({count / took:,.0f}/s, 20 at a time)", flush=True)
-        # (a lifecycle process loads a project's environments on its first read, workers/lifecycle/read_models.py)
-        self.http.get(f"/v2/{project}/cas/environments?limit=1").raise_for_status()
-        self.http_scene(f"v2 show environment @{count:,}", "GET", f"/v2/{project}/cas/environments/{ids[count // 2]}")
-        self.http_scene(f"v2 list environments (limit 10) @{count:,}", "GET", f"/v2/{project}/cas/environments?limit=10")
+            t0 = time.perf_counter()
+            ids = asyncio.run(create_all())
+            took = time.perf_counter() - t0
+            self.extra[f"v2_scale_create_{kind}"] = {kind: count, "seconds": round(took, 1), "per_second": round(count / took, 1)}
+            print(f"  created {count} {kind} in {took:.1f} s ({count / took:,.0f}/s, 20 at a time)", flush=True)
+            # (a lifecycle process loads a project's documents on its first read, workers/lifecycle/read_models.py)
+            self.http.get(f"{path}?limit=1").raise_for_status()
+            singular = kind[:-1]
+            self.http_scene(f"v2 show {singular} @{count:,}", "GET", f"{path}/{ids[count // 2]}")
+            self.http_scene(f"v2 list {kind} (limit 10) @{count:,}", "GET", f"{path}?limit=10")
 
     def deploy_latency(self, count: int) -> None:
         """Command accepted -> job SUCCEEDED seen by the tracker, zero task delay, one at a time."""
@@ -628,7 +644,12 @@ def main(argv: list[str] | None = None) -> None:
         default="ceilings,registry,nats,environments,deploy,fanout",
         help="comma-separated groups: footprint,ceilings,registry (register: its two register scenes only),nats,environments,v2scale,deploy,fanout,scale",
     )
-    p.add_argument("--v2-count", type=int, default=10_000, help="environments in the project of the v2scale group")
+    p.add_argument(
+        "--v2-count",
+        type=int,
+        default=10_000,
+        help="environments, applications and components (of one application) in the project of the v2scale group",
+    )
     p.add_argument("--smoke", action="store_true", help="a tiny load to check the runner works (used by the tests)")
     args = p.parse_args(argv)
     if args.smoke:

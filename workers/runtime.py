@@ -114,6 +114,14 @@ def _unexpected_error(exc: Exception) -> Reply:
     return Reply.failure(as_service_error(exc))
 
 
+def command_failure(exc: BaseException) -> Reply:
+    """What a command subscriber answers for ``exc``, as ``command_errors`` answers it (for the
+    subjects a worker serves on plain nats-py)."""
+    if isinstance(exc, ValidationError):
+        return _validation_error(exc)
+    return Reply.failure(as_service_error(exc))
+
+
 def command_router() -> NatsRouter:
     return NatsRouter(middlewares=[command_errors])
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api_edge.route_commands import sends
-from api_edge.routers.forwarding import creator, forward
+from api_edge.routers.forwarding import creator, forward, from_query
 from services.contracts import environments as contracts
 from services.contracts.subjects import LIFECYCLE, Lifecycle
 
@@ -22,10 +22,7 @@ def show_command(environment_id: str) -> contracts.EnvironmentRef:
 
 
 def list_command(query: Mapping[str, str]) -> contracts.ListEnvironments:
-    """The list's command from the query values, taken as the route's ``Query()`` model takes them:
-    each field's value by name (the last one given), every other value ignored."""
-    fields = contracts.ListEnvironments.model_fields
-    return contracts.ListEnvironments.model_validate({name: query[name] for name in fields if name in query})
+    return from_query(contracts.ListEnvironments, query)
 
 
 @router.post("", response_model=contracts.Environment, summary="Create an environment")

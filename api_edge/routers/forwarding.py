@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
 from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from api_edge.auth import Principal
 from api_edge.route_commands import route_command
+
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def from_query(model: type[Q], query: Mapping[str, str], **path: Any) -> Q:
+    """A list's command from the query values, taken as a route's ``Query()`` model takes them:
+    each field's value by name (the last one given), every other value ignored; ``path`` adds the
+    path's values (e.g. the application id). Used by api_edge/raw_asgi_routes.py for the lists it
+    answers before FastAPI's routing (a ValidationError there passes the request on to the route)."""
+    return model.model_validate({**{name: query[name] for name in model.model_fields if name in query and name not in path}, **path})
 
 
 def principal(request: Request) -> Principal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.contracts.errors import ServiceError
@@ -44,6 +45,15 @@ class Reply(BaseModel):
     @classmethod
     def failure(cls, err: ServiceError) -> Reply:
         return cls(status=err.status, error=ErrorBody.of(err))
+
+
+def reply_with_json(result_json: bytes, status: int = 200, headers: dict[str, str] | None = None) -> bytes:
+    """A :class:`Reply` as bytes whose ``result`` is already-serialized JSON (embedded, not
+    encoded again): what the workers' fast paths answer from memory."""
+    head = b'{"status":' + str(status).encode()
+    if headers:
+        head += b',"headers":' + orjson.dumps(headers)
+    return head + b',"result":' + result_json + b"}"
 
 
 class Page(BaseModel):

@@ -20,7 +20,16 @@ from workers.lifecycle.app import compose
 from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import WorkerDeps
 
-ROUTERS = [metadata.router, environments.router, applications.router, components.router]
+ROUTERS = [
+    metadata.router,
+    environments.router,
+    applications.router,
+    components.router,
+    # show/list (the running worker serves them on its fast path, workers/lifecycle/fast_path.py)
+    environments.fast_path_router,
+    applications.fast_path_router,
+    components.fast_path_router,
+]
 START_MS = 1_700_000_000_000
 
 

@@ -1,4 +1,4 @@
-"""Read models of environments and applications (workers/lifecycle/read_models.py): show and list
+"""Read models of environments, applications and components (workers/lifecycle/read_models.py): show and list
 answered from memory, exactly as the store answers them; this process's writes seen at once;
 another process's change (its event heard on the bus) drops the project, so the next read is the
 store's."""
@@ -9,6 +9,7 @@ import pytest
 
 from services.adapters.store.environments import ENVIRONMENTS
 from services.adapters.store.outbox import encode_event
+from services.contracts import errors
 from services.contracts.environments import Environment, ListEnvironments
 from services.contracts.subjects import Lifecycle
 from tests.handlers.lifecycle_support import lifecycle_worker
@@ -95,7 +96,7 @@ async def test_a_load_racing_a_change_is_not_kept(worker):
 
     class ChangingWhileLoading:  # a change of the project is heard while the load reads
         def __getitem__(self, name):
-            model.heard("someone-else", {"project_id": "p1"})
+            model.drop_project("p1")  # (what another process's event of p1 does)
             return original[name]
 
     model.db = ChangingWhileLoading()
@@ -115,3 +116,59 @@ async def test_an_environment_created_elsewhere_is_shown_from_the_store(worker):
     )
     shown = await worker(Lifecycle.ENVIRONMENT_GET, {"environment_id": doc.id})  # not in p1's memory: the store has it
     assert shown.status == 200 and shown.result["id"] == doc.id
+
+
+# --- applications and components ------------------------------------------------------------------
+COMPONENT = {
+    "name": "comp",
+    "runtime": "Docker",
+    "category": "Webapp",
+    "sub_category": "Web",
+    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
+}
+
+
+async def test_an_applications_component_count_follows_its_components(worker):
+    app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app"})).result["id"]
+    assert (await worker(Lifecycle.APPLICATION_LIST, {})).result["applications"][0]["component_count"] == 0
+    models = worker.deps.read_models
+    assert ("p1",) in models.applications.projects  # the list loaded them
+
+    comp = await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": {**COMPONENT, "name": "c1"}, "creator": "me"})
+    assert comp.status == 200, comp
+    # the component's transaction changed the application without an application event: dropped
+    assert ("p1",) not in models.applications.projects
+    shown = await worker(Lifecycle.APPLICATION_GET, {"application_id": app_id})
+    assert shown.result["component_count"] == 1
+    listed = await worker(Lifecycle.APPLICATION_LIST, {})
+    assert listed.result["applications"][0]["component_count"] == 1
+
+    comps = await worker(Lifecycle.COMPONENT_LIST, {"application_id": app_id})
+    assert [c["name"] for c in comps.result["components"]] == ["c1"]
+    assert ("p1", app_id) in models.components.projects
+    await worker(Lifecycle.COMPONENT_DELETE, {"application_id": app_id, "component_id": comp.result["id"]})
+    assert (await worker(Lifecycle.COMPONENT_LIST, {"application_id": app_id})).result == {"count": 0, "components": []}
+    assert (await worker(Lifecycle.APPLICATION_GET, {"application_id": app_id})).result["component_count"] == 0
+
+
+async def test_another_processs_component_change_drops_the_components_and_the_applications(worker):
+    app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app"})).result["id"]
+    await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": COMPONENT, "creator": "me"})
+    await worker(Lifecycle.COMPONENT_LIST, {"application_id": app_id})
+    await worker(Lifecycle.APPLICATION_LIST, {})
+    models = worker.deps.read_models
+    assert ("p1",) in models.applications.projects and ("p1", app_id) in models.components.projects
+
+    event = worker.deps.js.published[-1]  # the component's created event, as another process would send it
+    foreign = event.model_copy(update={"id": "another-process-event"})
+    models.on_message(foreign.openstagesubject, encode_event(foreign))
+    assert ("p1",) not in models.applications.projects and ("p1", app_id) not in models.components.projects
+    # another project's memory is kept
+    await worker(Lifecycle.APPLICATION_LIST, {}, project="p2")
+    models.on_message(foreign.openstagesubject, encode_event(foreign))
+    assert ("p2",) in models.applications.projects
+
+
+async def test_components_of_an_unknown_application_are_a_404(worker):
+    listed = await worker(Lifecycle.COMPONENT_LIST, {"application_id": "0" * 32})
+    assert listed.status == 404 and listed.error.error_code == errors.APPLICATION_NOT_FOUND, listed

@@ -77,6 +77,19 @@ REQUESTS: list[tuple[str, str, str, bytes | None, bool]] = [
     ("GET", f"{APP}/bad.id/components/c-1", "", None, False),
     ("GET", f"{APP}/app-1/components/overviews", "", None, False),
     ("GET", f"{APP}/app-1/components/", "", None, False),
+    # application and component lists
+    ("GET", APP, "", None, True),
+    ("GET", APP, "limit=10&offset=2&order_by=name&order=asc", None, True),
+    ("GET", APP, "limit=100&limit=1&other=x", None, True),
+    ("GET", APP, "limit=101", None, False),
+    ("GET", APP, "order_by=bogus", None, False),
+    ("GET", APP + "/", "", None, False),
+    ("GET", f"{APP}/app-1/components", "", None, True),
+    ("GET", f"{APP}/app-1/components", "limit=5&order_by=update_time&order=asc", None, True),
+    ("GET", f"{APP}/app-1/components", "application_id=other&limit=5", None, True),
+    ("GET", f"{APP}/app-1/components", "limit=-1", None, False),
+    ("GET", f"{APP}/app-1/components", "order=up", None, False),
+    ("GET", f"{APP}/bad.id/components", "", None, False),
 ]
 
 REPLIES = {

@@ -16,12 +16,20 @@ from workers.lifecycle import applications, components, environments, metadata, 
 from workers.lifecycle import component_instance_events as instance_events
 from workers.lifecycle import component_instances as instances
 from workers.lifecycle.deps import DeleteGuards, LifecycleDeps
+from workers.lifecycle.fast_path import LifecycleFastPath
 from workers.lifecycle.hosts import HostTable
 from workers.lifecycle.job_runner import JobRunner
 from workers.lifecycle.replica_reports import ReplicaReports
 from workers.runtime import WorkerDeps, build_worker
 
-ROUTERS = [metadata.router, environments.router, applications.router, components.router, instances.router]
+# The subjects the fast path serves at run time (show/list of environments, applications and
+# components, workers/lifecycle/fast_path.py): their handlers' FastStream subscribers are in the bus
+# documentation and the in-process tests, but the worker's broker leaves them out, so no message of
+# theirs is ever taken by a second, slower subscriber of the queue group.
+FAST_PATH_ROUTERS = [environments.fast_path_router, applications.fast_path_router, components.fast_path_router]
+# Every command subscriber of the worker (the bus documentation reads ROUTERS).
+ROUTERS = [metadata.router, environments.router, applications.router, components.router, instances.router, *FAST_PATH_ROUTERS]
+BROKER_ROUTERS = [r for r in ROUTERS if r not in FAST_PATH_ROUTERS]
 # CloudEvents type -> model of its data (the AsyncAPI document and docs/bus-reference.md list them)
 EVENTS = {**environments.EVENTS, **applications.EVENTS, **components.EVENTS, **instance_events.EVENTS}
 
@@ -63,12 +71,18 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
         # ...unless force=true: then its instances' delete jobs are queued and the component goes after them
         component_force=instances.InstanceDeletes(db, driver).for_component,
     )
-    # show/list of environments from memory (workers/lifecycle/read_models.py)
-    models = await read_models.build_read_models(db, base.outbox, settings.nats_url if base.nc is not None else None)
-    return LifecycleDeps(
+    # show/list of environments, applications and components from memory (workers/lifecycle/read_models.py),
+    # served on plain nats-py (workers/lifecycle/fast_path.py)
+    nats_url = settings.nats_url if base.nc is not None else None  # (in-process handler tests have no bus)
+    models = await read_models.build_read_models(db, base.outbox, nats_url)
+    deps = LifecycleDeps(
         **base.base(), driver=driver, job_runner=runner, delete_guards=guards, hosts=hosts, replica_reports=reports, read_models=models
     )
+    deps.fast_path = LifecycleFastPath(deps)
+    if nats_url:  # subscribed before the broker's subscribers (and its ping) go live
+        await deps.fast_path.subscribe(nats_url)
+    return deps
 
 
 def build() -> FastStream:
-    return build_worker(LIFECYCLE, ROUTERS, compose, streams=[bus.jobs_work_stream_config()])
+    return build_worker(LIFECYCLE, BROKER_ROUTERS, compose, streams=[bus.jobs_work_stream_config()])

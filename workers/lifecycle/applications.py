@@ -25,6 +25,8 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
+# application.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+fast_path_router = command_router()
 APPLICATION_WRITES = EntityWrites("application", APPLICATIONS, lambda app: f"/v2/{app.project_id}/cas/applications/{app.id}")
 # {CloudEvents type: model of the event's data} (for the bus documentation)
 EVENTS = APPLICATION_WRITES.event_models("created", "updated", "deleted")
@@ -36,15 +38,25 @@ async def create_application(body: CreateApplication, project: str = Path(), dep
     return Reply.ok(await APPLICATION_WRITES.create(deps, app))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_LIST, "List applications", reply=ApplicationList, max_workers=CONCURRENT_COMMANDS)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.APPLICATION_LIST, "List applications", reply=ApplicationList)
 async def list_applications(body: ListApplications, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    total, apps = await APPLICATIONS.page(deps.db, body, project)
+    total, apps = await deps.reads.applications.page(body, project)
     return Reply.ok(ApplicationList(count=total, applications=apps))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_GET, "Show an application", reply=Application, max_workers=CONCURRENT_COMMANDS)
+def list_applications_from_memory(deps: LifecycleDeps, project: str, body: ListApplications) -> bytes | None:
+    """``list_applications``' result as JSON when the project's applications are in memory."""
+    return deps.reads.applications.cached_page_json(body, project)
+
+
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.APPLICATION_GET, "Show an application", reply=Application)
 async def get_application(body: ApplicationRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    return Reply.ok(await APPLICATIONS.get(deps.db, project, body.application_id))
+    return Reply.ok(await deps.reads.applications.get(project, body.application_id))
+
+
+def get_application_from_memory(deps: LifecycleDeps, project: str, body: ApplicationRef) -> bytes | None:
+    """``get_application``'s result as JSON when the application is in memory."""
+    return deps.reads.applications.cached_json(project, body.application_id)
 
 
 @on_command(router, LIFECYCLE, Lifecycle.APPLICATION_UPDATE, "Change an application's name or description", reply=Application)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from faststream import Context, Path
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from services.adapters.store.applications import APPLICATIONS, add_components
+from services.adapters.store.applications import add_components
 from services.adapters.store.component_instances import names_of_component
 from services.adapters.store.components import COMPONENTS, instance_overviews
 from services.contracts.component_instances import Instance
@@ -46,6 +46,8 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
+# component.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+fast_path_router = command_router()
 COMPONENT_WRITES = EntityWrites(
     "component", COMPONENTS, lambda c: f"/v2/{c.project_id}/cas/applications/{c.application_id}/components/{c.id}"
 )
@@ -75,16 +77,22 @@ async def create_component(body: CreateComponent, project: str = Path(), deps: L
 
 
 async def _components_page(deps: LifecycleDeps, project: str, body: ListComponents) -> tuple[int, list[Component]]:
-    await APPLICATIONS.get(deps.db, project, body.application_id)  # 404 for an unknown application
-    return await COMPONENTS.page(deps.db, body, project, body.application_id)
+    await deps.reads.applications.get(project, body.application_id)  # 404 for an unknown application
+    return await deps.reads.components.page(body, project, body.application_id)
 
 
-@on_command(
-    router, LIFECYCLE, Lifecycle.COMPONENT_LIST, "List an application's components", reply=ComponentList, max_workers=CONCURRENT_COMMANDS
-)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.COMPONENT_LIST, "List an application's components", reply=ComponentList)
 async def list_components(body: ListComponents, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     total, components = await _components_page(deps, project, body)
     return Reply.ok(ComponentList(count=total, components=components))
+
+
+def list_components_from_memory(deps: LifecycleDeps, project: str, body: ListComponents) -> bytes | None:
+    """``list_components``' result as JSON when the application and its components are in memory."""
+    reads = deps.reads
+    if reads.applications.cached(project, body.application_id) is None:
+        return None
+    return reads.components.cached_page_json(body, project, body.application_id)
 
 
 @on_command(router, LIFECYCLE, Lifecycle.COMPONENT_OVERVIEWS, "Components with their instances", reply=ComponentOverviewList)
@@ -95,9 +103,14 @@ async def list_component_overviews(body: ListComponents, project: str = Path(), 
     return Reply.ok(ComponentOverviewList(count=total, components=overviews))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.COMPONENT_GET, "Show a component", reply=Component, max_workers=CONCURRENT_COMMANDS)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.COMPONENT_GET, "Show a component", reply=Component)
 async def get_component(body: ComponentRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    return Reply.ok(await COMPONENTS.get(deps.db, project, body.application_id, body.component_id))
+    return Reply.ok(await deps.reads.components.get(project, body.application_id, body.component_id))
+
+
+def get_component_from_memory(deps: LifecycleDeps, project: str, body: ComponentRef) -> bytes | None:
+    """``get_component``'s result as JSON when the component is in memory."""
+    return deps.reads.components.cached_json(project, body.application_id, body.component_id)
 
 
 @on_command(router, LIFECYCLE, Lifecycle.COMPONENT_UPDATE, "Change a component's name, description, source or build", reply=Component)

@@ -14,6 +14,7 @@ from services.contracts.events import CloudEvent
 from workers.runtime import WorkerDeps
 
 if TYPE_CHECKING:
+    from workers.lifecycle.fast_path import LifecycleFastPath
     from workers.lifecycle.hosts import HostTable
     from workers.lifecycle.job_runner import JobRunner
     from workers.lifecycle.read_models import LifecycleReadModels
@@ -56,7 +57,16 @@ class LifecycleDeps(WorkerDeps):
     delete_guards: DeleteGuards = field(default_factory=DeleteGuards)
     hosts: HostTable | None = None  # the hosts agents announced (workers/lifecycle/hosts.py)
     replica_reports: ReplicaReports | None = None  # instance status from the agents' replica reports
-    read_models: LifecycleReadModels | None = None  # environments kept in memory for show/list
+    read_models: LifecycleReadModels | None = None  # environments, applications, components kept in memory for show/list
+    fast_path: LifecycleFastPath | None = None  # show/list on plain nats-py (set by compose)
+
+    @property
+    def reads(self) -> LifecycleReadModels:
+        """The read models (``compose`` always builds them)."""
+        if self.read_models is None:
+            raise RuntimeError("the lifecycle read models are built by workers/lifecycle/app.py compose")
+        return self.read_models
 
     def background(self) -> list[Any]:
-        return [p for p in (self.read_models, self.replica_reports, self.hosts, self.job_runner) if p is not None]
+        # (stopped last first: the fast path stops answering before the rest goes)
+        return [p for p in (self.read_models, self.replica_reports, self.hosts, self.job_runner, self.fast_path) if p is not None]

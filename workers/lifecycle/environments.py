@@ -25,6 +25,8 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
 
 router = command_router()
+# environment.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+fast_path_router = command_router()
 ENVIRONMENT_WRITES = EntityWrites("environment", ENVIRONMENTS, lambda env: f"/v2/{env.project_id}/cas/environments/{env.id}")
 # {CloudEvents type: model of the event's data} (for the bus documentation)
 EVENTS = ENVIRONMENT_WRITES.event_models("created", "updated", "resources_changed", "deleted")
@@ -37,19 +39,25 @@ async def create_environment(body: CreateEnvironment, project: str = Path(), dep
     return Reply.ok(rules.as_created(created))  # the answer has them empty, as the reference says
 
 
-@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_LIST, "List environments", reply=EnvironmentList, max_workers=CONCURRENT_COMMANDS)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.ENVIRONMENT_LIST, "List environments", reply=EnvironmentList)
 async def list_environments(body: ListEnvironments, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    models = deps.read_models
-    total, envs = await (models.by_entity["environment"].page(body, project) if models else ENVIRONMENTS.page(deps.db, body, project))
+    total, envs = await deps.reads.environments.page(body, project)
     return Reply.ok(EnvironmentList(count=total, environments=envs))
 
 
-@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_GET, "Show an environment", reply=Environment, max_workers=CONCURRENT_COMMANDS)
+def list_environments_from_memory(deps: LifecycleDeps, project: str, body: ListEnvironments) -> bytes | None:
+    """``list_environments``' result as JSON when the project's environments are in memory."""
+    return deps.reads.environments.cached_page_json(body, project)
+
+
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.ENVIRONMENT_GET, "Show an environment", reply=Environment)
 async def get_environment(body: EnvironmentRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    models = deps.read_models
-    if models is not None:
-        return Reply.ok(await models.by_entity["environment"].get(project, body.environment_id))
-    return Reply.ok(await ENVIRONMENTS.get(deps.db, project, body.environment_id))
+    return Reply.ok(await deps.reads.environments.get(project, body.environment_id))
+
+
+def get_environment_from_memory(deps: LifecycleDeps, project: str, body: EnvironmentRef) -> bytes | None:
+    """``get_environment``'s result as JSON when the environment is in memory."""
+    return deps.reads.environments.cached_json(project, body.environment_id)
 
 
 @on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_UPDATE, "Change an environment's name, alias or description", reply=Environment)

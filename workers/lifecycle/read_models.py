@@ -1,12 +1,15 @@
-"""Read models: the environments of a project kept in a lifecycle process's memory, so ``show``
-and ``list`` do not go to the store (on nx-27017 a list is a scan of the project's documents: its
-sort is not served by the index).
+"""Read models: the environments, applications and components of a project kept in a lifecycle
+process's memory, so ``show`` and ``list`` do not go to the store (on nx-27017 a list is a scan of
+the project's documents: its sort is not served by the index).
 
-Only a collection whose **every** write emits an event carrying the whole document can have one:
-environments are written only through ``EntityWrites`` (workers/lifecycle/crud.py). Applications
-are not (their ``component_count`` is changed in the components' transactions without an
-application event, services/adapters/store/applications.py ``add_components``), nor are
-components (marked for deletion in place), so they read the store.
+Only a collection whose writes all emit an event carrying the whole document can have one:
+environments, applications and components are written through ``EntityWrites``
+(workers/lifecycle/crud.py) and the component delete paths of workers/lifecycle/components.py,
+each with its event (a forced delete's mark is ``component.deleting`` with the marked document).
+One write has no event of its own: an application's ``component_count`` moves in the transaction
+of a component's create or delete (services/adapters/store/applications.py ``add_components``), so
+every component event also drops its project's applications (``follows``). Instances are written
+by the job runner and the replica reports in place; they read the store.
 
 A project's documents are loaded on its first read (one query), then kept true by events:
 
@@ -40,7 +43,10 @@ from nats.aio.msg import Msg
 from services.adapters import bus
 from services.adapters.store.documents import M, NamedDocuments
 from services.adapters.store.mongo import UNPAGED_MAX
+from services.contracts.applications import Application
+from services.contracts.components import Component
 from services.contracts.envelope import Page
+from services.contracts.environments import Environment
 from services.contracts.events import CloudEvent
 from services.contracts.subjects import EVT_PREFIX, LIFECYCLE
 from services.domain.lifecycle.entities import name_key
@@ -57,44 +63,85 @@ Parents = tuple[str, ...]
 class _Project(Generic[M]):
     docs: dict[str, M]
     sorted: dict[tuple[str, str], list[M]] = field(default_factory=dict)
+    # each document's JSON as replies carry it (by alias, no None), made on its first answer
+    json: dict[str, bytes] = field(default_factory=dict)
 
 
 class NamedReadModel(Generic[M]):
     """The documents of one :class:`NamedDocuments` collection, per parents (e.g. the project)."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, documents: NamedDocuments[M], entity: str) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, documents: NamedDocuments[M], entity: str, list_key: str) -> None:
         self.db = db
         self.documents = documents
         self.entity = entity
+        self.list_key = list_key  # the list reply's field: {"count": n, "<list_key>": [...]}
         self.projects: dict[Parents, _Project[M]] = {}
         self.generations: dict[Parents, int] = {}
-        self._own: set[str] = set()  # ids of this process's events not heard back yet
         self._loading: dict[Parents, asyncio.Task] = {}
+        self._project_field = _alias(documents, documents.parents[0])  # in an event's data
 
-    # --- reads -----------------------------------------------------------------------------------
-    async def get(self, *key: str) -> M:
-        """The document of ``key`` (404 as the store answers it)."""
+    # --- reads from memory only (the fast path: None = not in memory, ask the store) -------------
+    def cached(self, *key: str) -> M | None:
+        """The document of ``key`` if its parents are loaded and hold it; else None (and the
+        parents start loading, so the next read finds them)."""
         parents, doc_id = tuple(key[:-1]), key[-1]
         project = self.projects.get(parents)
         if project is None:
             self._load_later(parents)
-        else:
-            found = project.docs.get(doc_id)
-            if found is not None:
-                return found
+            return None
+        return project.docs.get(doc_id)
+
+    def cached_json(self, *key: str) -> bytes | None:
+        """``cached(*key)`` as the JSON a reply carries."""
+        doc = self.cached(*key)
+        if doc is None:
+            return None
+        return self._json(self.projects[tuple(key[:-1])], doc)
+
+    def cached_page_json(self, q: Page, *parents: str) -> bytes | None:
+        """``page(q, *parents)`` as the list reply's JSON (``{"count": n, "<list_key>": [...]}``),
+        if the parents are loaded; else None (and they start loading)."""
+        key = tuple(parents)
+        project = self.projects.get(key)
+        if project is None:
+            self._load_later(key)
+            return None
+        ordered = self._ordered(key, project, q)
+        if ordered is None:
+            return None
+        page = ordered[q.offset : q.offset + (q.limit or UNPAGED_MAX)]
+        items = b",".join(self._json(project, doc) for doc in page)
+        return b'{"count":%d,"%s":[%s]}' % (len(ordered), self.list_key.encode(), items)
+
+    def _json(self, project: _Project[M], doc: M) -> bytes:
+        found = project.json.get(doc.id)
+        if found is None:
+            found = doc.model_dump_json(by_alias=True, exclude_none=True).encode()
+            if project.docs.get(doc.id) is doc:
+                project.json[doc.id] = found
+        return found
+
+    # --- reads (from memory when loaded, else the store) ----------------------------------------
+    async def get(self, *key: str) -> M:
+        """The document of ``key`` (404 as the store answers it). A document not in memory is
+        asked of the store: one created by another process is never reported missing."""
+        found = self.cached(*key)
+        if found is not None:
+            return found
         return await self.documents.get(self.db, *key)
 
     async def page(self, q: Page, *parents: str) -> tuple[int, list[M]]:
         """(total, one page) in ``q``'s order, as ``NamedDocuments.page`` answers it."""
-        docs = await self._documents(tuple(parents))
-        field_name = "name_key" if q.order_by == "name" else q.order_by
-        ordered = self._sorted(tuple(parents), docs, field_name, q.order)
+        key = tuple(parents)
+        docs = await self._documents(key)
+        ordered = self._ordered(key, docs, q)
         if ordered is None:  # a value the in-memory order cannot compare as MongoDB does
             return await self.documents.page(self.db, q, *parents)
         return len(ordered), ordered[q.offset : q.offset + (q.limit or UNPAGED_MAX)]
 
-    def _sorted(self, parents: Parents, docs: _Project[M], field_name: str, order: str) -> list[M] | None:
-        cached = docs.sorted.get((field_name, order))
+    def _ordered(self, parents: Parents, docs: _Project[M], q: Page) -> list[M] | None:
+        field_name = "name_key" if q.order_by == "name" else q.order_by
+        cached = docs.sorted.get((field_name, q.order))
         if cached is not None:
             return cached
         keys = []
@@ -105,10 +152,10 @@ class NamedReadModel(Generic[M]):
             keys.append(((value, doc.id), doc))
         if len({type(k[0][0]) for k in keys}) > 1:
             return None
-        keys.sort(key=lambda k: k[0], reverse=order == "desc")
+        keys.sort(key=lambda k: k[0], reverse=q.order == "desc")
         ordered = [doc for _, doc in keys]
         if self.projects.get(parents) is docs:
-            docs.sorted[(field_name, order)] = ordered
+            docs.sorted[(field_name, q.order)] = ordered
         return ordered
 
     async def _documents(self, parents: Parents) -> _Project[M]:
@@ -145,14 +192,11 @@ class NamedReadModel(Generic[M]):
         self.generations[parents] = self.generations.get(parents, 0) + 1
 
     def apply_own(self, event: CloudEvent, verb: str) -> None:
-        """One of this process's committed changes (in commit order)."""
-        if len(self._own) >= MAX_OWN_EVENTS:
-            self._own.clear()
-        self._own.add(event.id)
+        """One of this process's committed changes of this entity (in commit order)."""
         try:
             doc = self.documents.model.model_validate(event.data)
         except Exception:  # not a whole resource: be safe
-            self.projects.clear()
+            self.clear()
             return
         parents = tuple(getattr(doc, p) for p in self.documents.parents)
         self._changed(parents)
@@ -160,27 +204,25 @@ class NamedReadModel(Generic[M]):
         if project is None:
             return
         project.sorted.clear()
+        project.json.pop(doc.id, None)
         if verb == "deleted":
             project.docs.pop(doc.id, None)
         else:
             project.docs[doc.id] = doc
 
-    def heard(self, event_id: str, data: Any) -> None:
-        """An event of this entity heard on the bus: this process's own (already applied) or
-        another's (the project's documents are dropped)."""
-        if event_id in self._own:
-            self._own.discard(event_id)
-            return
-        try:
-            parents = tuple(str(data[_alias(self.documents, p)]) for p in self.documents.parents)
-        except Exception:  # unreadable: drop everything
-            self.projects.clear()
-            return
-        self._changed(parents)
-        self.projects.pop(parents, None)
+    def drop_project(self, project_id: str) -> None:
+        """Forget every document of ``project_id`` (another process changed it, or a change this
+        model cannot apply): the next read loads them again."""
+        for parents in [p for p in self.projects if p[0] == project_id] + [p for p in self._loading if p[0] == project_id]:
+            self._changed(parents)
+            self.projects.pop(parents, None)
+
+    def project_of(self, data: Any) -> str:
+        """The project of an event's data (KeyError/TypeError when it has none)."""
+        return str(data[self._project_field])
 
     def clear(self) -> None:
-        for parents in list(self.projects):
+        for parents in list(self.projects) + list(self._loading):
             self._changed(parents)
         self.projects.clear()
 
@@ -191,33 +233,72 @@ def _alias(documents: NamedDocuments, field_name: str) -> str:
 
 
 class LifecycleReadModels:
-    """The read models of one lifecycle process and what keeps them true (see the module)."""
+    """The read models of one lifecycle process and what keeps them true (see the module).
 
-    def __init__(self, models: Sequence[NamedReadModel]) -> None:
+    ``follows`` names, per model, the other entities whose changes also change its documents
+    without an event of its own: an application's ``component_count`` moves in the transaction of
+    a component's create or delete, so a component event drops its project's applications."""
+
+    def __init__(self, models: Sequence[NamedReadModel], follows: dict[str, Sequence[str]] | None = None) -> None:
         self.by_entity = {m.entity: m for m in models}
+        # entity of an event -> the models it drops (other than its own model)
+        self.dependents: dict[str, list[NamedReadModel]] = {}
+        for entity, followed in (follows or {}).items():
+            for other in followed:
+                self.dependents.setdefault(other, []).append(self.by_entity[entity])
+        self._own: set[str] = set()  # ids of this process's events not heard back yet
         self.nc: NATS | None = None
+
+    @property
+    def environments(self) -> NamedReadModel[Environment]:
+        return self.by_entity["environment"]
+
+    @property
+    def applications(self) -> NamedReadModel[Application]:
+        return self.by_entity["application"]
+
+    @property
+    def components(self) -> NamedReadModel[Component]:
+        return self.by_entity["component"]
+
+    def watched(self) -> set[str]:
+        return set(self.by_entity) | set(self.dependents)
 
     def on_commit(self, events: Sequence[CloudEvent]) -> None:
         """``Outbox.commit_listeners``: this process's committed events."""
         for e in events:
             _, _, entity, verb = e.type.rsplit(".", 3)
             model = self.by_entity.get(entity)
+            dependents = self.dependents.get(entity, ())
+            if model is None and not dependents:
+                continue
+            if len(self._own) >= MAX_OWN_EVENTS:
+                self._own.clear()
+            self._own.add(e.id)
             if model is not None:
                 model.apply_own(e, verb)
+            for dependent in dependents:
+                dependent.drop_project(e.openstageproject)
 
     def on_message(self, subject: str, payload: bytes) -> None:
         # openstage.evt.<project>.lifecycle.<entity>.<verb>
         parts = subject.split(".")
         if len(parts) != 6 or f"{parts[0]}.{parts[1]}" != EVT_PREFIX or parts[3] != LIFECYCLE:
             return
-        model = self.by_entity.get(parts[4])
-        if model is None:
+        entity, project = parts[4], parts[2]
+        model = self.by_entity.get(entity)
+        dependents = self.dependents.get(entity, ())
+        if model is None and not dependents:
             return
         try:
-            event = orjson.loads(payload)
-            model.heard(event["id"], event.get("data") or {})
+            event_id = orjson.loads(payload)["id"]
         except Exception:  # unreadable: be safe
-            model.clear()
+            event_id = None
+        if event_id is not None and event_id in self._own:  # this process's own: applied at commit
+            self._own.discard(event_id)
+            return
+        for affected in (model, *dependents) if model is not None else dependents:
+            affected.drop_project(project)
 
     async def subscribe(self, nats_url: str) -> None:
         """Hear every lifecycle event of the watched entities (core NATS, from now on) on a
@@ -231,7 +312,7 @@ class LifecycleReadModels:
             self.on_message(msg.subject, msg.data)
 
         self.nc = await bus.connect(nats_url, name="openstage-lifecycle-read-models", disconnected_cb=lost, reconnected_cb=lost)
-        for entity in self.by_entity:
+        for entity in sorted(self.watched()):
             await self.nc.subscribe(f"{EVT_PREFIX}.*.{LIFECYCLE}.{entity}.>", cb=on_event)
         await self.nc.flush()
 
@@ -249,12 +330,21 @@ class LifecycleReadModels:
 
 
 async def build_read_models(db: AsyncIOMotorDatabase, outbox: Any, nats_url: str | None) -> LifecycleReadModels:
-    """The read models of a lifecycle process (environments): they hear the process's own
-    commits (``outbox.commit_listeners``) and, on a connection of their own, every other
-    process's events; built once by the composition root (workers/lifecycle/app.py)."""
+    """The read models of a lifecycle process (environments, applications, components): they
+    hear the process's own commits (``outbox.commit_listeners``) and, on a connection of their
+    own, every other process's events; built once by the composition root (workers/lifecycle/app.py)."""
+    from services.adapters.store.applications import APPLICATIONS
+    from services.adapters.store.components import COMPONENTS
     from services.adapters.store.environments import ENVIRONMENTS
 
-    models = LifecycleReadModels([NamedReadModel(db, ENVIRONMENTS, "environment")])
+    models = LifecycleReadModels(
+        [
+            NamedReadModel(db, ENVIRONMENTS, "environment", "environments"),
+            NamedReadModel(db, APPLICATIONS, "application", "applications"),
+            NamedReadModel(db, COMPONENTS, "component", "components"),
+        ],
+        follows={"application": ["component"]},
+    )
     outbox.commit_listeners.append(models.on_commit)
     if nats_url:  # (in-process handler tests have no bus: their own commits suffice)
         await models.subscribe(nats_url)

@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 
-from services.contracts.envelope import Reply
+from services.contracts.envelope import Reply, reply_with_json
 from workers.runtime import as_service_error
 
 OK_EMPTY = b'{"status":200}'
+__all__ = ["OK_EMPTY", "failure", "reply", "reply_with_json"]
 
 
 def reply(result: Any = None, status: int = 200, headers: dict[str, str] | None = None) -> bytes:
@@ -28,14 +29,6 @@ def reply(result: Any = None, status: int = 200, headers: dict[str, str] | None 
     if headers:
         out["headers"] = headers
     return orjson.dumps(out)
-
-
-def reply_with_json(result_json: bytes, status: int = 200, headers: dict[str, str] | None = None) -> bytes:
-    """A reply whose ``result`` is already-serialized JSON (embedded, not encoded again)."""
-    head = b'{"status":' + str(status).encode()
-    if headers:
-        head += b',"headers":' + orjson.dumps(headers)
-    return head + b',"result":' + result_json + b"}"
 
 
 def failure(exc: BaseException) -> bytes:

@@ -1,0 +1,107 @@
+"""The lifecycle fast path (workers/lifecycle/fast_path.py): show and list of environments,
+applications and components answered from memory with the bytes the handlers' own subscribers
+answer (same JSON, same key order: the edge passes ``result`` on as it is), and refusals answered
+as the command subscribers refuse them."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from services.contracts import subjects
+from services.contracts.subjects import LIFECYCLE, Lifecycle
+from tests.handlers.lifecycle_support import lifecycle_worker
+from workers.lifecycle.fast_path import SUBJECTS, answer_from_memory
+
+CCE = {"id": "cce-1", "type": "cce"}
+COMPONENT = {
+    "name": "comp",
+    "runtime": "Docker",
+    "category": "Webapp",
+    "sub_category": "Web",
+    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
+}
+BY_ACTION = {s.action: s for s in SUBJECTS}
+
+
+@pytest.fixture
+async def worker(base_deps):
+    async with lifecycle_worker(base_deps) as running:
+        yield running
+
+
+async def subscriber_answer(worker, action: str, body: dict) -> bytes:
+    """What the handler's FastStream subscriber answers (the bytes on the bus)."""
+    msg = await worker.broker.request(body, subjects.command("p1", LIFECYCLE, action), timeout=5)
+    return msg.body
+
+
+def items(value):
+    """JSON with its objects' key order made visible."""
+    if isinstance(value, dict):
+        return [(k, items(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [items(v) for v in value]
+    return value
+
+
+async def test_memory_answers_as_the_handlers_do(worker):
+    env_ids = [
+        (await worker(Lifecycle.ENVIRONMENT_CREATE, {"name": f"e{n}", "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [CCE]})).result["id"]
+        for n in range(5)
+    ]
+    app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app", "description": "d"})).result["id"]
+    comp_ids = [
+        (
+            await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": {**COMPONENT, "name": f"c{n}"}, "creator": "me"})
+        ).result["id"]
+        for n in range(3)
+    ]
+    cases = [
+        (Lifecycle.ENVIRONMENT_LIST, {}),
+        (Lifecycle.ENVIRONMENT_LIST, {"limit": 2, "offset": 1, "order_by": "name", "order": "asc"}),
+        (Lifecycle.ENVIRONMENT_GET, {"environment_id": env_ids[2]}),
+        (Lifecycle.APPLICATION_LIST, {}),
+        (Lifecycle.APPLICATION_GET, {"application_id": app_id}),
+        (Lifecycle.COMPONENT_LIST, {"application_id": app_id, "limit": 2}),
+        (Lifecycle.COMPONENT_GET, {"application_id": app_id, "component_id": comp_ids[1]}),
+    ]
+    for action, body in cases:  # the subscribers' answers load the read models
+        await subscriber_answer(worker, action, body)
+    for action, body in cases:
+        expected = orjson.loads(await subscriber_answer(worker, action, body))
+        out, _ = answer_from_memory(BY_ACTION[action], worker.deps, "p1", orjson.dumps(body))
+        assert out is not None, (action, body)  # answered from memory
+        answered = orjson.loads(out)
+        assert answered["status"] == expected["status"] == 200
+        assert items(answered["result"]) == items(expected["result"]), (action, body)
+
+
+async def test_what_memory_does_not_hold_goes_to_the_handler(worker):
+    app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app"})).result["id"]
+    # nothing loaded yet: the handler answers (and the project starts loading)
+    out, command = answer_from_memory(BY_ACTION[Lifecycle.APPLICATION_GET], worker.deps, "p1", orjson.dumps({"application_id": app_id}))
+    assert out is None and command.application_id == app_id
+    await worker(Lifecycle.APPLICATION_LIST, {})
+    # loaded, but an id it does not hold: the handler asks the store (404 there, or created elsewhere)
+    missing = {"application_id": "f" * 32}
+    assert answer_from_memory(BY_ACTION[Lifecycle.APPLICATION_GET], worker.deps, "p1", orjson.dumps(missing))[0] is None
+    # the components of an application memory does not hold: the handler answers (404)
+    components = {"application_id": "f" * 32}
+    assert answer_from_memory(BY_ACTION[Lifecycle.COMPONENT_LIST], worker.deps, "p1", orjson.dumps(components))[0] is None
+
+
+@pytest.mark.parametrize(
+    ("action", "payload"),
+    [
+        (Lifecycle.ENVIRONMENT_GET, b'{"environment_id": "../x"}'),
+        (Lifecycle.ENVIRONMENT_LIST, b'{"limit": 5000}'),
+        (Lifecycle.APPLICATION_LIST, b'{"order": "sideways"}'),
+        (Lifecycle.COMPONENT_GET, b'{"application_id": "a"}'),
+    ],
+)
+async def test_a_refused_command_is_answered_as_the_subscribers_answer_it(worker, action, payload):
+    expected = orjson.loads(await subscriber_answer(worker, action, orjson.loads(payload)))
+    out, command = answer_from_memory(BY_ACTION[action], worker.deps, "p1", payload)
+    assert command is None and out is not None
+    assert orjson.loads(out) == expected and expected["status"] == 400
