@@ -4,9 +4,10 @@ exception layers:
 - the registry's heartbeat (``PUT /v4/{project}/registry/microservices/{id}/instances/{id}/heartbeat``),
   discovery (``GET /v4/{project}/registry/instances``) and registration
   (``POST /v4/{project}/registry/microservices/{id}/instances``);
-- the v2 reads ``GET /v2/{project}/cas/environments``, ``.../applications`` and
-  ``.../applications/{id}/components`` (lists), ``.../environments/{id}``, ``.../applications/{id}``
-  and ``.../applications/{id}/components/{id}`` (show).
+- the v2 reads ``GET /v2/{project}/cas/environments``, ``.../applications``,
+  ``.../applications/{id}/components`` and ``.../components/{id}/instances`` (lists), and
+  ``.../environments/{id}``, ``.../applications/{id}``, ``.../applications/{id}/components/{id}``
+  and ``.../components/{id}/instances/{id}`` (show).
 
 Each is its FastAPI route (api_edge/routers/*.py: the OpenAPI contract) taken a shorter way: the
 same command builder, the command that route declares, and the one forward (``BusClient.forward``:
@@ -27,9 +28,10 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.route_commands import route_command
-from api_edge.routers import applications, components, environments, registry
+from api_edge.routers import applications, component_instances, components, environments, registry
 from api_edge.routers.forwarding import from_query
 from services.contracts import applications as application_contracts
+from services.contracts import component_instances as instance_contracts
 from services.contracts import components as component_contracts
 
 _CONSUMER_HEADER = registry.CONSUMER_ID_HEADER.lower().encode("latin-1")
@@ -103,6 +105,12 @@ def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
         if len(parts) == 7 and parts[6] == "components":
             listed = from_query(component_contracts.ListComponents, _query(query_string), application_id=parts[5])
             return RawCall(project, components.list_components, listed)
+        if len(parts) in (9, 10) and parts[6] == "components" and parts[8] == "instances":
+            where = {"application_id": parts[5], "component_id": parts[7]}
+            if len(parts) == 9:
+                listed_instances = from_query(instance_contracts.ListInstances, _query(query_string), **where)
+                return RawCall(project, component_instances.list_instances, listed_instances)
+            return RawCall(project, component_instances.show_instance, instance_contracts.InstanceRef(**where, instance_id=parts[9]))
         if len(parts) == 8 and parts[6] == "components" and parts[7] != "overviews":  # (.../components/overviews: another route)
             ref = component_contracts.ComponentRef(application_id=parts[5], component_id=parts[7])
             return RawCall(project, components.show_component, ref)

@@ -5,13 +5,19 @@ as the command subscribers refuse them."""
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
+
 import orjson
 import pytest
 
 from services.contracts import subjects
-from services.contracts.subjects import LIFECYCLE, Lifecycle
+from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
+from tests.handlers.conftest import call, handler_broker
 from tests.handlers.lifecycle_support import lifecycle_worker
+from workers.lifecycle.app import ROUTERS, compose
 from workers.lifecycle.fast_path import SUBJECTS, answer_from_memory
+from workers.lifecycle.job_runner import RunOutcome
 
 CCE = {"id": "cce-1", "type": "cce"}
 COMPONENT = {
@@ -47,7 +53,11 @@ def items(value):
 
 async def test_memory_answers_as_the_handlers_do(worker):
     env_ids = [
-        (await worker(Lifecycle.ENVIRONMENT_CREATE, {"name": f"e{n}", "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [CCE]})).result["id"]
+        (
+            await worker(
+                Lifecycle.ENVIRONMENT_CREATE, {"name": f"e{n}", "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [CCE]}
+            )
+        ).result["id"]
         for n in range(5)
     ]
     app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app", "description": "d"})).result["id"]
@@ -105,3 +115,65 @@ async def test_a_refused_command_is_answered_as_the_subscribers_answer_it(worker
     out, command = answer_from_memory(BY_ACTION[action], worker.deps, "p1", payload)
     assert command is None and out is not None
     assert orjson.loads(out) == expected and expected["status"] == 400
+
+
+# --- instances: read from memory between jobs; any instance, job or task event drops them ---------
+@pytest.fixture
+async def lifecycle(base_deps):
+    base = await base_deps(LIFECYCLE)
+    base.settings = base.settings.model_copy(update={"simulated_task_seconds": 0})
+    deps = await compose(base)
+    async with handler_broker(ROUTERS, deps) as broker:
+        yield broker, deps
+
+
+async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(lifecycle):
+    broker, deps = lifecycle
+    worker = SimpleNamespace(broker=broker)
+
+    async def ok(action, body) -> dict:
+        reply = await call(broker, "p1", LIFECYCLE, action, body)
+        assert reply.status == 200, reply
+        return reply.result
+
+    env = await ok(Lifecycle.ENVIRONMENT_CREATE, {"name": "env1", "deploy_mode": "container", "vpc_id": "v", "base_resources": [CCE]})
+    app = await ok(Lifecycle.APPLICATION_CREATE, {"name": "app"})
+    comp = await ok(Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": {**COMPONENT, "name": "web"}, "creator": "me"})
+    scope = {"application_id": app["id"], "component_id": comp["id"]}
+    ids = []
+    for n in range(3):
+        body = {
+            "name": f"web-{n}",
+            "environment_id": env["id"],
+            "flavor_id": "MICRO-5G:0.5C:1G",
+            "replica": 1,
+            "version": "1.0.0",
+            "artifacts": {"web": {"storage": "swr", "type": "image", "url": "swr.example.com/a/b:1"}},
+            "refer_resources": [{"id": "cce-1", "type": "cce", "parameters": {"namespace": "default"}}],
+        }
+        accepted = await ok(ComponentInstances.CREATE, {**scope, "creator": "me", "body": body})
+        assert await deps.job_runner.run(accepted["job_id"]) is RunOutcome.DONE
+        ids.append(accepted["instance_id"])
+    cases = [
+        (ComponentInstances.LIST, {**scope}),
+        (ComponentInstances.LIST, {**scope, "limit": 2, "offset": 1, "order_by": "name", "order": "asc"}),
+        (ComponentInstances.GET, {**scope, "instance_id": ids[1]}),
+    ]
+    for action, body in cases:  # the subscribers' answers load the read models
+        await subscriber_answer(worker, action, body)
+    for action, body in cases:
+        expected = orjson.loads(await subscriber_answer(worker, action, body))
+        out, _ = answer_from_memory(BY_ACTION[action], deps, "p1", orjson.dumps(body))
+        assert out is not None, (action, body)
+        assert items(orjson.loads(out)["result"]) == items(expected["result"]), (action, body)
+        assert expected["result"] and expected["status"] == 200
+
+    # a stop: its submission drops the instances, and what is read next is the store's
+    stop = await ok(ComponentInstances.ACTION, {**scope, "instance_id": ids[1], "creator": "me", "body": {"action": "stop"}})
+    assert answer_from_memory(BY_ACTION[ComponentInstances.GET], deps, "p1", orjson.dumps(cases[2][1]))[0] is None
+    assert await deps.job_runner.run(stop["job_id"]) is RunOutcome.DONE
+    shown = await call(broker, "p1", LIFECYCLE, ComponentInstances.GET, cases[2][1])
+    assert shown.result["status_detail"]["status"] == "STOPPED"
+    await asyncio.sleep(0.05)  # (the project loads in the background)
+    out, _ = answer_from_memory(BY_ACTION[ComponentInstances.GET], deps, "p1", orjson.dumps(cases[2][1]))
+    assert out is not None and orjson.loads(out)["result"]["status_detail"]["status"] == "STOPPED"

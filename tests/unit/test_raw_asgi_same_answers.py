@@ -19,6 +19,7 @@ from tests.support.edge_with_recording_bus import TOKEN, RecordingNats
 REGISTRY_LIMIT = 4096
 ENV = "/v2/p1/cas/environments"
 APP = "/v2/p1/cas/applications"
+INST = f"{APP}/app-1/components/c-1/instances"
 REGISTER = "/v4/p1/registry/microservices/s1/instances"
 INSTANCE = {"instance": {"hostName": "h1", "endpoints": ["rest://127.0.0.1:8080"]}}
 
@@ -90,6 +91,18 @@ REQUESTS: list[tuple[str, str, str, bytes | None, bool]] = [
     ("GET", f"{APP}/app-1/components", "limit=-1", None, False),
     ("GET", f"{APP}/app-1/components", "order=up", None, False),
     ("GET", f"{APP}/bad.id/components", "", None, False),
+    # instance lists and details
+    ("GET", INST, "", None, True),
+    ("GET", INST, "limit=10&offset=1&order_by=name&order=asc", None, True),
+    ("GET", INST, "limit=", None, False),
+    ("GET", INST, "limit=200", None, False),
+    ("GET", INST, "order_by=version", None, False),
+    ("GET", INST + "/", "", None, False),
+    ("GET", f"{INST}/i-1", "", None, True),
+    ("GET", f"{INST}/bad.id", "", None, False),
+    ("GET", f"{APP}/app-1/components/bad.id/instances/i-1", "", None, False),
+    ("GET", f"{INST}/i-1/snapshots", "", None, False),
+    ("GET", f"{INST}/i-1/", "", None, False),
 ]
 
 REPLIES = {

@@ -22,11 +22,11 @@ from workers.lifecycle.job_runner import JobRunner
 from workers.lifecycle.replica_reports import ReplicaReports
 from workers.runtime import WorkerDeps, build_worker
 
-# The subjects the fast path serves at run time (show/list of environments, applications and
-# components, workers/lifecycle/fast_path.py): their handlers' FastStream subscribers are in the bus
+# The subjects the fast path serves at run time (show/list of environments, applications,
+# components and instances, workers/lifecycle/fast_path.py): their handlers' FastStream subscribers are in the bus
 # documentation and the in-process tests, but the worker's broker leaves them out, so no message of
 # theirs is ever taken by a second, slower subscriber of the queue group.
-FAST_PATH_ROUTERS = [environments.fast_path_router, applications.fast_path_router, components.fast_path_router]
+FAST_PATH_ROUTERS = [environments.fast_path_router, applications.fast_path_router, components.fast_path_router, instances.fast_path_router]
 # Every command subscriber of the worker (the bus documentation reads ROUTERS).
 ROUTERS = [metadata.router, environments.router, applications.router, components.router, instances.router, *FAST_PATH_ROUTERS]
 BROKER_ROUTERS = [r for r in ROUTERS if r not in FAST_PATH_ROUTERS]

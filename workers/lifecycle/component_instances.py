@@ -50,6 +50,8 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_router, on_command
 
 router = command_router()
+# instance.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+fast_path_router = command_router()
 Op = JobOperation
 Session = AsyncIOMotorClientSession
 
@@ -140,16 +142,30 @@ async def create_instance(body: CreateInstance, project: str = Path(), deps: Lif
     return Reply.ok(JobAccepted(instance_id=inst.id, job_id=job_id))
 
 
-@on_command(router, LIFECYCLE, ComponentInstances.LIST, "List a component's instances", reply=InstanceList)
+@on_command(fast_path_router, LIFECYCLE, ComponentInstances.LIST, "List a component's instances", reply=InstanceList)
 async def list_instances(body: ListInstances, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    await component_store.get(deps.db, project, body.application_id, body.component_id)
-    total, items = await store.page(deps.db, project, body)
+    reads = deps.reads
+    await reads.components.get(project, body.application_id, body.component_id)  # 404 for an unknown component
+    total, items = await reads.instances.page(body, project, body.application_id, body.component_id)
     return Reply.ok(InstanceList(count=total, instances=items))
 
 
-@on_command(router, LIFECYCLE, ComponentInstances.GET, "Show a component instance", reply=Instance)
+def list_instances_from_memory(deps: LifecycleDeps, project: str, body: ListInstances) -> bytes | None:
+    """``list_instances``' result as JSON when the component and its instances are in memory."""
+    reads = deps.reads
+    if reads.components.cached(project, body.application_id, body.component_id) is None:
+        return None
+    return reads.instances.cached_page_json(body, project, body.application_id, body.component_id)
+
+
+@on_command(fast_path_router, LIFECYCLE, ComponentInstances.GET, "Show a component instance", reply=Instance)
 async def get_instance(body: InstanceRef, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
-    return Reply.ok(await store.get(deps.db, project, body.application_id, body.component_id, body.instance_id))
+    return Reply.ok(await deps.reads.instances.get(project, body.application_id, body.component_id, body.instance_id))
+
+
+def get_instance_from_memory(deps: LifecycleDeps, project: str, body: InstanceRef) -> bytes | None:
+    """``get_instance``'s result as JSON when the instance is in memory."""
+    return deps.reads.instances.cached_json(project, body.application_id, body.component_id, body.instance_id)
 
 
 async def _submit(

@@ -1,5 +1,5 @@
-"""The lifecycle worker's fast path: ``show`` and ``list`` of environments, applications and
-components served on plain nats-py.
+"""The lifecycle worker's fast path: ``show`` and ``list`` of environments, applications,
+components and instances served on plain nats-py.
 
 They are answered from the read models (workers/lifecycle/read_models.py), and FastStream's
 per-message machinery (decoding, dependency injection, middlewares, a thread hand-off) costs
@@ -31,12 +31,14 @@ from pydantic import BaseModel
 
 from services.adapters import bus
 from services.contracts import applications as application_contracts
+from services.contracts import component_instances as instance_contracts
 from services.contracts import components as component_contracts
 from services.contracts import environments as environment_contracts
 from services.contracts import subjects
 from services.contracts.envelope import Reply, reply_with_json
-from services.contracts.subjects import LIFECYCLE, Lifecycle
+from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
 from workers.lifecycle import applications, components, environments
+from workers.lifecycle import component_instances as instances
 from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_failure
 
@@ -82,6 +84,8 @@ SUBJECTS = (
     FastSubject(
         Lifecycle.COMPONENT_LIST, component_contracts.ListComponents, components.list_components_from_memory, components.list_components
     ),
+    FastSubject(ComponentInstances.GET, instance_contracts.InstanceRef, instances.get_instance_from_memory, instances.get_instance),
+    FastSubject(ComponentInstances.LIST, instance_contracts.ListInstances, instances.list_instances_from_memory, instances.list_instances),
 )
 
 

@@ -8,8 +8,10 @@ environments, applications and components are written through ``EntityWrites``
 each with its event (a forced delete's mark is ``component.deleting`` with the marked document).
 One write has no event of its own: an application's ``component_count`` moves in the transaction
 of a component's create or delete (services/adapters/store/applications.py ``add_components``), so
-every component event also drops its project's applications (``follows``). Instances are written
-by the job runner and the replica reports in place; they read the store.
+every component event also drops its project's applications (``follows``). Instances are also
+written without an event carrying them whole (the job lock, the job's steps), so their model never
+merges a change: every instance, job or task event, this process's own included, drops the
+project's instances (``apply_own_changes=False``); they are read from memory between jobs.
 
 A project's documents are loaded on its first read (one query), then kept true by events:
 
@@ -33,7 +35,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 import orjson
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -44,8 +46,8 @@ from services.adapters import bus
 from services.adapters.store.documents import M, NamedDocuments
 from services.adapters.store.mongo import UNPAGED_MAX
 from services.contracts.applications import Application
+from services.contracts.component_instances import Instance
 from services.contracts.components import Component
-from services.contracts.envelope import Page
 from services.contracts.environments import Environment
 from services.contracts.events import CloudEvent
 from services.contracts.subjects import EVT_PREFIX, LIFECYCLE
@@ -59,6 +61,15 @@ MAX_DOCUMENTS = 500_000
 Parents = tuple[str, ...]
 
 
+class PageQuery(Protocol):
+    """What a list query gives: ``Page`` and the instances' ``ListInstances``."""
+
+    limit: int | None
+    offset: int
+    order_by: str
+    order: str
+
+
 @dataclass
 class _Project(Generic[M]):
     docs: dict[str, M]
@@ -70,11 +81,16 @@ class _Project(Generic[M]):
 class NamedReadModel(Generic[M]):
     """The documents of one :class:`NamedDocuments` collection, per parents (e.g. the project)."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, documents: NamedDocuments[M], entity: str, list_key: str) -> None:
+    def __init__(
+        self, db: AsyncIOMotorDatabase, documents: NamedDocuments[M], entity: str, list_key: str, apply_own_changes: bool = True
+    ) -> None:
         self.db = db
         self.documents = documents
         self.entity = entity
         self.list_key = list_key  # the list reply's field: {"count": n, "<list_key>": [...]}
+        # False: this process's own changes drop the project too (its documents are also written
+        # without an event carrying them whole: the instances' job lock)
+        self.apply_own_changes = apply_own_changes
         self.projects: dict[Parents, _Project[M]] = {}
         self.generations: dict[Parents, int] = {}
         self._loading: dict[Parents, asyncio.Task] = {}
@@ -98,7 +114,7 @@ class NamedReadModel(Generic[M]):
             return None
         return self._json(self.projects[tuple(key[:-1])], doc)
 
-    def cached_page_json(self, q: Page, *parents: str) -> bytes | None:
+    def cached_page_json(self, q: PageQuery, *parents: str) -> bytes | None:
         """``page(q, *parents)`` as the list reply's JSON (``{"count": n, "<list_key>": [...]}``),
         if the parents are loaded; else None (and they start loading)."""
         key = tuple(parents)
@@ -130,17 +146,17 @@ class NamedReadModel(Generic[M]):
             return found
         return await self.documents.get(self.db, *key)
 
-    async def page(self, q: Page, *parents: str) -> tuple[int, list[M]]:
+    async def page(self, q: PageQuery, *parents: str) -> tuple[int, list[M]]:
         """(total, one page) in ``q``'s order, as ``NamedDocuments.page`` answers it."""
         key = tuple(parents)
         docs = await self._documents(key)
         ordered = self._ordered(key, docs, q)
         if ordered is None:  # a value the in-memory order cannot compare as MongoDB does
-            return await self.documents.page(self.db, q, *parents)
+            return await self.documents.page(self.db, q, *parents)  # type: ignore[arg-type]
         return len(ordered), ordered[q.offset : q.offset + (q.limit or UNPAGED_MAX)]
 
-    def _ordered(self, parents: Parents, docs: _Project[M], q: Page) -> list[M] | None:
-        field_name = "name_key" if q.order_by == "name" else q.order_by
+    def _ordered(self, parents: Parents, docs: _Project[M], q: PageQuery) -> list[M] | None:
+        field_name = self.documents.name_sort_field if q.order_by == "name" else q.order_by
         cached = docs.sorted.get((field_name, q.order))
         if cached is not None:
             return cached
@@ -193,6 +209,9 @@ class NamedReadModel(Generic[M]):
 
     def apply_own(self, event: CloudEvent, verb: str) -> None:
         """One of this process's committed changes of this entity (in commit order)."""
+        if not self.apply_own_changes:
+            self.drop_project(event.openstageproject)
+            return
         try:
             doc = self.documents.model.model_validate(event.data)
         except Exception:  # not a whole resource: be safe
@@ -260,6 +279,10 @@ class LifecycleReadModels:
     @property
     def components(self) -> NamedReadModel[Component]:
         return self.by_entity["component"]
+
+    @property
+    def instances(self) -> NamedReadModel[Instance]:
+        return self.by_entity["instance"]
 
     def watched(self) -> set[str]:
         return set(self.by_entity) | set(self.dependents)
@@ -330,10 +353,12 @@ class LifecycleReadModels:
 
 
 async def build_read_models(db: AsyncIOMotorDatabase, outbox: Any, nats_url: str | None) -> LifecycleReadModels:
-    """The read models of a lifecycle process (environments, applications, components): they
+    """The read models of a lifecycle process (environments, applications, components,
+    instances): they
     hear the process's own commits (``outbox.commit_listeners``) and, on a connection of their
     own, every other process's events; built once by the composition root (workers/lifecycle/app.py)."""
     from services.adapters.store.applications import APPLICATIONS
+    from services.adapters.store.component_instances import INSTANCE_READS
     from services.adapters.store.components import COMPONENTS
     from services.adapters.store.environments import ENVIRONMENTS
 
@@ -342,8 +367,11 @@ async def build_read_models(db: AsyncIOMotorDatabase, outbox: Any, nats_url: str
             NamedReadModel(db, ENVIRONMENTS, "environment", "environments"),
             NamedReadModel(db, APPLICATIONS, "application", "applications"),
             NamedReadModel(db, COMPONENTS, "component", "components"),
+            # an instance's job lock and job steps change it: every instance, job or task event
+            # (this process's too) drops its project's instances
+            NamedReadModel(db, INSTANCE_READS, "instance", "instances", apply_own_changes=False),
         ],
-        follows={"application": ["component"]},
+        follows={"application": ["component"], "instance": ["job", "task"]},
     )
     outbox.commit_listeners.append(models.on_commit)
     if nats_url:  # (in-process handler tests have no bus: their own commits suffice)

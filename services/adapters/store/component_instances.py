@@ -21,6 +21,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.adapters.store import mongo
+from services.adapters.store.documents import NamedDocuments
 from services.contracts import errors
 from services.contracts.component_instances import Instance, ListInstances, ListSnapshots, Snapshot, StatusDetail
 from services.contracts.jobs import TERMINAL, Job, JobUpdate, task_key
@@ -275,3 +276,16 @@ async def update_job(
         query["handoff_to"] = asked.handoff_to
     result = await db[JOBS].update_one(query, {"$set": _set(update)}, session=session)
     return result.matched_count == 1
+
+
+# The instances as the lifecycle read model loads and shows them (workers/lifecycle/read_models.py):
+# only its reads (get, page, a parents' documents) are used; the writes are the functions above.
+INSTANCE_READS = NamedDocuments(
+    collection=INSTANCES,
+    model=Instance,
+    parents=("project_id", "application_id", "component_id"),
+    noun="instance",
+    not_found_code=errors.INSTANCE_NOT_FOUND,
+    name_exists_code=errors.INSTANCE_NAME_EXISTS,
+    name_sort_field="name",  # as ``page`` sorts them
+)

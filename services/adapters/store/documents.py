@@ -61,6 +61,9 @@ class NamedDocuments(Generic[M]):
     # the stored shape differs from the model's (e.g. keys holding dots): document -> stored and back
     to_stored: Callable[[Document], Document] = _unchanged
     from_stored: Callable[[Document], Document] = _unchanged
+    # what order_by=name sorts on: the name ignoring case (``name_key``), or the name as it is
+    # ("name": the instances, whose store sorts them so)
+    name_sort_field: str = "name_key"
 
     # --- errors --------------------------------------------------------------------------------
     def missing(self, doc_id: str) -> errors.ServiceError:
@@ -130,6 +133,6 @@ class NamedDocuments(Generic[M]):
 
     async def page(self, db: AsyncIOMotorDatabase, q: Page, *parents: str) -> tuple[int, list[M]]:
         """(total, one page) of the parents' documents in ``q``'s order; "name" sorts ignoring case."""
-        sort_field = "name_key" if q.order_by == "name" else q.order_by
+        sort_field = self.name_sort_field if q.order_by == "name" else q.order_by
         total, found = await mongo.page(db[self.collection], self._within(parents), sort_field, q.order, q.offset, q.limit)
         return total, [self._loaded(d) for d in found]
