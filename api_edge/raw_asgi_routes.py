@@ -7,7 +7,9 @@ exception layers:
 - the v2 reads ``GET /v2/{project}/cas/environments``, ``.../applications``,
   ``.../applications/{id}/components`` and ``.../components/{id}/instances`` (lists), and
   ``.../environments/{id}``, ``.../applications/{id}``, ``.../applications/{id}/components/{id}``
-  and ``.../components/{id}/instances/{id}`` (show).
+  and ``.../components/{id}/instances/{id}`` (show);
+- the v2 creates ``POST /v2/{project}/cas/environments``, ``.../applications`` and
+  ``.../applications/{id}/components``.
 
 Each is its FastAPI route (api_edge/routers/*.py: the OpenAPI contract) taken a shorter way: the
 same command builder, the command that route declares, and the one forward (``BusClient.forward``:
@@ -29,10 +31,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.route_commands import route_command
 from api_edge.routers import applications, component_instances, components, environments, registry
-from api_edge.routers.forwarding import from_query
+from api_edge.routers.forwarding import from_query, json_body
 from services.contracts import applications as application_contracts
 from services.contracts import component_instances as instance_contracts
 from services.contracts import components as component_contracts
+from services.contracts import environments as environment_contracts
 
 _CONSUMER_HEADER = registry.CONSUMER_ID_HEADER.lower().encode("latin-1")
 
@@ -46,7 +49,8 @@ class RawCall:
     project_id: str
     route: Callable[..., Any]
     payload: BaseModel | None
-    from_body: Callable[[bytes], BaseModel] | None = None
+    # (the body, the caller's key id) -> the command
+    from_body: Callable[[bytes, str], BaseModel] | None = None
 
 
 def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> RawCall | None:
@@ -59,6 +63,45 @@ def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[t
             return _match_v2_read(path.split("/"), query_string)
         except Exception:  # the builder refuses the request: the route answers it, in its own words
             return None
+    if method == "POST" and path.startswith("/v2/"):
+        return _match_v2_create(path.split("/"), _content_type(headers))
+    return None
+
+
+def _content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    return next((v.decode("latin-1") for k, v in headers if k == b"content-type"), None)
+
+
+def _match_v2_create(parts: list[str], content_type: str | None) -> RawCall | None:
+    """POST /v2/{project}/cas/...: create an environment, an application or a component; the body
+    is decoded and validated as the route's body model is (``forwarding.json_body``)."""
+    if len(parts) < 5 or parts[3] != "cas" or not parts[2] or not all(parts[5:]):
+        return None
+    project, collection = parts[2], parts[4]
+    if collection == "environments" and len(parts) == 5:
+        model_env = environment_contracts.EnvironmentCreate
+        return RawCall(
+            project,
+            environments.create_environment,
+            None,
+            lambda body, caller: environments.create_command(model_env.model_validate(json_body(body, content_type)), caller),
+        )
+    if collection == "applications" and len(parts) == 5:
+        model_app = application_contracts.ApplicationCreate
+        return RawCall(
+            project,
+            applications.create_application,
+            None,
+            lambda body, caller: applications.create_command(model_app.model_validate(json_body(body, content_type)), caller),
+        )
+    if collection == "applications" and len(parts) == 7 and parts[6] == "components":
+        app_id, model_comp = parts[5], component_contracts.ComponentCreate
+        return RawCall(
+            project,
+            components.create_component,
+            None,
+            lambda body, caller: components.create_command(app_id, model_comp.model_validate(json_body(body, content_type)), caller),
+        )
     return None
 
 
@@ -81,7 +124,7 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
         return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer))
     if method == "POST" and len(parts) == 7 and parts[4] == "microservices" and parts[6] == "instances" and parts[5]:
         service_id = parts[5]
-        return RawCall(parts[2], registry.register_instance, None, lambda body: registry.register_command(service_id, body))
+        return RawCall(parts[2], registry.register_instance, None, lambda body, _caller: registry.register_command(service_id, body))
     return None
 
 
@@ -140,7 +183,7 @@ class RawAsgiRoutes:
             try:
                 if received[-1]["type"] != "http.request":  # the client left: as FastAPI meets it
                     raise ConnectionResetError
-                payload = call.from_body(body)
+                payload = call.from_body(body, scope["state"]["principal"].key_id)
             except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
                 await self.app(scope, _replay(received, receive), send)
                 return

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 from bench.loadgen import run_http
@@ -40,6 +41,14 @@ def scene_request(bench: Bench, scene: str) -> tuple[str, str, str | None]:
         return "GET", f"/v2/{PROJECT}/cas/environments/{env['id']}", None
     if scene == "list-environments":
         return "GET", f"/v2/{PROJECT}/cas/environments?limit=10", None
+    if scene == "create-environment":  # (wrk's {{n}} makes each name unique)
+        body = {
+            "name": f"p{uuid.uuid4().hex[:8]}-{{{{n}}}}x",
+            "deploy_mode": "container",
+            "vpc_id": "v",
+            "base_resources": [{"id": "c", "type": "cce"}],
+        }
+        return "POST", f"/v2/{PROJECT}/cas/environments", json.dumps(body)
     raise SystemExit(f"unknown scene {scene}")
 
 
@@ -73,7 +82,9 @@ def summarize(raw: Path, top: int) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     p.add_argument(
-        "--scene", default="register-growing", choices=["register-growing", "register-same", "show-environment", "list-environments"]
+        "--scene",
+        default="register-growing",
+        choices=["register-growing", "register-same", "show-environment", "list-environments", "create-environment"],
     )
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--top", type=int, default=12)

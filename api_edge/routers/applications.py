@@ -14,10 +14,15 @@ from services.contracts.subjects import LIFECYCLE, Lifecycle
 router = APIRouter(prefix="/v2/{project_id}/cas/applications", tags=["applications"])
 
 
+# create is also answered by api_edge/raw_asgi_routes.py, before FastAPI's routing, with this builder
+def create_command(body: contracts.ApplicationCreate, caller: str) -> contracts.CreateApplication:
+    return contracts.CreateApplication(**body.model_dump(), creator=caller)
+
+
 @router.post("", response_model=contracts.Application, summary="Create an application")
 @sends(LIFECYCLE, Lifecycle.APPLICATION_CREATE)
 async def create_application(project_id: str, body: contracts.ApplicationCreate, request: Request):
-    return await forward(request, project_id, contracts.CreateApplication(**body.model_dump(), creator=creator(request)))
+    return await forward(request, project_id, create_command(body, creator(request)))
 
 
 @router.get("", response_model=contracts.ApplicationList, summary="Obtain all applications")

@@ -15,12 +15,17 @@ from services.domain.lifecycle import components as rules
 router = APIRouter(prefix="/v2/{project_id}/cas/applications/{application_id}/components", tags=["components"])
 
 
+# create is also answered by api_edge/raw_asgi_routes.py, before FastAPI's routing, with this builder
+def create_command(application_id: str, body: contracts.ComponentCreate, caller: str) -> contracts.CreateComponent:
+    cmd = contracts.CreateComponent(application_id=application_id, body=body, creator=caller)
+    rules.check_create(body)  # a rule violation is answered here, before anything is sent
+    return cmd
+
+
 @router.post("", response_model=contracts.Component, summary="Create an application component")
 @sends(LIFECYCLE, Lifecycle.COMPONENT_CREATE)
 async def create_component(project_id: str, application_id: str, body: contracts.ComponentCreate, request: Request):
-    cmd = contracts.CreateComponent(application_id=application_id, body=body, creator=creator(request))
-    rules.check_create(body)  # a rule violation is answered here, before anything is sent
-    return await forward(request, project_id, cmd)
+    return await forward(request, project_id, create_command(application_id, body, creator(request)))
 
 
 @router.get("", response_model=contracts.ComponentList, summary="Obtain all components of an application")

@@ -25,10 +25,14 @@ def list_command(query: Mapping[str, str]) -> contracts.ListEnvironments:
     return from_query(contracts.ListEnvironments, query)
 
 
+def create_command(body: contracts.EnvironmentCreate, caller: str) -> contracts.CreateEnvironment:
+    return contracts.CreateEnvironment(**body.model_dump(), creator=caller)
+
+
 @router.post("", response_model=contracts.Environment, summary="Create an environment")
 @sends(LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE)
 async def create_environment(project_id: str, body: contracts.EnvironmentCreate, request: Request):
-    return await forward(request, project_id, contracts.CreateEnvironment(**body.model_dump(), creator=creator(request)))
+    return await forward(request, project_id, create_command(body, creator(request)))
 
 
 @router.get("", response_model=contracts.EnvironmentList, summary="Obtain all environments")

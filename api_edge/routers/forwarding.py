@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.message
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -21,6 +23,21 @@ def from_query(model: type[Q], query: Mapping[str, str], **path: Any) -> Q:
     path's values (e.g. the application id). Used by api_edge/raw_asgi_routes.py for the lists it
     answers before FastAPI's routing (a ValidationError there passes the request on to the route)."""
     return model.model_validate({**{name: query[name] for name in model.model_fields if name in query and name not in path}, **path})
+
+
+def json_body(raw: bytes, content_type: str | None) -> Any:
+    """The body as FastAPI decodes it for a route's JSON body model (fastapi/routing.py, with its
+    default ``strict_content_type``): JSON only under an application/json (or ``+json``) content
+    type. Anything else raises ValueError: api_edge/raw_asgi_routes.py then passes the request on
+    to the route itself, which answers it."""
+    if not raw or not content_type:
+        raise ValueError("no body, or no content type")
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise ValueError("not a JSON body")
+    return json.loads(raw)
 
 
 def principal(request: Request) -> Principal:

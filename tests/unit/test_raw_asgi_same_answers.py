@@ -17,6 +17,14 @@ from services.settings import Settings
 from tests.support.edge_with_recording_bus import TOKEN, RecordingNats
 
 REGISTRY_LIMIT = 4096
+NEW_ENV = {"name": "dev", "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
+NEW_COMPONENT = {
+    "name": "web",
+    "runtime": "Docker",
+    "category": "Webapp",
+    "sub_category": "Web",
+    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
+}
 ENV = "/v2/p1/cas/environments"
 APP = "/v2/p1/cas/applications"
 INST = f"{APP}/app-1/components/c-1/instances"
@@ -103,6 +111,52 @@ REQUESTS: list[tuple[str, str, str, bytes | None, bool]] = [
     ("GET", f"{APP}/app-1/components/bad.id/instances/i-1", "", None, False),
     ("GET", f"{INST}/i-1/snapshots", "", None, False),
     ("GET", f"{INST}/i-1/", "", None, False),
+    # creates without a content type: FastAPI does not decode them (strict_content_type), the route refuses them
+    ("POST", ENV, "", orjson.dumps(NEW_ENV), False),
+    ("POST", ENV, "x=1", orjson.dumps({**NEW_ENV, "unknown": 1}), False),
+    ("POST", ENV, "", orjson.dumps({**NEW_ENV, "name": "1bad"}), False),
+    ("POST", ENV, "", orjson.dumps({"name": "dev"}), False),
+    ("POST", ENV, "", b"", False),
+    ("POST", ENV, "", b"{", False),
+    ("POST", ENV, "", b'{"name": NaN}', False),
+    ("POST", ENV, "", b"[]", False),
+    ("POST", ENV + "/", "", orjson.dumps(NEW_ENV), False),
+    ("POST", APP, "", orjson.dumps({"name": "shop", "description": "d"}), False),
+    ("POST", APP, "", orjson.dumps({"name": ""}), False),
+    ("POST", APP, "", orjson.dumps({"name": "shop", "description": 5}), False),
+    ("POST", f"{APP}/app-1/components", "", orjson.dumps(NEW_COMPONENT), False),
+    ("POST", f"{APP}/app-1/components", "", orjson.dumps({**NEW_COMPONENT, "runtime": "Nope"}), False),
+    ("POST", f"{APP}/app-1/components", "", orjson.dumps({**NEW_COMPONENT, "source": None}), False),
+    ("POST", f"{APP}/bad.id/components", "", orjson.dumps(NEW_COMPONENT), False),
+    ("POST", f"{APP}/app-1/components/c-1", "", orjson.dumps(NEW_COMPONENT), False),
+]
+# (path, content type, body, served raw): creates with a content type
+TYPED_CREATES: list[tuple[str, str, bytes, bool]] = [
+    (ENV, "application/json", orjson.dumps(NEW_ENV), True),
+    (ENV, "application/json; charset=utf-8", orjson.dumps(NEW_ENV), True),
+    (ENV, "application/merge-patch+json", orjson.dumps(NEW_ENV), True),
+    (ENV, "text/plain", orjson.dumps(NEW_ENV), False),
+    (ENV, "application/x-www-form-urlencoded", b"name=dev", False),
+    (ENV, "multipart/form-data; boundary=x", orjson.dumps(NEW_ENV), False),
+    (APP, "application/xml", orjson.dumps({"name": "shop"}), False),
+    (APP, "Application/JSON", orjson.dumps({"name": "shop"}), True),
+    (ENV, "application/json", orjson.dumps({**NEW_ENV, "unknown": 1}), True),
+    (ENV, "application/json", orjson.dumps({**NEW_ENV, "name": "1bad"}), False),
+    (ENV, "application/json", orjson.dumps({"name": "dev"}), False),
+    (ENV, "application/json", b"", False),
+    (ENV, "application/json", b"{", False),
+    (ENV, "application/json", b'{"name": NaN}', False),
+    (ENV, "application/json", b"[]", False),
+    (ENV + "/", "application/json", orjson.dumps(NEW_ENV), False),
+    (APP, "application/json", orjson.dumps({"name": "shop", "description": "d"}), True),
+    (APP, "application/json", orjson.dumps({"name": ""}), False),
+    (APP, "application/json", orjson.dumps({"name": "shop", "description": 5}), False),
+    (f"{APP}/app-1/components", "application/json", orjson.dumps(NEW_COMPONENT), True),
+    (f"{APP}/app-1/components", "application/json", orjson.dumps({**NEW_COMPONENT, "runtime": "Nope"}), False),
+    (f"{APP}/app-1/components", "application/json", orjson.dumps({**NEW_COMPONENT, "source": None}), True),
+    (f"{APP}/app-1/components", "application/json", orjson.dumps({**NEW_COMPONENT, "name": "1bad"}), False),
+    (f"{APP}/bad.id/components", "application/json", orjson.dumps(NEW_COMPONENT), False),
+    (f"{APP}/app-1/components/c-1", "application/json", orjson.dumps(NEW_COMPONENT), False),
 ]
 
 REPLIES = {
@@ -127,9 +181,9 @@ def _client(reply: dict, raw: bool) -> tuple[TestClient, RecordingNats]:
     return TestClient(app, headers={"X-Auth-Token": TOKEN}), nats
 
 
-def _answer(client: TestClient, method: str, path: str, query: str, body: bytes | None):
+def _answer(client: TestClient, method: str, path: str, query: str, body: bytes | None, content_type: str | None = None):
     url = f"{path}?{query}" if query else path
-    response = client.request(method, url, content=body)
+    response = client.request(method, url, content=body, headers={"Content-Type": content_type} if content_type else None)
     return response.status_code, sorted(response.headers.multi_items()), response.content
 
 
@@ -147,13 +201,30 @@ def test_every_request_is_answered_as_the_fastapi_route_answers_it(reply_name):
         assert raw_nats.sent == api_nats.sent, (method, path, query, body)
 
 
+@pytest.mark.parametrize("reply_name", ["v2 result", "v2 not found"])
+def test_creates_with_a_content_type_are_answered_as_the_fastapi_route_answers_them(reply_name):
+    raw_client, raw_nats = _client(REPLIES[reply_name], raw=True)
+    api_client, api_nats = _client(REPLIES[reply_name], raw=False)
+    for path, content_type, body, served_raw in TYPED_CREATES:
+        raw_nats.sent.clear()
+        api_nats.sent.clear()
+        assert _answer(raw_client, "POST", path, "", body, content_type) == _answer(api_client, "POST", path, "", body, content_type)
+        assert raw_nats.sent == api_nats.sent, (path, content_type)
+        call = match("POST", path, b"", [(b"content-type", content_type.encode())])
+        try:
+            taken = call is not None and call.from_body is not None and call.from_body(body, "caller") is not None
+        except Exception:
+            taken = False
+        assert taken == served_raw, (path, content_type)
+
+
 def test_the_table_has_requests_of_both_ways_and_each_goes_the_way_it_says():
     """Good requests are answered by the raw-ASGI layer itself, refused ones by the route."""
     for method, path, query, body, served_raw in REQUESTS:
         call = match(method, path.replace("%20", " ").replace("%2F", "/"), query.encode())
         if call is not None and call.from_body is not None:
             try:
-                call.from_body(body or b"")
+                call.from_body(body or b"", "caller")
             except Exception:
                 call = None
         # (bodies the AuthMiddleware refuses never reach the raw-ASGI layer)

@@ -22,17 +22,17 @@ from services.domain.lifecycle import applications as rules
 from services.domain.lifecycle import entities
 from workers.lifecycle.crud import EntityWrites, Session
 from workers.lifecycle.deps import LifecycleDeps
-from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
+from workers.runtime import command_router, on_command
 
 router = command_router()
-# application.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+# application.create/get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
 fast_path_router = command_router()
 APPLICATION_WRITES = EntityWrites("application", APPLICATIONS, lambda app: f"/v2/{app.project_id}/cas/applications/{app.id}")
 # {CloudEvents type: model of the event's data} (for the bus documentation)
 EVENTS = APPLICATION_WRITES.event_models("created", "updated", "deleted")
 
 
-@on_command(router, LIFECYCLE, Lifecycle.APPLICATION_CREATE, "Create an application", reply=Application, max_workers=CONCURRENT_COMMANDS)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.APPLICATION_CREATE, "Create an application", reply=Application)
 async def create_application(body: CreateApplication, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     app = rules.new_application(project, uuid.uuid4().hex, body, deps.clock.millis())
     return Reply.ok(await APPLICATION_WRITES.create(deps, app))

@@ -43,10 +43,10 @@ from services.contracts.subjects import LIFECYCLE, Lifecycle
 from services.domain.lifecycle import components as rules
 from workers.lifecycle.crud import EntityWrites, Session, Step
 from workers.lifecycle.deps import LifecycleDeps
-from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
+from workers.runtime import command_router, on_command
 
 router = command_router()
-# component.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+# component.create/get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
 fast_path_router = command_router()
 COMPONENT_WRITES = EntityWrites(
     "component", COMPONENTS, lambda c: f"/v2/{c.project_id}/cas/applications/{c.application_id}/components/{c.id}"
@@ -66,9 +66,7 @@ def _count_in_application(deps: LifecycleDeps, delta: int) -> Step[Component]:
     return count
 
 
-@on_command(
-    router, LIFECYCLE, Lifecycle.COMPONENT_CREATE, "Create a component in an application", reply=Component, max_workers=CONCURRENT_COMMANDS
-)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.COMPONENT_CREATE, "Create a component in an application", reply=Component)
 async def create_component(body: CreateComponent, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     component = rules.new_component(
         project, body.application_id, uuid.uuid4().hex, body.body, body.creator, deps.clock.millis(), build_id=uuid.uuid4().hex

@@ -22,17 +22,17 @@ from services.domain.lifecycle import entities
 from services.domain.lifecycle import environments as rules
 from workers.lifecycle.crud import EntityWrites
 from workers.lifecycle.deps import LifecycleDeps
-from workers.runtime import CONCURRENT_COMMANDS, command_router, on_command
+from workers.runtime import command_router, on_command
 
 router = command_router()
-# environment.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+# environment.create/get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
 fast_path_router = command_router()
 ENVIRONMENT_WRITES = EntityWrites("environment", ENVIRONMENTS, lambda env: f"/v2/{env.project_id}/cas/environments/{env.id}")
 # {CloudEvents type: model of the event's data} (for the bus documentation)
 EVENTS = ENVIRONMENT_WRITES.event_models("created", "updated", "resources_changed", "deleted")
 
 
-@on_command(router, LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, "Create an environment", reply=Environment, max_workers=CONCURRENT_COMMANDS)
+@on_command(fast_path_router, LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, "Create an environment", reply=Environment)
 async def create_environment(body: CreateEnvironment, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     env = rules.new_environment(project, uuid.uuid4().hex, body, deps.clock.millis())
     created = await ENVIRONMENT_WRITES.create(deps, env)  # (the event carries its resources)

@@ -1,5 +1,5 @@
 """The lifecycle worker's fast path: ``show`` and ``list`` of environments, applications,
-components and instances served on plain nats-py.
+components and instances, and the creates of the first three, served on plain nats-py.
 
 They are answered from the read models (workers/lifecycle/read_models.py), and FastStream's
 per-message machinery (decoding, dependency injection, middlewares, a thread hand-off) costs
@@ -10,8 +10,9 @@ its own) and calls their one handler, as the registry's fast path does (workers/
 * the command is validated by its model (a refusal answers as the command subscribers do);
 * it is answered **synchronously** when memory suffices, by the handler's own first step (the
   ``*_from_memory`` functions next to each handler: the resource's JSON, kept ready);
-* otherwise a task runs the handler itself (it loads the project into memory, or asks the store),
-  so a slow message never holds up the next.
+* otherwise (and always for a create) a task runs the handler itself (it loads the project into
+  memory, or asks the store, or writes), so a slow message never holds up the next, and
+  concurrent creates share group commits (services/adapters/store/outbox.py).
 
 The handlers' FastStream subscribers (their modules' ``fast_path_router``) are what the bus
 documentation and the in-process handler tests see; the running worker does not start them
@@ -55,7 +56,15 @@ class FastSubject:
     handler: Handler
 
 
+def _never(deps: LifecycleDeps, project: str, command: Any) -> None:
+    """A write: always the handler (in a task, so concurrent creates share group commits)."""
+    return None
+
+
 SUBJECTS = (
+    FastSubject(Lifecycle.ENVIRONMENT_CREATE, environment_contracts.CreateEnvironment, _never, environments.create_environment),
+    FastSubject(Lifecycle.APPLICATION_CREATE, application_contracts.CreateApplication, _never, applications.create_application),
+    FastSubject(Lifecycle.COMPONENT_CREATE, component_contracts.CreateComponent, _never, components.create_component),
     FastSubject(
         Lifecycle.ENVIRONMENT_GET,
         environment_contracts.EnvironmentRef,
