@@ -33,6 +33,11 @@ def scene_request(bench: Bench, scene: str) -> tuple[str, str, str | None]:
         host = "g-{{n}}" if scene == "register-growing" else "same"
         body = {"instance": {"hostName": host, "endpoints": [f"rest://{host}:8080"], "healthCheck": {"mode": "push", "interval": 600}}}
         return "POST", f"/v4/{PROJECT}/registry/microservices/{sid}/instances", json.dumps(body)
+    if scene == "heartbeat":
+        sid = bench.create_service("profile-heartbeat")
+        body = {"instance": {"hostName": "hb", "endpoints": ["rest://hb:8080"], "healthCheck": {"mode": "push", "interval": 600}}}
+        iid = bench.http.post(f"/v4/{PROJECT}/registry/microservices/{sid}/instances", json=body).json()["instanceId"]
+        return "PUT", f"/v4/{PROJECT}/registry/microservices/{sid}/instances/{iid}/heartbeat", None
     if scene == "show-environment":
         env = bench.http.post(
             f"/v2/{PROJECT}/cas/environments",
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--scene",
         default="register-growing",
-        choices=["register-growing", "register-same", "show-environment", "list-environments", "create-environment"],
+        choices=["heartbeat", "register-growing", "register-same", "show-environment", "list-environments", "create-environment"],
     )
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--top", type=int, default=12)
