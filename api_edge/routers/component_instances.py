@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api_edge.route_commands import sends
 from api_edge.routers.forwarding import creator, forward
 from services.contracts import component_instances as contracts
+from services.contracts.envelope import Offset
 from services.contracts.subjects import LIFECYCLE, ComponentInstances
 
 router = APIRouter(prefix="/v2/{project_id}/cas/applications/{application_id}/components/{component_id}/instances", tags=["instances"])
@@ -19,7 +20,7 @@ class InstanceListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: Annotated[int, Field(ge=0, le=100)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
     order_by: Literal["create_time", "update_time", "name"] = "create_time"
     order: Literal["desc", "asc"] = "desc"
 
@@ -28,7 +29,7 @@ class SnapshotListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: Annotated[int, Field(ge=0, le=100)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
     snapshot_order_by: Literal["create_time", "version"] = "create_time"
     order: Literal["desc", "asc"] = "desc"
 

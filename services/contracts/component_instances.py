@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.contracts.envelope import Offset
 from services.contracts.environments import EntityId, ResourceType
 from services.contracts.input_validation import JsonObject, check_json_value
 
@@ -282,7 +283,7 @@ class ListInstances(ComponentScope):
     """instance.list: limit 0-100 pages; without it, up to 1000 instances."""
 
     limit: Annotated[int, Field(ge=0, le=100)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
     order_by: Literal["create_time", "update_time", "name"] = "create_time"
     order: Literal["desc", "asc"] = "desc"
 
@@ -318,6 +319,6 @@ class ListSnapshots(InstanceRef):
     """instance.snapshots"""
 
     limit: Annotated[int, Field(ge=0, le=100)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
     snapshot_order_by: Literal["create_time", "version"] = "create_time"
     order: Literal["desc", "asc"] = "desc"

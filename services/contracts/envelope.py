@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,10 @@ class Reply(BaseModel):
         return cls(status=err.status, error=ErrorBody.of(err))
 
 
+# A list's offset: at most what MongoDB's skip() takes (a 64-bit integer); beyond, 400
+Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
 def reply_with_json(result_json: bytes, status: int = 200, headers: dict[str, str] | None = None) -> bytes:
     """A :class:`Reply` as bytes whose ``result`` is already-serialized JSON (embedded, not
     encoded again): what the workers' fast paths answer from memory."""
@@ -62,7 +66,7 @@ class Page(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=1000, ge=0, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
     order_by: str = "create_time"
     order: Literal["desc", "asc"] = "desc"
 

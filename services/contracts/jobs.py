@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.contracts.component_instances import Instance
+from services.contracts.envelope import Offset
 from services.contracts.environments import EntityId
 
 # "JOB" + a UUID, as the reference's examples show (JOB66761060-f209-407c-a093-4df6f531b9dc).
@@ -228,7 +229,7 @@ class ShowJob(BaseModel):
     job_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
     instance_id: EntityId | None = None
     limit: Annotated[int, Field(ge=0, le=1000)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
     desc: Literal["true", "false", "True", "False"] = "false"
 
 
