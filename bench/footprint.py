@@ -73,7 +73,9 @@ def process_name(p: psutil.Process) -> str:
         args = cmd[1:]
         if args[0] == "-m" and len(args) > 1:
             module, rest = args[1], args[2:]
-            if module == "openstage.cli":
+            if module == "openstage.up":  # the supervisor `openstage up` runs as (openstage/up.py)
+                return "up"
+            if module in ("openstage.cli", "openstage.serve"):
                 words = [a for a in rest if not a.startswith("-")][:2]
                 return " ".join(words[:1] if words[:1] in (["up"], ["edge"]) else words)
             return module
@@ -157,8 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--settle", type=float, default=10.0, help="seconds idle before measuring")
     p.add_argument("--output", default=None, help="also write the figures as JSON here")
     p.add_argument("--before", type=Path, default=None, help="a source tree of an earlier version, measured first (as 'before')")
+    p.add_argument("--before-modes", default="", help="modes the earlier version is measured in (default: its default only)")
     args = p.parse_args(argv)
-    results = [run_up("before", {}, args.settle, args.before.resolve())] if args.before else []
+    results = []
+    if args.before:
+        before_modes = [m for m in args.before_modes.split(",") if m]
+        for mode in before_modes or [""]:
+            results.append(run_up(f"before {mode}".strip(), MODES[mode] if mode else {}, args.settle, args.before.resolve()))
     results += [run_up(mode, MODES[mode], args.settle) for mode in args.modes.split(",")]
     print(table(results))
     if args.output:

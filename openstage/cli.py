@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
-import secrets
-import string
 import sys
-import time
 from pathlib import Path
 
 import typer
+
+from openstage.serve import DEFAULT_REPLICA_PORTS
 
 app = typer.Typer(add_completion=False, help="openstage: ServiceStage-compatible platform and registry")
 
@@ -21,58 +19,14 @@ def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=os.environ.get("OPENSTAGE_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _kept_secret(path: Path, what: str, make) -> dict:
-    """The one entry of ``path`` (a JSON list, mode 0600), made with ``make()`` the first time."""
-    from openstage.startup_errors import StartupError
+def _check_environment() -> None:
+    """The JSON settings `openstage up` hands its processes, checked in full before its supervisor
+    starts (with pydantic, which the supervisor process does without)."""
+    from api_edge.auth import load_credentials_json
+    from services.adapters.nats_auth import load_agents_json
 
-    if path.exists():
-        try:
-            return json.loads(path.read_text())[0]
-        except (OSError, ValueError, LookupError) as exc:
-            raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new {what}") from None
-    entry = make()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump([entry], f)
-        os.chmod(path, 0o600)
-    except OSError as exc:
-        raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return entry
-
-
-def _generate_credential(data_dir: Path) -> dict:
-    """One AK/SK for all projects, kept in data_dir/credentials.json (mode 0600)."""
-    alphabet = string.ascii_uppercase + string.digits
-    return _kept_secret(
-        data_dir / "credentials.json",
-        "credential",
-        lambda: {"ak": "".join(secrets.choice(alphabet) for _ in range(20)), "sk": secrets.token_urlsafe(30), "projects": ["*"]},
-    )
-
-
-def _generate_registry_account(data_dir: Path) -> dict:
-    """One registry account for all projects (Service-Center RBAC: POST /v4/token), kept in
-    data_dir/registry-account.json (mode 0600), which the edge reads (api_edge/registry_tokens.py)."""
-    return _kept_secret(
-        data_dir / "registry-account.json", "account", lambda: {"name": "root", "password": secrets.token_urlsafe(18), "projects": ["*"]}
-    )
-
-
-def _generate_agent_password(data_dir: Path) -> dict:
-    """The NATS password of the local host agent, kept in data_dir/agent-local.json (mode 0600)."""
-    return _kept_secret(
-        data_dir / "agent-local.json", "agent password", lambda: {"host_id": "local", "password": secrets.token_urlsafe(24)}
-    )
-
-
-def _token_count() -> int:
-    from api_edge.auth import load_tokens_json
-
-    try:
-        return len(load_tokens_json(os.environ.get("OPENSTAGE_TOKENS")))
-    except ValueError:
-        return 0
+    load_credentials_json(os.environ.get("OPENSTAGE_CREDENTIALS"))
+    load_agents_json(os.environ.get("OPENSTAGE_AGENTS"))
 
 
 @app.command()
@@ -83,91 +37,31 @@ def up(
     nats_port: int = typer.Option(4222, help="port of the embedded nats-server (a free one if taken)"),
     store_port: int = typer.Option(27017, help="port of the embedded store (a free one if taken)"),
     worker_processes: str = typer.Option(
-        "separate",
+        "combined",
         envvar="OPENSTAGE_WORKER_PROCESSES",
-        help="separate: one process per domain worker; combined: the four in one process (less memory, restarted together)",
+        help="combined: the four domain workers in one process (less memory, restarted together); separate: one process each",
     ),
 ) -> None:
     """Start the whole system: embedded nats-server and store (unless OPENSTAGE_NATS_URL /
-    OPENSTAGE_MONGODB_URL are set), every domain worker, and the HTTP edge. One per data
-    directory; when it dies, by any signal, everything it started stops too."""
-    from openstage.startup_errors import StartupError
-    from openstage.supervisor import StopRequested, StopSignals, Supervisor
-    from workers import WORKER_PROCESSES, WORKERS
+    OPENSTAGE_MONGODB_URL are set), every domain worker, the local host agent and the HTTP edge.
+    One per data directory; when it dies, by any signal, everything it started stops too."""
+    from openstage.up import UpOptions
+    from workers import WORKER_PROCESSES
 
     if worker_processes not in WORKER_PROCESSES:
         typer.echo(f"openstage up: --worker-processes must be one of {', '.join(WORKER_PROCESSES)}, not {worker_processes!r}", err=True)
         raise typer.Exit(2)
-    _logging()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    data_dir = data_dir.resolve()
-    supervisor = Supervisor(data_dir, host, port, nats_port, store_port, list(WORKERS))
-    supervisor.system.worker_processes = worker_processes
-    signals = StopSignals()
-    started = time.monotonic()
     try:
-        signals.install()
-        supervisor.claim_data_dir()
-        supervisor.system.agent_password = _generate_agent_password(data_dir)["password"]
-        if supervisor.previous_run_stopped:
-            typer.echo(f"stopped what a previous run left running: {', '.join(supervisor.previous_run_stopped)}")
-        env: dict[str, str] = {}
-        cred = None
-        # OPENSTAGE_TOKENS adds tokens: the generated AK/SK stays on unless OPENSTAGE_CREDENTIALS is set
-        if not os.environ.get("OPENSTAGE_CREDENTIALS"):
-            cred = _generate_credential(data_dir)
-            env["OPENSTAGE_CREDENTIALS"] = json.dumps([cred])
-        account = None
-        modes = os.environ.get("OPENSTAGE_REGISTRY_AUTH", "rbac,aksk")
-        if "rbac" in modes.lower() and not os.environ.get("OPENSTAGE_REGISTRY_ACCOUNTS"):
-            account = _generate_registry_account(data_dir)  # the edge reads it from the data directory
-        env["OPENSTAGE_REGISTRY_AUTH"] = modes
-        supervisor.start(env)
-        signals.starting = False
-    except StartupError as exc:
-        signals.starting = False  # a signal now must not cut the clean-up short
-        supervisor.stop()
-        one_line = str(exc).replace("\n", " ")
-        typer.echo(f"openstage up: {one_line}", err=True)
+        _check_environment()
+    except ValueError as exc:
+        typer.echo(f"openstage up: {exc}", err=True)
         raise typer.Exit(1) from None
-    except StopRequested as exc:
-        signals.starting = False
-        supervisor.stop()
-        typer.echo(f"openstage up: start-up interrupted ({exc}); everything it had started is stopped", err=True)
-        raise typer.Exit(130) from None
-    system = supervisor.system
-    base = f"http://{host}:{port}"
-    typer.echo(f"openstage is ready in {time.monotonic() - started:.1f}s")
-    typer.echo(f"  API:        {base}/v2/{{project_id}}/cas/...  {base}/v4/{{project}}/registry/...")
-    typer.echo(f"  docs:       {base}/docs  (OpenAPI)   {base}/asyncapi  (bus commands and events)")
-    typer.echo(f"  health:     {base}/healthz  {base}/readyz")
-    typer.echo(f"  NATS:       nats://{host}:{system.nats_url.rsplit(':', 1)[-1]}  (integrations: user=AK password=SK)")
-    typer.echo(f"  MongoDB:    {system.mongodb_url}")
-    typer.echo(f"  data:       {data_dir}  (logs in {data_dir / 'logs'})")
-    typer.echo(f"  host agent: local, every project (replicas in {data_dir / 'agent-local'}; `openstage logs INSTANCE_ID`)")
-    if cred:
-        typer.echo(f"  credential: AK={cred['ak']} SK={cred['sk']}  (all projects; kept in {data_dir / 'credentials.json'})")
-    else:
-        typer.echo("  credential: the AK/SK of OPENSTAGE_CREDENTIALS (none generated)")
-    if account:
-        typer.echo(
-            f"  registry:   account={account['name']} password={account['password']}  (POST /v4/token, then "
-            f"Authorization: Bearer; all projects; kept in {data_dir / 'registry-account.json'})"
-        )
-    typer.echo(f"  registry auth: {modes}")
-    if "open" in modes.lower() and host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"  WARNING: registry auth 'open' on {host}: /v4, /v3 and Kie answer anyone, on every project", err=True)
-    tokens = _token_count()
-    if tokens:
-        typer.echo(f"  tokens:     {tokens} from OPENSTAGE_TOKENS (X-Auth-Token), in addition to the AK/SK")
-    typer.echo(f"  console:    {base}/console  (sign in with the AK/SK or a token)")
-    typer.echo("Press Ctrl-C to stop.")
-    try:
-        supervisor.supervise(signals)
-    finally:
-        typer.echo("stopping...")
-        supervisor.stop()
-        typer.echo("stopped")
+    options = UpOptions(host, port, data_dir.resolve(), nats_port, store_port, worker_processes)
+    # The supervisor runs as `python -m openstage.up` in this same process (same pid, same output):
+    # without this CLI's modules, its idle footprint is a third (openstage/up.py).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "openstage.up", *options.args()])
 
 
 @app.command()
@@ -177,30 +71,9 @@ def edge(
     workers: int = typer.Option(None, help="edge processes sharing the port (default OPENSTAGE_EDGE_WORKERS or 1)"),
 ) -> None:
     """Run the HTTP edge alone against OPENSTAGE_NATS_URL."""
-    import uvicorn
+    from openstage.serve import run_edge
 
-    from services.settings import get_settings
-
-    _logging("WARNING")
-    if host:
-        os.environ["OPENSTAGE_HOST"] = host  # the app's settings (e.g. the warning of registry auth 'open') see it
-    settings = get_settings()
-    uvicorn.run(
-        "api_edge.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        loop="uvloop",
-        http="api_edge.http_protocol:EdgeHttpProtocol",  # httptools, answering malformed requests in the API's shape
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        # a stop waits at most this long for requests in flight; the console's event streams
-        # (GET /v2/{project}/events) never end by themselves
-        timeout_graceful_shutdown=3,
-        workers=workers or settings.edge_workers,
-    )
+    run_edge(host, port, workers)
 
 
 @app.command()
@@ -209,29 +82,14 @@ def worker(
 ) -> None:
     """Run one domain worker (or several in this one process, each with its own broker, connections
     and database) against OPENSTAGE_NATS_URL and OPENSTAGE_MONGODB_URL."""
-    import asyncio
+    from openstage.serve import run_worker, worker_names
 
-    from workers import WORKERS
-
-    _logging("WARNING")
-    names = [n.strip() for n in name.split(",") if n.strip()]
-    unknown = [n for n in names if n not in WORKERS]
-    if not names or unknown or len(set(names)) != len(names):
-        typer.echo(f"unknown or repeated worker in {name!r}; choose among: {', '.join(WORKERS)}", err=True)
-        raise typer.Exit(2)
-    from workers.runtime import run_apps
-
-    apps = {}
-    for n in names:
-        module_name, factory = WORKERS[n].split(":")
-        apps[n] = getattr(importlib.import_module(module_name), factory)()
     try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
-    asyncio.run(run_apps(apps))
+        names = worker_names(name)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    run_worker(names)
 
 
 @app.command()
@@ -243,40 +101,23 @@ def agent(
     data_dir: Path = typer.Option(Path(".openstage-agent"), help="the agent's directory: replicas' working directories, logs, state"),
     projects: str = typer.Option("*", help="comma-separated projects this host serves (* = every project)"),
     address: str = typer.Option(None, help="the address replicas are reached at (default: 127.0.0.1 for 'local', else the host's)"),
+    replica_ports: str = typer.Option(
+        DEFAULT_REPLICA_PORTS,
+        envvar="OPENSTAGE_AGENT_REPLICA_PORTS",
+        help="LOW-HIGH: the ports replicas get (below the kernel's ephemeral range, which outgoing connections take theirs from)",
+    ),
 ) -> None:
     """Run the host agent: runs component instances' replicas as supervised processes, on
     commands over NATS (openstage.agent.<host id>.cmd.*), and serves their logs. Replicas stop
     with it and come back at its next start."""
-    from services.adapters.artifacts import allowed_dirs_from
-    from services.contracts.subjects import HOST_ID_PATTERN
-    from services.settings import Settings
-    from workers.agent import host_info
-    from workers.agent.app import AgentOptions, run
-    from workers.agent.host import ArtifactSettings
+    from openstage.serve import agent_options, run_agent
 
-    _logging()
-    host_id = host_id or host_info.default_host_id()
-    if not HOST_ID_PATTERN.match(host_id):
-        typer.echo(f"openstage agent: invalid --host-id {host_id!r}: letters, digits, '-' and '_' only (at most 64)", err=True)
-        raise typer.Exit(2)
-    if not nats_url:
-        typer.echo("openstage agent: --nats-url (or OPENSTAGE_NATS_URL) is required", err=True)
-        raise typer.Exit(2)
-    served = [p.strip() for p in projects.split(",") if p.strip()] or ["*"]
-    settings = Settings()
-    agent_dir = data_dir.resolve()
-    dirs = [d.resolve() for d in allowed_dirs_from(settings.artifact_dirs, agent_dir / "artifacts")]
-    options = AgentOptions(
-        host_id=host_id,
-        nats_url=nats_url,
-        agent_dir=agent_dir,
-        projects=served,
-        address=address or ("127.0.0.1" if host_id == "local" else host_info.primary_address()),
-        artifacts=ArtifactSettings(allowed_dirs=dirs, max_bytes=settings.artifact_max_bytes),
-        announce_seconds=settings.agent_announce_seconds,
-        liveness_period=settings.agent_liveness_period_seconds,
-    )
-    run(options)
+    try:
+        options = agent_options(host_id, nats_url, data_dir, projects, address, replica_ports)
+    except ValueError as exc:
+        typer.echo(f"openstage agent: {exc}", err=True)
+        raise typer.Exit(2) from None
+    run_agent(options)
 
 
 @app.command()
@@ -332,9 +173,11 @@ def nats_config(out: Path = typer.Option(..., help="where to write the nats-serv
         typer.echo("OPENSTAGE_NATS_PASSWORD must be set", err=True)
         raise typer.Exit(2)
     out.parent.mkdir(parents=True, exist_ok=True)
+    from api_edge.auth import load_credentials_json
     from services.adapters.nats_auth import load_agents_json
 
     try:
+        load_credentials_json(os.environ.get("OPENSTAGE_CREDENTIALS"))  # in full: write_nats_config reads only ak, sk, projects
         agents = load_agents_json(os.environ.get("OPENSTAGE_AGENTS"))
     except ValueError as exc:
         typer.echo(str(exc), err=True)

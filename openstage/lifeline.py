@@ -9,19 +9,22 @@ openstage/processes.py); the lifeline also reaches what they started, such as th
 worker processes (OPENSTAGE_EDGE_WORKERS > 1).
 
 Run as `python -m openstage.lifeline --data-dir D` (the data directory only names it in `ps`);
-it imports nothing but the standard library and openstage.linux_processes, to start fast.
+it imports nothing but the standard library and openstage.linux_processes (not even subprocess or
+dataclasses), to start fast and stay small.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from openstage import linux_processes as procs
 from openstage.linux_processes import ProcessIdentity
+
+if TYPE_CHECKING:  # the supervisor's side only: the lifeline process does without it (its memory)
+    import subprocess
 
 # Seconds the leftovers get to exit on SIGTERM before SIGKILL.
 GRACE_SECONDS = 2.0
@@ -66,6 +69,8 @@ class Lifeline:
 
     @classmethod
     def start(cls, data_dir: Path, log_dir: Path) -> Lifeline:
+        import subprocess
+
         from openstage.processes import spawn
 
         args = [sys.executable, "-m", "openstage.lifeline", "--data-dir", str(data_dir)]
@@ -94,6 +99,8 @@ class Lifeline:
             except OSError:
                 pass
             self._pipe = None
+        import subprocess
+
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

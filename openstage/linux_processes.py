@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 PROC = Path("/proc")
 
 
-@dataclass(frozen=True)
-class ProcStat:
+# NamedTuple, not dataclass: the lifeline imports this module, and dataclasses (inspect, ...)
+# would be a tenth of its memory.
+class ProcStat(NamedTuple):
     pid: int
     state: str
     ppid: int
@@ -23,8 +24,7 @@ class ProcStat:
     start_ticks: int
 
 
-@dataclass(frozen=True)
-class ProcessIdentity:
+class ProcessIdentity(NamedTuple):
     """One process for the whole life of a boot: a reused pid has another start time."""
 
     pid: int
@@ -95,7 +95,7 @@ def environ_of(pid: int) -> dict[str, str]:
 
 
 def describe(pid: int) -> str:
-    """A short name for a process: `nats-server`, `nx-27017`, `openstage.cli worker jobs`."""
+    """A short name for a process: `nats-server`, `nx-27017`, `openstage.serve worker jobs`."""
     cmd = cmdline_of(pid)
     if not cmd:
         return f"pid {pid}"

@@ -3,11 +3,11 @@ domain worker, the edge, and the local host agent. Used by `openstage up`, the t
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -40,6 +40,12 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:  # that range is full: any free port
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def random_token(nbytes: int) -> str:
+    """What ``secrets.token_urlsafe(nbytes)`` gives, without importing ``secrets``: its ``hmac``
+    loads OpenSSL (about 4 MB of the supervisor's idle memory)."""
+    return base64.urlsafe_b64encode(os.urandom(nbytes)).rstrip(b"=").decode("ascii")
 
 
 def port_open(host: str, port: int) -> bool:
@@ -81,6 +87,23 @@ def find_executable(name: str) -> str:
     if found:
         return found
     raise FileNotFoundError(f"{name} not found next to {sys.executable} nor on PATH; is the package installed?")
+
+
+def http_get(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
+    """The status and body of an HTTP/1.0 GET (the answer ends when the server closes), over a
+    plain socket: http.client would load ssl, and OpenSSL with it, into the supervisor (about 3 MB
+    of its idle memory; httpx much more). OSError when no HTTP answer comes."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        name = f"[{host}]" if ":" in host else host
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: {name}:{port}\r\n\r\n".encode("ascii"))
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split(b" ")
+    if len(status) < 2 or not status[0].startswith(b"HTTP/") or not status[1].isdigit():
+        raise OSError(f"no HTTP answer from {host}:{port}")
+    return int(status[1]), body
 
 
 @dataclass
@@ -233,9 +256,7 @@ def write_nats_config(
     data_dir: Path, internal_password: str, credentials_json: str | None, agents: list[nats_auth.AgentUser] | None = None
 ) -> Path:
     """nats.conf (mode 0600): the internal user, one user per AK/SK credential, one per host agent."""
-    from api_edge.auth import load_credentials_json
-
-    tenants = [nats_auth.NatsUser(c.ak, c.sk, tuple(c.projects)) for c in load_credentials_json(credentials_json)]
+    tenants = credential_users(credentials_json)
     path = data_dir / "nats.conf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -245,16 +266,37 @@ def write_nats_config(
     return path
 
 
+def credential_users(credentials_json: str | None) -> list[nats_auth.NatsUser]:
+    """The NATS user of each OPENSTAGE_CREDENTIALS entry (user = AK, password = SK, its projects).
+    Only the shape needed here is checked (ValueError): the list is checked in full, with
+    api_edge.auth.load_credentials_json (pydantic), by `openstage up` before its supervisor
+    starts and by the edge; the supervisor process imports no pydantic (its idle memory)."""
+    if not credentials_json or not credentials_json.strip():
+        return []
+    try:
+        entries = json.loads(credentials_json)
+        users = [nats_auth.NatsUser(e["ak"], e["sk"], tuple(e["projects"])) for e in entries]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"OPENSTAGE_CREDENTIALS: not a JSON list of {{ak, sk, projects}} ({type(exc).__name__})") from None
+    if not all(isinstance(u.user, str) and isinstance(u.password, str) and all(isinstance(p, str) for p in u.projects) for u in users):
+        raise ValueError("OPENSTAGE_CREDENTIALS: ak, sk and projects must be strings")
+    return users
+
+
 def mongodb_url(host: str, port: int) -> str:
     return f"mongodb://{host}:{port}/?directConnection=true"
 
 
+# What `openstage worker`, `openstage edge` and `openstage agent` run, without the CLI (openstage/serve.py).
+SERVE = [sys.executable, "-m", "openstage.serve"]
+
+
 def start_worker(name: str, env: dict[str, str], log_dir: Path | None = None) -> Child:
-    return spawn(f"worker-{name}", [sys.executable, "-m", "openstage.cli", "worker", name], env=env, log_dir=log_dir)
+    return spawn(f"worker-{name}", [*SERVE, "worker", name], env=env, log_dir=log_dir)
 
 
 def start_edge(host: str, port: int, env: dict[str, str], log_dir: Path | None = None) -> Child:
-    args = [sys.executable, "-m", "openstage.cli", "edge", "--host", host, "--port", str(port)]
+    args = [*SERVE, "edge", "--host", host, "--port", str(port)]
     return spawn("edge", args, env=env, log_dir=log_dir)
 
 
@@ -270,7 +312,7 @@ def agent_dir(data_dir: Path) -> Path:
 
 def start_agent(data_dir: Path, address: str, env: dict[str, str], log_dir: Path | None = None) -> Child:
     """`openstage agent --host-id local` serving every project; OPENSTAGE_NATS_URL in ``env`` is its own user's."""
-    args = [sys.executable, "-m", "openstage.cli", "agent", "--host-id", LOCAL_AGENT, "--data-dir", str(agent_dir(data_dir))]
+    args = [*SERVE, "agent", "--host-id", LOCAL_AGENT, "--data-dir", str(agent_dir(data_dir))]
     args += ["--projects", "*", "--address", address]
     return spawn(f"agent-{LOCAL_AGENT}", args, env=env, log_dir=log_dir)
 
@@ -331,9 +373,9 @@ class System:
         self.mongodb_url = self.env.get("OPENSTAGE_MONGODB_URL") or os.environ.get("OPENSTAGE_MONGODB_URL") or ""
         if not self.nats_url:
             port = self._port(self.nats_port)
-            password = secrets.token_urlsafe(24)
+            password = random_token(24)
             agents = nats_auth.load_agents_json(self.env.get("OPENSTAGE_AGENTS") or os.environ.get("OPENSTAGE_AGENTS"))
-            local = nats_auth.AgentUser(LOCAL_AGENT, self.agent_password or secrets.token_urlsafe(24))
+            local = nats_auth.AgentUser(LOCAL_AGENT, self.agent_password or random_token(24))
             if self.local_agent:
                 agents = [a for a in agents if a.host_id != LOCAL_AGENT] + [local]
             config = write_nats_config(self.data_dir, password, self._credentials_json(), agents)
@@ -405,27 +447,19 @@ class System:
         self.start_edge()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        # http.client, not httpx: the supervisor of `openstage up` stays small (its idle footprint)
-        import http.client
-
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             for child in self.children.values():
                 if not child.alive():
                     raise ProcessStartError(child.name, f"exited with {child.proc.returncode}", child.log_path)
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=3)
             try:
-                conn.request("GET", "/readyz")
-                r = conn.getresponse()
-                body = r.read()
-                if r.status == 200:
+                status, body = http_get(self.host, self.port, "/readyz", timeout=3)
+                if status == 200:
                     return
                 last = body.decode(errors="replace")
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 last = str(exc) or type(exc).__name__
-            finally:
-                conn.close()
             time.sleep(0.2)
         raise TimeoutError(f"system not ready after {timeout}s: {last}")
 

@@ -26,7 +26,7 @@ from openstage import previous_run
 from openstage.data_dir_lock import DataDirLock
 from openstage.lifeline import Lifeline
 from openstage.port_check import ensure_can_listen, port_in_use_message
-from openstage.processes import Child, ProcessStartError, System, find_executable, port_open
+from openstage.processes import Child, ProcessStartError, System, credential_users, find_executable, port_open
 from openstage.run_record import RecordedProcess, RunRecord
 from openstage.startup_errors import StartupError
 from services.adapters.nats_auth import load_agents_json
@@ -147,8 +147,6 @@ class Supervisor:
         return not (self.system.env.get(variable) or os.environ.get(variable))
 
     def _check_before_start(self) -> None:
-        from api_edge.auth import load_credentials_json
-
         for name, variable in (("nats-server", "OPENSTAGE_NATS_URL"), ("nx-27017", "OPENSTAGE_MONGODB_URL")):
             if self._needs(variable):
                 try:
@@ -159,7 +157,8 @@ class Supervisor:
                         f"install it with `pip install {EXECUTABLE_PACKAGES[name]}` (it comes with openstage)"
                     ) from None
         try:
-            load_credentials_json(self.system.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS"))
+            # `openstage up` checked both in full before this process started (openstage/cli.py)
+            credential_users(self.system.env.get("OPENSTAGE_CREDENTIALS") or os.environ.get("OPENSTAGE_CREDENTIALS"))
             load_agents_json(self.system.env.get("OPENSTAGE_AGENTS") or os.environ.get("OPENSTAGE_AGENTS"))
         except ValueError as exc:
             raise StartupError(str(exc)) from None

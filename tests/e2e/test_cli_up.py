@@ -151,17 +151,8 @@ def test_status_shows_processes_memory_and_counts(up):
     status = json.loads(result.stdout)
     assert status["ready"] == "ready" and status["endpoint"] == up.endpoint
     procs = {p["name"]: p for p in status["processes"]}
-    assert {
-        "supervisor",
-        "lifeline",
-        "nats-server",
-        "store",
-        "edge",
-        "worker-lifecycle",
-        "worker-config",
-        "worker-registry",
-        "worker-jobs",
-    } <= set(procs)
+    # the four domain workers run in one process by default (`openstage up --worker-processes combined`)
+    assert {"supervisor", "lifeline", "nats-server", "store", "edge", "worker-lifecycle,config,registry,jobs"} <= set(procs)
     for p in procs.values():
         assert p["running"] and p["health"] == "ok" and p["rss_bytes"] > 1_000_000, p
     assert f"127.0.0.1:{up.port}" in procs["edge"]["addresses"]
@@ -172,7 +163,7 @@ def test_status_shows_processes_memory_and_counts(up):
     assert counts["emptyproj"] == {**counts["emptyproj"], "environments": 0, "instances": 0, "services": 0}
 
     text = openstage("status", "-p", PROJECT, cwd=up.workdir)
-    assert text.returncode == 0 and "worker-registry" in text.stdout and "MiB" in text.stdout
+    assert text.returncode == 0 and "worker-lifecycle,config,registry,jobs" in text.stdout and "MiB" in text.stdout
     assert f"project {PROJECT}:" in text.stdout and "instances" in text.stdout
 
     elsewhere = openstage("status", "--data-dir", str(up.workdir / "nothing-here"), cwd=up.workdir)

@@ -1,6 +1,7 @@
-"""`openstage up --worker-processes combined` (OPENSTAGE_WORKER_PROCESSES=combined): the four domain
-workers in one process. It serves every domain, is restarted as a whole when it dies, and stops
-with the rest."""
+"""How `openstage up` runs the four domain workers (--worker-processes, OPENSTAGE_WORKER_PROCESSES).
+By default (combined) in one process: it serves every domain, is restarted as a whole when it
+dies, and stops with the rest. With `--worker-processes separate`, one process each: the one that
+dies is restarted alone, the others keep their pids."""
 
 from __future__ import annotations
 
@@ -57,11 +58,11 @@ def ready(base: str) -> bool:
         return False
 
 
-def test_combined_workers_serve_every_domain_restart_together_and_stop(tmp_path, up_runs):
+def test_combined_workers_by_default_serve_every_domain_restart_together_and_stop(tmp_path, up_runs):
     data_dir = tmp_path / "data"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = up_runs.start(data_dir, port, COMBINED)
+    proc = up_runs.start(data_dir, port)  # no --worker-processes: combined is the default
     wait_ready(proc)  # /readyz answered: the lifecycle, config, registry and jobs workers all answer their pings
 
     workers = worker_processes(proc)
@@ -87,6 +88,45 @@ def test_combined_workers_serve_every_domain_restart_together_and_stop(tmp_path,
     assert after.status_code == 200, after.text
     query = {"type": "microservice", "appId": "shop", "serviceName": "order", "version": "1.0.0"}
     found = client.get("/v4/combproj/registry/existence", params=query)
+    assert found.status_code == 200 and found.json()["serviceId"] == created.json()["serviceId"]
+
+    children = stop_up(proc)
+    assert proc.returncode == 0
+    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_separate_worker_processes_one_per_domain_and_only_the_dead_one_restarts(tmp_path, up_runs):
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    up_runs.data_dirs.append(data_dir)
+    args = [*up_args(data_dir, port), "--worker-processes", "separate"]
+    proc = subprocess.Popen(args, env=up_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up_runs.procs.append(proc)
+    wait_ready(proc)
+
+    workers = {p.cmdline()[-1]: p for p in worker_processes(proc)}
+    assert sorted(workers) == ["config", "jobs", "lifecycle", "registry"]
+    assert {f"worker-{name}.log" for name in workers} <= {p.name for p in (data_dir / "logs").iterdir()}
+    cred = json.loads((data_dir / "credentials.json").read_text())[0]
+    client = SignedClient(base, cred["ak"], cred["sk"])
+    service = {"service": {"appId": "shop", "serviceName": "order", "version": "1.0.0"}}
+    created = client.post("/v4/sepproj/registry/microservices", json=service)
+    assert created.status_code == 200, created.text
+
+    # The registry worker dies: the supervisor starts a new registry worker; the other three keep running.
+    killed = workers["registry"]
+    killed.send_signal(signal.SIGKILL)
+    restarted = wait_for(
+        lambda: [p for p in worker_processes(proc) if p.cmdline()[-1] == "registry" and p.pid != killed.pid], 30, "registry restarted"
+    )
+    assert len(restarted) == 1
+    assert {p.cmdline()[-1]: p.pid for p in worker_processes(proc) if p.cmdline()[-1] != "registry"} == {
+        name: p.pid for name, p in workers.items() if name != "registry"
+    }
+    wait_for(lambda: ready(base), 30, "/readyz answers 200 again")
+    query = {"type": "microservice", "appId": "shop", "serviceName": "order", "version": "1.0.0"}
+    found = client.get("/v4/sepproj/registry/existence", params=query)
     assert found.status_code == 200 and found.json()["serviceId"] == created.json()["serviceId"]
 
     children = stop_up(proc)

@@ -97,10 +97,7 @@ def test_sigkill_of_the_supervisor_under_load_leaves_no_process_and_a_restart_ke
         for expected in (
             "nats-server",
             "nx-27017",
-            "worker lifecycle",
-            "worker config",
-            "worker registry",
-            "worker jobs",
+            "worker lifecycle,config,registry,jobs",  # the four domain workers in one process (the default)
             "edge",
             "openstage.lifeline",
             "multiprocessing-fork",

@@ -51,6 +51,7 @@ class AgentOptions:
     artifacts: ArtifactSettings
     announce_seconds: float = 2.0
     liveness_period: float = 3.0
+    replica_ports: tuple[int, int] = host_info.REPLICA_PORTS  # LOW included, HIGH not
 
 
 def _version() -> str:
@@ -68,7 +69,13 @@ class Agent:
         self.started_at = int(time.time() * 1000)
         self.nc: Client | None = None
         self.host = Host(
-            options.host_id, options.agent_dir, options.projects, options.artifacts, self._publish_change, options.liveness_period
+            options.host_id,
+            options.agent_dir,
+            options.projects,
+            options.artifacts,
+            self._publish_change,
+            options.liveness_period,
+            options.replica_ports,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subscriptions: list[Any] = []

@@ -46,7 +46,9 @@ class AgentError(Exception):
 
 @dataclass(frozen=True)
 class ArtifactSettings:
-    allowed_dirs: list[Path]
+    # OPENSTAGE_ARTIFACT_DIRS as given (unset: <agent dir>/artifacts): read when the first package
+    # is fetched, with services.adapters.artifacts, which an agent that fetches none never imports
+    dirs_setting: str | None
     max_bytes: int
 
 
@@ -84,8 +86,10 @@ class Host:
         artifacts: ArtifactSettings,
         publish: Callable[[ReplicaChange], None],
         liveness_period: float = LIVENESS_PERIOD_SECONDS,
+        replica_ports: tuple[int, int] = host_info.REPLICA_PORTS,
     ) -> None:
         self.liveness_period = liveness_period
+        self.replica_ports = replica_ports  # where replicas given port 0 get theirs (host_info.free_port)
         self.host_id = host_id
         self.layout = Layout(agent_dir)
         self.projects = projects
@@ -130,11 +134,10 @@ class Host:
         )
 
     def _artifact_policy(self) -> Any:  # services.adapters.artifacts.ArtifactPolicy (imported when first needed)
-        from services.adapters.artifacts import ArtifactPolicy
+        from services.adapters.artifacts import ArtifactPolicy, allowed_dirs_from
 
-        return ArtifactPolicy(
-            cache_dir=self.layout.artifact_cache, allowed_dirs=self.artifacts.allowed_dirs, max_bytes=self.artifacts.max_bytes
-        )
+        allowed = [d.resolve() for d in allowed_dirs_from(self.artifacts.dirs_setting, self.layout.agent_dir / "artifacts")]
+        return ArtifactPolicy(cache_dir=self.layout.artifact_cache, allowed_dirs=allowed, max_bytes=self.artifacts.max_bytes)
 
     def _package(self, digest: str | None) -> Path | None:
         if digest is None:
@@ -225,7 +228,10 @@ class Host:
             if not port:
                 port = known.get(rs.index, 0)
                 if not port or port in taken:
-                    port = host_info.free_port(taken)
+                    try:
+                        port = host_info.free_port(taken, self.replica_ports)
+                    except host_info.NoFreePort as exc:
+                        raise AgentError(f"{exc} for replica {rs.index} (openstage agent --replica-ports)") from None
             taken.add(port)
             resolved.append(ReplicaSpec(index=rs.index, port=port))
         return req.model_copy(update={"replicas": resolved})

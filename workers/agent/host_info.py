@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 from pathlib import Path
@@ -46,11 +47,49 @@ def default_host_id() -> str:
     return name if HOST_ID_PATTERN.match(name) else "host"
 
 
-def free_port(taken: set[int]) -> int:
-    """A TCP port nothing listens on (on any address) now, not in ``taken``."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("", 0))
-            port = int(s.getsockname()[1])
-        if port not in taken:
+# Ports replicas are given (the first included, the last not), below Linux's default ephemeral
+# range (32768-60999): the kernel gives ports of that range to outgoing connections as their source
+# port, and one taking a replica's port between its choice and the replica's bind would fail the
+# replica's start. `openstage agent --replica-ports` (OPENSTAGE_AGENT_REPLICA_PORTS) changes it.
+REPLICA_PORTS = (20000, 32000)
+
+
+class NoFreePort(RuntimeError):
+    """Every port of the range is taken."""
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """``LOW-HIGH`` (both included, 1024 < LOW <= HIGH < 65536) as (LOW, HIGH + 1); ValueError otherwise."""
+    low, sep, high = text.partition("-")
+    try:
+        first, last = int(low), int(high)
+    except ValueError:
+        first = last = 0
+    if not sep or not 1024 < first <= last < 65536:
+        raise ValueError(f"{text!r} is not a port range LOW-HIGH (1025-65535, LOW <= HIGH)")
+    return first, last + 1
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(taken: set[int], ports: tuple[int, int] = REPLICA_PORTS, rng: random.Random | None = None) -> int:
+    """A TCP port of ``ports`` nothing listens on (on any address) now, not in ``taken``: random
+    picks first (two agents choosing at once rarely collide), then every port in turn; NoFreePort
+    when none is left."""
+    low, high = ports
+    pick = (rng or random).randrange
+    for _ in range(64):
+        port = pick(low, high)
+        if port not in taken and _bindable(port):
             return port
+    for port in range(low, high):
+        if port not in taken and _bindable(port):
+            return port
+    raise NoFreePort(f"no free port left in {low}-{high - 1}")
