@@ -14,7 +14,7 @@ None of these paths needs authentication (the AuthMiddleware guards /v2, /v3 and
 from __future__ import annotations
 
 import html
-from importlib.resources import files
+import importlib.util
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -25,8 +25,19 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 STATIC_PREFIX = "/docs-static"
-SWAGGER_STATIC = Path(str(files("fastapi_offline") / "static"))
-ASYNCAPI_STATIC = Path(str(files("asyncapi_viewer") / "static"))
+
+
+def _package_dir(name: str) -> Path:
+    """Where an installed package's files are, without importing it (``importlib.resources.files``
+    runs its ``__init__``: asyncapi_viewer's loads markdown and yaml, ~2 MB of the edge's memory)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+SWAGGER_STATIC = _package_dir("fastapi_offline") / "static"
+ASYNCAPI_STATIC = _package_dir("asyncapi_viewer") / "static"
 
 
 def _asyncapi_page(root: str, title: str) -> str:
