@@ -400,6 +400,60 @@ class Bench:
             singular = kind[:-1]
             self.http_scene(f"v2 show {singular} @{count:,}", "GET", f"{path}/{ids[count // 2]}")
             self.http_scene(f"v2 list {kind} (limit 10) @{count:,}", "GET", f"{path}?limit=10")
+            if kind == "components":
+                self.v2_instance_scenes(project, holder["id"], ids[0], min(count, 1000))
+
+    def v2_instance_scenes(self, project: str, app_id: str, component_id: str, count: int) -> None:
+        """``count`` instances of one component deployed (simulated driver, zero task delay; 20
+        create calls at a time, then every job waited for), then show one, list 10, and show a job."""
+        env = self.http.post(
+            f"/v2/{project}/cas/environments",
+            json={
+                "name": f"inst-{uuid.uuid4().hex[:6]}",
+                "deploy_mode": "container",
+                "vpc_id": "v",
+                "base_resources": [{"id": "cce-1", "type": "cce"}],
+            },
+        ).json()
+        component = self.http.get(f"/v2/{project}/cas/applications/{app_id}/components/{component_id}").json()
+        path = f"/v2/{project}/cas/applications/{app_id}/components/{component_id}/instances"
+        artifact = {"storage": "swr", "type": "image", "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}
+
+        async def deploy_all() -> list[dict]:
+            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60) as client:
+                sem = asyncio.Semaphore(20)
+
+                async def one(i: int) -> dict:
+                    async with sem:
+                        body = {
+                            "name": f"inst-{i:05d}",
+                            "environment_id": env["id"],
+                            "flavor_id": "MICRO-5G:0.5C:1G",
+                            "replica": 1,
+                            "version": "1.0.0",
+                            "artifacts": {component["name"]: artifact},
+                            "refer_resources": [{"id": "cce-1", "type": "cce", "parameters": {"namespace": "default"}}],
+                        }
+                        r = await client.post(path, json=body)
+                        r.raise_for_status()
+                        accepted = r.json()
+                    while True:  # its job to the end
+                        j = await client.get(f"/v2/{project}/cas/jobs/{accepted['job_id']}")
+                        if j.status_code == 200 and j.json().get("job", {}).get("EXECUTION_STATUS") in ("SUCCEEDED", "FAILED"):
+                            return accepted
+                        await asyncio.sleep(0.2)
+
+                return await asyncio.gather(*(one(i) for i in range(count)))
+
+        t0 = time.perf_counter()
+        accepted = asyncio.run(deploy_all())
+        took = time.perf_counter() - t0
+        self.extra["v2_scale_create_instances"] = {"instances": count, "seconds": round(took, 1), "per_second": round(count / took, 1)}
+        print(f"  deployed {count} instances in {took:.1f} s ({count / took:,.0f}/s, 20 at a time, each to its job's end)", flush=True)
+        self.http.get(f"{path}?limit=1").raise_for_status()
+        self.http_scene(f"v2 show instance @{count:,}", "GET", f"{path}/{accepted[count // 2]['instance_id']}")
+        self.http_scene(f"v2 list instances (limit 10) @{count:,}", "GET", f"{path}?limit=10")
+        self.http_scene(f"v2 show job @{count:,}", "GET", f"/v2/{project}/cas/jobs/{accepted[count // 2]['job_id']}")
 
     def deploy_latency(self, count: int) -> None:
         """Command accepted -> job SUCCEEDED seen by the tracker, zero task delay, one at a time."""
@@ -648,7 +702,7 @@ def main(argv: list[str] | None = None) -> None:
         "--v2-count",
         type=int,
         default=10_000,
-        help="environments, applications and components (of one application) in the project of the v2scale group",
+        help="environments, applications and components (of one application) in the project of the v2scale group (instances: at most 1,000)",
     )
     p.add_argument("--smoke", action="store_true", help="a tiny load to check the runner works (used by the tests)")
     args = p.parse_args(argv)
