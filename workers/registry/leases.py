@@ -1,12 +1,13 @@
 """Instance leases: heartbeats in memory, flushed in batches; expiry in every process.
 
 A heartbeat only marks its lease renewed here (:meth:`LeaseKeeper.renew`, no write); every
-``FLUSH_SECONDS`` the renewed leases are written to ``registry_leases`` – one ``update_many``
-with ``$max`` per distinct TTL, the new deadline being flush time + TTL (at most one flush period
-later than the heartbeat: a lease never ends early). Then the expiry scan reads the leases whose
-deadline passed more than ``EXPIRY_GRACE_SECONDS`` ago (the grace covers a heartbeat another
-process holds but has not flushed yet) and, for each, deletes it **conditionally** (same
-deadline as read) in a transaction that also deletes the instance and writes its
+``FLUSH_SECONDS`` the renewed leases are written to their instances' documents (a lease is the
+``ttl`` and ``deadline`` of its instance's document, services/adapters/store/registry.py) – one
+``update_many`` with ``$max`` per distinct TTL, the new deadline being flush time + TTL (at most
+one flush period later than the heartbeat: a lease never ends early). Then the expiry scan reads
+the instances whose deadline passed more than ``EXPIRY_GRACE_SECONDS`` ago (the grace covers a
+heartbeat another process holds but has not flushed yet) and, for each, deletes the instance
+**conditionally** (same deadline as read) in a transaction that also writes its
 ``instance.expired`` event to the outbox: when several processes scan at once exactly one wins.
 
 A flush that finds fewer leases than it updated (the instance was deregistered or expired
@@ -103,12 +104,9 @@ class LeaseKeeper:
         project, sid, iid = lease["project"], lease["service_id"], lease["instance_id"]
 
         async def write(session):
-            if not await store.take_expired_lease(self.db, lease, session):
-                return False, []
-            instance = await store.get_instance(self.db, project, sid, iid, session=session)
-            await store.delete_instance(self.db, project, sid, iid, session)
+            instance = await store.take_expired_instance(self.db, lease, session)
             if instance is None:
-                return True, []
+                return False, []
             service = await store.get_service(self.db, project, sid, session=session) or {"serviceId": sid}
             return True, [instance_event(project, "expired", instance_event_data(instance, service))]
 

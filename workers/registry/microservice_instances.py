@@ -150,6 +150,12 @@ async def register_alone(deps: RegistryDeps, project: str, inst: MicroServiceIns
     written: list[dict[str, Any]] = []
 
     async def write(session):
+        if not inst.instance_id and ep_key:  # a new instance is inserted unless its endpoints have one: no read
+            doc = new_instance_json(inst, service, new_instance_id(), ts)
+            ttl = ttl_of(doc)
+            if await store.insert_new_instances(deps.db, [(project, doc, ep_key, ttl, now + ttl)], session):
+                written[:] = [doc]
+                return doc["instanceId"], [instance_event(project, "registered", instance_event_data(doc, service))]
         if inst.instance_id:
             iid = inst.instance_id
             existing = await store.get_instance(deps.db, project, sid, iid, session=session)

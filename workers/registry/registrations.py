@@ -1,8 +1,10 @@
 """Registrations written in batches: the registrations one registry process receives while a batch
 is being written are queued and written together, in one outbox transaction with a constant
-number of store round trips (one read of the instances named by id, one per service of the
-instances looked up by endpoints, one bulk write of the instances, one of their leases, the
-outbox insert and the commit), whatever the batch's size.
+number of store round trips whatever the batch's size: one read of the instances named by id,
+one per service of the instances looked up by endpoints, one bulk write of the instances (each
+carries its lease), the outbox insert and the commit. The usual batch – new instances, no ids,
+distinct endpoints – skips the reads: one bulk of upserts inserts each instance unless its
+endpoints already have one (``_write_new_endpoints``).
 
 The result is the one of running them one at a time in arrival order
 (workers/registry/microservice_instances.py ``register_instance``): a later registration of the
@@ -40,6 +42,13 @@ class Registration:
     ep_key: str
     done: asyncio.Future = field(repr=False)
     doc: dict[str, Any] | None = None  # as written by the last attempt
+
+
+def new_endpoints_only(batch: Sequence[Registration]) -> bool:
+    """Whether no registration of the batch names its instance id and each names endpoints no
+    other one of the batch names in the same service: their order then does not matter."""
+    keys = {(r.project, r.service["serviceId"], r.ep_key) for r in batch if r.ep_key and not r.inst.instance_id}
+    return len(keys) == len(batch)
 
 
 # one registration on its own: (project, instance, service, endpoints key) -> instance id
@@ -90,12 +99,50 @@ class RegistrationBatcher:
         if not r.done.done():
             r.done.set_result(iid)
 
+    async def _write_new_endpoints(
+        self, batch: list[Registration], now: float, ts: str, session: Any
+    ) -> tuple[list[str], list[CloudEvent]]:
+        """A batch of registrations without instance ids and with distinct endpoints (the usual
+        one: new instances): each is inserted under a new id unless its endpoints already have an
+        instance, in one write and no read; those that do are then overwritten under their
+        instance's id (a read of them, a write), as one at a time would have."""
+        items = []
+        for r in batch:
+            doc = new_instance_json(r.inst, r.service, new_instance_id(), ts)
+            ttl = ttl_of(doc)
+            items.append((r.project, doc, r.ep_key, ttl, now + ttl))
+            r.doc = doc
+        inserted = await store.insert_new_instances(self.db, items, session)
+        known = [r for i, r in enumerate(batch) if i not in inserted]
+        scopes: dict[tuple[str, str], list[str]] = {}
+        for r in known:
+            scopes.setdefault((r.project, r.service["serviceId"]), []).append(r.ep_key)
+        found = {scope: await store.instances_by_endpoints(self.db, scope[0], scope[1], keys, session) for scope, keys in scopes.items()}
+        rewrites = []
+        for r in known:
+            existing = found[(r.project, r.service["serviceId"])].get(r.ep_key)
+            if existing is None:  # cannot happen in one transaction; the batch is then run one at a time
+                raise RuntimeError(f"an instance with endpoints {r.ep_key!r} was found and then not")
+            doc = new_instance_json(r.inst, r.service, existing["instanceId"], ts, registered_at=existing.get("timestamp"))
+            ttl = ttl_of(doc)
+            rewrites.append((r.project, doc, r.ep_key, ttl, now + ttl))
+            r.doc = doc
+        await store.put_instances(self.db, rewrites, session)
+        events = [
+            instance_event(r.project, "registered" if i in inserted else "updated", instance_event_data(r.doc, r.service))
+            for i, r in enumerate(batch)
+            if r.doc is not None
+        ]
+        return [r.doc["instanceId"] for r in batch if r.doc is not None], events
+
     async def _write(self, batch: list[Registration]) -> None:
         now = self.clock.seconds()
         ts = unix_timestamp(now)
         generation = self.caches.instance_generation
 
         async def write(session: Any) -> tuple[list[str], list[CloudEvent]]:
+            if new_endpoints_only(batch):
+                return await self._write_new_endpoints(batch, now, ts, session)
             by_id = await store.instances_by_keys(
                 self.db,
                 [store.child_key(r.project, r.service["serviceId"], r.inst.instance_id) for r in batch if r.inst.instance_id],

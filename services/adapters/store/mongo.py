@@ -55,8 +55,18 @@ FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
     "kie_kv_history": {"_id": frozenset({"$in"}), "id": frozenset({"$in"})},  # store/kie_kvs.py
     "kie_kvs": {"_id": frozenset({"$in"})},  # store/kie_kvs.py
     "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"})},
-    "registry_instances": {"_id": frozenset({"$in"}), "service_id": frozenset({"$in"}), "endpoints_key": frozenset({"$in"})},
-    "registry_leases": {"_id": frozenset({"$in"}), "deadline": frozenset({"$lt"})},
+    # registry: {"$eq": v} on the field leading an index (store/registry.py _eq, an nx-27017 work-around)
+    "registry_dependencies": {"project": frozenset({"$eq"})},
+    "registry_instances": {
+        "_id": frozenset({"$in"}),
+        "project": frozenset({"$eq"}),
+        "service_id": frozenset({"$in", "$eq"}),
+        "endpoints_key": frozenset({"$in", "$eq"}),
+        "deadline": frozenset({"$lt"}),  # leases live in the instances (store/registry.py)
+    },
+    "registry_leases": {"_id": frozenset({"$in"})},  # emptied into registry_instances at start (store/registry.py)
+    "registry_schemas": {"project": frozenset({"$eq"})},
+    "registry_services": {"project": frozenset({"$eq"}), "app_id": frozenset({"$eq"})},
 }
 _LOGICAL = frozenset({"$or", "$and", "$nor"})
 _LIST_OPERATORS = frozenset({"$in", "$nin"})

@@ -14,8 +14,10 @@ Collections and their indexes (every query below uses one):
 * ``registry_schemas``: (project, service_id).
 * ``registry_dependencies``: one document per consumer -> provider rule;
   (project, consumer_id) and (project, p_environment, p_app_id, p_service_name).
-* ``registry_instances``: (project, service_id), (project, service_id, endpoints_key).
-* ``registry_leases``: (deadline) – the expiry scan; (project, service_id).
+* ``registry_instances``: (project, service_id), (project, service_id, endpoints_key), (deadline) –
+  the expiry scan. An instance's lease (``ttl``, ``deadline``) lives in its document, so a
+  registration is one write. ``registry_leases`` (where leases lived before) is emptied into the
+  instances at start (:func:`ensure_indexes`).
 
 nx-27017 notes: array-contains queries are not supported, hence one dependency document per
 rule and service tags kept inside the blob.
@@ -23,12 +25,12 @@ rule and service tags kept inside the blob.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts import registry_errors as rerr
@@ -37,9 +39,11 @@ SERVICES = "registry_services"
 SCHEMAS = "registry_schemas"
 DEPENDENCIES = "registry_dependencies"
 INSTANCES = "registry_instances"
-LEASES = "registry_leases"
+LEASES = "registry_leases"  # before leases moved into the instances: emptied at start
 
 Session = AsyncIOMotorClientSession | None
+# an instance to write: (project, instance JSON, endpoints key, lease ttl, lease deadline)
+InstanceItem = tuple[str, Mapping[str, Any], str, int, float]
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
@@ -56,8 +60,22 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     )
     await db[INSTANCES].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
     await db[INSTANCES].create_index([("project", ASCENDING), ("service_id", ASCENDING), ("endpoints_key", ASCENDING)])
-    await db[LEASES].create_index([("deadline", ASCENDING)])
-    await db[LEASES].create_index([("project", ASCENDING), ("service_id", ASCENDING)])
+    await db[INSTANCES].create_index([("deadline", ASCENDING)])
+    await _move_leases_into_instances(db)
+
+
+async def _move_leases_into_instances(db: AsyncIOMotorDatabase) -> None:
+    """A store written before leases moved into the instance documents: each lease's ttl and
+    deadline go into its instance (``$max``: never back), then the lease is removed. Idempotent,
+    so processes starting together may each run it."""
+    while True:
+        leases = [d async for d in db[LEASES].find({}, {"ttl": 1, "deadline": 1}).limit(500)]
+        if not leases:
+            return
+        await db[INSTANCES].bulk_write(
+            [UpdateOne({"_id": d["_id"]}, {"$set": {"ttl": d["ttl"]}, "$max": {"deadline": d["deadline"]}}) for d in leases], ordered=False
+        )
+        await db[LEASES].delete_many({"_id": {"$in": [d["_id"] for d in leases]}})
 
 
 def _s(value: Any) -> str:
@@ -65,6 +83,15 @@ def _s(value: Any) -> str:
     if not isinstance(value, str):
         raise rerr.invalid_params("identifiers must be strings")
     return value
+
+
+def _eq(value: Any) -> dict[str, str]:
+    """An equality on a field that leads an index: ``{"$eq": value}``, the same match as the plain
+    value on MongoDB. nx-27017 deviation: a plain equality on a field that no index's name ends
+    with (``project``, ``app_id``) also matches arrays holding the value, an OR that keeps SQLite
+    from using the index (a full scan: 10 ms at 10,000 instances); ``$eq`` compiles to the plain
+    ``json_extract(...) = ?`` the expression index serves (0.7 ms)."""
+    return {"$eq": _s(value)}
 
 
 def service_key(project: str, service_id: str) -> str:
@@ -146,9 +173,9 @@ async def service_id_by_key(
 ) -> str | None:
     doc = await db[SERVICES].find_one(
         {
-            "project": _s(project),
+            "project": _eq(project),
             "environment": _s(environment),
-            "app_id": _s(app_id),
+            "app_id": _eq(app_id),
             "service_name": _s(service_name),
             "version": _s(version),
         },
@@ -160,14 +187,16 @@ async def service_id_by_key(
 
 async def services_of_app(db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str, session: Session = None) -> list[dict]:
     """Every service of one (project, appId, environment)."""
-    cursor = db[SERVICES].find({"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1}, session=session)
+    cursor = db[SERVICES].find(
+        {"project": _eq(project), "app_id": _eq(app_id), "environment": _s(environment)}, {"json": 1}, session=session
+    )
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
 async def services_with_tags(
     db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str
 ) -> tuple[list[dict], dict[str, dict[str, str]]]:
-    cursor = db[SERVICES].find({"project": _s(project), "app_id": _s(app_id), "environment": _s(environment)}, {"json": 1, "tags": 1})
+    cursor = db[SERVICES].find({"project": _eq(project), "app_id": _eq(app_id), "environment": _s(environment)}, {"json": 1, "tags": 1})
     services, tags = [], {}
     async for d in cursor:
         s = orjson.loads(d["json"])
@@ -185,7 +214,7 @@ async def list_services(
     service_name: str | None = None,
     version: str | None = None,
 ) -> list[dict]:
-    query: dict[str, Any] = {"project": _s(project)}
+    query: dict[str, Any] = {"project": _eq(project)}
     for field_name, value in (("app_id", app_id), ("environment", environment), ("service_name", service_name), ("version", version)):
         if value is not None:
             query[field_name] = _s(value)
@@ -194,7 +223,7 @@ async def list_services(
 
 
 async def all_services(db: AsyncIOMotorDatabase, project: str, environment: str | None = None, session: Session = None) -> list[dict]:
-    query: dict[str, Any] = {"project": _s(project)}
+    query: dict[str, Any] = {"project": _eq(project)}
     if environment is not None:
         query["environment"] = _s(environment)
     cursor = db[SERVICES].find(query, {"json": 1}, session=session)
@@ -233,7 +262,7 @@ async def put_schema(
 
 async def list_schemas(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> list[dict]:
     cursor = db[SCHEMAS].find(
-        {"project": _s(project), "service_id": _s(service_id)}, {"schema_id": 1, "summary": 1, "schema": 1}, session=session
+        {"project": _eq(project), "service_id": _s(service_id)}, {"schema_id": 1, "summary": 1, "schema": 1}, session=session
     )
     return sorted([d async for d in cursor], key=lambda d: d["schema_id"])
 
@@ -244,7 +273,7 @@ async def delete_schema(db: AsyncIOMotorDatabase, project: str, service_id: str,
 
 
 async def delete_schemas_of(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> None:
-    await db[SCHEMAS].delete_many({"project": _s(project), "service_id": _s(service_id)}, session=session)
+    await db[SCHEMAS].delete_many({"project": _eq(project), "service_id": _s(service_id)}, session=session)
 
 
 # --- dependencies ------------------------------------------------------------------------------
@@ -253,7 +282,7 @@ def _rule_id(project: str, consumer_id: str, rule: Mapping[str, str]) -> str:
 
 
 async def dependency_rules(db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session = None) -> list[dict[str, str]]:
-    cursor = db[DEPENDENCIES].find({"project": _s(project), "consumer_id": _s(consumer_id)}, session=session)
+    cursor = db[DEPENDENCIES].find({"project": _eq(project), "consumer_id": _s(consumer_id)}, session=session)
     docs = sorted([d async for d in cursor], key=lambda d: d.get("seq", 0))
     return [
         {"environment": d["p_environment"], "appId": d["p_app_id"], "serviceName": d["p_service_name"], "version": d["version"]}
@@ -265,7 +294,7 @@ async def set_dependency_rules(
     db: AsyncIOMotorDatabase, project: str, consumer_id: str, rules: Iterable[Mapping[str, str]], session: Session
 ) -> None:
     """Replace every provider rule of a consumer."""
-    await db[DEPENDENCIES].delete_many({"project": _s(project), "consumer_id": _s(consumer_id)}, session=session)
+    await db[DEPENDENCIES].delete_many({"project": _eq(project), "consumer_id": _s(consumer_id)}, session=session)
     docs = [
         {
             "_id": _rule_id(project, consumer_id, r),
@@ -290,7 +319,7 @@ async def consumers_of(
     and serviceName (not ``*`` rules; whether the rule's version selects it is the caller's)."""
     cursor = db[DEPENDENCIES].find(
         {
-            "project": _s(project),
+            "project": _eq(project),
             "p_environment": _s(provider.get("environment") or ""),
             "p_app_id": _s(provider.get("appId") or ""),
             "p_service_name": _s(provider.get("serviceName") or ""),
@@ -310,11 +339,11 @@ async def consumers_of(
 
 
 async def delete_dependencies_of(db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session) -> None:
-    await db[DEPENDENCIES].delete_many({"project": _s(project), "consumer_id": _s(consumer_id)}, session=session)
+    await db[DEPENDENCIES].delete_many({"project": _eq(project), "consumer_id": _s(consumer_id)}, session=session)
 
 
 # --- instances and leases --------------------------------------------------------------------
-def _instance_doc(project: str, instance: Mapping[str, Any], endpoints_key: str) -> dict[str, Any]:
+def _instance_doc(project: str, instance: Mapping[str, Any], endpoints_key: str, ttl: int, deadline: float) -> dict[str, Any]:
     return {
         "_id": child_key(project, instance["serviceId"], instance["instanceId"]),
         "project": project,
@@ -322,28 +351,17 @@ def _instance_doc(project: str, instance: Mapping[str, Any], endpoints_key: str)
         "instance_id": instance["instanceId"],
         "endpoints_key": endpoints_key,
         "json": _dump(instance),
+        "ttl": ttl,
+        "deadline": float(deadline),
     }
 
 
 async def put_instance(
     db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], endpoints_key: str, ttl: int, deadline: float, session: Session
 ) -> None:
-    """Insert or overwrite an instance and (re)start its lease."""
-    doc = _instance_doc(project, instance, endpoints_key)
+    """Insert or overwrite an instance, its lease (re)started."""
+    doc = _instance_doc(project, instance, endpoints_key, ttl, deadline)
     await db[INSTANCES].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
-    await db[LEASES].replace_one(
-        {"_id": doc["_id"]},
-        {
-            "_id": doc["_id"],
-            "project": project,
-            "service_id": instance["serviceId"],
-            "instance_id": instance["instanceId"],
-            "ttl": ttl,
-            "deadline": deadline,
-        },
-        upsert=True,
-        session=session,
-    )
 
 
 async def instances_by_keys(db: AsyncIOMotorDatabase, keys: list[str], session: Session = None) -> dict[str, dict]:
@@ -361,7 +379,7 @@ async def instances_by_endpoints(
     keys = [_s(k) for k in endpoints_keys if k]
     if not keys:
         return {}
-    query = {"project": _s(project), "service_id": _s(service_id), "endpoints_key": {"$in": keys}}
+    query = {"project": _eq(project), "service_id": _s(service_id), "endpoints_key": {"$in": keys}}
     cursor = db[INSTANCES].find(query, {"json": 1, "endpoints_key": 1}, session=session)
     found: dict[str, dict] = {}
     async for d in cursor:
@@ -369,26 +387,30 @@ async def instances_by_endpoints(
     return found
 
 
-async def put_instances(db: AsyncIOMotorDatabase, items: list[tuple[str, Mapping[str, Any], str, int, float]], session: Session) -> None:
+async def put_instances(db: AsyncIOMotorDatabase, items: Sequence[InstanceItem], session: Session) -> None:
     """:func:`put_instance` for several (project, instance, endpoints key, ttl, deadline) at once:
-    two bulk writes (instances, leases), in order, so a later item overwrites an earlier one."""
+    one bulk write, in order, so a later item overwrites an earlier one."""
     if not items:
         return
-    instances, leases = [], []
-    for project, instance, endpoints_key, ttl, deadline in items:
-        doc = _instance_doc(project, instance, endpoints_key)
-        instances.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
-        lease = {
-            "_id": doc["_id"],
-            "project": project,
-            "service_id": instance["serviceId"],
-            "instance_id": instance["instanceId"],
-            "ttl": ttl,
-            "deadline": deadline,
-        }
-        leases.append(ReplaceOne({"_id": doc["_id"]}, lease, upsert=True))
-    await db[INSTANCES].bulk_write(instances, ordered=True, session=session)
-    await db[LEASES].bulk_write(leases, ordered=True, session=session)
+    ops = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in (_instance_doc(*item) for item in items)]
+    await db[INSTANCES].bulk_write(ops, ordered=True, session=session)
+
+
+async def insert_new_instances(db: AsyncIOMotorDatabase, items: Sequence[InstanceItem], session: Session) -> set[int]:
+    """Insert each (project, instance, endpoints key, ttl, deadline) unless its service already
+    has an instance with that endpoints key (that one is left as it is): one bulk write of
+    upserts, each found by the (project, service_id, endpoints_key) index. The positions of the
+    items inserted. The endpoints keys must be non-empty and distinct per service."""
+    ops = []
+    for item in items:
+        doc = _instance_doc(*item)
+        query = {field: _eq(doc.pop(field)) for field in ("project", "service_id", "endpoints_key")}
+        # an upsert's insert starts from the query's equalities ($eq included), then $setOnInsert
+        ops.append(UpdateOne(query, {"$setOnInsert": doc}, upsert=True))
+    if not ops:
+        return set()
+    result = await db[INSTANCES].bulk_write(ops, ordered=True, session=session)
+    return set(result.upserted_ids or {})
 
 
 async def replace_instance_json(db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], session: Session) -> bool:
@@ -413,7 +435,7 @@ async def instance_by_endpoints(
     if not endpoints_key:
         return None
     doc = await db[INSTANCES].find_one(
-        {"project": _s(project), "service_id": _s(service_id), "endpoints_key": _s(endpoints_key)}, {"json": 1}, session=session
+        {"project": _eq(project), "service_id": _s(service_id), "endpoints_key": _s(endpoints_key)}, {"json": 1}, session=session
     )
     return _load(doc)
 
@@ -422,7 +444,7 @@ async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list
     if not service_ids:
         return []
     ids = [_s(i) for i in service_ids]
-    query: dict[str, Any] = {"project": _s(project)}
+    query: dict[str, Any] = {"project": _eq(project)}
     query["service_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
     cursor = db[INSTANCES].find(query, {"json": 1}, session=session)
     return [orjson.loads(d["json"]) async for d in cursor]
@@ -430,25 +452,24 @@ async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list
 
 async def all_instances(db: AsyncIOMotorDatabase, project: str, session: Session = None) -> list[dict]:
     """Every instance of a project."""
-    cursor = db[INSTANCES].find({"project": _s(project)}, {"json": 1}, session=session)
+    cursor = db[INSTANCES].find({"project": _eq(project)}, {"json": 1}, session=session)
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
 async def count_instances(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> int:
-    return await db[INSTANCES].count_documents({"project": _s(project), "service_id": _s(service_id)}, limit=1, session=session)
+    return await db[INSTANCES].count_documents({"project": _eq(project), "service_id": _s(service_id)}, limit=1, session=session)
 
 
 async def delete_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session) -> bool:
     key = child_key(project, service_id, instance_id)
     r = await db[INSTANCES].delete_one({"_id": key, "project": project}, session=session)
-    await db[LEASES].delete_one({"_id": key}, session=session)
     return r.deleted_count == 1
 
 
 async def lease_ttl(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str) -> int | None:
     """The lease TTL of a live instance (None: no such instance)."""
-    doc = await db[LEASES].find_one({"_id": child_key(project, service_id, instance_id)}, {"ttl": 1})
-    return None if doc is None else int(doc["ttl"])
+    doc = await db[INSTANCES].find_one({"_id": child_key(project, service_id, instance_id)}, {"ttl": 1})
+    return None if doc is None or doc.get("ttl") is None else int(doc["ttl"])
 
 
 async def extend_leases(db: AsyncIOMotorDatabase, deadlines: Mapping[float, list[str]]) -> int:
@@ -457,34 +478,36 @@ async def extend_leases(db: AsyncIOMotorDatabase, deadlines: Mapping[float, list
     matched = 0
     for deadline, keys in deadlines.items():
         query: dict[str, Any] = {"_id": keys[0] if len(keys) == 1 else {"$in": keys}}
-        r = await db[LEASES].update_many(query, {"$max": {"deadline": deadline}})
+        r = await db[INSTANCES].update_many(query, {"$max": {"deadline": deadline}})
         matched += r.matched_count
     return matched
 
 
 async def existing_leases(db: AsyncIOMotorDatabase, keys: list[str]) -> set[str]:
-    """Which of these lease ``_id``s still exist (read 500 at a time)."""
+    """Which of these lease ``_id``s (those of their instances) still exist (read 500 at a time)."""
     present: set[str] = set()
     for i in range(0, len(keys), 500):
-        cursor = db[LEASES].find({"_id": {"$in": keys[i : i + 500]}}, {"_id": 1})
+        cursor = db[INSTANCES].find({"_id": {"$in": keys[i : i + 500]}}, {"_id": 1})
         present.update([d["_id"] async for d in cursor])
     return present
 
 
 async def expired_leases(db: AsyncIOMotorDatabase, before: float, limit: int = 200) -> list[dict]:
     cursor = (
-        db[LEASES].find({"deadline": {"$lt": float(before)}}, {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1}).limit(limit)
+        db[INSTANCES]
+        .find({"deadline": {"$lt": float(before)}}, {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1})
+        .limit(limit)
     )
     return [d async for d in cursor]
 
 
-async def take_expired_lease(db: AsyncIOMotorDatabase, lease: Mapping[str, Any], session: Session) -> bool:
-    """Delete a lease only if its deadline is still the one seen (a renewal meanwhile, or another
-    process that already took it, makes this a no-op): exactly one process wins."""
-    r = await db[LEASES].delete_one({"_id": lease["_id"], "deadline": lease["deadline"]}, session=session)
-    return r.deleted_count == 1
+async def take_expired_instance(db: AsyncIOMotorDatabase, lease: Mapping[str, Any], session: Session) -> dict | None:
+    """Delete an instance only if its lease's deadline is still the one seen (a renewal or a new
+    registration meanwhile, or another process that already took it, makes this a no-op): exactly
+    one process wins. The instance's JSON when deleted here, else None."""
+    doc = await db[INSTANCES].find_one_and_delete({"_id": lease["_id"], "deadline": lease["deadline"]}, {"json": 1}, session=session)
+    return _load(doc)
 
 
 async def delete_instances_of(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> None:
-    await db[INSTANCES].delete_many({"project": _s(project), "service_id": _s(service_id)}, session=session)
-    await db[LEASES].delete_many({"project": _s(project), "service_id": _s(service_id)}, session=session)
+    await db[INSTANCES].delete_many({"project": _eq(project), "service_id": _s(service_id)}, session=session)
