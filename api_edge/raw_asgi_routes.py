@@ -7,7 +7,7 @@ exception layers:
 - the v2 reads ``GET /v2/{project}/cas/environments``, ``.../applications``,
   ``.../applications/{id}/components`` and ``.../components/{id}/instances`` (lists), and
   ``.../environments/{id}``, ``.../applications/{id}``, ``.../applications/{id}/components/{id}``
-  and ``.../components/{id}/instances/{id}`` (show);
+  ``.../components/{id}/instances/{id}`` and ``.../jobs/{id}`` (show);
 - the v2 creates ``POST /v2/{project}/cas/environments``, ``.../applications`` and
   ``.../applications/{id}/components``.
 
@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.route_commands import route_command
-from api_edge.routers import applications, component_instances, components, environments, registry
+from api_edge.routers import applications, component_instances, components, environments, jobs, registry
 from api_edge.routers.forwarding import from_query, json_body
 from services.contracts import applications as application_contracts
 from services.contracts import component_instances as instance_contracts
@@ -138,6 +138,8 @@ def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
             return RawCall(project, environments.list_environments, environments.list_command(_query(query_string)))
         if len(parts) == 6:
             return RawCall(project, environments.show_environment, environments.show_command(parts[5]))
+    elif collection == "jobs" and len(parts) == 6:
+        return RawCall(project, jobs.show_job, jobs.show_command(parts[5], from_query(jobs.JobQuery, _query(query_string))))
     elif collection == "applications":
         if len(parts) == 5:
             return RawCall(

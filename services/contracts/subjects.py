@@ -23,6 +23,9 @@ EVENTS_STREAM = "OPENSTAGE_EVENTS"
 WORK_PREFIX = "openstage.work"
 JOBS_WORK_STREAM = "OPENSTAGE_JOBS_WORK"
 EVENT_TYPE_PREFIX = "io.openstage"
+# Core NATS notice of a job document a tracker committed, {"job_id", "rev"} (workers/jobs/documents.py):
+# internal processes only (tenants subscribe openstage.evt.<project>.> and their inboxes)
+JOBS_FOLDED = "openstage.jobs.folded"
 
 # A project id becomes one subject token: it may not contain '.', '*', '>' or spaces.
 PROJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -110,7 +110,7 @@ async def test_an_instance_through_its_jobs(lifecycle):
     assert job_id.startswith("JOB") and set(created) == {"instance_id", "job_id"}
     assert _events_since(deps, mark) == ["instance.created", "job.submitted", "job.run"]
     work = deps.js.published[-1]
-    assert work.openstagesubject == f"openstage.work.{P}.lifecycle.job" and work.data == {"job_id": job_id}
+    assert work.openstagesubject == f"openstage.work.{P}.lifecycle.job" and work.data == {"job_id": job_id, "instance_id": iid}
     inst = await _instance(broker, target, iid)
     assert inst["status_detail"]["status"] == "INITIALIZING" and inst["status_detail"]["last_job_id"] == job_id
 

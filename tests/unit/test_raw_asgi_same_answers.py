@@ -111,6 +111,15 @@ REQUESTS: list[tuple[str, str, str, bytes | None, bool]] = [
     ("GET", f"{APP}/app-1/components/bad.id/instances/i-1", "", None, False),
     ("GET", f"{INST}/i-1/snapshots", "", None, False),
     ("GET", f"{INST}/i-1/", "", None, False),
+    # job details
+    ("GET", "/v2/p1/cas/jobs/JOB123", "", None, True),
+    ("GET", "/v2/p1/cas/jobs/JOB123", "limit=10&offset=2&desc=true&instance_id=i-1", None, True),
+    ("GET", "/v2/p1/cas/jobs/JOB123", "limit=1001", None, False),
+    ("GET", "/v2/p1/cas/jobs/JOB123", "desc=maybe", None, False),
+    ("GET", "/v2/p1/cas/jobs/JOB123", f"offset={10**30}", None, False),
+    ("GET", "/v2/p1/cas/jobs/%20", "", None, False),
+    ("GET", "/v2/p1/cas/jobs/", "", None, False),
+    ("GET", "/v2/p1/cas/jobs/JOB123/", "", None, False),
     # creates without a content type: FastAPI does not decode them (strict_content_type), the route refuses them
     ("POST", ENV, "", orjson.dumps(NEW_ENV), False),
     ("POST", ENV, "x=1", orjson.dumps({**NEW_ENV, "unknown": 1}), False),

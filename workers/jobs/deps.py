@@ -4,18 +4,26 @@ composition root) and handed to each handler through FastStream's context
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from workers.jobs.tracker import Tracker
+from workers.jobs.documents import JobDocuments
 from workers.runtime import WorkerDeps
+
+if TYPE_CHECKING:
+    from workers.jobs.fast_path import JobsFastPath
+    from workers.jobs.tracker import Tracker
 
 
 @dataclass
 class JobsDeps(WorkerDeps):
-    """The shared parts plus the job tracker (started once the subscribers are live)."""
+    """The shared parts plus the job documents kept in memory, the tracker (started once the
+    subscribers are live) and the fast path of ``jobs.job.get``."""
 
+    documents: JobDocuments = field(default=None)  # type: ignore[assignment]  (set by compose)
     tracker: Tracker | None = None
+    fast_path: JobsFastPath | None = None
 
     def background(self) -> list[Any]:
-        return [self.tracker] if self.tracker is not None else []
+        # stopped last first: the fast path and the tracker before the documents' connection
+        return [p for p in (self.documents, self.tracker, self.fast_path) if p is not None]

@@ -2,7 +2,11 @@
 ``openstage.evt.*.lifecycle.job.*`` and ``openstage.evt.*.lifecycle.task.*``. Each event is folded
 into its job's document and acked after the write; a failure naks it for redelivery. The fold
 ignores duplicates and order (services/domain/jobs/fold.py), so redeliveries and several tracker
-processes are safe."""
+processes are safe.
+
+The documents this process keeps in memory (workers/jobs/documents.py) spare the fold its read;
+each folded document is kept there and noticed to the other jobs processes before its events are
+acked."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from services.adapters.store import jobs as store
 from services.contracts import subjects
 from services.contracts.subjects import LIFECYCLE
 from services.domain.jobs import fold
+from workers.jobs.documents import JobDocuments
 
 log = logging.getLogger("openstage.jobs.tracker")
 
@@ -30,9 +35,10 @@ FILTERS = [f"{subjects.EVT_PREFIX}.*.{LIFECYCLE}.job.*", f"{subjects.EVT_PREFIX}
 
 
 class Tracker:
-    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, batch: int = 64) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, documents: JobDocuments, batch: int = 64) -> None:
         self.db = db
         self.js = js
+        self.documents = documents
         self.batch = batch
         self._task: asyncio.Task | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
@@ -79,18 +85,29 @@ class Tracker:
             event = await self._foldable(msg)
             if event is not None:
                 by_job.setdefault(event["data"]["job_id"], []).append((msg, event))
+        folded: list[tuple[dict, list[Msg]]] = []
         for job_id, items in by_job.items():
             try:
-                await store.apply_events(self.db, job_id, [e for _, e in items])
+                doc = await store.apply_events(self.db, job_id, [e for _, e in items], known=self.documents.cached(job_id))
             except Exception as exc:
                 log.warning("events of job %s not folded yet: %s", job_id, exc)
-                for m, _ in items:
-                    with contextlib.suppress(Exception):
-                        await m.nak(delay=0.5)
+                await self._settle([m for m, _ in items], folded=False)
                 continue
-            for m, _ in items:
-                with contextlib.suppress(Exception):
-                    await m.ack()
+            self.documents.committed(doc)
+            folded.append((doc, [m for m, _ in items]))
+        try:
+            await self.documents.notify([doc for doc, _ in folded])
+        except Exception as exc:  # folded, but the other jobs processes may not know: fold them again later
+            log.warning("notices of folded jobs not sent: %s", exc)
+            await self._settle([m for _, msgs in folded for m in msgs], folded=False)
+            return
+        await self._settle([m for _, msgs in folded for m in msgs], folded=True)
+
+    @staticmethod
+    async def _settle(msgs: list[Msg], folded: bool) -> None:
+        for m in msgs:
+            with contextlib.suppress(Exception):
+                await (m.ack() if folded else m.nak(delay=0.5))
 
     async def _foldable(self, msg: Msg) -> dict | None:
         """The job or task event a message carries; anything else is settled here and None returned."""

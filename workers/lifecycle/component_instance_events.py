@@ -75,7 +75,8 @@ def work_item(job: Job) -> CloudEvent:
         source=f"/openstage/{LIFECYCLE}",
         type=subjects.event_type(LIFECYCLE, "job", "run"),
         subject=job_path(project, job.id),
-        data={"job_id": job.id},
+        # (the instance id lets the runner read the instance while it claims the job)
+        data={"job_id": job.id, "instance_id": job.instance_id},
         openstageproject=project,
         openstagesubject=subjects.job_work(project, LIFECYCLE),
     )

@@ -130,13 +130,15 @@ class JobRunner:
 
     async def _handle(self, msg: Msg) -> None:
         try:
-            job_id = orjson.loads(msg.data)["data"]["job_id"]
+            data = orjson.loads(msg.data)["data"]
+            job_id = data["job_id"]
+            instance_id = data.get("instance_id")  # (a hint: the job's own instance_id decides)
         except Exception:
             log.warning("dropping malformed job work item")
             await msg.term()
             return
         try:
-            outcome = await self.run(job_id, msg)
+            outcome = await self.run(job_id, msg, instance_id if isinstance(instance_id, str) else None)
         except asyncio.CancelledError:
             await self._safe(msg.nak())
             raise
@@ -161,12 +163,21 @@ class JobRunner:
         except Exception as exc:
             log.debug("ack/nak failed: %s", exc)
 
-    async def run(self, job_id: str, msg: Msg | None = None) -> RunOutcome:
-        """Run (or resume) a job to its end, under a lease taken for this run."""
+    async def run(self, job_id: str, msg: Msg | None = None, instance_id: str | None = None) -> RunOutcome:
+        """Run (or resume) a job to its end, under a lease taken for this run. ``instance_id``
+        (when the work item names it): the job's instance is read while the lease is claimed."""
         lease = JobLease(self.db, self.outbox, self.clock, job_id, self.lease_ms)
-        claimed = await lease.claim_at_once()
+        if instance_id is not None:
+            claimed, held = await asyncio.gather(lease.claim_at_once(), store.by_id(self.db, instance_id))
+        else:
+            claimed, held = await lease.claim_at_once(), None
         if claimed is not None:
-            held = await store.by_id(self.db, claimed.instance_id)
+            # The instance read next to the claim is used only for the job's first claim: no runner
+            # ever held it, so nothing but its submission (committed before the work item went out)
+            # wrote the instance it locks. A resumed job's instance is read after the claim, so a
+            # step the previous runner committed in between is never missed.
+            if held is None or held.instance.id != claimed.instance_id or claimed.attempts != 1:
+                held = await store.by_id(self.db, claimed.instance_id)
         else:  # ended, held by another runner, or queued behind another job: look first
             job = await store.job(self.db, job_id)
             if job is None or is_terminal(job.status):

@@ -31,10 +31,13 @@ async def apply_event(db: AsyncIOMotorDatabase, event: dict) -> dict:
     return await apply_events(db, event["data"]["job_id"], [event])
 
 
-async def apply_events(db: AsyncIOMotorDatabase, job_id: str, events: list[dict]) -> dict:
-    """Fold events of one job, in order, into its document with one read and one write; returns the document."""
-    for _ in range(MAX_RETRIES):
-        doc = await db[COLLECTION].find_one({"_id": job_id})
+async def apply_events(db: AsyncIOMotorDatabase, job_id: str, events: list[dict], known: dict | None = None) -> dict:
+    """Fold events of one job, in order, into its document with one read and one write; returns the
+    document. ``known``: the document as this process last read or wrote it (then the read is
+    skipped: the write matches its ``rev``, so a document another tracker changed since is read
+    again and folded anew)."""
+    for attempt in range(MAX_RETRIES):
+        doc = known if attempt == 0 and known is not None else await db[COLLECTION].find_one({"_id": job_id})
         rev = doc.get("rev", 0) if doc else 0
         state = {k: v for k, v in doc.items() if k != "rev"} if doc else None
         new = state
@@ -58,3 +61,8 @@ async def apply_events(db: AsyncIOMotorDatabase, job_id: str, events: list[dict]
 
 async def get(db: AsyncIOMotorDatabase, project_id: str, job_id: str) -> dict | None:
     return await db[COLLECTION].find_one({"_id": job_id, "project_id": project_id})
+
+
+async def by_id(db: AsyncIOMotorDatabase, job_id: str) -> dict | None:
+    """The job's document, whatever its project (the read model keeps it by id)."""
+    return await db[COLLECTION].find_one({"_id": job_id})

@@ -30,6 +30,13 @@ OUTBOX = "outbox"
 TRANSIENT_RETRIES = 3
 # Events younger than this are left to the fast path of the process that wrote them.
 SWEEP_GRACE_SECONDS = 2.0
+# Published events leave the outbox in one delete per this many seconds, not one per commit: on
+# nx-27017 a delete holds the process's write lane, and done at once it delayed the very next write
+# (often the one the published events caused: a job runner's claim after an instance create). A
+# crash before the delete leaves them to the sweeper, whose republish JetStream drops as a duplicate
+# (as for a crash between publish and delete before).
+DELETE_EVERY_SECONDS = 0.5
+DELETE_BATCH = 500  # ids per delete
 # Set while a group commit runs its writes: a transaction asked for inside one runs on its own.
 _in_group: contextvars.ContextVar[bool] = contextvars.ContextVar("openstage_outbox_group", default=False)
 
@@ -74,6 +81,8 @@ class Outbox:
         self._queue: list[_Queued] = []
         self._runner: asyncio.Task | None = None
         self._publishing: asyncio.Task | None = None  # the last group's publication (the lane's tail)
+        self._published: list[str] = []  # published event ids waiting for the next delete
+        self._deleter: asyncio.Task | None = None
         # called with the events of every commit of this process, in commit order, before they are
         # published (read models kept in memory apply their own process's changes here)
         self.commit_listeners: list[OnCommit] = []
@@ -183,10 +192,7 @@ class Outbox:
                 for q in group:
                     if not q.done.done():
                         q.done.set_result(q.result)
-            try:  # housekeeping: it waits for the write lane (nx-27017), the callers need not
-                await self._delete(done)
-            except Exception as exc:
-                log.warning("published events not removed from the outbox yet (the sweeper republishes them): %s", exc)
+            self._delete_soon(done)  # housekeeping: neither the callers nor the next write wait for it
 
         self._publishing = asyncio.create_task(publish(), name="outbox-publish")
 
@@ -249,6 +255,21 @@ class Outbox:
             done.append(event_id)
         return done
 
+    def _delete_soon(self, done: list[str]) -> None:
+        """Remove published events from the outbox with the next batched delete (DELETE_EVERY_SECONDS)."""
+        self._published.extend(done)
+        if self._published and (self._deleter is None or self._deleter.done()):
+            self._deleter = asyncio.create_task(self._delete_published(DELETE_EVERY_SECONDS), name="outbox-delete")
+
+    async def _delete_published(self, after: float) -> None:
+        await asyncio.sleep(after)
+        done, self._published = self._published, []
+        try:
+            for start in range(0, len(done), DELETE_BATCH):
+                await self._delete(done[start : start + DELETE_BATCH])
+        except Exception as exc:
+            log.warning("published events not removed from the outbox yet (the sweeper republishes them): %s", exc)
+
     async def _delete(self, done: list[str]) -> None:
         if done:
             await self.db[OUTBOX].delete_many({"_id": {"$in": done}})
@@ -277,4 +298,7 @@ class Outbox:
     async def stop(self) -> None:
         if self._publishing is not None:  # let committed events go out (bounded; the sweeper's otherwise)
             await asyncio.wait([self._publishing], timeout=5)
+        if self._deleter is not None and not self._deleter.done():  # remove the published ones now
+            self._deleter.cancel()
+            await asyncio.wait([asyncio.create_task(self._delete_published(0))], timeout=5)
         await cancel_and_wait(self._sweeper)
