@@ -67,3 +67,27 @@ async def lifecycle_worker(base_deps: Callable[[str], Awaitable[WorkerDeps]]) ->
     deps.clock = clock
     async with handler_broker(ROUTERS, deps) as broker:
         yield LifecycleWorker(broker, deps, clock)
+
+
+# A component body every lifecycle handler test can create (an artifact source, a web app)
+COMPONENT_BODY = {
+    "name": "comp",
+    "runtime": "Docker",
+    "category": "Webapp",
+    "sub_category": "Web",
+    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
+}
+
+
+@contextlib.asynccontextmanager
+async def lifecycle_with_jobs(base_deps: Callable[[str], Awaitable[WorkerDeps]]) -> AsyncIterator[tuple[NatsBroker, LifecycleDeps]]:
+    """Every lifecycle router (instances included) on the in-memory broker, with the worker's own
+    composition root and a simulated driver that takes no time: a test runs each job by calling
+    ``deps.job_runner.run(job_id)``."""
+    from workers.lifecycle.app import ROUTERS as ALL_ROUTERS
+
+    base = await base_deps(LIFECYCLE)
+    base.settings = base.settings.model_copy(update={"simulated_task_seconds": 0})
+    deps = await compose(base)
+    async with handler_broker(ALL_ROUTERS, deps) as broker:
+        yield broker, deps

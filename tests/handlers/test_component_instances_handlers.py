@@ -19,8 +19,8 @@ from services.contracts.component_instances import (
     UpdateInstance,
 )
 from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
-from tests.handlers.conftest import call, handler_broker
-from workers.lifecycle.app import ROUTERS, compose
+from tests.handlers.conftest import call
+from tests.handlers.lifecycle_support import lifecycle_with_jobs
 from workers.lifecycle.deps import LifecycleDeps
 from workers.lifecycle.job_runner import RunOutcome
 
@@ -31,11 +31,8 @@ BUSY = errors.INSTANCE_BUSY
 
 @pytest.fixture
 async def lifecycle(base_deps):
-    base = await base_deps(LIFECYCLE)
-    base.settings = base.settings.model_copy(update={"simulated_task_seconds": 0})
-    deps = await compose(base)
-    async with handler_broker(ROUTERS, deps) as broker:
-        yield broker, deps
+    async with lifecycle_with_jobs(base_deps) as running:
+        yield running
 
 
 async def _ok(broker, action: str, body) -> dict:

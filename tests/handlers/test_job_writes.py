@@ -21,10 +21,9 @@ from services.adapters.drivers import Task, TaskContext, TaskResult
 from services.adapters.drivers.simulated import SimulatedDriver
 from services.adapters.store import component_instances as instance_store
 from services.contracts.component_instances import DeleteInstance
-from services.contracts.subjects import LIFECYCLE, ComponentInstances
-from tests.handlers.conftest import handler_broker
+from services.contracts.subjects import ComponentInstances
+from tests.handlers.lifecycle_support import lifecycle_with_jobs
 from tests.handlers.test_component_instances_handlers import _create, _ok, _ref, _target
-from workers.lifecycle.app import ROUTERS, compose
 from workers.lifecycle.deps import LifecycleDeps
 from workers.lifecycle.job_leases import LeaseLost
 from workers.lifecycle.job_runner import RunOutcome
@@ -57,11 +56,8 @@ class ActingDriver(SimulatedDriver):
 
 @pytest.fixture
 async def lifecycle(base_deps):
-    base = await base_deps(LIFECYCLE)
-    base.settings = base.settings.model_copy(update={"simulated_task_seconds": 0})
-    deps = await compose(base)
-    async with handler_broker(ROUTERS, deps) as broker:
-        yield broker, deps
+    async with lifecycle_with_jobs(base_deps) as running:
+        yield running
 
 
 def use_driver(deps: LifecycleDeps, driver: SimulatedDriver) -> None:

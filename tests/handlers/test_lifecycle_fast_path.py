@@ -13,21 +13,17 @@ import pytest
 
 from services.contracts import subjects
 from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
-from tests.handlers.conftest import call, handler_broker
-from tests.handlers.lifecycle_support import lifecycle_worker
-from workers.lifecycle.app import ROUTERS, compose
-from workers.lifecycle.fast_path import SUBJECTS, answer_from_memory
+from tests.handlers.conftest import call
+from tests.handlers.lifecycle_support import COMPONENT_BODY, lifecycle_with_jobs, lifecycle_worker
+from workers.lifecycle.fast_path import answers
 from workers.lifecycle.job_runner import RunOutcome
 
 CCE = {"id": "cce-1", "type": "cce"}
-COMPONENT = {
-    "name": "comp",
-    "runtime": "Docker",
-    "category": "Webapp",
-    "sub_category": "Web",
-    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
-}
-BY_ACTION = {s.action: s for s in SUBJECTS}
+
+
+def answer_from_memory(action: str, deps, project: str, payload: bytes):
+    """What the fast path does at once with a message: (the reply's bytes, or None; what answers later, or None)."""
+    return answers(deps)[action](project, payload)
 
 
 @pytest.fixture
@@ -63,7 +59,9 @@ async def test_memory_answers_as_the_handlers_do(worker):
     app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app", "description": "d"})).result["id"]
     comp_ids = [
         (
-            await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": {**COMPONENT, "name": f"c{n}"}, "creator": "me"})
+            await worker(
+                Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": {**COMPONENT_BODY, "name": f"c{n}"}, "creator": "me"}
+            )
         ).result["id"]
         for n in range(3)
     ]
@@ -80,7 +78,7 @@ async def test_memory_answers_as_the_handlers_do(worker):
         await subscriber_answer(worker, action, body)
     for action, body in cases:
         expected = orjson.loads(await subscriber_answer(worker, action, body))
-        out, _ = answer_from_memory(BY_ACTION[action], worker.deps, "p1", orjson.dumps(body))
+        out, _ = answer_from_memory(action, worker.deps, "p1", orjson.dumps(body))
         assert out is not None, (action, body)  # answered from memory
         answered = orjson.loads(out)
         assert answered["status"] == expected["status"] == 200
@@ -90,15 +88,16 @@ async def test_memory_answers_as_the_handlers_do(worker):
 async def test_what_memory_does_not_hold_goes_to_the_handler(worker):
     app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app"})).result["id"]
     # nothing loaded yet: the handler answers (and the project starts loading)
-    out, command = answer_from_memory(BY_ACTION[Lifecycle.APPLICATION_GET], worker.deps, "p1", orjson.dumps({"application_id": app_id}))
-    assert out is None and command.application_id == app_id
+    out, later = answer_from_memory(Lifecycle.APPLICATION_GET, worker.deps, "p1", orjson.dumps({"application_id": app_id}))
+    assert out is None and later is not None
+    assert orjson.loads(await later())["result"]["id"] == app_id  # the handler's answer
     await worker(Lifecycle.APPLICATION_LIST, {})
     # loaded, but an id it does not hold: the handler asks the store (404 there, or created elsewhere)
     missing = {"application_id": "f" * 32}
-    assert answer_from_memory(BY_ACTION[Lifecycle.APPLICATION_GET], worker.deps, "p1", orjson.dumps(missing))[0] is None
+    assert answer_from_memory(Lifecycle.APPLICATION_GET, worker.deps, "p1", orjson.dumps(missing))[0] is None
     # the components of an application memory does not hold: the handler answers (404)
     components = {"application_id": "f" * 32}
-    assert answer_from_memory(BY_ACTION[Lifecycle.COMPONENT_LIST], worker.deps, "p1", orjson.dumps(components))[0] is None
+    assert answer_from_memory(Lifecycle.COMPONENT_LIST, worker.deps, "p1", orjson.dumps(components))[0] is None
 
 
 @pytest.mark.parametrize(
@@ -112,19 +111,16 @@ async def test_what_memory_does_not_hold_goes_to_the_handler(worker):
 )
 async def test_a_refused_command_is_answered_as_the_subscribers_answer_it(worker, action, payload):
     expected = orjson.loads(await subscriber_answer(worker, action, orjson.loads(payload)))
-    out, command = answer_from_memory(BY_ACTION[action], worker.deps, "p1", payload)
-    assert command is None and out is not None
+    out, later = answer_from_memory(action, worker.deps, "p1", payload)
+    assert later is None and out is not None
     assert orjson.loads(out) == expected and expected["status"] == 400
 
 
 # --- instances: read from memory between jobs; any instance, job or task event drops them ---------
 @pytest.fixture
 async def lifecycle(base_deps):
-    base = await base_deps(LIFECYCLE)
-    base.settings = base.settings.model_copy(update={"simulated_task_seconds": 0})
-    deps = await compose(base)
-    async with handler_broker(ROUTERS, deps) as broker:
-        yield broker, deps
+    async with lifecycle_with_jobs(base_deps) as running:
+        yield running
 
 
 async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(lifecycle):
@@ -138,7 +134,7 @@ async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(l
 
     env = await ok(Lifecycle.ENVIRONMENT_CREATE, {"name": "env1", "deploy_mode": "container", "vpc_id": "v", "base_resources": [CCE]})
     app = await ok(Lifecycle.APPLICATION_CREATE, {"name": "app"})
-    comp = await ok(Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": {**COMPONENT, "name": "web"}, "creator": "me"})
+    comp = await ok(Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": {**COMPONENT_BODY, "name": "web"}, "creator": "me"})
     scope = {"application_id": app["id"], "component_id": comp["id"]}
     ids = []
     for n in range(3):
@@ -163,17 +159,17 @@ async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(l
         await subscriber_answer(worker, action, body)
     for action, body in cases:
         expected = orjson.loads(await subscriber_answer(worker, action, body))
-        out, _ = answer_from_memory(BY_ACTION[action], deps, "p1", orjson.dumps(body))
+        out, _ = answer_from_memory(action, deps, "p1", orjson.dumps(body))
         assert out is not None, (action, body)
         assert items(orjson.loads(out)["result"]) == items(expected["result"]), (action, body)
         assert expected["result"] and expected["status"] == 200
 
     # a stop: its submission drops the instances, and what is read next is the store's
     stop = await ok(ComponentInstances.ACTION, {**scope, "instance_id": ids[1], "creator": "me", "body": {"action": "stop"}})
-    assert answer_from_memory(BY_ACTION[ComponentInstances.GET], deps, "p1", orjson.dumps(cases[2][1]))[0] is None
+    assert answer_from_memory(ComponentInstances.GET, deps, "p1", orjson.dumps(cases[2][1]))[0] is None
     assert await deps.job_runner.run(stop["job_id"]) is RunOutcome.DONE
     shown = await call(broker, "p1", LIFECYCLE, ComponentInstances.GET, cases[2][1])
     assert shown.result["status_detail"]["status"] == "STOPPED"
     await asyncio.sleep(0.05)  # (the project loads in the background)
-    out, _ = answer_from_memory(BY_ACTION[ComponentInstances.GET], deps, "p1", orjson.dumps(cases[2][1]))
+    out, _ = answer_from_memory(ComponentInstances.GET, deps, "p1", orjson.dumps(cases[2][1]))
     assert out is not None and orjson.loads(out)["result"]["status_detail"]["status"] == "STOPPED"

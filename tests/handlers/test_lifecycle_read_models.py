@@ -12,7 +12,7 @@ from services.adapters.store.outbox import encode_event
 from services.contracts import errors
 from services.contracts.environments import Environment, ListEnvironments
 from services.contracts.subjects import Lifecycle
-from tests.handlers.lifecycle_support import lifecycle_worker
+from tests.handlers.lifecycle_support import COMPONENT_BODY, lifecycle_worker
 from workers.lifecycle.crud import EntityWrites
 
 CCE = {"id": "cce-1", "type": "cce"}
@@ -119,13 +119,6 @@ async def test_an_environment_created_elsewhere_is_shown_from_the_store(worker):
 
 
 # --- applications and components ------------------------------------------------------------------
-COMPONENT = {
-    "name": "comp",
-    "runtime": "Docker",
-    "category": "Webapp",
-    "sub_category": "Web",
-    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
-}
 
 
 async def test_an_applications_component_count_follows_its_components(worker):
@@ -134,7 +127,7 @@ async def test_an_applications_component_count_follows_its_components(worker):
     models = worker.deps.read_models
     assert ("p1",) in models.applications.projects  # the list loaded them
 
-    comp = await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": {**COMPONENT, "name": "c1"}, "creator": "me"})
+    comp = await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": {**COMPONENT_BODY, "name": "c1"}, "creator": "me"})
     assert comp.status == 200, comp
     # the component's transaction changed the application without an application event: dropped
     assert ("p1",) not in models.applications.projects
@@ -153,7 +146,7 @@ async def test_an_applications_component_count_follows_its_components(worker):
 
 async def test_another_processs_component_change_drops_the_components_and_the_applications(worker):
     app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app"})).result["id"]
-    await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": COMPONENT, "creator": "me"})
+    await worker(Lifecycle.COMPONENT_CREATE, {"application_id": app_id, "body": COMPONENT_BODY, "creator": "me"})
     await worker(Lifecycle.COMPONENT_LIST, {"application_id": app_id})
     await worker(Lifecycle.APPLICATION_LIST, {})
     models = worker.deps.read_models

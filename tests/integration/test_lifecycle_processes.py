@@ -5,14 +5,11 @@ moves with components), components and instances."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 
-import nats
 import pytest
 
-from openstage.processes import start_worker, stop
+from tests.support.system import another_worker, until
 
 PROJECT = "lcprocs"
 V2 = f"/v2/{PROJECT}/cas"
@@ -21,46 +18,8 @@ READS = 12  # reads spread over the queue group: both processes answer some of t
 
 @pytest.fixture
 def second_lifecycle(running):
-    child = start_worker("lifecycle", dict(running.system.env), running.system.log_dir)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if asyncio.run(_ping_count(running.nats_url)) >= 2:
-                break
-            if not child.alive():
-                raise RuntimeError("second lifecycle worker exited")
-            time.sleep(0.2)
-        else:
-            raise TimeoutError("second lifecycle worker not ready")
+    with another_worker(running, "lifecycle") as child:
         yield child
-    finally:
-        stop(child)
-
-
-async def _ping_count(url: str) -> int:
-    nc = await nats.connect(url)
-    try:
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
-        await nc.publish("openstage.ping.lifecycle", b"", reply=inbox)
-        count = 0
-        try:
-            while True:
-                await sub.next_msg(timeout=0.5)
-                count += 1
-        except nats.errors.TimeoutError:
-            return count
-    finally:
-        await nc.close()
-
-
-def _until(predicate, seconds: float = 5.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def _ok(response) -> dict:
@@ -93,8 +52,8 @@ def test_reads_from_memory_follow_the_other_processs_changes(signed, running, se
 
     # a change of each kind, each made by one process and read from both
     assert _ok(signed.put(paths["env"], json={"description": "changed"}))["description"] == "changed"
-    assert _until(lambda: every_read(paths["env"], lambda e: e.get("description") == "changed")), "a process kept a stale environment"
-    assert _until(lambda: every_read(paths["envs"], lambda page: any(e.get("description") == "changed" for e in page["environments"]))), (
+    assert until(lambda: every_read(paths["env"], lambda e: e.get("description") == "changed")), "a process kept a stale environment"
+    assert until(lambda: every_read(paths["envs"], lambda page: any(e.get("description") == "changed" for e in page["environments"]))), (
         "a process kept a stale environment list"
     )
 
@@ -113,11 +72,11 @@ def test_reads_from_memory_follow_the_other_processs_changes(signed, running, se
             },
         )
     )
-    assert _until(lambda: every_read(paths["app"], lambda a: a["component_count"] == 1)), "a process kept a stale component count"
-    assert _until(
+    assert until(lambda: every_read(paths["app"], lambda a: a["component_count"] == 1)), "a process kept a stale component count"
+    assert until(
         lambda: every_read(paths["apps"], lambda page: {a["id"]: a for a in page["applications"]}[app["id"]]["component_count"] == 1)
     )
-    assert _until(lambda: every_read(paths["comps"], lambda page: [c["id"] for c in page["components"]] == [component["id"]]))
+    assert until(lambda: every_read(paths["comps"], lambda page: [c["id"] for c in page["components"]] == [component["id"]]))
 
     instances = f"{V2}/applications/{app['id']}/components/{component['id']}/instances"
     for _ in range(READS):
@@ -137,8 +96,8 @@ def test_reads_from_memory_follow_the_other_processs_changes(signed, running, se
         )
     )
     instance = f"{instances}/{accepted['instance_id']}"
-    assert _until(lambda: every_read(instance, lambda i: i["status_detail"]["status"] == "RUNNING"), 30), "an instance read stayed stale"
-    assert _until(lambda: every_read(instances, lambda page: page["count"] == 1))
+    assert until(lambda: every_read(instance, lambda i: i["status_detail"]["status"] == "RUNNING"), 30), "an instance read stayed stale"
+    assert until(lambda: every_read(instances, lambda page: page["count"] == 1))
 
     # deleted by one process: 404 from both
     assert signed.delete(f"{V2}/environments/{env['id']}").status_code in (400, 409)  # (an instance is deployed in it)
@@ -151,4 +110,4 @@ def test_reads_from_memory_follow_the_other_processs_changes(signed, running, se
     for _ in range(READS):
         assert signed.get(f"{V2}/environments/{other['id']}").status_code == 200
     assert signed.delete(f"{V2}/environments/{other['id']}").status_code == 204
-    assert _until(lambda: all(signed.get(f"{V2}/environments/{other['id']}").status_code == 404 for _ in range(READS)))
+    assert until(lambda: all(signed.get(f"{V2}/environments/{other['id']}").status_code == 404 for _ in range(READS)))

@@ -11,7 +11,7 @@ import uuid
 import nats
 import pytest
 
-from openstage.processes import start_worker, stop
+from tests.support.system import another_worker, until
 
 PROJECT = "regprocs"
 B = f"/v4/{PROJECT}/registry"
@@ -19,47 +19,8 @@ B = f"/v4/{PROJECT}/registry"
 
 @pytest.fixture
 def second_registry(running):
-    child = start_worker("registry", dict(running.system.env), running.system.log_dir)
-    try:
-        # ready once its ping answers next to the first one's
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if asyncio.run(_ping_count(running.nats_url)) >= 2:
-                break
-            if not child.alive():
-                raise RuntimeError("second registry worker exited")
-            time.sleep(0.2)
-        else:
-            raise TimeoutError("second registry worker not ready")
+    with another_worker(running, "registry") as child:
         yield child
-    finally:
-        stop(child)
-
-
-async def _ping_count(url: str) -> int:
-    nc = await nats.connect(url)
-    try:
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
-        await nc.publish("openstage.ping.registry", b"", reply=inbox)
-        count = 0
-        try:
-            while True:
-                await sub.next_msg(timeout=0.5)
-                count += 1
-        except nats.errors.TimeoutError:
-            return count
-    finally:
-        await nc.close()
-
-
-def _until(predicate, seconds: float = 3.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_two_processes_stay_consistent(signed, running, second_registry):
@@ -88,7 +49,7 @@ def test_two_processes_stay_consistent(signed, running, second_registry):
             statuses.append({i["instanceId"]: i["status"] for i in r.json()["instances"]}[beating])
         return all(s == "DOWN" for s in statuses)
 
-    assert _until(all_see_down), "a process kept serving a stale discovery result"
+    assert until(all_see_down), "a process kept serving a stale discovery result"
 
     expired: list[dict] = []
 
@@ -111,7 +72,7 @@ def test_two_processes_stay_consistent(signed, running, second_registry):
 
     asyncio.run(watch_and_beat())
     assert [e["data"]["instanceId"] for e in expired] == [silent]  # exactly once, by one process
-    ids = _until(lambda: {i["instanceId"] for i in signed.get(f"{B}/instances", params=params).json()["instances"]} == {beating})
+    ids = until(lambda: {i["instanceId"] for i in signed.get(f"{B}/instances", params=params).json()["instances"]} == {beating})
     assert ids
     # both processes answer 400017 for the expired instance
     for _ in range(6):

@@ -3,15 +3,23 @@ store process, every domain worker and the edge, each a process on free ports.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import nats
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkservicestage.v2 import ServiceStageClient
 
-from openstage.processes import System, free_port
+from openstage.processes import Child, System, free_port, start_worker, stop
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,3 +94,51 @@ def start_system(data_dir: Path, workers: list[str], extra_env: dict[str, str] |
         system.stop()
         raise
     return RunningSystem(system, f"http://127.0.0.1:{system.port}")
+
+
+@contextlib.contextmanager
+def another_worker(running: RunningSystem, domain: str) -> Iterator[Child]:
+    """One more worker process of ``domain`` next to ``running``'s (same queue group, same store),
+    ready once two answer ``openstage.ping.<domain>``; stopped at the end."""
+    child = start_worker(domain, dict(running.system.env), running.system.log_dir)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if asyncio.run(ping_count(running.nats_url, domain)) >= 2:
+                break
+            if not child.alive():
+                raise RuntimeError(f"the second {domain} worker exited")
+            time.sleep(0.2)
+        else:
+            raise TimeoutError(f"the second {domain} worker is not ready")
+        yield child
+    finally:
+        stop(child)
+
+
+async def ping_count(url: str, domain: str) -> int:
+    """How many ``domain`` worker processes answer a ping within half a second."""
+    nc = await nats.connect(url)
+    try:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(f"openstage.ping.{domain}", b"", reply=inbox)
+        count = 0
+        try:
+            while True:
+                await sub.next_msg(timeout=0.5)
+                count += 1
+        except nats.errors.TimeoutError:
+            return count
+    finally:
+        await nc.close()
+
+
+def until(predicate: Callable[[], T], seconds: float = 5.0) -> T:
+    """``predicate()``'s first truthy value within ``seconds`` (polled every 50 ms), else its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from services.domain.jobs import fold
 from tests.support.job_events import job_run
 from workers.jobs.documents import JobDocuments
-from workers.jobs.fast_path import answer_from_memory
+from workers.jobs.fast_path import answer
 
 
 class _Collection:
@@ -138,6 +138,11 @@ async def test_answers_are_made_once_per_page_and_rev_and_the_least_recent_go_fi
     assert documents.answer("J2", (None, 0, False), make) is None  # not in memory: the handler reads the store
 
 
+def answer_from_memory(deps, project: str, payload: bytes):
+    """What the fast path does at once: (the reply's bytes, or None; what answers later, or None)."""
+    return answer(deps)(project, payload)
+
+
 async def test_the_fast_path_answers_from_memory_as_the_handler_does():
     documents, _ = _documents()
     deps = SimpleNamespace(documents=documents)
@@ -155,5 +160,5 @@ async def test_the_fast_path_answers_from_memory_as_the_handler_does():
     assert answer_from_memory(deps, "p2", json.dumps({"job_id": job_id}).encode())[0] is None  # type: ignore[arg-type]
     assert answer_from_memory(deps, "p1", json.dumps({"job_id": job_id, "instance_id": "other"}).encode())[0] is None  # type: ignore[arg-type]
     # a command its model refuses is answered as the command subscriber refuses it
-    refused, command = answer_from_memory(deps, "p1", b'{"job_id": "no such/id"}')  # type: ignore[arg-type]
-    assert command is None and refused is not None and json.loads(refused)["status"] == 400
+    refused, later = answer_from_memory(deps, "p1", b'{"job_id": "no such/id"}')  # type: ignore[arg-type]
+    assert later is None and refused is not None and json.loads(refused)["status"] == 400

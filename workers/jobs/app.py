@@ -6,10 +6,9 @@ from faststream import FastStream
 
 from services.adapters.store import jobs as job_store
 from services.contracts.subjects import JOBS
-from workers.jobs import queries
+from workers.jobs import fast_path, queries
 from workers.jobs.deps import JobsDeps
 from workers.jobs.documents import JobDocuments
-from workers.jobs.fast_path import JobsFastPath
 from workers.jobs.tracker import Tracker
 from workers.runtime import WorkerDeps, build_worker
 
@@ -29,9 +28,8 @@ async def compose(base: WorkerDeps) -> JobsDeps:
     deps = JobsDeps(**base.base(), documents=documents, tracker=Tracker(base.db, base.js, documents))
     if nats_url:  # subscribed before the broker's subscribers (and its ping) go live
         await documents.subscribe(nats_url)
-        deps.fast_path = JobsFastPath(deps)
         assert documents.nc is not None
-        await deps.fast_path.subscribe(documents.nc)
+        deps.fast_path = await fast_path.subscribe(deps, documents.nc)
     return deps
 
 

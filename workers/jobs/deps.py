@@ -11,7 +11,7 @@ from workers.jobs.documents import JobDocuments
 from workers.runtime import WorkerDeps
 
 if TYPE_CHECKING:
-    from workers.jobs.fast_path import JobsFastPath
+    from workers.fast_path import PlainSubjects
     from workers.jobs.tracker import Tracker
 
 
@@ -22,7 +22,7 @@ class JobsDeps(WorkerDeps):
 
     documents: JobDocuments = field(default=None)  # type: ignore[assignment]  (set by compose)
     tracker: Tracker | None = None
-    fast_path: JobsFastPath | None = None
+    fast_path: PlainSubjects | None = None
 
     def background(self) -> list[Any]:
         # stopped last first: the fast path and the tracker before the documents' connection

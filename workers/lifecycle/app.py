@@ -12,11 +12,10 @@ from services.adapters.store import component_instances as instance_store
 from services.adapters.store import components as component_store
 from services.adapters.store import environments as environment_store
 from services.contracts.subjects import LIFECYCLE
-from workers.lifecycle import applications, components, environments, metadata, read_models
+from workers.lifecycle import applications, components, environments, fast_path, metadata, read_models
 from workers.lifecycle import component_instance_events as instance_events
 from workers.lifecycle import component_instances as instances
 from workers.lifecycle.deps import DeleteGuards, LifecycleDeps
-from workers.lifecycle.fast_path import LifecycleFastPath
 from workers.lifecycle.hosts import HostTable
 from workers.lifecycle.job_runner import JobRunner
 from workers.lifecycle.replica_reports import ReplicaReports
@@ -78,9 +77,8 @@ async def compose(base: WorkerDeps) -> LifecycleDeps:
     deps = LifecycleDeps(
         **base.base(), driver=driver, job_runner=runner, delete_guards=guards, hosts=hosts, replica_reports=reports, read_models=models
     )
-    deps.fast_path = LifecycleFastPath(deps)
     if nats_url:  # subscribed before the broker's subscribers (and its ping) go live
-        await deps.fast_path.subscribe(nats_url)
+        deps.fast_path = await fast_path.subscribe(deps, nats_url)
     return deps
 
 

@@ -14,7 +14,7 @@ from services.contracts.events import CloudEvent
 from workers.runtime import WorkerDeps
 
 if TYPE_CHECKING:
-    from workers.lifecycle.fast_path import LifecycleFastPath
+    from workers.fast_path import PlainSubjects
     from workers.lifecycle.hosts import HostTable
     from workers.lifecycle.job_runner import JobRunner
     from workers.lifecycle.read_models import LifecycleReadModels
@@ -58,7 +58,7 @@ class LifecycleDeps(WorkerDeps):
     hosts: HostTable | None = None  # the hosts agents announced (workers/lifecycle/hosts.py)
     replica_reports: ReplicaReports | None = None  # instance status from the agents' replica reports
     read_models: LifecycleReadModels | None = None  # environments, applications, components kept in memory for show/list
-    fast_path: LifecycleFastPath | None = None  # show/list on plain nats-py (set by compose)
+    fast_path: PlainSubjects | None = None  # show/list on plain nats-py (set by compose)
 
     @property
     def reads(self) -> LifecycleReadModels:

@@ -23,22 +23,20 @@ documentation and the in-process handler tests see; the running worker does not 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from pydantic import BaseModel
 
-from services.adapters import bus
 from services.contracts import subjects
 from services.contracts.registry import FindInstancesCommand, HeartbeatCommand, RegisterInstanceCommand
 from services.contracts.registry_errors import invalid_params
 from services.contracts.subjects import REGISTRY, Registry
+from workers.fast_path import Answer, Later, PlainSubjects
 from workers.registry import discovery, heartbeats, microservice_instances
 from workers.registry.deps import RegistryDeps
 from workers.registry.replies import failure
@@ -84,58 +82,48 @@ SUBJECTS = (
 
 
 class FastPath:
+    """The registry's fast subjects on plain nats-py (workers/fast_path.py), answered in the
+    registry's own error shape."""
+
     def __init__(self, deps: RegistryDeps) -> None:
         self.deps = deps
-        self.nc: NATS | None = None
-        self.tasks: set[asyncio.Task] = set()  # handlers running for messages memory could not answer
+        self.plain = PlainSubjects(REGISTRY, failure)
+
+    @property
+    def tasks(self) -> set[asyncio.Task]:
+        """The handlers running for messages memory could not answer."""
+        return self.plain.tasks
+
+    def answer(self, subject: FastSubject) -> Answer:
+        deps = self.deps
+
+        def answer(project: str, payload: bytes) -> tuple[bytes | None, Later | None]:
+            try:
+                fields = orjson.loads(payload) if payload else {}
+                out = subject.from_memory(deps, project, fields) if isinstance(fields, dict) else None
+            except Exception as exc:  # not JSON, or a value no cache key can hold
+                return failure(invalid_params(f"Unmarshal error: {exc}")), None
+            if out is not None:
+                return out, None
+
+            async def later() -> bytes:
+                return await subject.handler(subject.command.model_validate(fields), project, deps)
+
+            return None, later
+
+        return answer
 
     def on_message(self, subject: FastSubject) -> Callable[[Msg], Awaitable[None]]:
         """The subscription callback of one fast subject."""
-        deps = self.deps
-
-        async def answer_from_handler(msg: Msg, project: str, fields: Any) -> None:
-            try:
-                out = await subject.handler(subject.command.model_validate(fields), project, deps)
-            except Exception as exc:  # every failure is a typed reply
-                out = failure(exc)
-            if msg.reply:
-                await msg.respond(out)
-
-        async def on_message(msg: Msg) -> None:
-            # openstage.cmd.<project>.registry.<entity>.<action>
-            project = msg.subject.split(".", 3)[2]
-            try:
-                fields = orjson.loads(msg.data) if msg.data else {}
-                out = subject.from_memory(deps, project, fields) if isinstance(fields, dict) else None
-            except Exception as exc:  # not JSON, or a value no cache key can hold
-                out = failure(invalid_params(f"Unmarshal error: {exc}"))
-            if out is not None:
-                if msg.reply:
-                    await msg.respond(out)
-                return
-            task = asyncio.create_task(answer_from_handler(msg, project, fields))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-        return on_message
+        return self.plain.serve(self.answer(subject))
 
     async def subscribe(self, nats_url: str) -> None:
         """Subscribe the fast subjects (queue group ``registry``) on a connection of their own."""
-        self.nc = await bus.connect(nats_url, name="openstage-registry-fast-path")
+        nc = await self.plain.connect(nats_url, "openstage-registry-fast-path")
         for subject in SUBJECTS:
-            await self.nc.subscribe(
-                subjects.command("*", REGISTRY, subject.action),
-                queue=REGISTRY,
-                cb=self.on_message(subject),
-                pending_msgs_limit=1_000_000,
-                pending_bytes_limit=1 << 30,
-            )
-        await self.nc.flush()
+            await self.plain.subscribe(nc, subjects.command("*", REGISTRY, subject.action), self.answer(subject))
+        await nc.flush()
 
     async def stop(self) -> None:
         """Take no more messages (drain), then cancel the handlers still running."""
-        with contextlib.suppress(Exception):  # shutting down
-            if self.nc is not None:
-                await self.nc.drain()
-        for task in list(self.tasks):
-            task.cancel()
+        await self.plain.stop()
