@@ -4,7 +4,7 @@
     services.domain      pure rules                                      imports: contracts, domain
     services.settings    process configuration                           imports: nothing of ours
     services.adapters    store, bus, clock, drivers                      imports: contracts, domain, adapters, settings
-    workers.<domain>     handlers and their composition root             imports: services, workers.runtime, its own package
+    workers.<domain>     handlers and their composition root             imports: services, workers.runtime, workers.fast_path, its own package
     api_edge             the HTTP edge                                   imports: services (never the store), workers (the list only)
 
 Read from the source (every import statement, including those inside functions), so an import
@@ -87,7 +87,7 @@ def test_adapters_import_no_worker_or_edge():
 
 @pytest.mark.parametrize("domain", ["lifecycle", "config", "registry", "jobs"])
 def test_a_worker_imports_services_and_its_own_package_only(domain):
-    allowed = ("services", f"workers.{domain}", "workers.runtime")
+    allowed = ("services", f"workers.{domain}", "workers.runtime", "workers.fast_path")
     assert violations(f"workers.{domain}", allowed) == []
 
 
