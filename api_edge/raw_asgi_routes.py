@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,14 +59,27 @@ def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[t
     request the route's builder refuses). Pure: unit-tested."""
     if path.startswith("/v4/"):
         return _match_registry(method, path.split("/"), query_string, headers)
-    if method == "GET" and path.startswith("/v2/"):
+    parts = _v2_parts(path)
+    if parts is None:
+        return None
+    if method == "GET":
         try:
-            return _match_v2_read(path.split("/"), query_string)
+            return _match_v2_read(parts, query_string)
         except Exception:  # the builder refuses the request: the route answers it, in its own words
             return None
-    if method == "POST" and path.startswith("/v2/"):
-        return _match_v2_create(path.split("/"), _content_type(headers))
+    if method == "POST":
+        return _match_v2_create(parts, _content_type(headers))
     return None
+
+
+def _v2_parts(path: str) -> list[str] | None:
+    """``/v2/{project}/cas/{collection}/...`` split at "/", when no segment after the collection is empty."""
+    if not path.startswith("/v2/"):
+        return None
+    parts = path.split("/")
+    if len(parts) < 5 or parts[3] != "cas" or not parts[2] or not all(parts[5:]):
+        return None
+    return parts
 
 
 def _content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -75,34 +89,22 @@ def _content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 def _match_v2_create(parts: list[str], content_type: str | None) -> RawCall | None:
     """POST /v2/{project}/cas/...: create an environment, an application or a component; the body
     is decoded and validated as the route's body model is (``forwarding.json_body``)."""
-    if len(parts) < 5 or parts[3] != "cas" or not parts[2] or not all(parts[5:]):
-        return None
     project, collection = parts[2], parts[4]
-    if collection == "environments" and len(parts) == 5:
-        model_env = environment_contracts.EnvironmentCreate
-        return RawCall(
-            project,
-            environments.create_environment,
-            None,
-            lambda body, caller: environments.create_command(model_env.model_validate(json_body(body, content_type)), caller),
-        )
-    if collection == "applications" and len(parts) == 5:
-        model_app = application_contracts.ApplicationCreate
-        return RawCall(
-            project,
-            applications.create_application,
-            None,
-            lambda body, caller: applications.create_command(model_app.model_validate(json_body(body, content_type)), caller),
-        )
-    if collection == "applications" and len(parts) == 7 and parts[6] == "components":
-        app_id, model_comp = parts[5], component_contracts.ComponentCreate
-        return RawCall(
-            project,
+    model: type[BaseModel]
+    command: Callable[[Any, str], BaseModel]
+    if len(parts) == 5 and collection == "environments":
+        route, model, command = environments.create_environment, environment_contracts.EnvironmentCreate, environments.create_command
+    elif len(parts) == 5 and collection == "applications":
+        route, model, command = applications.create_application, application_contracts.ApplicationCreate, applications.create_command
+    elif len(parts) == 7 and collection == "applications" and parts[6] == "components":
+        route, model, command = (
             components.create_component,
-            None,
-            lambda body, caller: components.create_command(app_id, model_comp.model_validate(json_body(body, content_type)), caller),
+            component_contracts.ComponentCreate,
+            partial(components.create_command, parts[5]),
         )
-    return None
+    else:
+        return None
+    return RawCall(project, route, None, lambda body, caller: command(model.model_validate(json_body(body, content_type)), caller))
 
 
 def _match_registry(method: str, parts: list[str], query_string: bytes, headers: Iterable[tuple[bytes, bytes]]) -> RawCall | None:
@@ -130,8 +132,6 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
 
 def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
     """GET /v2/{project}/cas/...: the environment, application and component lists and details."""
-    if len(parts) < 5 or parts[3] != "cas" or not parts[2] or not all(parts[5:]):
-        return None
     project, collection = parts[2], parts[4]
     if collection == "environments":
         if len(parts) == 5:

@@ -258,12 +258,17 @@ def write_nats_config(
     """nats.conf (mode 0600): the internal user, one user per AK/SK credential, one per host agent."""
     tenants = credential_users(credentials_json)
     path = data_dir / "nats.conf"
+    # max_payload 64 MiB, NATS's maximum: registry replies (schemas, service lists) outgrow the 1 MiB default
+    write_private(path, nats_auth.server_config(internal_password, tenants, agents) + "max_payload: 67108864\n")
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (mode 0600, also when it existed)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(nats_auth.server_config(internal_password, tenants, agents))
-        f.write("max_payload: 67108864\n")  # 64 MiB, NATS's maximum: registry replies (schemas, service lists) outgrow the 1 MiB default
+        f.write(text)
     os.chmod(path, 0o600)
-    return path
 
 
 def credential_users(credentials_json: str | None) -> list[nats_auth.NatsUser]:
@@ -318,11 +323,7 @@ def start_agent(data_dir: Path, address: str, env: dict[str, str], log_dir: Path
 
 
 def write_internal_nats_url(data_dir: Path, url: str) -> None:
-    path = data_dir / INTERNAL_NATS_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"url": url}, f)
-    os.chmod(path, 0o600)
+    write_private(data_dir / INTERNAL_NATS_FILE, json.dumps({"url": url}))
 
 
 def read_internal_nats_url(data_dir: Path) -> str | None:

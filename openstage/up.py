@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from openstage.processes import random_token
+from openstage.processes import random_token, write_private
 from openstage.startup_errors import StartupError
 from openstage.supervisor import StopRequested, StopSignals, Supervisor
 from workers import COMBINED, WORKER_PROCESSES, WORKERS
@@ -71,10 +71,7 @@ def _kept_secret(path: Path, what: str, make: Callable[[], dict]) -> dict:
             raise StartupError(f"cannot read {path} ({exc}); fix it, or delete it to get a new {what}") from None
     entry = make()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump([entry], f)
-        os.chmod(path, 0o600)
+        write_private(path, json.dumps([entry]))
     except OSError as exc:
         raise StartupError(f"cannot write {path}: {exc.strerror or exc}") from None
     return entry

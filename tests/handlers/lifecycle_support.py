@@ -69,16 +69,6 @@ async def lifecycle_worker(base_deps: Callable[[str], Awaitable[WorkerDeps]]) ->
         yield LifecycleWorker(broker, deps, clock)
 
 
-# A component body every lifecycle handler test can create (an artifact source, a web app)
-COMPONENT_BODY = {
-    "name": "comp",
-    "runtime": "Docker",
-    "category": "Webapp",
-    "sub_category": "Web",
-    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
-}
-
-
 @contextlib.asynccontextmanager
 async def lifecycle_with_jobs(base_deps: Callable[[str], Awaitable[WorkerDeps]]) -> AsyncIterator[tuple[NatsBroker, LifecycleDeps]]:
     """Every lifecycle router (instances included) on the in-memory broker, with the worker's own

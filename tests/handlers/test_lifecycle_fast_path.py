@@ -14,11 +14,10 @@ import pytest
 from services.contracts import subjects
 from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
 from tests.handlers.conftest import call
-from tests.handlers.lifecycle_support import COMPONENT_BODY, lifecycle_with_jobs, lifecycle_worker
+from tests.handlers.lifecycle_support import lifecycle_with_jobs, lifecycle_worker
+from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY
 from workers.lifecycle.fast_path import answers
 from workers.lifecycle.job_runner import RunOutcome
-
-CCE = {"id": "cce-1", "type": "cce"}
 
 
 def answer_from_memory(action: str, deps, project: str, payload: bytes):
@@ -48,14 +47,7 @@ def items(value):
 
 
 async def test_memory_answers_as_the_handlers_do(worker):
-    env_ids = [
-        (
-            await worker(
-                Lifecycle.ENVIRONMENT_CREATE, {"name": f"e{n}", "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [CCE]}
-            )
-        ).result["id"]
-        for n in range(5)
-    ]
+    env_ids = [(await worker(Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": f"e{n}"})).result["id"] for n in range(5)]
     app_id = (await worker(Lifecycle.APPLICATION_CREATE, {"name": "app", "description": "d"})).result["id"]
     comp_ids = [
         (
@@ -132,7 +124,7 @@ async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(l
         assert reply.status == 200, reply
         return reply.result
 
-    env = await ok(Lifecycle.ENVIRONMENT_CREATE, {"name": "env1", "deploy_mode": "container", "vpc_id": "v", "base_resources": [CCE]})
+    env = await ok(Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})
     app = await ok(Lifecycle.APPLICATION_CREATE, {"name": "app"})
     comp = await ok(Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": {**COMPONENT_BODY, "name": "web"}, "creator": "me"})
     scope = {"application_id": app["id"], "component_id": comp["id"]}

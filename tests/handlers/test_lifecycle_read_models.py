@@ -12,14 +12,13 @@ from services.adapters.store.outbox import encode_event
 from services.contracts import errors
 from services.contracts.environments import Environment, ListEnvironments
 from services.contracts.subjects import Lifecycle
-from tests.handlers.lifecycle_support import COMPONENT_BODY, lifecycle_worker
+from tests.handlers.lifecycle_support import lifecycle_worker
+from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY
 from workers.lifecycle.crud import EntityWrites
-
-CCE = {"id": "cce-1", "type": "cce"}
 
 
 def env_body(name: str) -> dict:
-    return {"name": name, "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [CCE]}
+    return {**ENVIRONMENT_BODY, "name": name}
 
 
 @pytest.fixture

@@ -14,17 +14,12 @@ from fastapi.testclient import TestClient
 from api_edge.app import create_app
 from api_edge.raw_asgi_routes import RawAsgiRoutes, match
 from services.settings import Settings
+from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY
 from tests.support.edge_with_recording_bus import TOKEN, RecordingNats
 
 REGISTRY_LIMIT = 4096
-NEW_ENV = {"name": "dev", "deploy_mode": "container", "vpc_id": "vpc-1", "base_resources": [{"id": "cce-1", "type": "cce"}]}
-NEW_COMPONENT = {
-    "name": "web",
-    "runtime": "Docker",
-    "category": "Webapp",
-    "sub_category": "Web",
-    "source": {"kind": "artifact", "spec": {"storage": "swr", "type": "package", "url": "swr.example.com/a/b:1", "auth": "iam"}},
-}
+NEW_ENV = ENVIRONMENT_BODY
+NEW_COMPONENT = {**COMPONENT_BODY, "name": "web"}
 ENV = "/v2/p1/cas/environments"
 APP = "/v2/p1/cas/applications"
 INST = f"{APP}/app-1/components/c-1/instances"

@@ -94,7 +94,6 @@ class NamedReadModel(Generic[M]):
         self.projects: dict[Parents, _Project[M]] = {}
         self.generations: dict[Parents, int] = {}
         self._loading: dict[Parents, asyncio.Task] = {}
-        self._project_field = _alias(documents, documents.parents[0])  # in an event's data
 
     # --- reads from memory only (the fast path: None = not in memory, ask the store) -------------
     def cached(self, *key: str) -> M | None:
@@ -236,19 +235,10 @@ class NamedReadModel(Generic[M]):
             self._changed(parents)
             self.projects.pop(parents, None)
 
-    def project_of(self, data: Any) -> str:
-        """The project of an event's data (KeyError/TypeError when it has none)."""
-        return str(data[self._project_field])
-
     def clear(self) -> None:
         for parents in list(self.projects) + list(self._loading):
             self._changed(parents)
         self.projects.clear()
-
-
-def _alias(documents: NamedDocuments, field_name: str) -> str:
-    info = documents.model.model_fields.get(field_name)  # type: ignore[attr-defined]
-    return (info.alias if info is not None and info.alias else field_name) if info is not None else field_name
 
 
 class LifecycleReadModels:

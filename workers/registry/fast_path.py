@@ -1,10 +1,10 @@
-"""The registry's fast path: ``instance.heartbeat``, ``instance.find`` and ``instance.register``
-served on plain nats-py.
+"""The registry's fast path (workers/fast_path.py): ``instance.heartbeat``, ``instance.find`` and
+``instance.register`` served on plain nats-py.
 
 The first two are polled by every client all the time; clients re-register their instances
 periodically too, mostly with nothing changed. FastStream's per-message machinery (decoding,
 dependency injection, middlewares) costs several times what answering from memory does, so a
-registry process subscribes these two subjects itself (same subjects, same queue group
+registry process subscribes these subjects itself (same subjects, same queue group
 ``registry``, same payloads and replies, a connection of its own) and calls their one handler:
 
 * the message is answered **synchronously** when memory suffices, by the handler's own first
@@ -23,7 +23,6 @@ documentation and the in-process handler tests see; the running worker does not 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +39,6 @@ from workers.fast_path import Answer, Later, PlainSubjects
 from workers.registry import discovery, heartbeats, microservice_instances
 from workers.registry.deps import RegistryDeps
 from workers.registry.replies import failure
-
-log = logging.getLogger("openstage.registry.fast_path")
 
 # (deps, project, the command's fields as decoded) -> the reply bytes, or None: ask the handler
 MemoryAnswer = Callable[[RegistryDeps, str, dict[str, Any]], "bytes | None"]
