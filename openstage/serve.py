@@ -94,6 +94,8 @@ def agent_options(
 ) -> AgentOptions:
     """The host agent's options from its command line and OPENSTAGE_* settings; ValueError (the
     message for the user) when one is wrong."""
+    from pydantic import ValidationError
+
     from services.contracts.subjects import HOST_ID_PATTERN
     from services.settings import Settings
     from workers.agent import host_info
@@ -110,7 +112,10 @@ def agent_options(
     except ValueError as exc:
         raise ValueError(f"invalid --replica-ports: {exc}") from None
     served = [p.strip() for p in projects.split(",") if p.strip()] or ["*"]
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad OPENSTAGE_* setting fails as in every other part (exit 1), not as a bad option (2)
+        raise RuntimeError(f"invalid OPENSTAGE_* settings: {exc}") from None
     agent_dir = data_dir.resolve()
     return AgentOptions(
         host_id=host_id,
