@@ -12,10 +12,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from api_edge.error_responses import error_response
-from api_edge.reply_responses import reply_response
+from api_edge.reply_responses import reply_response, result_response
 from api_edge.route_commands import Command
 from services.contracts import errors, subjects
-from services.contracts.envelope import Reply
+from services.contracts.envelope import Reply, split_success
 
 log = logging.getLogger("openstage.edge")
 
@@ -30,6 +30,13 @@ class BusClient:
     async def request(self, project_id: str, command: Command, payload: BaseModel | bytes | None, timeout: float | None = None) -> Reply:
         """The worker's Reply; a ServiceError(503) if no worker answers in time (``timeout`` seconds,
         default the edge's request timeout; a Kie long poll waits longer)."""
+        subject, data = await self._request(project_id, command, payload, timeout)
+        return _decoded(subject, data)
+
+    async def _request(
+        self, project_id: str, command: Command, payload: BaseModel | bytes | None, timeout: float | None
+    ) -> tuple[str, bytes]:
+        """(the subject, the worker's reply as received)."""
         timeout = self.timeout if timeout is None else timeout
         if self.nc is None or not self.nc.is_connected:
             raise errors.unavailable("message bus not connected")
@@ -51,18 +58,27 @@ class BusClient:
             raise errors.ServiceError(
                 413, errors.BODY_TOO_LARGE, f"request too large to forward ({len(data)} bytes as a command)"
             ) from None
-        try:
-            return Reply.model_validate(orjson.loads(msg.data))
-        except (orjson.JSONDecodeError, ValidationError):
-            log.error("malformed reply on %s: %.200r", subject, msg.data)
-            raise errors.ServiceError(500, errors.INTERNAL, "internal error") from None
+        return subject, msg.data
 
     async def forward(
         self, path: str, project_id: str, command: Command, payload: BaseModel | bytes | None, timeout: float | None = None
     ) -> Response:
-        """Request ``command`` with ``payload`` and answer with its reply as the HTTP response to ``path``."""
+        """Request ``command`` with ``payload`` and answer with its reply as the HTTP response to
+        ``path``: a successful reply's result as it came (``split_success``), any other decoded."""
         try:
-            reply = await self.request(project_id, command, payload, timeout)
+            subject, data = await self._request(project_id, command, payload, timeout)
+            success = split_success(data)
+            if success is not None:
+                return result_response(path, *success)
+            reply = _decoded(subject, data)
         except errors.ServiceError as exc:
             return error_response(path, exc.status, exc.code, exc.message, exc.detail)
         return reply_response(path, reply)
+
+
+def _decoded(subject: str, data: bytes) -> Reply:
+    try:
+        return Reply.model_validate(orjson.loads(data))
+    except (orjson.JSONDecodeError, ValidationError):
+        log.error("malformed reply on %s: %.200r", subject, data)
+        raise errors.ServiceError(500, errors.INTERNAL, "internal error") from None

@@ -8,7 +8,8 @@ of the route that sent the command, for every route and for the raw-ASGI registr
 - else ``result`` as JSON.
 
 ``headers`` (the registry's ``X-Resource-Revision``, ``X-Schema-Summary``, ``Deprecation``) are
-copied onto every one of them."""
+copied onto every one of them. A successful reply's result is forwarded as the worker wrote it
+(``result_response``: not decoded and encoded again; a find of 1,000 instances is ~400 kB)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,14 @@ def reply_response(path: str, reply: Reply) -> Response:
     status, headers, error = reply.status, reply.headers, reply.error
     if error is not None:
         return error_response(path, status, error.error_code, error.error_msg, error.detail, headers=headers)
+    return result_response(path, status, headers, b"null" if reply.result is None else orjson.dumps(reply.result))
+
+
+def result_response(path: str, status: int, headers: dict[str, str] | None, result_json: bytes) -> Response:
+    """The HTTP response for a successful reply whose result is ``result_json`` (JSON bytes)."""
     if status in NO_BODY_STATUSES:
         return Response(status_code=status, headers=headers)
-    if reply.result is None:
+    if result_json == b"null":
         body, media_type = _EMPTY_RESULT_BODY[ApiFamily.of(path)]
         return Response(body, status_code=status, media_type=media_type, headers=headers)
-    return Response(orjson.dumps(reply.result), status_code=status, media_type=JSON, headers=headers)
+    return Response(result_json, status_code=status, media_type=JSON, headers=headers)

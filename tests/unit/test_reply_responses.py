@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
-from api_edge.reply_responses import reply_response
-from services.contracts.envelope import ErrorBody, Reply
+from api_edge.reply_responses import reply_response, result_response
+from services.contracts.envelope import ErrorBody, Reply, reply_with_json, split_success
+from workers.registry import replies as registry_replies
 
 V2 = "/v2/p1/cas/environments"
 SC = "/v4/p1/registry/microservices"
@@ -46,3 +48,53 @@ def test_an_error_has_its_family_shape_and_keeps_the_reply_headers():
     assert headers["x-schema-summary"] == "x" and headers["content-type"] == "application/json"
     v2 = ErrorBody(status=409, error_code="SVCSTG.00100409", error_msg="exists")
     assert _parts(reply_response(V2, Reply(status=409, error=v2)))[2] == b'{"error_code":"SVCSTG.00100409","error_msg":"exists"}'
+
+
+# Successful replies as each of their writers writes them: the edge forwards their result undecoded
+# (envelope.split_success, reply_responses.result_response) and must answer what decoding would.
+_WRITTEN = [
+    Reply(status=201, result={"id": "a", "n": [1, {"b": None}], "s": 'é"}'}).model_dump_json().encode(),
+    Reply(status=200).model_dump_json().encode(),
+    Reply(status=304, headers={"X-Resource-Revision": "r1"}).model_dump_json().encode(),
+    reply_with_json(b'{"instances":[{"instanceId":"i"}]}', headers={"X-Resource-Revision": "r2"}),
+    reply_with_json(b"[]", status=201),
+    registry_replies.OK_EMPTY,
+    registry_replies.reply({"instanceId": "i1"}, headers={"Deprecation": "true"}),
+    registry_replies.reply(status=304, headers={"X-Resource-Revision": "r3"}),
+]
+
+
+@pytest.mark.parametrize("path", [V2, SC])
+@pytest.mark.parametrize("data", _WRITTEN)
+def test_a_successful_reply_forwarded_undecoded_answers_as_the_decoded_one(path, data):
+    split = split_success(data)
+    assert split is not None
+    undecoded, decoded = result_response(path, *split), reply_response(path, Reply.model_validate(orjson.loads(data)))
+    assert (undecoded.status_code, dict(undecoded.headers)) == (decoded.status_code, dict(decoded.headers))
+    assert (orjson.loads(undecoded.body) if undecoded.body else None) == (orjson.loads(decoded.body) if decoded.body else None)
+
+
+def test_the_result_is_forwarded_as_the_worker_wrote_it():
+    assert split_success(reply_with_json(b'{"a": 1.0}')) == (200, None, b'{"a": 1.0}')
+    assert split_success(registry_replies.reply(status=304, headers={"X-Resource-Revision": "r"})) == (
+        304,
+        {"X-Resource-Revision": "r"},
+        b"null",
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        Reply(status=404, error=ErrorBody(status=404, error_code="E", error_msg="m")).model_dump_json().encode(),
+        registry_replies.failure(ValueError("boom")),
+        b'{"status":200,"headers":{"X":"a}"},"result":1}',  # a brace in a header: decoded instead
+        b'{"result":1,"status":200}',  # other key orders
+        b'{"status":200,"result":{"a":1},"headers":{"X":"y"}}',
+        b'{"status":200,"result":[1],"error":null,"headers":null}',  # as an earlier version wrote a Reply
+        b"not json",
+        b'{"status":200,"result":1',
+    ],
+)
+def test_anything_else_is_left_to_the_decoding(data):
+    assert split_success(data) is None

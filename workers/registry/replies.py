@@ -1,6 +1,7 @@
 """The registry's replies as ready bytes: the one reply shape of every subject,
-:class:`services.contracts.envelope.Reply` (``{"status", "result"?, "error"?, "headers"?}``),
-encoded without building the model.
+:class:`services.contracts.envelope.Reply` (``{"status", "headers"?, "result"?}`` or ``{"status", "error"}``),
+encoded without building the model, with ``result`` last (the edge forwards a successful result
+without decoding it: ``services.contracts.envelope.split_success``).
 
 They exist for speed: the hot subjects answer from memory with bytes made once (a cached find
 keeps its 200 and 304 replies as bytes) and a result already serialized as JSON is embedded as it
@@ -24,10 +25,10 @@ __all__ = ["OK_EMPTY", "failure", "reply", "reply_with_json"]
 def reply(result: Any = None, status: int = 200, headers: dict[str, str] | None = None) -> bytes:
     """``Reply.ok(result, status, headers)`` as bytes (``result`` a JSON value, None for no body)."""
     out: dict[str, Any] = {"status": status}
-    if result is not None:
-        out["result"] = result
     if headers:
         out["headers"] = headers
+    if result is not None:
+        out["result"] = result  # last: the edge forwards it undecoded (envelope.split_success)
     return orjson.dumps(out)
 
 
