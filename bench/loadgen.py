@@ -5,6 +5,7 @@ latency percentiles."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -131,16 +132,12 @@ def run_wrk(
 
 
 # --- asyncio HTTP/1.1 client ---------------------------------------------------------------------
-async def _worker(
-    host: str, port: int, make: Callable[[int], bytes], deadline: float, latencies: list[float], statuses: dict[str, int], wid: int
-) -> int:
+async def _worker(host: str, port: int, take: Callable[[], bytes | None], latencies: list[float], statuses: dict[str, int]) -> int:
+    """Send ``take()``'s requests one after another on one connection until it gives None."""
     reader, writer = await asyncio.open_connection(host, port)
     errors = 0
-    n = 0
     try:
-        while time.perf_counter() < deadline:
-            n += 1
-            payload = make(wid * 10_000_000 + n)
+        while (payload := take()) is not None:
             t0 = time.perf_counter()
             writer.write(payload)
             status_line = await reader.readline()
@@ -172,6 +169,7 @@ def build_request(host: str, method: str, path: str, headers: dict[str, str], bo
 
 def run_python(url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int) -> Result:
     parts = urlsplit(url)
+    counter = itertools.count(1)
 
     def make(n: int) -> bytes:
         b = body.replace("{{n}}", str(n)).encode() if body is not None else None
@@ -181,9 +179,32 @@ def run_python(url: str, method: str, path: str, headers: dict[str, str], body: 
         latencies: list[float] = []
         statuses: dict[str, int] = {}
         started = time.perf_counter()
-        errors = await asyncio.gather(
-            *(_worker(parts.hostname, parts.port, make, started + seconds, latencies, statuses, i) for i in range(connections))
-        )
+
+        def take() -> bytes | None:
+            return make(next(counter)) if time.perf_counter() < started + seconds else None
+
+        errors = await asyncio.gather(*(_worker(parts.hostname, parts.port, take, latencies, statuses) for _ in range(connections)))
+        return from_latencies(latencies, time.perf_counter() - started, sum(errors), statuses)
+
+    return asyncio.run(main())
+
+
+def send_all(url: str, requests: list[tuple[str, str, dict[str, str], bytes | None]], connections: int) -> Result:
+    """Send each of ``requests`` (method, path, headers, body) once, ``connections`` at a time, on
+    persistent connections: a client that costs far less than httpx, for set-up runs whose time
+    is itself a figure (registering 10,000 instances)."""
+    parts = urlsplit(url)
+    todo = [build_request(parts.netloc, *r) for r in reversed(requests)]
+
+    async def main() -> Result:
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        started = time.perf_counter()
+
+        def take() -> bytes | None:
+            return todo.pop() if todo else None
+
+        errors = await asyncio.gather(*(_worker(parts.hostname, parts.port, take, latencies, statuses) for _ in range(connections)))
         return from_latencies(latencies, time.perf_counter() - started, sum(errors), statuses)
 
     return asyncio.run(main())
