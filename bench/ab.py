@@ -42,6 +42,9 @@ def run_once(tree: Path, only: str, seconds: float, extra: list[str]) -> dict[st
     report = json.loads(out.read_text())
     out.unlink()
     figures = {f"{r['scene']} [{r['via']}]": r["tps"] if "deploy" not in r["scene"] else r["p95_ms"] for r in report["rows"]}
+    for r in report["rows"]:  # CPU per request: steadier than the rate on a shared machine
+        if r.get("server_cpu_us_per_request") and "deploy" not in r["scene"]:
+            figures[f"{r['scene']} [{r['via']}] server CPU µs/request"] = r["server_cpu_us_per_request"]
     extra = report.get("extra", {})
     for key, created in extra.items():  # v2_scale_create_<kind>: {kind: count, "per_second": ...}
         if key.startswith("v2_scale_create_"):
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = c / b if b else None
         result[scene] = {"base": b, "current": c, "ratio": ratio, "base_runs": [r.get(scene) for r in runs["base"]]}
         result[scene]["current_runs"] = [r.get(scene) for r in runs["current"]]
-        unit = " ms p95" if "deploy" in scene else "" if "footprint" in scene else "/s"
+        unit = " ms p95" if "deploy" in scene else " µs" if "CPU" in scene else "" if "footprint" in scene else "/s"
         table.append(
             f"| {scene} | {b or 0:,.1f}{unit} | {c:,.1f}{unit} | {ratio:.2f} |" if ratio else f"| {scene} | – | {c:,.1f}{unit} | |"
         )

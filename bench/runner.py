@@ -56,6 +56,10 @@ class Row:
     service_center_tps: float | None = None
     service_center_p95_ms: float | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    # CPU time the system's processes (not the load generator) spent per request: unlike the rate,
+    # it hardly moves when other work shares the machine
+    server_cpu_us_per_request: float | None = None
+    cpu_us_per_request: dict[str, float] = field(default_factory=dict)
     note: str = ""
 
 
@@ -89,6 +93,18 @@ class RssSampler:
         self._stop.set()
         if self._thread:
             self._thread.join()
+
+
+def cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each process (children included) has used so far."""
+    out = {}
+    for name, pid in processes.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[name] = t.user + t.system + t.children_user + t.children_system
+    return out
 
 
 class Bench:
@@ -127,12 +143,18 @@ class Bench:
     def measure(self, scene: str, via: str, once, ceiling: str = "", note: str = "") -> Row:
         results: list[Result] = []
         peaks: dict[str, float] = {}
+        cpu_per_request: list[dict[str, float]] = []
         for _ in range(self.args.runs):
+            before = cpu_seconds(self.processes())
             with RssSampler(self.processes()) as sampler:
                 results.append(once())
+            after = cpu_seconds(self.processes())
+            requests = max(results[-1].requests, 1)
+            cpu_per_request.append({k: (after[k] - before[k]) * 1e6 / requests for k in after if k in before})
             for k, v in sampler.peaks.items():
                 peaks[k] = max(peaks.get(k, 0.0), v)
         r = median_result(results)
+        per_process = {k: round(median([c[k] for c in cpu_per_request if k in c]), 1) for k in sorted(cpu_per_request[0])}
         sc = SERVICE_CENTER.get(scene)
         row = Row(
             scene,
@@ -147,12 +169,14 @@ class Bench:
             service_center_tps=sc[0] if sc and via == "HTTP" else None,
             service_center_p95_ms=sc[1] if sc and via == "HTTP" else None,
             peak_rss_mb={k: round(v, 1) for k, v in sorted(peaks.items())},
+            server_cpu_us_per_request=round(median([sum(c.values()) for c in cpu_per_request]), 1),
+            cpu_us_per_request=per_process,
             note=note,
         )
         self.rows.append(row)
         print(
             f"  {scene:<34} {via:<5} {row.tps:>9.1f}/s  p50 {row.p50_ms:7.2f}  p95 {row.p95_ms:7.2f}  "
-            f"p99 {row.p99_ms:7.2f}  errors {row.errors}",
+            f"p99 {row.p99_ms:7.2f}  errors {row.errors}  server CPU {row.server_cpu_us_per_request:,.0f} µs/request",
             flush=True,
         )
         return row
