@@ -193,3 +193,47 @@ async def test_fast_path_answers_an_unchanged_reregistration_from_memory_and_run
         await on_register(bad)  # the handler answers errors as it always did
         await asyncio.gather(*deps.fast_path.tasks)
         assert bad.answers[0].error.error_code == code, body
+
+
+async def test_the_same_bytes_again_are_answered_from_memory_only_while_the_comparison_holds(registry):
+    """An unchanged re-registration is remembered by its command's bytes; the same bytes again
+    skip validation, but only while the service, the instance as committed and (without an
+    instance id) its endpoints are what it was compared with."""
+    from tests.handlers.test_registry_handlers import FakeMsg
+    from workers.registry.fast_path import SUBJECTS
+
+    broker, deps = registry
+    sid = await service(broker)
+    on_register = deps.fast_path.on_message(next(s for s in SUBJECTS if s.action == Registry.INSTANCE_REGISTER))
+    subject = subjects.command("p1", REGISTRY, Registry.INSTANCE_REGISTER)
+    payload = orjson.dumps({"service_id": sid, "body": instance("memo")})
+
+    async def send(data: bytes) -> tuple[dict | None, bool]:
+        msg = FakeMsg(subject, data)
+        await on_register(msg)
+        from_memory = not deps.fast_path.tasks
+        await asyncio.gather(*deps.fast_path.tasks)
+        return msg.answers[0].result, from_memory
+
+    iid = (await send(payload))[0]["instanceId"]
+    assert await send(payload) == ({"instanceId": iid}, True)  # compared, then remembered by its bytes
+    assert ("p1", payload) in deps.caches.reregistrations
+    deps.leases.renewed.clear()
+    assert await send(payload) == ({"instanceId": iid}, True)  # the same bytes: no validation
+    assert ("p1", sid, iid) in {lease[:3] for lease in deps.leases.renewed.values()}  # still a renewal
+
+    # another process changed the instance: the remembered bytes no longer hold, the handler writes
+    deps.caches.apply_event("p1", "instance", "updated", {"serviceId": sid, "instanceId": iid, "instance": {"other": 1}})
+    assert await send(payload) == ({"instanceId": iid}, False)
+    assert await send(payload) == ({"instanceId": iid}, True)
+
+    # the service changed (reloaded): compared again, from memory once it is cached again
+    deps.caches.apply_event("p1", "service", "updated", {"serviceId": sid, "service": {"serviceId": sid}})
+    assert (await send(payload))[0] == {"instanceId": iid}
+    assert await send(payload) == ({"instanceId": iid}, True)
+
+    # unregistered: the same bytes register it again, under a new id
+    gone = await call(broker, "p1", REGISTRY, Registry.INSTANCE_DELETE, {"service_id": sid, "instance_id": iid})
+    assert gone.status == 200, gone
+    again, from_memory = await send(payload)
+    assert again["instanceId"] != iid and not from_memory

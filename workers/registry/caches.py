@@ -42,6 +42,7 @@ FIND_MAX_AGE_SECONDS = 30.0
 MAX_FIND_ENTRIES = 100_000
 MAX_SERVICES = 100_000
 MAX_INSTANCES = 1_000_000
+MAX_REREGISTRATIONS = 20_000
 
 
 def find_key(project: str, environment: Any, app_id: Any, service_name: Any, version: Any, tags: Any, consumer_id: Any) -> FindKey:
@@ -71,6 +72,30 @@ def dependency_of_find(
     }
     mark = (project, consumer["serviceId"], rule["environment"], app_id, service_name, rule["version"])
     return rule, mark
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Reregistration:
+    """An unchanged re-registration this process answered from memory, kept by its command's bytes
+    (``RegistryCaches.reregistrations``): the same bytes again mean the same validated instance,
+    so while the service and the remembered instance JSON are still the very objects it was
+    compared with (and, without an instance id, its endpoints still name that instance), the
+    answer is the same and nothing needs validating."""
+
+    service: dict[str, Any]
+    known: dict[str, Any]
+    instance: tuple[str, str, str]  # (project, serviceId, instanceId)
+    endpoints_key: str | None  # when the registration named no instance id
+    ttl: int
+    answer: bytes
+
+    def holds(self, caches: RegistryCaches) -> bool:
+        project, sid, iid = self.instance
+        return (
+            caches.services.get((project, sid)) is self.service
+            and caches.registered_doc(project, sid, iid) is self.known
+            and (self.endpoints_key is None or caches.endpoint_ids.get((project, sid, self.endpoints_key)) == iid)
+        )
 
 
 @dataclass(slots=True)
@@ -103,6 +128,9 @@ class RegistryCaches:
         self.instance_docs: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.endpoint_ids: dict[tuple[str, str, str], str] = {}
         self.instance_generation = 0
+        # (project, the command's bytes) -> its unchanged re-registration (Reregistration.holds
+        # says whether it still stands; a stale entry only costs the full check)
+        self.reregistrations: dict[tuple[str, bytes], Reregistration] = {}
 
     # --- finds -------------------------------------------------------------------------------
     def generation(self, scope: Scope) -> int:
@@ -181,6 +209,11 @@ class RegistryCaches:
             return None
         return self.instance_docs.get(key)
 
+    def remember_reregistration(self, project: str, payload: bytes, seen: Reregistration) -> None:
+        if len(self.reregistrations) >= MAX_REREGISTRATIONS:
+            self.reregistrations.clear()
+        self.reregistrations[(project, payload)] = seen
+
     def forget_instance_doc(self, project: str, service_id: str, instance_id: str) -> None:
         if self.instance_docs.pop((project, service_id, instance_id), None) is not None:
             self.instance_generation += 1
@@ -214,6 +247,7 @@ class RegistryCaches:
         self.globals_ready.clear()
         self.instance_docs.clear()
         self.endpoint_ids.clear()
+        self.reregistrations.clear()
         self.instance_generation += 1
         self.clear_finds()
 

@@ -40,8 +40,9 @@ from workers.registry import discovery, heartbeats, microservice_instances
 from workers.registry.deps import RegistryDeps
 from workers.registry.replies import failure
 
-# (deps, project, the command's fields as decoded) -> the reply bytes, or None: ask the handler
-MemoryAnswer = Callable[[RegistryDeps, str, dict[str, Any]], "bytes | None"]
+# (deps, project, the command's fields as decoded, the command's bytes) -> the reply bytes, or
+# None: ask the handler
+MemoryAnswer = Callable[[RegistryDeps, str, dict[str, Any], bytes], "bytes | None"]
 Handler = Callable[[Any, str, RegistryDeps], Awaitable[bytes]]
 
 
@@ -53,11 +54,11 @@ class FastSubject:
     handler: Handler
 
 
-def _heartbeat_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
+def _heartbeat_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any], _payload: bytes) -> bytes | None:
     return heartbeats.heartbeat_from_memory(deps, project, fields.get("service_id"), fields.get("instance_id"))
 
 
-def _find_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
+def _find_from_memory(deps: RegistryDeps, project: str, fields: dict[str, Any], _payload: bytes) -> bytes | None:
     get = fields.get
     return discovery.find_from_memory(
         deps, project, get("app_id"), get("service_name"), get("version"), get("environment"), get("tags"), get("consumer_id"), get("rev")
@@ -97,7 +98,7 @@ class FastPath:
         def answer(project: str, payload: bytes) -> tuple[bytes | None, Later | None]:
             try:
                 fields = orjson.loads(payload) if payload else {}
-                out = subject.from_memory(deps, project, fields) if isinstance(fields, dict) else None
+                out = subject.from_memory(deps, project, fields, payload) if isinstance(fields, dict) else None
             except Exception as exc:  # not JSON, or a value no cache key can hold
                 return failure(invalid_params(f"Unmarshal error: {exc}")), None
             if out is not None:

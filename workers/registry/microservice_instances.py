@@ -49,6 +49,7 @@ from services.domain.registry.model import (
     with_status,
 )
 from services.domain.registry.revision import REVISION_HEADER
+from workers.registry.caches import Reregistration
 from workers.registry.deps import RegistryDeps
 from workers.registry.events import instance_event
 from workers.registry.microservices import load_service
@@ -83,6 +84,14 @@ def register_from_memory(deps: RegistryDeps, project: str, inst: MicroServiceIns
     the instance, and a registration racing another change is not remembered (``caches``); what
     remains is the delay of an event between processes, the same window a heartbeat answered from
     memory has."""
+    seen = _unchanged(deps, project, inst, service, ep_key)
+    if seen is None:
+        return None
+    deps.leases.renew(*seen.instance, seen.ttl)
+    return seen.instance[2]
+
+
+def _unchanged(deps: RegistryDeps, project: str, inst: MicroServiceInstance, service: dict[str, Any], ep_key: str) -> Reregistration | None:
     sid = service["serviceId"]
     iid = inst.instance_id or (deps.caches.endpoint_ids.get((project, sid, ep_key)) if ep_key else None)
     if not iid:
@@ -93,25 +102,34 @@ def register_from_memory(deps: RegistryDeps, project: str, inst: MicroServiceIns
     doc = new_instance_json(inst, service, iid, known.get("modTimestamp") or "", registered_at=known.get("timestamp"))
     if doc != known:
         return None
-    deps.leases.renew(project, sid, iid, ttl_of(doc))
-    return iid
+    by_endpoints = None if inst.instance_id else ep_key
+    return Reregistration(service, known, (project, sid, iid), by_endpoints, ttl_of(doc), reply({"instanceId": iid}))
 
 
-def register_from_memory_fields(deps: RegistryDeps, project: str, fields: dict[str, Any]) -> bytes | None:
+def register_from_memory_fields(deps: RegistryDeps, project: str, fields: dict[str, Any], payload: bytes = b"") -> bytes | None:
     """The fast path's memory step (workers/registry/fast_path.py): the reply to an unchanged
-    re-registration of an instance this process knows, from the command's fields as decoded;
-    None (anything else, a service not cached, a command that does not validate) leaves the
-    command to :func:`register_instance`, which answers it, errors included."""
-    try:
-        body = RegisterInstanceCommand.model_validate(fields)
-        inst = v.validate_register_instance(body.body.instance, body.service_id)
-    except Exception:  # the handler gives the error its proper reply
-        return None
-    service = deps.caches.services.get((project, inst.service_id or ""))
-    if service is None:
-        return None
-    known = register_from_memory(deps, project, inst, service, endpoints_key(inst.endpoints))
-    return None if known is None else reply({"instanceId": known})
+    re-registration of an instance this process knows, from the command's fields as decoded (and
+    its bytes: the same bytes as an earlier unchanged re-registration whose comparison still holds
+    are answered without validating them again); None (anything else, a service not cached, a
+    command that does not validate) leaves the command to :func:`register_instance`, which
+    answers it, errors included."""
+    seen = deps.caches.reregistrations.get((project, payload)) if payload else None
+    if seen is None or not seen.holds(deps.caches):
+        try:
+            body = RegisterInstanceCommand.model_validate(fields)
+            inst = v.validate_register_instance(body.body.instance, body.service_id)
+        except Exception:  # the handler gives the error its proper reply
+            return None
+        service = deps.caches.services.get((project, inst.service_id or ""))
+        if service is None:
+            return None
+        seen = _unchanged(deps, project, inst, service, endpoints_key(inst.endpoints))
+        if seen is None:
+            return None
+        if payload:
+            deps.caches.remember_reregistration(project, payload, seen)
+    deps.leases.renew(*seen.instance, seen.ttl)
+    return seen.answer
 
 
 @on_command(
