@@ -52,6 +52,9 @@ class RawCall:
     payload: BaseModel | None
     # (the body, the caller's key id) -> the command
     from_body: Callable[[bytes, str], BaseModel] | None = None
+    # the command depends on the path and the body only: the same again is the same command
+    # (an instance's periodic re-registration), its JSON kept by RawAsgiRoutes (``encoded``)
+    pure_body: bool = False
 
 
 def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> RawCall | None:
@@ -126,7 +129,9 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
         return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer))
     if method == "POST" and len(parts) == 7 and parts[4] == "microservices" and parts[6] == "instances" and parts[5]:
         service_id = parts[5]
-        return RawCall(parts[2], registry.register_instance, None, lambda body, _caller: registry.register_command(service_id, body))
+        return RawCall(
+            parts[2], registry.register_instance, None, lambda body, _caller: registry.register_command(service_id, body), pure_body=True
+        )
     return None
 
 
@@ -166,11 +171,18 @@ def _query(query_string: bytes) -> dict[str, str]:
     return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
 
 
+# commands kept by (path, body) for the ``pure_body`` routes (bodies up to MAX_ENCODED_BODY
+# bytes: a few MB at most); emptied when full
+MAX_ENCODED = 4_096
+MAX_ENCODED_BODY = 2_048
+
+
 class RawAsgiRoutes:
     """ASGI middleware: answers ``match``-ed requests itself, passes every other one on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.encoded: dict[tuple[str, bytes], bytes] = {}  # a pure_body route's commands as JSON
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         call = None
@@ -179,19 +191,32 @@ class RawAsgiRoutes:
         if call is None:
             await self.app(scope, receive, send)
             return
-        payload = call.payload
+        payload: BaseModel | bytes | None = call.payload
         if call.from_body is not None:
             received, body = await _read_body(receive)
-            try:
-                if received[-1]["type"] != "http.request":  # the client left: as FastAPI meets it
-                    raise ConnectionResetError
-                payload = call.from_body(body, scope["state"]["principal"].key_id)
-            except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
-                await self.app(scope, _replay(received, receive), send)
-                return
+            key = (scope["path"], body)
+            payload = None
+            if call.pure_body and received[-1]["type"] == "http.request":
+                payload = self.encoded.get(key)
+            if payload is None:
+                try:
+                    if received[-1]["type"] != "http.request":  # the client left: as FastAPI meets it
+                        raise ConnectionResetError
+                    payload = call.from_body(body, scope["state"]["principal"].key_id)
+                except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
+                    await self.app(scope, _replay(received, receive), send)
+                    return
+                if call.pure_body and len(body) <= MAX_ENCODED_BODY:
+                    payload = self._keep(key, payload)
         bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
         response = await bus.forward(scope["path"], call.project_id, route_command(call.route), payload)
         await response(scope, receive, send)
+
+    def _keep(self, key: tuple[str, bytes], command: BaseModel) -> bytes:
+        if len(self.encoded) >= MAX_ENCODED:
+            self.encoded.clear()
+        self.encoded[key] = encoded = command.model_dump_json(by_alias=True).encode()
+        return encoded
 
 
 async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:

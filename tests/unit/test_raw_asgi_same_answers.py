@@ -245,3 +245,22 @@ def test_a_bus_that_is_down_is_answered_alike():
     assert answers[0] == answers[1]
     assert [status for status, _, _ in answers[0]] == [503, 503]
     assert orjson.loads(answers[0][0][2]) == {"error_code": "SVCSTG.00100503", "error_msg": "message bus not connected"}
+
+
+def test_a_registration_sent_again_is_the_same_command_and_answer():
+    """The raw layer keeps a registration's command by (path, body): sent again, and to another
+    service with the same body, each answer and command is still the FastAPI route's."""
+    raw_client, raw_nats = _client(REPLIES["registry created"], raw=True)
+    api_client, api_nats = _client(REPLIES["registry created"], raw=False)
+    other = "/v4/p1/registry/microservices/s2/instances"
+    for method, path, query, body, _ in [r for r in REQUESTS if r[1] == REGISTER and r[0] == "POST"] * 2 + [
+        ("POST", other, "", orjson.dumps(INSTANCE), True)
+    ]:
+        raw_nats.sent.clear()
+        api_nats.sent.clear()
+        assert _answer(raw_client, method, path, query, body) == _answer(api_client, method, path, query, body), (path, body)
+        assert raw_nats.sent == api_nats.sent, (path, body)
+    layer = raw_client.app.middleware_stack
+    while layer is not None and not isinstance(layer, RawAsgiRoutes):
+        layer = getattr(layer, "app", None)
+    assert layer is not None and (REGISTER, orjson.dumps(INSTANCE)) in layer.encoded  # the second sending was kept

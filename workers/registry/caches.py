@@ -42,7 +42,8 @@ FIND_MAX_AGE_SECONDS = 30.0
 MAX_FIND_ENTRIES = 100_000
 MAX_SERVICES = 100_000
 MAX_INSTANCES = 1_000_000
-MAX_REREGISTRATIONS = 20_000
+MAX_REREGISTRATIONS = 8_192
+MAX_REREGISTRATION_BYTES = 2_048  # commands up to this size are remembered (a few MB at most)
 
 
 def find_key(project: str, environment: Any, app_id: Any, service_name: Any, version: Any, tags: Any, consumer_id: Any) -> FindKey:
@@ -210,6 +211,8 @@ class RegistryCaches:
         return self.instance_docs.get(key)
 
     def remember_reregistration(self, project: str, payload: bytes, seen: Reregistration) -> None:
+        if len(payload) > MAX_REREGISTRATION_BYTES:
+            return
         if len(self.reregistrations) >= MAX_REREGISTRATIONS:
             self.reregistrations.clear()
         self.reregistrations[(project, payload)] = seen
