@@ -249,9 +249,9 @@ async def soak(system: System, args: argparse.Namespace) -> dict:
 
 async def settle(mongodb_url: str, seconds: float = 30.0) -> dict:
     """After the load: wait until every job is terminal and every outbox empty (bounded)."""
-    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo import AsyncMongoClient
 
-    client = AsyncIOMotorClient(mongodb_url)
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
     deadline = time.monotonic() + seconds
     try:
         while True:
@@ -263,7 +263,7 @@ async def settle(mongodb_url: str, seconds: float = 30.0) -> dict:
                 return {"jobs": jobs, "jobs_not_terminal": open_jobs, "outbox": outbox}
             await asyncio.sleep(1)
     finally:
-        client.close()
+        await client.close()
 
 
 # --- analysis ----------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""motor vs PyMongo's native async client (pymongo.AsyncMongoClient, motor's designated
-successor) on the store's hot operations: a find_one by _id and an update_one $set by _id (what a
-lease flush and an instance lookup do), with `concurrency` tasks in flight, against the same store.
+"""PyMongo's native async client (pymongo.AsyncMongoClient, what the store uses) vs motor (deprecated,
+no longer an openstage dependency: compared only where it is still importable) on the store's hot
+operations: a find_one by _id and an update_one $set by _id (what a lease flush and an instance
+lookup do), with `concurrency` tasks in flight, against the same store.
 
     python -m bench.store_drivers [--url mongodb://...] [--seconds 3] [--runs 3]
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -62,10 +65,16 @@ async def measure(driver: str, url: str, op: str, seconds: float, concurrency: i
     return result
 
 
+def drivers() -> tuple[str, ...]:
+    """The drivers to measure: motor too while it is still installed."""
+    return ("motor", "pymongo-async") if importlib.util.find_spec("motor") else ("pymongo-async",)
+
+
 def compare(url: str, seconds: float, runs: int, concurrency: int) -> list[dict]:
     rows = []
+    measured = drivers()
     for op in ("find_one", "update_one"):
-        for driver in ("motor", "pymongo-async"):
+        for driver in measured:
             results = [asyncio.run(measure(driver, url, op, seconds, concurrency)) for _ in range(runs)]
             tps = statistics.median(r.tps for r in results)
             mid = sorted(results, key=lambda r: r.tps)[len(results) // 2]
@@ -80,6 +89,8 @@ def compare(url: str, seconds: float, runs: int, concurrency: int) -> list[dict]
                 }
             )
     for op in ("find_one", "update_one"):
+        if "motor" not in measured:
+            break
         m = next(r for r in rows if r["operation"] == op and r["driver"] == "motor")
         p = next(r for r in rows if r["operation"] == op and r["driver"] == "pymongo-async")
         p["ratio_to_motor"] = round(p["ops_per_s"] / m["ops_per_s"], 3) if m["ops_per_s"] else None
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
             from openstage.processes import stop
 
             stop(store)
+            shutil.rmtree(data, ignore_errors=True)
     print("| operation | driver | ops/s | p50 ms | p95 ms | ratio to motor |")
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:

@@ -14,11 +14,11 @@ from typing import Any
 from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker, NatsRouter
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services.adapters import bus
@@ -46,7 +46,7 @@ class WorkerDeps:
 
     settings: Settings
     clock: Clock
-    db: AsyncIOMotorDatabase
+    db: AsyncDatabase
     nc: NATS  # the process's events connection (JetStream publishes, background consumers)
     js: JetStreamContext
     outbox: Outbox
@@ -238,6 +238,13 @@ def build_worker(
 
     @app.after_shutdown
     async def _stopped() -> None:
+        # The store client last, once the broker has stopped handling commands (a closed
+        # AsyncMongoClient cannot be used again): ends its server sessions, stops its monitor tasks.
+        if built:
+            try:
+                await asyncio.wait_for(built[0].db.client.close(), SHUTDOWN_STEP_SECONDS)
+            except BaseException as exc:  # log and go on stopping
+                log.warning("worker %s: shutdown step store connection did not finish cleanly: %r", domain, exc)
         log.info("worker %s stopped", domain)
 
     return app

@@ -1,5 +1,5 @@
 """What must hold after any fault, read from where it lives: the per-domain MongoDB databases
-(``openstage_<domain>``, read directly with motor) and the OPENSTAGE_EVENTS stream (every message
+(``openstage_<domain>``, read directly with PyMongo's async client) and the OPENSTAGE_EVENTS stream (every message
 of the project, counted per CloudEvent id), compared with what the load was told (bench/mixed.py:
 only 2xx answers count as acknowledged).
 
@@ -12,7 +12,7 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from bench.mixed import MixedLoad
 from services.adapters.store.mongo import database_name
@@ -48,7 +48,7 @@ class World:
 
 
 async def read_store(mongodb_url: str, project: str) -> World:
-    client = AsyncIOMotorClient(mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
     try:
         db = {d: client[database_name("openstage", d)] for d in DOMAINS}
         w = World()
@@ -63,7 +63,7 @@ async def read_store(mongodb_url: str, project: str) -> World:
             w.outbox[d] = len([x async for x in db[d].outbox.find({}, {"_id": 1})])
         return w
     finally:
-        client.close()
+        await client.close()
 
 
 async def read_world(mongodb_url: str, nats_url: str, project: str, with_events: bool = True) -> World:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 import nats
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from services.contracts.events import CloudEvent
 from tests.support.events import read_events
@@ -75,12 +75,12 @@ def test_no_loss_or_duplicate_across_worker_crash(lifecycle_system):
     never_published, published_not_cleared = pending("lost-1"), pending("dup-1")
 
     async def leave_crash_state() -> None:
-        db = AsyncIOMotorClient(lifecycle_system.mongodb_url, tz_aware=True).openstage_lifecycle
-        now = datetime.now(UTC)
-        for e in (never_published, published_not_cleared):
-            await db.outbox.insert_one(
-                {"_id": e.id, "subject": e.openstagesubject, "payload": e.model_dump_json().encode(), "created": now}
-            )
+        async with AsyncMongoClient(lifecycle_system.mongodb_url, tz_aware=True) as mc:
+            now = datetime.now(UTC)
+            for e in (never_published, published_not_cleared):
+                await mc.openstage_lifecycle.outbox.insert_one(
+                    {"_id": e.id, "subject": e.openstagesubject, "payload": e.model_dump_json().encode(), "created": now}
+                )
         nc = await nats.connect(lifecycle_system.nats_url)
         await nc.jetstream().publish(
             published_not_cleared.openstagesubject,
@@ -95,7 +95,8 @@ def test_no_loss_or_duplicate_across_worker_crash(lifecycle_system):
     assert after.status_code == 200
 
     async def outbox_size() -> int:
-        return await AsyncIOMotorClient(lifecycle_system.mongodb_url).openstage_lifecycle.outbox.count_documents({})
+        async with AsyncMongoClient(lifecycle_system.mongodb_url) as mc:
+            return await mc.openstage_lifecycle.outbox.count_documents({})
 
     deadline = time.monotonic() + 15
     while asyncio.run(outbox_size()) and time.monotonic() < deadline:

@@ -103,4 +103,4 @@ async def test_a_job_folded_by_another_process_is_never_answered_from_stale_memo
     finally:
         await documents.stop()
         await nc.close()
-        db.client.close()
+        await db.client.close()  # a coroutine in PyMongo async

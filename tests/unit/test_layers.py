@@ -18,20 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IO_LIBRARIES = (
-    "motor",
-    "pymongo",
-    "bson",
-    "nats",
-    "faststream",
-    "fastapi",
-    "starlette",
-    "uvicorn",
-    "httpx",
-    "subprocess",
-    "socket",
-    "asyncio",
-)
+IO_LIBRARIES = ("pymongo", "bson", "nats", "faststream", "fastapi", "starlette", "uvicorn", "httpx", "subprocess", "socket", "asyncio")
 
 
 def modules(package: str) -> list[Path]:
@@ -115,10 +102,10 @@ def test_edge_never_touches_the_store_or_a_worker():
 def test_the_check_sees_a_wrong_import(tmp_path, monkeypatch):
     """The checker itself: a domain module importing the store is reported."""
     bad = ROOT / "services" / "domain" / "_layer_probe.py"
-    bad.write_text("from services.adapters.store import mongo\nimport motor\n")
+    bad.write_text("from services.adapters.store import mongo\nimport pymongo\n")
     try:
         found = violations("services.domain", ("services.contracts", "services.domain"), IO_LIBRARIES)
     finally:
         bad.unlink()
     assert "services/domain/_layer_probe.py imports services.adapters.store" in found
-    assert "services/domain/_layer_probe.py imports motor (I/O in a pure layer)" in found
+    assert "services/domain/_layer_probe.py imports pymongo (I/O in a pure layer)" in found

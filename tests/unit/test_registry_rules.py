@@ -928,5 +928,14 @@ def test_domain_layer_has_no_io_imports():
 
     for module in (v, vr, h, rv, ident, cc, e, c, registry_model):
         src = inspect.getsource(module)
-        for forbidden in ("import motor", "import nats", "import fastapi", "from fastapi", "from motor", "from nats", "import pymongo"):
+        for forbidden in (
+            "import pymongo",
+            "from pymongo",
+            "import bson",
+            "from bson",
+            "import nats",
+            "from nats",
+            "import fastapi",
+            "from fastapi",
+        ):
             assert forbidden not in src, (module.__name__, forbidden)

@@ -121,7 +121,7 @@ class FakeCollection:
         self.sent.append((self.name, "find", filter))
         return _Cursor()
 
-    def aggregate(self, pipeline, *a, **k):
+    async def aggregate(self, pipeline, *a, **k):  # a coroutine in PyMongo async
         for stage in pipeline:
             if "$match" in stage:
                 self.sent.append((self.name, "aggregate", stage["$match"]))

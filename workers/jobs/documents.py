@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters import bus
 from services.adapters.store import jobs as store
@@ -57,7 +57,7 @@ def rev_of(doc: Doc | None) -> int:
 
 
 class JobDocuments:
-    def __init__(self, db: AsyncIOMotorDatabase, capacity: int = CAPACITY) -> None:
+    def __init__(self, db: AsyncDatabase, capacity: int = CAPACITY) -> None:
         self.db = db
         self.capacity = capacity
         self.nc: NATS | None = None

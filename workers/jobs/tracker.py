@@ -15,11 +15,11 @@ import contextlib
 import logging
 
 import orjson
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.background import cancel_and_wait
 from services.adapters.store import jobs as store
@@ -35,7 +35,7 @@ FILTERS = [f"{subjects.EVT_PREFIX}.*.{LIFECYCLE}.job.*", f"{subjects.EVT_PREFIX}
 
 
 class Tracker:
-    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, documents: JobDocuments, batch: int = 64) -> None:
+    def __init__(self, db: AsyncDatabase, js: JetStreamContext, documents: JobDocuments, batch: int = 64) -> None:
         self.db = db
         self.js = js
         self.documents = documents

@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass
 
 from faststream import Context, Path
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.drivers import Driver, plan_of, tasks_for
 from services.adapters.store import component_instances as store
@@ -53,7 +54,7 @@ router = command_router()
 # instance.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
 fast_path_router = command_router()
 Op = JobOperation
-Session = AsyncIOMotorClientSession
+Session = AsyncClientSession
 
 
 def busy(inst: Instance, job_id: str | None) -> errors.ServiceError:
@@ -278,15 +279,13 @@ class InstancesInUse:
     """Delete guards: an environment or a component with component instances is not deleted
     (400 SVCSTG.00100402, "component was deployed, uninstall first")."""
 
-    db: AsyncIOMotorDatabase
+    db: AsyncDatabase
 
-    async def refuse_environment(self, project: str, environment_id: str, session: AsyncIOMotorClientSession | None) -> None:
+    async def refuse_environment(self, project: str, environment_id: str, session: AsyncClientSession | None) -> None:
         names = await store.names_in_environment(self.db, project, environment_id, session=session)
         environment_rules.check_deletable(environment_id, names)
 
-    async def refuse_component(
-        self, project: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None
-    ) -> None:
+    async def refuse_component(self, project: str, application_id: str, component_id: str, session: AsyncClientSession | None) -> None:
         names = await store.names_of_component(self.db, project, application_id, component_id, session=session)
         component_rules.check_deletable(component_id, names)
 
@@ -301,7 +300,7 @@ class InstanceDeletes:
     an ordinary instance job: ``job.submitted`` now, then run by the job runner and followed with
     ``GET /v2/{project_id}/cas/jobs/{job_id}`` (the instance's ``status_detail.last_job_id``)."""
 
-    db: AsyncIOMotorDatabase
+    db: AsyncDatabase
     driver: Driver
 
     async def for_component(

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from faststream import Context, Path
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.store.applications import add_components
 from services.adapters.store.component_instances import names_of_component
@@ -146,7 +146,7 @@ async def delete_component(body: DeleteComponent, project: str = Path(), deps: L
     return Reply.ok(None, status=204)
 
 
-async def _delete_now(db: AsyncIOMotorDatabase, component: Component, session: Session) -> list[CloudEvent]:
+async def _delete_now(db: AsyncDatabase, component: Component, session: Session) -> list[CloudEvent]:
     """Delete the component (and count it out of its application) in ``session``; its event."""
     await COMPONENTS.delete(db, *COMPONENTS.key_of(component), session=session)
     await add_components(db, component.project_id, component.application_id, -1, session)
@@ -160,7 +160,7 @@ class DeletedAfterInstances:
     same transaction deletes the component. A failed instance delete leaves the component being
     deleted (``status`` 1) with that instance; ``DELETE ...?force=true`` again queues its delete."""
 
-    db: AsyncIOMotorDatabase
+    db: AsyncDatabase
 
     async def instance_removed(self, inst: Instance, session: Session) -> list[CloudEvent]:
         key = (inst.project_id, inst.application_id, inst.component_id)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic
 
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.adapters.store.documents import M, NamedDocuments
 from services.contracts import subjects
@@ -20,7 +20,7 @@ from services.contracts.events import CloudEvent
 from services.contracts.subjects import LIFECYCLE
 from workers.lifecycle.deps import LifecycleDeps
 
-Session = AsyncIOMotorClientSession
+Session = AsyncClientSession
 # Another write or check of the same transaction, given the resource (e.g. counting the
 # application's components); it raises a ServiceError to refuse.
 Step = Callable[[M, Session], Awaitable[None]]

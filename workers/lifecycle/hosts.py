@@ -20,10 +20,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.agent_client import agent_report
 from services.adapters.background import cancel_and_wait
@@ -59,7 +59,7 @@ class HostState:
 
 
 class HostTable:
-    def __init__(self, db: AsyncIOMotorDatabase, nc: NATS, outbox: Outbox, reports: ReplicaReports, check_seconds: float = 0.5) -> None:
+    def __init__(self, db: AsyncDatabase, nc: NATS, outbox: Outbox, reports: ReplicaReports, check_seconds: float = 0.5) -> None:
         self.db = db
         self.nc = nc
         self.outbox = outbox

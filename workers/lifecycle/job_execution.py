@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.clock import Clock
 from services.adapters.drivers import Driver, TaskFailed, tasks_for
@@ -92,7 +92,7 @@ class TaskReporter:
 class JobExecution:
     def __init__(
         self,
-        db: AsyncIOMotorDatabase,
+        db: AsyncDatabase,
         outbox: Outbox,
         clock: Clock,
         driver: Driver,

@@ -9,8 +9,8 @@ import asyncio
 import logging
 import uuid
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.msg import Msg
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.clock import Clock
 from services.adapters.store import component_instances as store
@@ -27,7 +27,7 @@ class LeaseLost(Exception):
 class JobLease:
     """One runner's lease on one job (a fresh token per claim)."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, outbox: Outbox, clock: Clock, job_id: str, lease_ms: int) -> None:
+    def __init__(self, db: AsyncDatabase, outbox: Outbox, clock: Clock, job_id: str, lease_ms: int) -> None:
         self.db = db
         self.outbox = outbox
         self.clock = clock

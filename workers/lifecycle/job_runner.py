@@ -23,11 +23,11 @@ import logging
 from enum import Enum
 
 import orjson
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
@@ -57,7 +57,7 @@ class RunOutcome(Enum):
 class JobRunner:
     def __init__(
         self,
-        db: AsyncIOMotorDatabase,
+        db: AsyncDatabase,
         js: JetStreamContext,
         outbox: Outbox,
         clock: Clock,

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol
 
 import orjson
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters import bus
 from services.adapters.store.documents import M, NamedDocuments
@@ -81,9 +81,7 @@ class _Project(Generic[M]):
 class NamedReadModel(Generic[M]):
     """The documents of one :class:`NamedDocuments` collection, per parents (e.g. the project)."""
 
-    def __init__(
-        self, db: AsyncIOMotorDatabase, documents: NamedDocuments[M], entity: str, list_key: str, apply_own_changes: bool = True
-    ) -> None:
+    def __init__(self, db: AsyncDatabase, documents: NamedDocuments[M], entity: str, list_key: str, apply_own_changes: bool = True) -> None:
         self.db = db
         self.documents = documents
         self.entity = entity
@@ -342,7 +340,7 @@ class LifecycleReadModels:
                 await self.nc.drain()
 
 
-async def build_read_models(db: AsyncIOMotorDatabase, outbox: Any, nats_url: str | None) -> LifecycleReadModels:
+async def build_read_models(db: AsyncDatabase, outbox: Any, nats_url: str | None) -> LifecycleReadModels:
     """The read models of a lifecycle process (environments, applications, components,
     instances): they
     hear the process's own commits (``outbox.commit_listeners``) and, on a connection of their

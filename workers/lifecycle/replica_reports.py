@@ -16,10 +16,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.agent_client import AgentClient, AgentError, agent_report
 from services.adapters.background import cancel_and_wait
@@ -42,7 +42,7 @@ SWEEP_SECONDS = 2.0
 StatusRule = Callable[[Instance], tuple[Instance, InstanceEvent | None]]
 
 
-async def apply_to_idle(db: AsyncIOMotorDatabase, outbox: Outbox, instance_id: str, rule: StatusRule) -> bool:
+async def apply_to_idle(db: AsyncDatabase, outbox: Outbox, instance_id: str, rule: StatusRule) -> bool:
     """Apply ``rule`` to the instance unless a job holds it; persist and emit the change (True) if any."""
     seen = await store.by_id(db, instance_id)  # most reports and sweeps change nothing: no transaction then
     if seen is None or seen.active_job_id or rule(seen.instance)[1] is None:
@@ -88,9 +88,7 @@ def readiness(inst: Instance, reports: dict[str, list[ReplicaState]]) -> tuple[i
 
 
 class ReplicaReports:
-    def __init__(
-        self, db: AsyncIOMotorDatabase, nc: NATS, outbox: Outbox, agents: AgentClient, sweep_seconds: float = SWEEP_SECONDS
-    ) -> None:
+    def __init__(self, db: AsyncDatabase, nc: NATS, outbox: Outbox, agents: AgentClient, sweep_seconds: float = SWEEP_SECONDS) -> None:
         self.db = db
         self.nc = nc
         self.outbox = outbox

@@ -21,7 +21,7 @@ import asyncio
 import logging
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
@@ -42,7 +42,7 @@ RenewedLease = tuple[str, str, str, int]  # (project, serviceId, instanceId, ttl
 
 
 class LeaseKeeper:
-    def __init__(self, db: AsyncIOMotorDatabase, clock: Clock, outbox: Outbox, caches: RegistryCaches) -> None:
+    def __init__(self, db: AsyncDatabase, clock: Clock, outbox: Outbox, caches: RegistryCaches) -> None:
         self.db = db
         self.clock = clock
         self.outbox = outbox

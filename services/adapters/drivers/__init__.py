@@ -7,8 +7,8 @@ With the bus, the store and the host table given it is ``DriverByTarget``: the p
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.drivers.base import Driver, Task, TaskContext, TaskFailed, TaskResult, Workload
 from services.adapters.drivers.plans import plan_of, tasks_for
@@ -18,9 +18,7 @@ from services.settings import Settings, registry_advertise_url
 __all__ = ["Driver", "Task", "TaskContext", "TaskFailed", "TaskResult", "Workload", "get_driver", "plan_of", "tasks_for"]
 
 
-def get_driver(
-    settings: Settings, nc: NATS | None = None, db: AsyncIOMotorDatabase | None = None, hosts: HostDirectory | None = None
-) -> Driver:
+def get_driver(settings: Settings, nc: NATS | None = None, db: AsyncDatabase | None = None, hosts: HostDirectory | None = None) -> Driver:
     if settings.deployment_driver != "simulated":
         raise ValueError(f"unknown deployment driver {settings.deployment_driver!r} (available: simulated)")
     from services.adapters.drivers.simulated import SimulatedDriver

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.store import applications as application_store
 from services.adapters.store import components as component_store
@@ -49,7 +49,7 @@ class DeploymentLookups(Protocol):
 
 
 class StoreAndBusLookups:
-    def __init__(self, db: AsyncIOMotorDatabase, nc: NATS, timeout: float) -> None:
+    def __init__(self, db: AsyncDatabase, nc: NATS, timeout: float) -> None:
         self.db = db
         self.nc = nc
         self.timeout = timeout

@@ -12,9 +12,10 @@ concurrent changes of the same configuration cannot both become revision n+1 (th
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pydantic import BaseModel
 from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts import errors
@@ -53,7 +54,7 @@ def key(project_id: str, application_id: str, environment_id: str) -> str:
     return f"{project_id}/{application_id}/{environment_id}"
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("application_id", ASCENDING)])
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("environment_id", ASCENDING)])
     await db[HISTORY].create_index(
@@ -72,14 +73,14 @@ def missing(application_id: str, environment_id: str) -> errors.ServiceError:
 
 
 async def current(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str, session: AsyncIOMotorClientSession | None = None
+    db: AsyncDatabase, project_id: str, application_id: str, environment_id: str, session: AsyncClientSession | None = None
 ) -> Stored | None:
     """The configuration's document, deleted or not; None when it was never configured."""
     doc = await db[COLLECTION].find_one({"_id": key(project_id, application_id, environment_id)}, session=session)
     return Stored.model_validate(doc) if doc else None
 
 
-async def live(db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str | None = None) -> list[Stored]:
+async def live(db: AsyncDatabase, project_id: str, application_id: str, environment_id: str | None = None) -> list[Stored]:
     """The application's configurations that are not deleted (one environment's, or all), by environment id."""
     query: dict = {"project_id": project_id, "application_id": application_id, "deleted": False}
     if environment_id is not None:
@@ -89,7 +90,7 @@ async def live(db: AsyncIOMotorDatabase, project_id: str, application_id: str, e
 
 
 async def live_for(
-    db: AsyncIOMotorDatabase, project_id: str, *, application_id: str | None = None, environment_id: str | None = None
+    db: AsyncDatabase, project_id: str, *, application_id: str | None = None, environment_id: str | None = None
 ) -> list[Stored]:
     """Configurations not deleted of an application or of an environment (for clean-up)."""
     query: dict = {"project_id": project_id, "deleted": False}
@@ -101,11 +102,7 @@ async def live_for(
 
 
 async def write_revision(
-    db: AsyncIOMotorDatabase,
-    new: Stored,
-    previous_revision: int | None,
-    entry: AppConfigurationRevision,
-    session: AsyncIOMotorClientSession,
+    db: AsyncDatabase, new: Stored, previous_revision: int | None, entry: AppConfigurationRevision, session: AsyncClientSession
 ) -> None:
     """Store ``new`` as the current document, written over ``previous_revision`` only (None: there
     was none), and its history entry."""
@@ -126,7 +123,7 @@ async def write_revision(
         raise concurrent_change() from None
 
 
-async def history(db: AsyncIOMotorDatabase, project_id: str, application_id: str, environment_id: str) -> list[AppConfigurationRevision]:
+async def history(db: AsyncDatabase, project_id: str, application_id: str, environment_id: str) -> list[AppConfigurationRevision]:
     cursor = (
         db[HISTORY]
         .find({"project_id": project_id, "application_id": application_id, "environment_id": environment_id})

@@ -5,8 +5,9 @@ removes a component."""
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.store.documents import NamedDocuments
 from services.contracts import errors
@@ -23,9 +24,7 @@ APPLICATIONS = NamedDocuments(
 ensure_indexes = APPLICATIONS.ensure_indexes
 
 
-async def add_components(
-    db: AsyncIOMotorDatabase, project_id: str, app_id: str, delta: int, session: AsyncIOMotorClientSession
-) -> Application:
+async def add_components(db: AsyncDatabase, project_id: str, app_id: str, delta: int, session: AsyncClientSession) -> Application:
     """Change the application's ``component_count`` by ``delta`` (in the component's transaction);
     404 when the application is gone. Returns the application as it is now."""
     doc = await db[APPLICATIONS.collection].find_one_and_update(

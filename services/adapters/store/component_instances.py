@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.adapters.store import mongo
@@ -33,7 +34,7 @@ JOBS = "instance_jobs"
 _TERMINAL = sorted(s.value for s in TERMINAL)
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[INSTANCES].create_index(
         [("project_id", ASCENDING), ("component_id", ASCENDING), ("environment_id", ASCENDING), ("name", ASCENDING)], unique=True
     )
@@ -78,25 +79,20 @@ def _stored(doc: dict) -> StoredInstance:
 
 
 # --- instances -------------------------------------------------------------------------------
-async def insert(db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str, session: AsyncIOMotorClientSession) -> None:
+async def insert(db: AsyncDatabase, inst: Instance, active_job_id: str, session: AsyncClientSession) -> None:
     try:
         await db[INSTANCES].insert_one(_doc(inst, active_job_id), session=session)
     except DuplicateKeyError:
         raise name_taken(inst.name) from None
 
 
-async def name_exists(db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str, name: str) -> bool:
+async def name_exists(db: AsyncDatabase, project_id: str, component_id: str, environment_id: str, name: str) -> bool:
     query = {"project_id": project_id, "component_id": component_id, "environment_id": environment_id, "name": name}
     return await mongo.exists(db[INSTANCES], query)
 
 
 async def get_stored(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    instance_id: str,
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncDatabase, project_id: str, application_id: str, component_id: str, instance_id: str, session: AsyncClientSession | None = None
 ) -> StoredInstance:
     doc = await db[INSTANCES].find_one(
         {"_id": instance_id, "project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session
@@ -107,24 +103,17 @@ async def get_stored(
 
 
 async def get(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    application_id: str,
-    component_id: str,
-    instance_id: str,
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncDatabase, project_id: str, application_id: str, component_id: str, instance_id: str, session: AsyncClientSession | None = None
 ) -> Instance:
     return (await get_stored(db, project_id, application_id, component_id, instance_id, session)).instance
 
 
-async def by_id(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> StoredInstance | None:
+async def by_id(db: AsyncDatabase, instance_id: str, session: AsyncClientSession | None = None) -> StoredInstance | None:
     doc = await db[INSTANCES].find_one({"_id": instance_id}, session=session)
     return None if doc is None else _stored(doc)
 
 
-async def lock(
-    db: AsyncIOMotorDatabase, instance_id: str, job_id: str, status_detail: StatusDetail, session: AsyncIOMotorClientSession
-) -> bool:
+async def lock(db: AsyncDatabase, instance_id: str, job_id: str, status_detail: StatusDetail, session: AsyncClientSession) -> bool:
     """Take the instance's job lock for ``job_id`` (False when another job holds it)."""
     result = await db[INSTANCES].update_one(
         {"_id": instance_id, "active_job_id": None},
@@ -134,7 +123,7 @@ async def lock(
     return result.matched_count == 1
 
 
-async def save(db: AsyncIOMotorDatabase, inst: Instance, job_id: str, lock_after: str | None, session: AsyncIOMotorClientSession) -> bool:
+async def save(db: AsyncDatabase, inst: Instance, job_id: str, lock_after: str | None, session: AsyncClientSession) -> bool:
     """Replace the instance as job ``job_id`` (which must hold its lock) leaves it; ``lock_after``:
     the job holding the lock afterwards (``job_id`` while it runs, None to release it, the forced
     delete's job to hand it over)."""
@@ -142,27 +131,27 @@ async def save(db: AsyncIOMotorDatabase, inst: Instance, job_id: str, lock_after
     return result.matched_count == 1
 
 
-async def remove(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, session: AsyncIOMotorClientSession) -> bool:
+async def remove(db: AsyncDatabase, instance_id: str, job_id: str, session: AsyncClientSession) -> bool:
     result = await db[INSTANCES].delete_one({"_id": instance_id, "active_job_id": job_id}, session=session)
     await db[SNAPSHOTS].delete_many({"instance_id": instance_id}, session=session)
     return result.deleted_count == 1
 
 
-async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> tuple[int, list[Instance]]:
+async def page(db: AsyncDatabase, project_id: str, q: ListInstances) -> tuple[int, list[Instance]]:
     query = {"project_id": project_id, "application_id": q.application_id, "component_id": q.component_id}
     total, docs = await mongo.page(db[INSTANCES], query, q.order_by, q.order, q.offset, q.limit)
     return total, [instance(d) for d in docs]
 
 
 async def names_in_environment(
-    db: AsyncIOMotorDatabase, project_id: str, environment_id: str, session: AsyncIOMotorClientSession | None = None
+    db: AsyncDatabase, project_id: str, environment_id: str, session: AsyncClientSession | None = None
 ) -> list[str]:
     cursor = db[INSTANCES].find({"project_id": project_id, "environment_id": environment_id}, session=session).limit(10)
     return [d["name"] async for d in cursor]
 
 
 async def names_of_component(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
+    db: AsyncDatabase, project_id: str, application_id: str, component_id: str, session: AsyncClientSession | None = None
 ) -> list[str]:
     cursor = (
         db[INSTANCES]
@@ -173,7 +162,7 @@ async def names_of_component(
 
 
 async def of_component(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
+    db: AsyncDatabase, project_id: str, application_id: str, component_id: str, session: AsyncClientSession | None = None
 ) -> list[StoredInstance]:
     """Every instance of the component, with its job lock."""
     cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session)
@@ -181,13 +170,13 @@ async def of_component(
 
 
 # --- snapshots -------------------------------------------------------------------------------
-async def add_snapshot(db: AsyncIOMotorDatabase, snap: Snapshot, session: AsyncIOMotorClientSession) -> None:
+async def add_snapshot(db: AsyncDatabase, snap: Snapshot, session: AsyncClientSession) -> None:
     doc = snap.model_dump(mode="json")
     doc["_id"] = f"{snap.instance_id}:{snap.job_id}"
     await db[SNAPSHOTS].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
 
 
-async def snapshots(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> list[Snapshot]:
+async def snapshots(db: AsyncDatabase, instance_id: str, session: AsyncClientSession | None = None) -> list[Snapshot]:
     return [Snapshot.model_validate(d) async for d in db[SNAPSHOTS].find({"instance_id": instance_id}, session=session)]
 
 
@@ -201,22 +190,22 @@ def order_snapshots(items: list[Snapshot], q: ListSnapshots) -> list[Snapshot]:
 
 
 # --- jobs (the runner's state) -----------------------------------------------------------------
-async def insert_job(db: AsyncIOMotorDatabase, job: Job, session: AsyncIOMotorClientSession) -> None:
+async def insert_job(db: AsyncDatabase, job: Job, session: AsyncClientSession) -> None:
     await db[JOBS].insert_one(job.document(), session=session)
 
 
-async def job(db: AsyncIOMotorDatabase, job_id: str, session: AsyncIOMotorClientSession | None = None) -> Job | None:
+async def job(db: AsyncDatabase, job_id: str, session: AsyncClientSession | None = None) -> Job | None:
     doc = await db[JOBS].find_one({"_id": job_id}, session=session)
     return None if doc is None else Job.model_validate(doc)
 
 
 async def claim_job(
-    db: AsyncIOMotorDatabase,
+    db: AsyncDatabase,
     job_id: str,
     runner: str,
     now_ms: int,
     lease_ms: int,
-    session: AsyncIOMotorClientSession | None = None,
+    session: AsyncClientSession | None = None,
     unqueued_only: bool = False,
 ) -> Job | None:
     """Take the job's lease (free, or expired) for ``runner``; None when another runner holds it
@@ -259,12 +248,7 @@ class Asked:
 
 
 async def update_job(
-    db: AsyncIOMotorDatabase,
-    job_id: str,
-    runner: str | None,
-    update: JobUpdate,
-    session: AsyncIOMotorClientSession,
-    asked: Asked | None = None,
+    db: AsyncDatabase, job_id: str, runner: str | None, update: JobUpdate, session: AsyncClientSession, asked: Asked | None = None
 ) -> bool:
     """Apply ``update`` when ``runner`` still holds the job's lease (None: whoever holds it) and,
     given ``asked``, when nobody asked the job anything since (False then: read it and decide again)."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.store.component_instances import INSTANCES
 from services.adapters.store.documents import Document, NamedDocuments
@@ -47,7 +48,7 @@ ensure_indexes = COMPONENTS.ensure_indexes
 
 
 async def get(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
+    db: AsyncDatabase, project_id: str, application_id: str, component_id: str, session: AsyncClientSession | None = None
 ) -> Component:
     """The component an instance is deployed from (404 SVCSTG.00100621 when there is none)."""
     return await COMPONENTS.get(db, project_id, application_id, component_id, session=session)
@@ -69,7 +70,7 @@ def _instance_overview(doc: dict[str, Any]) -> ComponentInstanceOverview:
 
 
 async def instance_overviews(
-    db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_ids: list[str]
+    db: AsyncDatabase, project_id: str, application_id: str, component_ids: list[str]
 ) -> dict[str, list[ComponentInstanceOverview]]:
     """{component id: its instances} for the given components of one application (read from the
     instances collection, which the instances module writes)."""

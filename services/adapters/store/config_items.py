@@ -19,8 +19,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 COLLECTION = "config_items"
 
@@ -30,7 +31,7 @@ def item_id(project_id: str, environment: str, dimension: str, key: str) -> str:
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[COLLECTION].create_index(
         [("project_id", ASCENDING), ("environment", ASCENDING), ("dimension", ASCENDING), ("key", ASCENDING)], unique=True
     )
@@ -43,7 +44,7 @@ def _strings(values: Iterable[str]) -> list[str]:
     return out
 
 
-async def by_dimension(db: AsyncIOMotorDatabase, project_id: str, environment: str, dimensions: Iterable[str]) -> dict[str, dict[str, Any]]:
+async def by_dimension(db: AsyncDatabase, project_id: str, environment: str, dimensions: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``{dimension: {key: value}}`` of the given dimensions (those without items are absent)."""
     dims = _strings(dimensions)
     query = {"project_id": _strings([project_id])[0], "environment": _strings([environment])[0], "dimension": {"$in": dims}}
@@ -55,12 +56,7 @@ async def by_dimension(db: AsyncIOMotorDatabase, project_id: str, environment: s
 
 
 async def values(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    environment: str,
-    dimension: str,
-    keys: Iterable[str],
-    session: AsyncIOMotorClientSession | None = None,
+    db: AsyncDatabase, project_id: str, environment: str, dimension: str, keys: Iterable[str], session: AsyncClientSession | None = None
 ) -> dict[str, Any]:
     """The current values of ``keys`` in one dimension (missing keys are absent)."""
     ids = [item_id(project_id, environment, dimension, k) for k in _strings(keys)]
@@ -69,13 +65,7 @@ async def values(
 
 
 async def put(
-    db: AsyncIOMotorDatabase,
-    project_id: str,
-    environment: str,
-    dimension: str,
-    items: dict[str, Any],
-    now: int,
-    session: AsyncIOMotorClientSession,
+    db: AsyncDatabase, project_id: str, environment: str, dimension: str, items: dict[str, Any], now: int, session: AsyncClientSession
 ) -> None:
     """Create or overwrite the items of one dimension."""
     for key, value in items.items():
@@ -93,7 +83,7 @@ async def put(
 
 
 async def remove(
-    db: AsyncIOMotorDatabase, project_id: str, environment: str, dimension: str, keys: Iterable[str], session: AsyncIOMotorClientSession
+    db: AsyncDatabase, project_id: str, environment: str, dimension: str, keys: Iterable[str], session: AsyncClientSession
 ) -> None:
     ids = [item_id(project_id, environment, dimension, k) for k in _strings(keys)]
     if ids:

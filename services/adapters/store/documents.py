@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.adapters.store import mongo
@@ -94,26 +95,26 @@ class NamedDocuments(Generic[M]):
         return self.model.model_validate(self.from_stored(stored))
 
     # --- operations ----------------------------------------------------------------------------
-    async def ensure_indexes(self, db: AsyncIOMotorDatabase) -> None:
+    async def ensure_indexes(self, db: AsyncDatabase) -> None:
         parents = [(p, ASCENDING) for p in self.parents]
         await db[self.collection].create_index([*parents, ("name_key", ASCENDING)], unique=True)
         await db[self.collection].create_index([*parents, ("create_time", DESCENDING)])
 
-    async def get(self, db: AsyncIOMotorDatabase, *key: str, session: AsyncIOMotorClientSession | None = None) -> M:
+    async def get(self, db: AsyncDatabase, *key: str, session: AsyncClientSession | None = None) -> M:
         """The document of ``key``; a ServiceError 404 when there is none."""
         stored = await db[self.collection].find_one(self._where(key), session=session)
         if stored is None:
             raise self.missing(key[-1])
         return self._loaded(stored)
 
-    async def insert(self, db: AsyncIOMotorDatabase, doc: M, session: AsyncIOMotorClientSession) -> None:
+    async def insert(self, db: AsyncDatabase, doc: M, session: AsyncClientSession) -> None:
         """Add ``doc``; 400 when its name is taken among its siblings."""
         try:
             await db[self.collection].insert_one(self._stored(doc), session=session)
         except DuplicateKeyError:
             raise self.name_taken(doc.name) from None
 
-    async def replace(self, db: AsyncIOMotorDatabase, doc: M, session: AsyncIOMotorClientSession) -> None:
+    async def replace(self, db: AsyncDatabase, doc: M, session: AsyncClientSession) -> None:
         """Write ``doc`` over the stored one (read in the same transaction); 400 name taken, 404 gone."""
         try:
             result = await db[self.collection].replace_one(self._where(self.key_of(doc)), self._stored(doc), session=session)
@@ -122,16 +123,16 @@ class NamedDocuments(Generic[M]):
         if result.matched_count == 0:
             raise self.missing(doc.id)
 
-    async def delete(self, db: AsyncIOMotorDatabase, *key: str, session: AsyncIOMotorClientSession) -> None:
+    async def delete(self, db: AsyncDatabase, *key: str, session: AsyncClientSession) -> None:
         result = await db[self.collection].delete_one(self._where(key), session=session)
         if result.deleted_count == 0:
             raise self.missing(key[-1])
 
-    async def count(self, db: AsyncIOMotorDatabase, *parents: str, session: AsyncIOMotorClientSession | None = None) -> int:
+    async def count(self, db: AsyncDatabase, *parents: str, session: AsyncClientSession | None = None) -> int:
         """How many documents the parents (e.g. project and application) hold."""
         return await mongo.count(db[self.collection], self._within(parents), session=session)
 
-    async def page(self, db: AsyncIOMotorDatabase, q: Page, *parents: str) -> tuple[int, list[M]]:
+    async def page(self, db: AsyncDatabase, q: Page, *parents: str) -> tuple[int, list[M]]:
         """(total, one page) of the parents' documents in ``q``'s order; "name" sorts ignoring case."""
         sort_field = self.name_sort_field if q.order_by == "name" else q.order_by
         total, found = await mongo.page(db[self.collection], self._within(parents), sort_field, q.order, q.offset, q.limit)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.adapters.store.documents import NamedDocuments
 from services.contracts import errors
@@ -19,8 +20,6 @@ ENVIRONMENTS = NamedDocuments(
 ensure_indexes = ENVIRONMENTS.ensure_indexes
 
 
-async def get(
-    db: AsyncIOMotorDatabase, project_id: str, environment_id: str, session: AsyncIOMotorClientSession | None = None
-) -> Environment:
+async def get(db: AsyncDatabase, project_id: str, environment_id: str, session: AsyncClientSession | None = None) -> Environment:
     """The environment an instance is deployed to (404 when there is none)."""
     return await ENVIRONMENTS.get(db, project_id, environment_id, session=session)

@@ -7,8 +7,8 @@ into the newer document. No transaction is used (single-document writes)."""
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts import errors
@@ -18,7 +18,7 @@ COLLECTION = "jobs"
 MAX_RETRIES = 20
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[COLLECTION].create_index([("project_id", ASCENDING), ("instance_id", ASCENDING)])
 
 
@@ -26,12 +26,12 @@ def missing(job_id: str) -> errors.ServiceError:
     return errors.not_found(f"job {job_id} not found", errors.JOB_NOT_FOUND)
 
 
-async def apply_event(db: AsyncIOMotorDatabase, event: dict) -> dict:
+async def apply_event(db: AsyncDatabase, event: dict) -> dict:
     """Fold one event into its job's document; returns the document."""
     return await apply_events(db, event["data"]["job_id"], [event])
 
 
-async def apply_events(db: AsyncIOMotorDatabase, job_id: str, events: list[dict], known: dict | None = None) -> dict:
+async def apply_events(db: AsyncDatabase, job_id: str, events: list[dict], known: dict | None = None) -> dict:
     """Fold events of one job, in order, into its document with one read and one write; returns the
     document. ``known``: the document as this process last read or wrote it (then the read is
     skipped: the write matches its ``rev``, so a document another tracker changed since is read
@@ -59,10 +59,10 @@ async def apply_events(db: AsyncIOMotorDatabase, job_id: str, events: list[dict]
     raise RuntimeError(f"job {job_id}: too much contention folding an event")
 
 
-async def get(db: AsyncIOMotorDatabase, project_id: str, job_id: str) -> dict | None:
+async def get(db: AsyncDatabase, project_id: str, job_id: str) -> dict | None:
     return await db[COLLECTION].find_one({"_id": job_id, "project_id": project_id})
 
 
-async def by_id(db: AsyncIOMotorDatabase, job_id: str) -> dict | None:
+async def by_id(db: AsyncDatabase, job_id: str) -> dict | None:
     """The job's document, whatever its project (the read model keeps it by id)."""
     return await db[COLLECTION].find_one({"_id": job_id})

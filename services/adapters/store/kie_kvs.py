@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 KVS = "kie_kvs"
 REVISIONS = "kie_revisions"
@@ -38,17 +39,17 @@ def _string(value: str) -> str:
     return value
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[KVS].create_index([("project_id", ASCENDING), ("label_format", ASCENDING), ("key", ASCENDING)], unique=True)
     await db[HISTORY].create_index([("project_id", ASCENDING), ("id", ASCENDING), ("update_revision", DESCENDING)])
 
 
-async def current_revision(db: AsyncIOMotorDatabase, project_id: str, session: AsyncIOMotorClientSession | None = None) -> int:
+async def current_revision(db: AsyncDatabase, project_id: str, session: AsyncClientSession | None = None) -> int:
     doc = await db[REVISIONS].find_one({"_id": _string(project_id)}, session=session)
     return int(doc["count"]) if doc else 0
 
 
-async def next_revision(db: AsyncIOMotorDatabase, project_id: str, session: AsyncIOMotorClientSession) -> int:
+async def next_revision(db: AsyncDatabase, project_id: str, session: AsyncClientSession) -> int:
     """Increment the project's revision and return the new value."""
     doc = await db[REVISIONS].find_one_and_update(
         {"_id": _string(project_id)}, {"$inc": {"count": 1}}, upsert=True, return_document=ReturnDocument.AFTER, session=session
@@ -56,11 +57,11 @@ async def next_revision(db: AsyncIOMotorDatabase, project_id: str, session: Asyn
     return int(doc["count"])
 
 
-async def get(db: AsyncIOMotorDatabase, project_id: str, kv_id: str, session: AsyncIOMotorClientSession | None = None) -> dict | None:
+async def get(db: AsyncDatabase, project_id: str, kv_id: str, session: AsyncClientSession | None = None) -> dict | None:
     return await db[KVS].find_one({"_id": _string(kv_id), "project_id": _string(project_id)}, projection=_PROJECTION, session=session)
 
 
-async def of_project(db: AsyncIOMotorDatabase, project_id: str, label_format: str | None = None) -> list[dict[str, Any]]:
+async def of_project(db: AsyncDatabase, project_id: str, label_format: str | None = None) -> list[dict[str, Any]]:
     """The project's KVs (only those with exactly one label set when ``label_format`` is given)."""
     query = {"project_id": _string(project_id)}
     if label_format is not None:
@@ -68,35 +69,31 @@ async def of_project(db: AsyncIOMotorDatabase, project_id: str, label_format: st
     return [doc async for doc in db[KVS].find(query, projection=_PROJECTION)]
 
 
-async def many(db: AsyncIOMotorDatabase, project_id: str, ids: Iterable[str], session: AsyncIOMotorClientSession) -> list[dict[str, Any]]:
+async def many(db: AsyncDatabase, project_id: str, ids: Iterable[str], session: AsyncClientSession) -> list[dict[str, Any]]:
     wanted = [_string(i) for i in ids]
     cursor = db[KVS].find({"_id": {"$in": wanted}, "project_id": _string(project_id)}, projection=_PROJECTION, session=session)
     return [doc async for doc in cursor]
 
 
-async def insert(
-    db: AsyncIOMotorDatabase, project_id: str, label_format: str, kv: dict[str, Any], session: AsyncIOMotorClientSession
-) -> None:
+async def insert(db: AsyncDatabase, project_id: str, label_format: str, kv: dict[str, Any], session: AsyncClientSession) -> None:
     await db[KVS].insert_one({"_id": kv["id"], "project_id": project_id, "label_format": label_format, **kv}, session=session)
     await _remember(db, project_id, kv, session)
 
 
-async def update(
-    db: AsyncIOMotorDatabase, project_id: str, kv: dict[str, Any], changes: dict[str, Any], session: AsyncIOMotorClientSession
-) -> None:
+async def update(db: AsyncDatabase, project_id: str, kv: dict[str, Any], changes: dict[str, Any], session: AsyncClientSession) -> None:
     """Write ``changes`` (value/status and the new update revision and time) to the KV ``kv`` (as it now is)."""
     await db[KVS].update_one({"_id": _string(kv["id"]), "project_id": _string(project_id)}, {"$set": changes}, session=session)
     await _remember(db, project_id, {**kv, **changes}, session)
 
 
-async def remove(db: AsyncIOMotorDatabase, project_id: str, ids: list[str], session: AsyncIOMotorClientSession) -> None:
+async def remove(db: AsyncDatabase, project_id: str, ids: list[str], session: AsyncClientSession) -> None:
     wanted = [_string(i) for i in ids]
     if wanted:
         await db[KVS].delete_many({"_id": {"$in": wanted}, "project_id": _string(project_id)}, session=session)
         await db[HISTORY].delete_many({"id": {"$in": wanted}, "project_id": _string(project_id)}, session=session)
 
 
-async def _remember(db: AsyncIOMotorDatabase, project_id: str, kv: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+async def _remember(db: AsyncDatabase, project_id: str, kv: dict[str, Any], session: AsyncClientSession) -> None:
     """Keep a copy of the KV at this revision; drop the oldest beyond ``MAX_HISTORY``."""
     doc_id = f"{kv['id']}:{kv['update_revision']}"
     await db[HISTORY].replace_one({"_id": doc_id}, {"_id": doc_id, "project_id": project_id, **kv}, upsert=True, session=session)
@@ -107,7 +104,7 @@ async def _remember(db: AsyncIOMotorDatabase, project_id: str, kv: dict[str, Any
         await db[HISTORY].delete_many({"_id": {"$in": stale}}, session=session)
 
 
-async def history(db: AsyncIOMotorDatabase, project_id: str, kv_id: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+async def history(db: AsyncDatabase, project_id: str, kv_id: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
     """(total, page) of a KV's revisions, newest first (``limit`` 0: all)."""
     query = {"project_id": _string(project_id), "id": _string(kv_id)}
     total = await db[HISTORY].count_documents(query)

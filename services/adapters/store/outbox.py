@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from nats.js import JetStreamContext
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.adapters.background import cancel_and_wait
@@ -45,7 +46,7 @@ def encode_event(event: CloudEvent) -> bytes:
     return event.model_dump_json().encode()
 
 
-Write = Callable[[AsyncIOMotorClientSession], Awaitable[tuple[T, Sequence[CloudEvent]]]]
+Write = Callable[[AsyncClientSession], Awaitable[tuple[T, Sequence[CloudEvent]]]]
 OnCommit = Callable[[Sequence[CloudEvent]], None]
 # At most this many concurrent transactions of one process share one commit (group commit).
 MAX_GROUP = 64
@@ -72,7 +73,7 @@ class Outbox:
     are re-runnable: they read what they need inside the transaction, as the transient retry
     already requires). A caller cancelled before its write started is left out."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, js: JetStreamContext, clock: Clock, max_group: int = MAX_GROUP) -> None:
+    def __init__(self, db: AsyncDatabase, js: JetStreamContext, clock: Clock, max_group: int = MAX_GROUP) -> None:
         self.db = db
         self.js = js
         self.clock = clock
@@ -218,9 +219,10 @@ class Outbox:
         results: list[object] = []
         events: list[Sequence[CloudEvent]] = []
         async with transaction_scope():
-            async with await self.db.client.start_session() as session:
+            # PyMongo async: start_session() returns the session, start_transaction() is a coroutine
+            async with self.db.client.start_session() as session:
                 nx_sessions.note(session)  # nx-27017: a transaction left open by a crash is ended on restart
-                async with session.start_transaction():
+                async with await session.start_transaction():
                     for write in writes:
                         result, evs = await write(session)
                         results.append(result)

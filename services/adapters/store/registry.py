@@ -29,8 +29,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts import registry_errors as rerr
@@ -41,12 +42,12 @@ DEPENDENCIES = "registry_dependencies"
 INSTANCES = "registry_instances"
 LEASES = "registry_leases"  # before leases moved into the instances: emptied at start
 
-Session = AsyncIOMotorClientSession | None
+Session = AsyncClientSession | None
 # an instance to write: (project, instance JSON, endpoints key, lease ttl, lease deadline)
 InstanceItem = tuple[str, Mapping[str, Any], str, int, float]
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[SERVICES].create_index([("project", ASCENDING), ("app_id", ASCENDING), ("environment", ASCENDING)])
     await db[SERVICES].create_index(
         [("project", ASCENDING), ("environment", ASCENDING), ("app_id", ASCENDING), ("service_name", ASCENDING), ("version", ASCENDING)],
@@ -64,7 +65,7 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await _move_leases_into_instances(db)
 
 
-async def _move_leases_into_instances(db: AsyncIOMotorDatabase) -> None:
+async def _move_leases_into_instances(db: AsyncDatabase) -> None:
     """A store written before leases moved into the instance documents: each lease's ttl and
     deadline go into its instance (``$max``: never back), then the lease is removed. Idempotent,
     so processes starting together may each run it."""
@@ -128,7 +129,7 @@ def _service_doc(project: str, service: Mapping[str, Any], tags: Mapping[str, st
 
 
 async def insert_service(
-    db: AsyncIOMotorDatabase, project: str, service: Mapping[str, Any], tags: Mapping[str, str] | None, session: Session
+    db: AsyncDatabase, project: str, service: Mapping[str, Any], tags: Mapping[str, str] | None, session: Session
 ) -> None:
     try:
         await db[SERVICES].insert_one(_service_doc(project, service, tags), session=session)
@@ -136,7 +137,7 @@ async def insert_service(
         raise rerr.service_already_exists() from None
 
 
-async def replace_service(db: AsyncIOMotorDatabase, project: str, service: Mapping[str, Any], session: Session) -> None:
+async def replace_service(db: AsyncDatabase, project: str, service: Mapping[str, Any], session: Session) -> None:
     result = await db[SERVICES].update_one(
         {"_id": service_key(project, service["serviceId"]), "project": project}, {"$set": {"json": _dump(service)}}, session=session
     )
@@ -144,7 +145,7 @@ async def replace_service(db: AsyncIOMotorDatabase, project: str, service: Mappi
         raise rerr.service_not_exists()
 
 
-async def get_service_tags(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> tuple[dict, dict] | None:
+async def get_service_tags(db: AsyncDatabase, project: str, service_id: str, session: Session = None) -> tuple[dict, dict] | None:
     """A service's JSON and its tag set, or None when it does not exist."""
     doc = await db[SERVICES].find_one(
         {"_id": service_key(project, service_id), "project": project}, {"json": 1, "tags": 1}, session=session
@@ -154,7 +155,7 @@ async def get_service_tags(db: AsyncIOMotorDatabase, project: str, service_id: s
     return orjson.loads(doc["json"]), (orjson.loads(doc["tags"]) if doc.get("tags") else {})
 
 
-async def set_service_tags(db: AsyncIOMotorDatabase, project: str, service_id: str, tags: Mapping[str, str], session: Session) -> None:
+async def set_service_tags(db: AsyncDatabase, project: str, service_id: str, tags: Mapping[str, str], session: Session) -> None:
     """Replace a service's whole tag set (400012 when the service is gone)."""
     result = await db[SERVICES].update_one(
         {"_id": service_key(project, service_id), "project": project}, {"$set": {"tags": _dump(dict(tags))}}, session=session
@@ -163,13 +164,13 @@ async def set_service_tags(db: AsyncIOMotorDatabase, project: str, service_id: s
         raise rerr.service_not_exists("Service does not exist.")
 
 
-async def get_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> dict | None:
+async def get_service(db: AsyncDatabase, project: str, service_id: str, session: Session = None) -> dict | None:
     doc = await db[SERVICES].find_one({"_id": service_key(project, service_id), "project": project}, {"json": 1}, session=session)
     return _load(doc)
 
 
 async def service_id_by_key(
-    db: AsyncIOMotorDatabase, project: str, environment: str, app_id: str, service_name: str, version: str, session: Session = None
+    db: AsyncDatabase, project: str, environment: str, app_id: str, service_name: str, version: str, session: Session = None
 ) -> str | None:
     doc = await db[SERVICES].find_one(
         {
@@ -185,7 +186,7 @@ async def service_id_by_key(
     return None if doc is None else doc["service_id"]
 
 
-async def services_of_app(db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str, session: Session = None) -> list[dict]:
+async def services_of_app(db: AsyncDatabase, project: str, app_id: str, environment: str, session: Session = None) -> list[dict]:
     """Every service of one (project, appId, environment)."""
     cursor = db[SERVICES].find(
         {"project": _eq(project), "app_id": _eq(app_id), "environment": _s(environment)}, {"json": 1}, session=session
@@ -194,7 +195,7 @@ async def services_of_app(db: AsyncIOMotorDatabase, project: str, app_id: str, e
 
 
 async def services_with_tags(
-    db: AsyncIOMotorDatabase, project: str, app_id: str, environment: str
+    db: AsyncDatabase, project: str, app_id: str, environment: str
 ) -> tuple[list[dict], dict[str, dict[str, str]]]:
     cursor = db[SERVICES].find({"project": _eq(project), "app_id": _eq(app_id), "environment": _s(environment)}, {"json": 1, "tags": 1})
     services, tags = [], {}
@@ -206,7 +207,7 @@ async def services_with_tags(
 
 
 async def list_services(
-    db: AsyncIOMotorDatabase,
+    db: AsyncDatabase,
     project: str,
     *,
     app_id: str | None = None,
@@ -222,7 +223,7 @@ async def list_services(
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def all_services(db: AsyncIOMotorDatabase, project: str, environment: str | None = None, session: Session = None) -> list[dict]:
+async def all_services(db: AsyncDatabase, project: str, environment: str | None = None, session: Session = None) -> list[dict]:
     query: dict[str, Any] = {"project": _eq(project)}
     if environment is not None:
         query["environment"] = _s(environment)
@@ -230,20 +231,20 @@ async def all_services(db: AsyncIOMotorDatabase, project: str, environment: str 
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def delete_service(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> bool:
+async def delete_service(db: AsyncDatabase, project: str, service_id: str, session: Session) -> bool:
     result = await db[SERVICES].delete_one({"_id": service_key(project, service_id), "project": project}, session=session)
     return result.deleted_count == 1
 
 
 # --- schemas -----------------------------------------------------------------------------------
-async def get_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session = None) -> dict | None:
+async def get_schema(db: AsyncDatabase, project: str, service_id: str, schema_id: str, session: Session = None) -> dict | None:
     return await db[SCHEMAS].find_one(
         {"_id": child_key(project, service_id, schema_id), "project": project}, {"schema": 1, "summary": 1, "schema_id": 1}, session=session
     )
 
 
 async def put_schema(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, schema: str, summary: str | None, session: Session
+    db: AsyncDatabase, project: str, service_id: str, schema_id: str, schema: str, summary: str | None, session: Session
 ) -> None:
     await db[SCHEMAS].replace_one(
         {"_id": child_key(project, service_id, schema_id)},
@@ -260,19 +261,19 @@ async def put_schema(
     )
 
 
-async def list_schemas(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> list[dict]:
+async def list_schemas(db: AsyncDatabase, project: str, service_id: str, session: Session = None) -> list[dict]:
     cursor = db[SCHEMAS].find(
         {"project": _eq(project), "service_id": _s(service_id)}, {"schema_id": 1, "summary": 1, "schema": 1}, session=session
     )
     return sorted([d async for d in cursor], key=lambda d: d["schema_id"])
 
 
-async def delete_schema(db: AsyncIOMotorDatabase, project: str, service_id: str, schema_id: str, session: Session) -> bool:
+async def delete_schema(db: AsyncDatabase, project: str, service_id: str, schema_id: str, session: Session) -> bool:
     r = await db[SCHEMAS].delete_one({"_id": child_key(project, service_id, schema_id), "project": project}, session=session)
     return r.deleted_count == 1
 
 
-async def delete_schemas_of(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> None:
+async def delete_schemas_of(db: AsyncDatabase, project: str, service_id: str, session: Session) -> None:
     await db[SCHEMAS].delete_many({"project": _eq(project), "service_id": _s(service_id)}, session=session)
 
 
@@ -281,7 +282,7 @@ def _rule_id(project: str, consumer_id: str, rule: Mapping[str, str]) -> str:
     return "/".join((_s(project), _s(consumer_id), rule["environment"], rule["appId"], rule["serviceName"]))
 
 
-async def dependency_rules(db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session = None) -> list[dict[str, str]]:
+async def dependency_rules(db: AsyncDatabase, project: str, consumer_id: str, session: Session = None) -> list[dict[str, str]]:
     cursor = db[DEPENDENCIES].find({"project": _eq(project), "consumer_id": _s(consumer_id)}, session=session)
     docs = sorted([d async for d in cursor], key=lambda d: d.get("seq", 0))
     return [
@@ -291,7 +292,7 @@ async def dependency_rules(db: AsyncIOMotorDatabase, project: str, consumer_id: 
 
 
 async def set_dependency_rules(
-    db: AsyncIOMotorDatabase, project: str, consumer_id: str, rules: Iterable[Mapping[str, str]], session: Session
+    db: AsyncDatabase, project: str, consumer_id: str, rules: Iterable[Mapping[str, str]], session: Session
 ) -> None:
     """Replace every provider rule of a consumer."""
     await db[DEPENDENCIES].delete_many({"project": _eq(project), "consumer_id": _s(consumer_id)}, session=session)
@@ -312,9 +313,7 @@ async def set_dependency_rules(
         await db[DEPENDENCIES].insert_many(docs, session=session)
 
 
-async def consumers_of(
-    db: AsyncIOMotorDatabase, project: str, provider: Mapping[str, Any], session: Session = None
-) -> list[dict[str, str]]:
+async def consumers_of(db: AsyncDatabase, project: str, provider: Mapping[str, Any], session: Session = None) -> list[dict[str, str]]:
     """(consumer_id, rule) of every rule naming this provider service by its environment, appId
     and serviceName (not ``*`` rules; whether the rule's version selects it is the caller's)."""
     cursor = db[DEPENDENCIES].find(
@@ -338,7 +337,7 @@ async def consumers_of(
     ]
 
 
-async def delete_dependencies_of(db: AsyncIOMotorDatabase, project: str, consumer_id: str, session: Session) -> None:
+async def delete_dependencies_of(db: AsyncDatabase, project: str, consumer_id: str, session: Session) -> None:
     await db[DEPENDENCIES].delete_many({"project": _eq(project), "consumer_id": _s(consumer_id)}, session=session)
 
 
@@ -357,14 +356,14 @@ def _instance_doc(project: str, instance: Mapping[str, Any], endpoints_key: str,
 
 
 async def put_instance(
-    db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], endpoints_key: str, ttl: int, deadline: float, session: Session
+    db: AsyncDatabase, project: str, instance: Mapping[str, Any], endpoints_key: str, ttl: int, deadline: float, session: Session
 ) -> None:
     """Insert or overwrite an instance, its lease (re)started."""
     doc = _instance_doc(project, instance, endpoints_key, ttl, deadline)
     await db[INSTANCES].replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
 
 
-async def instances_by_keys(db: AsyncIOMotorDatabase, keys: list[str], session: Session = None) -> dict[str, dict]:
+async def instances_by_keys(db: AsyncDatabase, keys: list[str], session: Session = None) -> dict[str, dict]:
     """Instances by their ``_id`` (:func:`child_key`), for those that exist."""
     if not keys:
         return {}
@@ -373,7 +372,7 @@ async def instances_by_keys(db: AsyncIOMotorDatabase, keys: list[str], session: 
 
 
 async def instances_by_endpoints(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, endpoints_keys: list[str], session: Session = None
+    db: AsyncDatabase, project: str, service_id: str, endpoints_keys: list[str], session: Session = None
 ) -> dict[str, dict]:
     """One instance of a service per endpoints key, for the keys some instance has."""
     keys = [_s(k) for k in endpoints_keys if k]
@@ -387,7 +386,7 @@ async def instances_by_endpoints(
     return found
 
 
-async def put_instances(db: AsyncIOMotorDatabase, items: Sequence[InstanceItem], session: Session) -> None:
+async def put_instances(db: AsyncDatabase, items: Sequence[InstanceItem], session: Session) -> None:
     """:func:`put_instance` for several (project, instance, endpoints key, ttl, deadline) at once:
     one bulk write, in order, so a later item overwrites an earlier one."""
     if not items:
@@ -396,7 +395,7 @@ async def put_instances(db: AsyncIOMotorDatabase, items: Sequence[InstanceItem],
     await db[INSTANCES].bulk_write(ops, ordered=True, session=session)
 
 
-async def insert_new_instances(db: AsyncIOMotorDatabase, items: Sequence[InstanceItem], session: Session) -> set[int]:
+async def insert_new_instances(db: AsyncDatabase, items: Sequence[InstanceItem], session: Session) -> set[int]:
     """Insert each (project, instance, endpoints key, ttl, deadline) unless its service already
     has an instance with that endpoints key (that one is left as it is): one bulk write of
     upserts, each found by the (project, service_id, endpoints_key) index. The positions of the
@@ -413,7 +412,7 @@ async def insert_new_instances(db: AsyncIOMotorDatabase, items: Sequence[Instanc
     return set(result.upserted_ids or {})
 
 
-async def replace_instance_json(db: AsyncIOMotorDatabase, project: str, instance: Mapping[str, Any], session: Session) -> bool:
+async def replace_instance_json(db: AsyncDatabase, project: str, instance: Mapping[str, Any], session: Session) -> bool:
     r = await db[INSTANCES].update_one(
         {"_id": child_key(project, instance["serviceId"], instance["instanceId"]), "project": project},
         {"$set": {"json": _dump(instance)}},
@@ -422,7 +421,7 @@ async def replace_instance_json(db: AsyncIOMotorDatabase, project: str, instance
     return r.matched_count == 1
 
 
-async def get_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session = None) -> dict | None:
+async def get_instance(db: AsyncDatabase, project: str, service_id: str, instance_id: str, session: Session = None) -> dict | None:
     doc = await db[INSTANCES].find_one(
         {"_id": child_key(project, service_id, instance_id), "project": project}, {"json": 1}, session=session
     )
@@ -430,7 +429,7 @@ async def get_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, 
 
 
 async def instance_by_endpoints(
-    db: AsyncIOMotorDatabase, project: str, service_id: str, endpoints_key: str, session: Session = None
+    db: AsyncDatabase, project: str, service_id: str, endpoints_key: str, session: Session = None
 ) -> dict | None:
     if not endpoints_key:
         return None
@@ -440,7 +439,7 @@ async def instance_by_endpoints(
     return _load(doc)
 
 
-async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list[str], session: Session = None) -> list[dict]:
+async def instances_of(db: AsyncDatabase, project: str, service_ids: list[str], session: Session = None) -> list[dict]:
     if not service_ids:
         return []
     ids = [_s(i) for i in service_ids]
@@ -450,29 +449,29 @@ async def instances_of(db: AsyncIOMotorDatabase, project: str, service_ids: list
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def all_instances(db: AsyncIOMotorDatabase, project: str, session: Session = None) -> list[dict]:
+async def all_instances(db: AsyncDatabase, project: str, session: Session = None) -> list[dict]:
     """Every instance of a project."""
     cursor = db[INSTANCES].find({"project": _eq(project)}, {"json": 1}, session=session)
     return [orjson.loads(d["json"]) async for d in cursor]
 
 
-async def count_instances(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session = None) -> int:
+async def count_instances(db: AsyncDatabase, project: str, service_id: str, session: Session = None) -> int:
     return await db[INSTANCES].count_documents({"project": _eq(project), "service_id": _s(service_id)}, limit=1, session=session)
 
 
-async def delete_instance(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str, session: Session) -> bool:
+async def delete_instance(db: AsyncDatabase, project: str, service_id: str, instance_id: str, session: Session) -> bool:
     key = child_key(project, service_id, instance_id)
     r = await db[INSTANCES].delete_one({"_id": key, "project": project}, session=session)
     return r.deleted_count == 1
 
 
-async def lease_ttl(db: AsyncIOMotorDatabase, project: str, service_id: str, instance_id: str) -> int | None:
+async def lease_ttl(db: AsyncDatabase, project: str, service_id: str, instance_id: str) -> int | None:
     """The lease TTL of a live instance (None: no such instance)."""
     doc = await db[INSTANCES].find_one({"_id": child_key(project, service_id, instance_id)}, {"ttl": 1})
     return None if doc is None or doc.get("ttl") is None else int(doc["ttl"])
 
 
-async def extend_leases(db: AsyncIOMotorDatabase, deadlines: Mapping[float, list[str]]) -> int:
+async def extend_leases(db: AsyncDatabase, deadlines: Mapping[float, list[str]]) -> int:
     """Push the deadline of each lease forward (never back: ``$max``); one write per deadline.
     Leases that no longer exist are not recreated."""
     matched = 0
@@ -483,7 +482,7 @@ async def extend_leases(db: AsyncIOMotorDatabase, deadlines: Mapping[float, list
     return matched
 
 
-async def existing_leases(db: AsyncIOMotorDatabase, keys: list[str]) -> set[str]:
+async def existing_leases(db: AsyncDatabase, keys: list[str]) -> set[str]:
     """Which of these lease ``_id``s (those of their instances) still exist (read 500 at a time)."""
     present: set[str] = set()
     for i in range(0, len(keys), 500):
@@ -492,7 +491,7 @@ async def existing_leases(db: AsyncIOMotorDatabase, keys: list[str]) -> set[str]
     return present
 
 
-async def expired_leases(db: AsyncIOMotorDatabase, before: float, limit: int = 200) -> list[dict]:
+async def expired_leases(db: AsyncDatabase, before: float, limit: int = 200) -> list[dict]:
     cursor = (
         db[INSTANCES]
         .find({"deadline": {"$lt": float(before)}}, {"project": 1, "service_id": 1, "instance_id": 1, "deadline": 1})
@@ -501,7 +500,7 @@ async def expired_leases(db: AsyncIOMotorDatabase, before: float, limit: int = 2
     return [d async for d in cursor]
 
 
-async def take_expired_instance(db: AsyncIOMotorDatabase, lease: Mapping[str, Any], session: Session) -> dict | None:
+async def take_expired_instance(db: AsyncDatabase, lease: Mapping[str, Any], session: Session) -> dict | None:
     """Delete an instance only if its lease's deadline is still the one seen (a renewal or a new
     registration meanwhile, or another process that already took it, makes this a no-op): exactly
     one process wins. The instance's JSON when deleted here, else None."""
@@ -509,5 +508,5 @@ async def take_expired_instance(db: AsyncIOMotorDatabase, lease: Mapping[str, An
     return _load(doc)
 
 
-async def delete_instances_of(db: AsyncIOMotorDatabase, project: str, service_id: str, session: Session) -> None:
+async def delete_instances_of(db: AsyncDatabase, project: str, service_id: str, session: Session) -> None:
     await db[INSTANCES].delete_many({"project": _eq(project), "service_id": _s(service_id)}, session=session)
