@@ -20,7 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.adapters.store import mongo
+from services.adapters.store import group_inserts, mongo
 from services.contracts import errors
 from services.contracts.envelope import Page
 from services.domain.lifecycle.entities import name_key
@@ -108,9 +108,13 @@ class NamedDocuments(Generic[M]):
         return self._loaded(stored)
 
     async def insert(self, db: AsyncDatabase, doc: M, session: AsyncClientSession) -> None:
-        """Add ``doc``; 400 when its name is taken among its siblings."""
+        """Add ``doc``; 400 when its name is taken among its siblings. In a group commit the insert
+        is sent with the group's others (services/adapters/store/group_inserts.py)."""
+        stored = self._stored(doc)
+        if group_inserts.defer(self.collection, stored):
+            return
         try:
-            await db[self.collection].insert_one(self._stored(doc), session=session)
+            await db[self.collection].insert_one(stored, session=session)
         except DuplicateKeyError:
             raise self.name_taken(doc.name) from None
 

@@ -31,6 +31,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.adapters.store import group_inserts
+
 _WRITE_METHODS = frozenset(
     {
         "insert_one",
@@ -88,6 +90,8 @@ _FILTER_METHODS = frozenset(
         "distinct",
     }
 )
+# every use of a collection that reads or writes its documents (group_inserts.check_unused)
+_COLLECTION_USES = _FILTER_METHODS | _WRITE_METHODS | {"aggregate", "estimated_document_count", "watch"}
 
 
 class UnsafeFilter(TypeError):
@@ -143,6 +147,8 @@ class _GuardedCollection:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._c, name)
+        if name in _COLLECTION_USES:
+            group_inserts.check_unused(self._c.name)  # a group's kept inserts must not be skipped over
         if name not in _FILTER_METHODS and name != "aggregate":
             return attr
         collection = self._c.name

@@ -6,6 +6,7 @@ drops a re-publish of the same id, so no event is lost and none is seen twice on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +21,7 @@ from pymongo.errors import PyMongoError
 
 from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
-from services.adapters.store import nx_sessions
+from services.adapters.store import group_inserts, nx_sessions
 from services.adapters.store.mongo import transaction_scope
 from services.contracts.events import CloudEvent
 
@@ -223,10 +224,13 @@ class Outbox:
             async with self.db.client.start_session() as session:
                 nx_sessions.note(session)  # nx-27017: a transaction left open by a crash is ended on restart
                 async with await session.start_transaction():
-                    for write in writes:
-                        result, evs = await write(session)
-                        results.append(result)
-                        events.append(list(evs))
+                    # a group's plain inserts leave together, before the outbox's (group_inserts.py)
+                    with group_inserts.collecting() if len(writes) > 1 else contextlib.nullcontext():
+                        for write in writes:
+                            result, evs = await write(session)
+                            results.append(result)
+                            events.append(list(evs))
+                        await group_inserts.flush(self.db, session)
                     docs = [
                         {"_id": e.id, "subject": e.openstagesubject, "payload": encode_event(e), "created": self.clock.now()}
                         for evs in events
