@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openstage.startup_memory import release_after_start
+
 if TYPE_CHECKING:
     from workers.agent.app import AgentOptions
 
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--address")
     a.add_argument("--replica-ports", default=os.environ.get("OPENSTAGE_AGENT_REPLICA_PORTS") or DEFAULT_REPLICA_PORTS)
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    release_after_start()  # the start-up's freed memory back to the system (openstage/startup_memory.py)
     if args.process == "edge":
         run_edge(args.host, args.port, args.workers)
         return 0
