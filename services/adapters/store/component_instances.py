@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.adapters.store import mongo
 from services.adapters.store.documents import NamedDocuments
+from services.adapters.store.mongo import eq
 from services.contracts import errors
 from services.contracts.component_instances import Instance, ListInstances, ListSnapshots, Snapshot, StatusDetail
 from services.contracts.jobs import TERMINAL, Job, JobUpdate, task_key
@@ -86,7 +87,8 @@ async def insert(db: AsyncIOMotorDatabase, inst: Instance, active_job_id: str, s
 
 
 async def name_exists(db: AsyncIOMotorDatabase, project_id: str, component_id: str, environment_id: str, name: str) -> bool:
-    query = {"project_id": project_id, "component_id": component_id, "environment_id": environment_id, "name": name}
+    # $eq on every field of the unique index (mongo.eq: nx-27017 serves it from the index)
+    query = {"project_id": eq(project_id), "component_id": eq(component_id), "environment_id": eq(environment_id), "name": eq(name)}
     return await mongo.exists(db[INSTANCES], query)
 
 
@@ -144,12 +146,18 @@ async def save(db: AsyncIOMotorDatabase, inst: Instance, job_id: str, lock_after
 
 async def remove(db: AsyncIOMotorDatabase, instance_id: str, job_id: str, session: AsyncIOMotorClientSession) -> bool:
     result = await db[INSTANCES].delete_one({"_id": instance_id, "active_job_id": job_id}, session=session)
-    await db[SNAPSHOTS].delete_many({"instance_id": instance_id}, session=session)
+    await db[SNAPSHOTS].delete_many({"instance_id": eq(instance_id)}, session=session)
     return result.deleted_count == 1
 
 
+def _of_component(project_id: str, application_id: str, component_id: str) -> dict[str, Any]:
+    """The component's instances: $eq on the fields leading an index (mongo.eq: nx-27017 serves it
+    from the index; a plain equality scans the collection)."""
+    return {"project_id": eq(project_id), "application_id": eq(application_id), "component_id": eq(component_id)}
+
+
 async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> tuple[int, list[Instance]]:
-    query = {"project_id": project_id, "application_id": q.application_id, "component_id": q.component_id}
+    query = _of_component(project_id, q.application_id, q.component_id)
     total, docs = await mongo.page(db[INSTANCES], query, q.order_by, q.order, q.offset, q.limit)
     return total, [instance(d) for d in docs]
 
@@ -157,18 +165,14 @@ async def page(db: AsyncIOMotorDatabase, project_id: str, q: ListInstances) -> t
 async def names_in_environment(
     db: AsyncIOMotorDatabase, project_id: str, environment_id: str, session: AsyncIOMotorClientSession | None = None
 ) -> list[str]:
-    cursor = db[INSTANCES].find({"project_id": project_id, "environment_id": environment_id}, session=session).limit(10)
+    cursor = db[INSTANCES].find({"project_id": eq(project_id), "environment_id": eq(environment_id)}, session=session).limit(10)
     return [d["name"] async for d in cursor]
 
 
 async def names_of_component(
     db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
 ) -> list[str]:
-    cursor = (
-        db[INSTANCES]
-        .find({"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session)
-        .limit(10)
-    )
+    cursor = db[INSTANCES].find(_of_component(project_id, application_id, component_id), session=session).limit(10)
     return [d["name"] async for d in cursor]
 
 
@@ -176,7 +180,7 @@ async def of_component(
     db: AsyncIOMotorDatabase, project_id: str, application_id: str, component_id: str, session: AsyncIOMotorClientSession | None = None
 ) -> list[StoredInstance]:
     """Every instance of the component, with its job lock."""
-    cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id, "component_id": component_id}, session=session)
+    cursor = db[INSTANCES].find(_of_component(project_id, application_id, component_id), session=session)
     return [_stored(d) async for d in cursor]
 
 
@@ -188,7 +192,7 @@ async def add_snapshot(db: AsyncIOMotorDatabase, snap: Snapshot, session: AsyncI
 
 
 async def snapshots(db: AsyncIOMotorDatabase, instance_id: str, session: AsyncIOMotorClientSession | None = None) -> list[Snapshot]:
-    return [Snapshot.model_validate(d) async for d in db[SNAPSHOTS].find({"instance_id": instance_id}, session=session)]
+    return [Snapshot.model_validate(d) async for d in db[SNAPSHOTS].find({"instance_id": eq(instance_id)}, session=session)]
 
 
 def order_snapshots(items: list[Snapshot], q: ListSnapshots) -> list[Snapshot]:
