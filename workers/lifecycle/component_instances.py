@@ -10,6 +10,7 @@ nx-27017 an aborted transaction also rolls back writes other sessions made meanw
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -35,7 +36,9 @@ from services.contracts.component_instances import (
     SnapshotList,
     UpdateInstance,
 )
+from services.contracts.components import Component
 from services.contracts.envelope import Reply
+from services.contracts.environments import Environment
 from services.contracts.events import CloudEvent
 from services.contracts.jobs import Job, JobOperation, JobUpdate
 from services.contracts.subjects import LIFECYCLE, ComponentInstances
@@ -50,7 +53,7 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_router, on_command
 
 router = command_router()
-# instance.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+# instance.create/get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
 fast_path_router = command_router()
 Op = JobOperation
 Session = AsyncIOMotorClientSession
@@ -103,14 +106,38 @@ def _submitted_events(job: Job, now: int) -> list[CloudEvent]:
     return [*cloud_events([jobs.submitted(job, now)]), work_item(job)]
 
 
-@on_command(router, LIFECYCLE, ComponentInstances.CREATE, "Create a component instance (answers with a deploy job)", reply=JobAccepted)
+async def _component_and_environment(deps: LifecycleDeps, project: str, body: CreateInstance) -> tuple[Component, Environment]:
+    """The component and the environment of a create, refused as before (404 component, 400 component
+    being deleted, 404 environment, 400 name taken, in that order). The three reads go together:
+    the component and the environment from the read models (memory when loaded, else the store),
+    the name from the store. A read model may lag another process's change by an event's transit:
+    the component is read again inside the transaction (``create_instance``), and the unique index
+    refuses a name taken meanwhile."""
+    reads = deps.reads
+    found = await asyncio.gather(
+        reads.components.get(project, body.application_id, body.component_id),
+        reads.environments.get(project, body.body.environment_id),
+        store.name_exists(deps.db, project, body.component_id, body.body.environment_id, body.body.name),
+        return_exceptions=True,
+    )
+    for outcome in found:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if isinstance(outcome, Component):
+            component_rules.check_accepts_instances(outcome)
+    component, env, taken = found
+    assert isinstance(component, Component) and isinstance(env, Environment)
+    if taken:
+        raise store.name_taken(body.body.name)
+    return component, env
+
+
+@on_command(
+    fast_path_router, LIFECYCLE, ComponentInstances.CREATE, "Create a component instance (answers with a deploy job)", reply=JobAccepted
+)
 async def create_instance(body: CreateInstance, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     db = deps.db
-    component = await component_store.get(db, project, body.application_id, body.component_id)
-    component_rules.check_accepts_instances(component)
-    env = await environment_store.get(db, project, body.body.environment_id)
-    if await store.name_exists(db, project, component.id, env.id, body.body.name):
-        raise store.name_taken(body.body.name)
+    component, env = await _component_and_environment(deps, project, body)
     now = deps.clock.millis()
     job_id = rules.new_job_id()
     source = component.source.model_dump(mode="json") if component.source else None
