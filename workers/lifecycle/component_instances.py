@@ -158,7 +158,12 @@ async def create_instance(body: CreateInstance, project: str = Path(), deps: Lif
     job = _new_job(_driver(deps), job_id, Op.DEPLOY, body.creator, inst, inst, now)
 
     async def write(session):
-        # a forced delete of the component may have begun since it was read
+        # A delete of the component (plain, or forced: marked, its instances' delete jobs queued)
+        # may have committed since it was read (or run earlier in this group commit): read it
+        # again here. The deletes look for instances in their own transaction, so whichever of the
+        # two commits second sees the other and no instance is left without its component. (Kept
+        # although it costs a store round trip inside the transaction: no write of this
+        # transaction can stand in for it, and a process's memory cannot know another's delete.)
         current = await component_store.get(db, project, body.application_id, body.component_id, session=session)
         component_rules.check_accepts_instances(current)
         await store.insert(db, inst, job_id, session)
