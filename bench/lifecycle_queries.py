@@ -138,9 +138,54 @@ async def main(instances: int, repeat: int) -> None:
                 all_ms, every = await _time(lambda c=coll, q=all_q, r=run: r(c, q), repeat)
                 same = _ids(plain) == _ids(lead) == _ids(every)
                 print(f"{name:<45} {plain_ms:>8.2f} {lead_ms:>9.2f} {all_ms:>8.2f}  {'same documents' if same else 'DIFFERENT'}")
+            await _time_job_queries(db, instances, repeat)
             client.close()
         finally:
             stop(child)
+
+
+async def _time_job_queries(db, instances: int, repeat: int) -> None:
+    """The job runner's queries by ``_id`` (the claim, a fenced update, the instance by id), at
+    2 jobs per instance: each should cost one round trip whatever the number of jobs."""
+    from pymongo import ReturnDocument
+
+    from services.adapters.store.component_instances import _TERMINAL
+
+    jobs, ins = db["instance_jobs"], db["instances"]
+    await jobs.update_many({"_id": {"$regex": "j1$"}}, {"$set": {"status": "RUNNING", "runner": None, "lease_until": 0}})
+    n = instances - 1
+    job_id = f"p1-i{n}-j1"
+    now = [10**12]
+
+    async def claim():
+        now[0] += 10**6  # the lease taken last time has expired: the $or's second arm matches
+        query = {"_id": job_id, "status": {"$nin": _TERMINAL}, "$or": [{"runner": None}, {"lease_until": {"$lt": now[0]}}]}
+        update = {"$set": {"runner": "r", "lease_until": now[0] + 1000}, "$inc": {"attempts": 1}}
+        return await jobs.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+    async def claim_now():  # store/component_instances.py claim_job's two arms (the documents here are not whole jobs)
+        now[0] += 10**6
+        update = {"$set": {"runner": "r", "lease_until": now[0] + 1000}, "$inc": {"attempts": 1}}
+        for arm in ({"runner": None}, {"lease_until": {"$lt": now[0]}}):
+            doc = await jobs.find_one_and_update({"_id": job_id, "status": {"$nin": _TERMINAL}, **arm}, update)
+            if doc is not None:
+                return doc
+        return None
+
+    async def fenced_update():
+        return await jobs.update_one({"_id": job_id, "runner": "r", "cancel_requested": None}, {"$set": {"next_task": 1}})
+
+    print(f"{'job runner (by _id)':<45} {'ms':>8}")
+    cases = (
+        ("claim of an expired lease: one $or (before)", claim),
+        ("the same: two updates by _id (claim_job)", claim_now),
+        ("fenced job update", fenced_update),
+    )
+    for name, run in cases:
+        ms, result = await _time(run, repeat)
+        print(f"{name:<45} {ms:>8.2f}  {'matched' if result else 'NOT MATCHED'}")
+    ms, found = await _time(lambda: ins.find_one({"_id": f"p1-i{n}"}), repeat)
+    print(f"{'instance by id':<45} {ms:>8.2f}  {'found' if found else 'NOT FOUND'}")
 
 
 def _ids(result: Any) -> Any:

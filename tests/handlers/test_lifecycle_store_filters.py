@@ -1,7 +1,8 @@
 """The lifecycle store's queries that are not by ``_id`` write ``{"$eq": value}`` (``mongo.eq``,
 an nx-27017 work-around so the index serves them): on a real nx-27017 they find exactly the
 documents the plain equalities find, across projects, applications, components and environments
-that share ids and names."""
+that share ids and names. The job runner's claim, two atomic updates by ``_id`` instead of one
+``$or`` (which nx-27017 evaluates on every job), takes a lease in the cases the ``$or`` did."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from services.adapters.store import mongo
 from services.adapters.store.components import COMPONENTS, instance_overviews
 from services.contracts.component_instances import ListInstances
 from services.contracts.components import Component, ListComponents
+from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
+from tests.handlers.conftest import call
+from tests.handlers.lifecycle_support import lifecycle_with_jobs
+from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY, INSTANCE_BODY
 from tests.support.instances import an_instance
 
 PROJECTS, APPS, COMPS, ENVS = ("p1", "p2"), ("a1", "a2"), ("c1", "c2", "c3"), ("e1", "e2")
@@ -110,3 +115,45 @@ async def test_snapshot_and_overview_queries_find_what_plain_equalities_find(db)
             total, components = await COMPONENTS.page(db, ListComponents(application_id=a), p, a)
             assert total == await COMPONENTS.count(db, p, a) == len(COMPS)
             assert sorted(c.id for c in components) == await plain(db, COMPONENTS.collection, {"project_id": p, "application_id": a})
+
+
+# --- the job runner's claim: a free or an expired lease, never a held one nor an ended job --------
+@pytest.fixture
+async def lifecycle(base_deps):
+    async with lifecycle_with_jobs(base_deps) as running:
+        yield running
+
+
+async def test_a_claim_takes_a_free_or_expired_lease_only(lifecycle):
+    broker, deps = lifecycle
+    env = (await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})).result
+    app = (await call(broker, "p1", LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": "app"})).result
+    comp_body = {"application_id": app["id"], "body": COMPONENT_BODY, "creator": "me"}
+    comp = (await call(broker, "p1", LIFECYCLE, Lifecycle.COMPONENT_CREATE, comp_body)).result
+    create = {"application_id": app["id"], "component_id": comp["id"], "body": {**INSTANCE_BODY, "environment_id": env["id"]}}
+    job_id = (await call(broker, "p1", LIFECYCLE, ComponentInstances.CREATE, create)).result["job_id"]
+    jobs = deps.db[store.JOBS]
+    now = 1_000_000
+
+    async def lease(runner: str | None, until: int, **more: Any) -> None:
+        await jobs.update_one({"_id": job_id}, {"$set": {"runner": runner, "lease_until": until, **more}})
+
+    async def claim(token: str, unqueued_only: bool = False):
+        return await store.claim_job(deps.db, job_id, token, now, 500, unqueued_only=unqueued_only)
+
+    claimed = await claim("r1")  # free
+    assert claimed is not None and claimed.runner == "r1" and claimed.lease_until == now + 500 and claimed.attempts == 1
+    assert await claim("r2") is None  # held by r1 until now + 500
+    await lease("r1", now - 1)  # expired
+    claimed = await claim("r2")
+    assert claimed is not None and claimed.runner == "r2" and claimed.attempts == 2
+    await lease("r2", now)  # ends now: not expired yet
+    assert await claim("r3") is None
+    await lease(None, now + 10_000, waits_for="JOB-before")  # free, queued behind another job
+    assert await claim("r3", unqueued_only=True) is None
+    claimed = await claim("r3")
+    assert claimed is not None and claimed.runner == "r3" and claimed.attempts == 3
+    await lease(None, 0, status="SUCCEEDED")  # ended
+    assert await claim("r4") is None and await claim("r4", unqueued_only=True) is None
+    stored = await store.job(deps.db, job_id)
+    assert stored is not None and stored.runner is None and stored.attempts == 3

@@ -227,18 +227,25 @@ async def claim_job(
     or the job has ended. ``unqueued_only``: only a free lease of a job queued behind no other."""
     query: dict[str, Any] = {"_id": job_id, "status": {"$nin": _TERMINAL}}
     if unqueued_only:
-        # (not with the $or below: nx-27017 matches nothing when an $or sits next to a second
-        # null-equality condition; MongoDB would match. A lease that expired takes the other way.)
-        query.update(runner=None, waits_for=None)
+        attempts = [{**query, "runner": None, "waits_for": None}]
     else:
-        query["$or"] = [{"runner": None}, {"lease_until": {"$lt": now_ms}}]
-    doc = await db[JOBS].find_one_and_update(
-        query,
-        {"$set": {"runner": runner, "lease_until": now_ms + lease_ms}, "$inc": {"attempts": 1}},
-        return_document=ReturnDocument.AFTER,
-        session=session,
-    )
-    return None if doc is None else Job.model_validate(doc)
+        # A free lease, else an expired one: the two arms of ``$or: [{runner: None}, {lease_until:
+        # {$lt: now}}]`` as two atomic updates by _id (the second only when the first matched
+        # nothing), which take the lease in the same cases. nx-27017 deviation: it evaluates a
+        # filter holding ``$or`` on every document of the collection (0.1 s at 5,000 jobs, inside
+        # a transaction that holds the process's writes), and matches nothing when an ``$or``
+        # sits next to a second null-equality condition.
+        attempts = [{**query, "runner": None}, {**query, "lease_until": {"$lt": now_ms}}]
+    for attempt in attempts:
+        doc = await db[JOBS].find_one_and_update(
+            attempt,
+            {"$set": {"runner": runner, "lease_until": now_ms + lease_ms}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if doc is not None:
+            return Job.model_validate(doc)
+    return None
 
 
 def _set(update: JobUpdate) -> dict[str, Any]:
