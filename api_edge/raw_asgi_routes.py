@@ -8,8 +8,8 @@ exception layers:
   ``.../applications/{id}/components`` and ``.../components/{id}/instances`` (lists), and
   ``.../environments/{id}``, ``.../applications/{id}``, ``.../applications/{id}/components/{id}``
   ``.../components/{id}/instances/{id}`` and ``.../jobs/{id}`` (show);
-- the v2 creates ``POST /v2/{project}/cas/environments``, ``.../applications`` and
-  ``.../applications/{id}/components``.
+- the v2 creates ``POST /v2/{project}/cas/environments``, ``.../applications``,
+  ``.../applications/{id}/components`` and ``.../components/{id}/instances``.
 
 Each is its FastAPI route (api_edge/routers/*.py: the OpenAPI contract) taken a shorter way: the
 same command builder, the command that route declares, and the one forward (``BusClient.forward``:
@@ -90,8 +90,9 @@ def _content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 def _match_v2_create(parts: list[str], content_type: str | None) -> RawCall | None:
-    """POST /v2/{project}/cas/...: create an environment, an application or a component; the body
-    is decoded and validated as the route's body model is (``forwarding.json_body``)."""
+    """POST /v2/{project}/cas/...: create an environment, an application, a component or a
+    component instance; the body is decoded and validated as the route's body model is
+    (``forwarding.json_body``)."""
     project, collection = parts[2], parts[4]
     model: type[BaseModel]
     command: Callable[[Any, str], BaseModel]
@@ -104,6 +105,12 @@ def _match_v2_create(parts: list[str], content_type: str | None) -> RawCall | No
             components.create_component,
             component_contracts.ComponentCreate,
             partial(components.create_command, parts[5]),
+        )
+    elif len(parts) == 9 and collection == "applications" and parts[6] == "components" and parts[8] == "instances":
+        route, model, command = (
+            component_instances.create_instance,
+            instance_contracts.InstanceCreate,
+            partial(component_instances.create_command, parts[5], parts[7]),
         )
     else:
         return None

@@ -40,11 +40,15 @@ def _at(application_id: str, component_id: str, instance_id: str | None = None) 
     return where if instance_id is None else {**where, "instance_id": instance_id}
 
 
+# create is also answered by api_edge/raw_asgi_routes.py, before FastAPI's routing, with this builder
+def create_command(application_id: str, component_id: str, body: contracts.InstanceCreate, caller: str) -> contracts.CreateInstance:
+    return contracts.CreateInstance(**_at(application_id, component_id), body=body, creator=caller)
+
+
 @router.post("", response_model=contracts.JobAccepted, summary="Create a component instance (deploys it asynchronously)")
 @sends(LIFECYCLE, ComponentInstances.CREATE)
 async def create_instance(project_id: str, application_id: str, component_id: str, body: contracts.InstanceCreate, request: Request):
-    cmd = contracts.CreateInstance(**_at(application_id, component_id), body=body, creator=creator(request))
-    return await forward(request, project_id, cmd)
+    return await forward(request, project_id, create_command(application_id, component_id, body, creator(request)))
 
 
 @router.get("", response_model=contracts.InstanceList, summary="Obtain all instances of a component")

@@ -1,7 +1,7 @@
 """The lifecycle fast path (workers/lifecycle/fast_path.py): show and list of environments,
 applications and components answered from memory with the bytes the handlers' own subscribers
-answer (same JSON, same key order: the edge passes ``result`` on as it is), and refusals answered
-as the command subscribers refuse them."""
+answer (same JSON, same key order: the edge passes ``result`` on as it is), refusals answered
+as the command subscribers refuse them, and instance creates run by the handler in a task."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from services.contracts import subjects
+from services.contracts import errors, subjects
 from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
 from tests.handlers.conftest import call
 from tests.handlers.lifecycle_support import lifecycle_with_jobs, lifecycle_worker
-from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY
+from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY, INSTANCE_BODY
+from workers.fast_path import failure_reply
 from workers.lifecycle.fast_path import answers
 from workers.lifecycle.job_runner import RunOutcome
 
@@ -165,3 +166,91 @@ async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(l
     await asyncio.sleep(0.05)  # (the project loads in the background)
     out, _ = answer_from_memory(ComponentInstances.GET, deps, "p1", orjson.dumps(cases[2][1]))
     assert out is not None and orjson.loads(out)["result"]["status_detail"]["status"] == "STOPPED"
+
+
+# --- instance create: always the handler, in a task (concurrent creates share group commits) -----
+async def answered_later(later) -> dict:
+    """What the fast path answers for a message its handler answers (workers/fast_path.py ``_respond_later``)."""
+    try:
+        return orjson.loads(await later())
+    except Exception as exc:  # every failure is a typed reply
+        return orjson.loads(failure_reply(exc))
+
+
+async def test_an_instance_create_on_the_fast_path_answers_as_its_subscriber(lifecycle):
+    broker, deps = lifecycle
+    worker = SimpleNamespace(broker=broker)
+    env = (await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})).result
+    app = (await call(broker, "p1", LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": "app"})).result
+    comp = (
+        await call(
+            broker, "p1", LIFECYCLE, Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": COMPONENT_BODY, "creator": "me"}
+        )
+    ).result
+    scope = {"application_id": app["id"], "component_id": comp["id"], "creator": "me"}
+
+    def create(name: str = "web-1", **changes) -> dict:
+        return {**scope, "body": {**INSTANCE_BODY, "environment_id": env["id"], "name": name, **changes}}
+
+    async def fast(body: dict) -> dict:
+        out, later = answer_from_memory(ComponentInstances.CREATE, deps, "p1", orjson.dumps(body))
+        assert out is None and later is not None  # a create is always the handler's
+        return await answered_later(later)
+
+    async def subscriber(body: dict) -> dict:
+        return orjson.loads(await subscriber_answer(worker, ComponentInstances.CREATE, body))
+
+    # accepted alike: the same reply's shape, the same instance and events
+    made = []
+    for name, answer in (("by-subscriber", subscriber), ("by-fast-path", fast)):
+        before = len(deps.js.published)
+        reply = await answer(create(name))
+        assert reply["status"] == 200 and sorted(reply["result"]) == ["instance_id", "job_id"], reply
+        shown = await call(broker, "p1", LIFECYCLE, ComponentInstances.GET, {**scope, "instance_id": reply["result"]["instance_id"]})
+        assert shown.result["status_detail"]["last_job_id"] == reply["result"]["job_id"]
+        made.append((shown.result, [e.type for e in deps.js.published[before:]]))
+    (by_subscriber, subscriber_events), (by_fast_path, fast_path_events) = made
+    varying = {"id", "name", "create_time", "update_time", "status_detail"}
+    assert {k: v for k, v in by_subscriber.items() if k not in varying} == {k: v for k, v in by_fast_path.items() if k not in varying}
+    assert subscriber_events == fast_path_events and "lifecycle.instance.created" in " ".join(subscriber_events)
+
+    # refused alike, byte for byte
+    refusals = [
+        create("by-subscriber"),  # the name is taken
+        create("new", replica=0),  # the command's model refuses it (answered at once)
+        {**create("new"), "component_id": "f" * 32},
+        {**create("new"), "application_id": "f" * 32},
+        create("new", environment_id="f" * 32),
+    ]
+    for body in refusals:
+        expected = await subscriber(body)
+        assert expected["status"] in (400, 404), expected
+        out, later = answer_from_memory(ComponentInstances.CREATE, deps, "p1", orjson.dumps(body))
+        answered = orjson.loads(out) if out is not None else await answered_later(later)
+        assert answered == expected, body
+
+
+async def test_concurrent_instance_creates_on_the_fast_path_each_get_their_answer(lifecycle):
+    """Creates in tasks share group commits; a name taken by one of them is refused to the other only."""
+    broker, deps = lifecycle
+    env = (await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})).result
+    app = (await call(broker, "p1", LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": "app"})).result
+    comp = (
+        await call(
+            broker, "p1", LIFECYCLE, Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": COMPONENT_BODY, "creator": "me"}
+        )
+    ).result
+    scope = {"application_id": app["id"], "component_id": comp["id"]}
+    names = [f"web-{n}" for n in range(12)] + ["web-3"]
+    laters = []
+    for name in names:
+        body = {**scope, "body": {**INSTANCE_BODY, "environment_id": env["id"], "name": name}}
+        out, later = answer_from_memory(ComponentInstances.CREATE, deps, "p1", orjson.dumps(body))
+        assert out is None and later is not None
+        laters.append(answered_later(later))
+    replies = await asyncio.gather(*laters)
+    assert [r["status"] for r in replies].count(200) == 12
+    assert sorted(r["error"]["error_code"] for r in replies if r["status"] != 200) == [errors.INSTANCE_NAME_EXISTS]
+    listed = await call(broker, "p1", LIFECYCLE, ComponentInstances.LIST, scope)
+    assert sorted(i["name"] for i in listed.result["instances"]) == sorted(set(names))
+    assert len({r["result"]["job_id"] for r in replies if r["status"] == 200}) == 12

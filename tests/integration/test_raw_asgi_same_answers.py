@@ -1,6 +1,6 @@
 """The raw-ASGI routes (api_edge/raw_asgi_routes.py) against the real workers: registration, the
-environment list and details, and application and component details answer byte for byte as their
-FastAPI routes, for found and unknown resources, good and bad input. Two edges in this process
+environment list and details, application and component details, and instance creates answer byte
+for byte as their FastAPI routes, for found and unknown resources, good and bad input. Two edges in this process
 share the system's bus: the edge as it runs, and the same edge without its raw-ASGI layer."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api_edge.app import create_app
 from api_edge.raw_asgi_routes import RawAsgiRoutes
 from services.settings import Settings
+from tests.support.bodies import COMPONENT_BODY, INSTANCE_BODY
 from tests.support.system import TOKEN_A, start_system, tokens_json
 
 P = "tenanta"
@@ -88,3 +89,35 @@ def test_instance_registration(edges):
     for bad in (b"", b"{", b"[]", b'{"instance": {"hostName": 7}}', b'{"instance": {"endpoints": "rest://x"}}'):
         status, _, body = _same_answer(edges, "POST", url, bad)
         assert status == 400 and orjson.loads(body)["errorCode"] == "400001", bad
+
+
+def test_instance_create(edges):
+    api = edges[1]
+    env_id = api.post(ENV, json={"name": "raw-inst-env", **BASE_ENV}).json()["id"]
+    app_id = api.post(APP, json={"name": "raw-inst-app"}).json()["id"]
+    comp_id = api.post(f"{APP}/{app_id}/components", json={**COMPONENT_BODY, "name": "web"}).json()["id"]
+    url = f"{APP}/{app_id}/components/{comp_id}/instances"
+    body = {**INSTANCE_BODY, "environment_id": env_id}
+    accepted = []
+    for n, client in enumerate(edges):  # accepted by both (each its own instance and job)
+        r = client.post(url, json={**body, "name": f"web-{n}"})
+        assert r.status_code == 200 and sorted(r.json()) == ["instance_id", "job_id"], r.text
+        accepted.append(r.headers["content-type"])
+    assert accepted[0] == accepted[1]
+    json_type = {"Content-Type": "application/json"}
+    refused = [
+        (url, orjson.dumps({**body, "name": "web-0"}), 400),  # the name is taken
+        (url, orjson.dumps({**body, "environment_id": "env-unknown"}), 404),
+        (f"{APP}/{app_id}/components/comp-unknown/instances", orjson.dumps(body), 404),
+        (f"{APP}/app-unknown/components/{comp_id}/instances", orjson.dumps(body), 404),
+        (url, orjson.dumps({**body, "replica": 0}), 400),
+        (url, b"{", 400),
+        (f"{APP}/{app_id}/components/bad.id/instances", orjson.dumps(body), 400),
+    ]
+    for path, payload, status in refused:
+        answers = []
+        for client in edges:
+            r = client.post(path, content=payload, headers=json_type)
+            answers.append((r.status_code, sorted(r.headers.multi_items()), r.content))
+        assert answers[0] == answers[1], (path, payload)
+        assert answers[0][0] == status, (path, payload, answers[0])

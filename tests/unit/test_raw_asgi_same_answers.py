@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from api_edge.app import create_app
 from api_edge.raw_asgi_routes import RawAsgiRoutes, match
 from services.settings import Settings
-from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY
+from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY, INSTANCE_BODY
 from tests.support.edge_with_recording_bus import TOKEN, RecordingNats
 
 REGISTRY_LIMIT = 4096
 NEW_ENV = ENVIRONMENT_BODY
 NEW_COMPONENT = {**COMPONENT_BODY, "name": "web"}
+NEW_INSTANCE = INSTANCE_BODY
 ENV = "/v2/p1/cas/environments"
 APP = "/v2/p1/cas/applications"
 INST = f"{APP}/app-1/components/c-1/instances"
@@ -133,6 +134,10 @@ REQUESTS: list[tuple[str, str, str, bytes | None, bool]] = [
     ("POST", f"{APP}/app-1/components", "", orjson.dumps({**NEW_COMPONENT, "source": None}), False),
     ("POST", f"{APP}/bad.id/components", "", orjson.dumps(NEW_COMPONENT), False),
     ("POST", f"{APP}/app-1/components/c-1", "", orjson.dumps(NEW_COMPONENT), False),
+    ("POST", INST, "", orjson.dumps(NEW_INSTANCE), False),
+    ("POST", INST, "", orjson.dumps({**NEW_INSTANCE, "replica": 0}), False),
+    ("POST", INST, "", b"{", False),
+    ("POST", INST + "/", "", orjson.dumps(NEW_INSTANCE), False),
 ]
 # (path, content type, body, served raw): creates with a content type
 TYPED_CREATES: list[tuple[str, str, bytes, bool]] = [
@@ -161,6 +166,27 @@ TYPED_CREATES: list[tuple[str, str, bytes, bool]] = [
     (f"{APP}/app-1/components", "application/json", orjson.dumps({**NEW_COMPONENT, "name": "1bad"}), False),
     (f"{APP}/bad.id/components", "application/json", orjson.dumps(NEW_COMPONENT), False),
     (f"{APP}/app-1/components/c-1", "application/json", orjson.dumps(NEW_COMPONENT), False),
+    # component instances
+    (INST, "application/json", orjson.dumps(NEW_INSTANCE), True),
+    (INST, "application/json; charset=utf-8", orjson.dumps(NEW_INSTANCE), True),
+    (INST, "text/plain", orjson.dumps(NEW_INSTANCE), False),
+    (INST, "application/json", orjson.dumps({**NEW_INSTANCE, "unknown": 1, "artifacts": None, "description": "d"}), True),
+    (INST, "application/json", orjson.dumps({k: v for k, v in NEW_INSTANCE.items() if k != "refer_resources"}), False),
+    (INST, "application/json", orjson.dumps({**NEW_INSTANCE, "name": "1bad"}), False),
+    (INST, "application/json", orjson.dumps({**NEW_INSTANCE, "replica": 0}), False),
+    (INST, "application/json", orjson.dumps({**NEW_INSTANCE, "version": "one"}), False),
+    (INST, "application/json", orjson.dumps({**NEW_INSTANCE, "environment_id": "bad.id"}), False),
+    (INST, "application/json", orjson.dumps({k: v for k, v in NEW_INSTANCE.items() if k != "environment_id"}), False),
+    (INST, "application/json", orjson.dumps({**NEW_INSTANCE, "artifacts": {"web": 5}}), False),
+    (INST, "application/json", b"", False),
+    (INST, "application/json", b"{", False),
+    (INST, "application/json", b"[]", False),
+    (INST, "application/json", b'{"name": NaN}', False),
+    (INST + "/", "application/json", orjson.dumps(NEW_INSTANCE), False),
+    (f"{APP}/bad.id/components/c-1/instances", "application/json", orjson.dumps(NEW_INSTANCE), False),
+    (f"{APP}/app-1/components/bad.id/instances", "application/json", orjson.dumps(NEW_INSTANCE), False),
+    (f"{INST}/i-1", "application/json", orjson.dumps(NEW_INSTANCE), False),
+    (f"{APP}/app-1/components/c-1/other", "application/json", orjson.dumps(NEW_INSTANCE), False),
 ]
 
 REPLIES = {

@@ -10,6 +10,7 @@ nx-27017 an aborted transaction also rolls back writes other sessions made meanw
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ from services.contracts.component_instances import (
     SnapshotList,
     UpdateInstance,
 )
+from services.contracts.components import Component
 from services.contracts.envelope import Reply
+from services.contracts.environments import Environment
 from services.contracts.events import CloudEvent
 from services.contracts.jobs import Job, JobOperation, JobUpdate
 from services.contracts.subjects import LIFECYCLE, ComponentInstances
@@ -51,7 +54,7 @@ from workers.lifecycle.deps import LifecycleDeps
 from workers.runtime import command_router, on_command
 
 router = command_router()
-# instance.get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
+# instance.create/get/list: served by the fast path's own subscription at run time (workers/lifecycle/fast_path.py)
 fast_path_router = command_router()
 Op = JobOperation
 Session = AsyncClientSession
@@ -104,14 +107,38 @@ def _submitted_events(job: Job, now: int) -> list[CloudEvent]:
     return [*cloud_events([jobs.submitted(job, now)]), work_item(job)]
 
 
-@on_command(router, LIFECYCLE, ComponentInstances.CREATE, "Create a component instance (answers with a deploy job)", reply=JobAccepted)
+async def _component_and_environment(deps: LifecycleDeps, project: str, body: CreateInstance) -> tuple[Component, Environment]:
+    """The component and the environment of a create, refused as before (404 component, 400 component
+    being deleted, 404 environment, 400 name taken, in that order). The three reads go together:
+    the component and the environment from the read models (memory when loaded, else the store),
+    the name from the store. A read model may lag another process's change by an event's transit:
+    the component is read again inside the transaction (``create_instance``), and the unique index
+    refuses a name taken meanwhile."""
+    reads = deps.reads
+    found = await asyncio.gather(
+        reads.components.get(project, body.application_id, body.component_id),
+        reads.environments.get(project, body.body.environment_id),
+        store.name_exists(deps.db, project, body.component_id, body.body.environment_id, body.body.name),
+        return_exceptions=True,
+    )
+    for outcome in found:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if isinstance(outcome, Component):
+            component_rules.check_accepts_instances(outcome)
+    component, env, taken = found
+    assert isinstance(component, Component) and isinstance(env, Environment)
+    if taken:
+        raise store.name_taken(body.body.name)
+    return component, env
+
+
+@on_command(
+    fast_path_router, LIFECYCLE, ComponentInstances.CREATE, "Create a component instance (answers with a deploy job)", reply=JobAccepted
+)
 async def create_instance(body: CreateInstance, project: str = Path(), deps: LifecycleDeps = Context()) -> Reply:
     db = deps.db
-    component = await component_store.get(db, project, body.application_id, body.component_id)
-    component_rules.check_accepts_instances(component)
-    env = await environment_store.get(db, project, body.body.environment_id)
-    if await store.name_exists(db, project, component.id, env.id, body.body.name):
-        raise store.name_taken(body.body.name)
+    component, env = await _component_and_environment(deps, project, body)
     now = deps.clock.millis()
     job_id = rules.new_job_id()
     source = component.source.model_dump(mode="json") if component.source else None
@@ -132,7 +159,12 @@ async def create_instance(body: CreateInstance, project: str = Path(), deps: Lif
     job = _new_job(_driver(deps), job_id, Op.DEPLOY, body.creator, inst, inst, now)
 
     async def write(session):
-        # a forced delete of the component may have begun since it was read
+        # A delete of the component (plain, or forced: marked, its instances' delete jobs queued)
+        # may have committed since it was read (or run earlier in this group commit): read it
+        # again here. The deletes look for instances in their own transaction, so whichever of the
+        # two commits second sees the other and no instance is left without its component. (Kept
+        # although it costs a store round trip inside the transaction: no write of this
+        # transaction can stand in for it, and a process's memory cannot know another's delete.)
         current = await component_store.get(db, project, body.application_id, body.component_id, session=session)
         component_rules.check_accepts_instances(current)
         await store.insert(db, inst, job_id, session)

@@ -1,5 +1,5 @@
-"""The lifecycle worker's fast path (workers/fast_path.py): ``show`` and ``list`` of
-environments, applications, components and instances, and the creates of the first three, served
+"""The lifecycle worker's fast path (workers/fast_path.py): ``show``, ``list`` and ``create`` of
+environments, applications, components and instances (an instance's create answers with its deploy job), served
 on plain nats-py, queue group ``lifecycle``, connection ``openstage-lifecycle-fast-path``.
 
 * the command is validated by its model (a refusal answers as the command subscribers do);
@@ -48,6 +48,7 @@ SUBJECTS: dict[str, tuple[type[BaseModel], MemoryAnswer, Handler]] = {
     Lifecycle.ENVIRONMENT_CREATE: (environment_contracts.CreateEnvironment, _never, environments.create_environment),
     Lifecycle.APPLICATION_CREATE: (application_contracts.CreateApplication, _never, applications.create_application),
     Lifecycle.COMPONENT_CREATE: (component_contracts.CreateComponent, _never, components.create_component),
+    ComponentInstances.CREATE: (instance_contracts.CreateInstance, _never, instances.create_instance),
     Lifecycle.ENVIRONMENT_GET: (
         environment_contracts.EnvironmentRef,
         environments.get_environment_from_memory,

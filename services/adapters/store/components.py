@@ -11,6 +11,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.adapters.store import mongo
 from services.adapters.store.component_instances import INSTANCES
 from services.adapters.store.documents import Document, NamedDocuments
 from services.contracts import errors
@@ -77,7 +78,8 @@ async def instance_overviews(
     found: dict[str, list[ComponentInstanceOverview]] = {c: [] for c in component_ids}
     if not component_ids:
         return found
-    cursor = db[INSTANCES].find({"project_id": project_id, "application_id": application_id, "component_id": {"$in": component_ids}})
+    query = {"project_id": mongo.eq(project_id), "application_id": mongo.eq(application_id), "component_id": {"$in": component_ids}}
+    cursor = db[INSTANCES].find(query)
     async for doc in cursor:
         found.setdefault(doc.get("component_id"), []).append(_instance_overview(doc))
     return found

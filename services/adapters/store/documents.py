@@ -80,10 +80,12 @@ class NamedDocuments(Generic[M]):
 
     def _where(self, key: tuple[str, ...]) -> Document:
         *parents, doc_id = key
-        return {"_id": doc_id, **self._within(tuple(parents))}
+        return {"_id": doc_id, **dict(zip(self.parents, parents, strict=True))}
 
     def _within(self, parents: tuple[str, ...]) -> Document:
-        return dict(zip(self.parents, parents, strict=True))
+        """The parents' documents: ``$eq`` on each parent field, so nx-27017 serves the filter from
+        the index the parents lead (``mongo.eq``; the same match as the plain values on MongoDB)."""
+        return {p: mongo.eq(v) for p, v in zip(self.parents, parents, strict=True)}
 
     def _stored(self, doc: M) -> Document:
         stored = self.to_stored(doc.model_dump(mode="json"))

@@ -54,7 +54,18 @@ _WRITE_METHODS = frozenset(
 # operator is declared here.
 FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
     "config_items": {"_id": frozenset({"$in"}), "dimension": frozenset({"$in"})},
-    "instances": {"component_id": frozenset({"$in"})},  # store/components.py instance_overviews
+    # lifecycle: {"$eq": v} on the fields of an index (``eq`` below, an nx-27017 work-around)
+    "environments": {"project_id": frozenset({"$eq"})},
+    "applications": {"project_id": frozenset({"$eq"})},
+    "components": {"project_id": frozenset({"$eq"}), "application_id": frozenset({"$eq"})},
+    "instances": {
+        "project_id": frozenset({"$eq"}),
+        "application_id": frozenset({"$eq"}),
+        "component_id": frozenset({"$in", "$eq"}),  # $in: store/components.py instance_overviews
+        "environment_id": frozenset({"$eq"}),
+        "name": frozenset({"$eq"}),
+    },
+    "instance_snapshots": {"instance_id": frozenset({"$eq"})},
     "instance_jobs": {"status": frozenset({"$nin"}), "lease_until": frozenset({"$lt"})},
     "kie_kv_history": {"_id": frozenset({"$in"}), "id": frozenset({"$in"})},  # store/kie_kvs.py
     "kie_kvs": {"_id": frozenset({"$in"})},  # store/kie_kvs.py
@@ -271,6 +282,16 @@ def connect(url: str, db_name: str, serialize_writes: bool = False) -> AsyncData
         _serialize_transactions = True
         return SerializedDatabase(db)  # type: ignore[return-value]
     return db
+
+
+def eq(value: str) -> dict[str, str]:
+    """An equality on a field of an index, as ``{"$eq": value}``: on MongoDB exactly the plain
+    value's match. nx-27017 deviation: a plain equality on a field other than ``_id`` also matches
+    arrays holding the value, an OR with a ``json_each`` check that keeps SQLite from using the
+    index (a scan of the collection); ``$eq`` compiles to the plain ``json_extract(...) = ?`` the
+    index serves. Used for the lifecycle queries that are not by ``_id`` (the registry store has
+    its own, store/registry.py ``_eq``); each field is declared in ``FILTER_OPERATORS``."""
+    return {"$eq": value}
 
 
 async def count(collection, query: dict, session=None) -> int:
