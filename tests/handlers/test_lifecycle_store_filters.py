@@ -65,7 +65,7 @@ async def db(store_url):
     await db[COMPONENTS.collection].insert_many(components)
     yield db
     await db.client.drop_database(db.name)
-    db.client.close()
+    await db.client.close()
 
 
 async def plain(db, collection: str, query: dict[str, Any]) -> list[str]:
