@@ -427,7 +427,7 @@ class Bench:
             self.http_scene(f"v2 show {singular} @{count:,}", "GET", f"{path}/{ids[count // 2]}")
             self.http_scene(f"v2 list {kind} (limit 10) @{count:,}", "GET", f"{path}?limit=10")
             if kind == "components":
-                self.v2_instance_scenes(project, holder["id"], ids[0], min(count, 1000))
+                self.v2_instance_scenes(project, holder["id"], ids[0], min(count, getattr(self.args, "v2_instances", 1_000)))
 
     def v2_instance_scenes(self, project: str, app_id: str, component_id: str, count: int) -> None:
         """``count`` instances of one component deployed (simulated driver, zero task delay; 20
@@ -736,7 +736,13 @@ def main(argv: list[str] | None = None) -> None:
         "--v2-count",
         type=int,
         default=10_000,
-        help="environments, applications and components (of one application) in the project of the v2scale group (instances: at most 1,000)",
+        help="environments, applications and components (of one application) in the project of the v2scale group",
+    )
+    p.add_argument(
+        "--v2-instances",
+        type=int,
+        default=1_000,
+        help="instances deployed (each to its job's end) in one component of the v2scale group, at most --v2-count",
     )
     p.add_argument("--smoke", action="store_true", help="a tiny load to check the runner works (used by the tests)")
     args = p.parse_args(argv)
@@ -760,6 +766,8 @@ def main(argv: list[str] | None = None) -> None:
         if "environments" in groups:
             bench.environment_scenes()
         if "v2scale" in groups:
+            if args.smoke:
+                args.v2_instances = 200
             bench.v2_scale_scenes(200 if args.smoke else args.v2_count)
         if "deploy" in groups:
             bench.deploy_latency(3 if args.smoke else 20)
