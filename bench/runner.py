@@ -633,12 +633,15 @@ class Bench:
         t0 = time.perf_counter()
         sids = [self.create_service(f"scale-{i}") for i in range(100)]
         t1 = time.perf_counter()
-        self.register_all([(sid, f"scale-{i}") for i, sid in enumerate(sids)], 100)  # 10 at a time, the lean client
+        # the lean client, --scale-connections at a time (10: like every other scene)
+        connections = getattr(self.args, "scale_connections", 10)
+        self.register_all([(sid, f"scale-{i}") for i, sid in enumerate(sids)], 100, connections)
         self.extra["scale_setup_seconds"] = round(time.perf_counter() - t0, 1)
         self.extra["scale_register_seconds"] = round(time.perf_counter() - t1, 1)
+        self.extra["scale_register_connections"] = connections
         print(
             f"  created 100 services and registered 10,000 instances in {self.extra['scale_setup_seconds']} s "
-            f"(the registrations alone: {self.extra['scale_register_seconds']} s)",
+            f"(the registrations alone, {connections} at a time: {self.extra['scale_register_seconds']} s)",
             flush=True,
         )
         one, iid = self.extra["heartbeat_target"]
@@ -738,6 +741,12 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=10_000,
         help="environments, applications and components (of one application) in the project of the v2scale group",
+    )
+    p.add_argument(
+        "--scale-connections",
+        type=int,
+        default=10,
+        help="registrations in flight while the scale group registers its 10,000 instances (many instances start at once)",
     )
     p.add_argument(
         "--v2-instances",
