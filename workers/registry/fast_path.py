@@ -40,9 +40,9 @@ from workers.registry import discovery, heartbeats, microservice_instances
 from workers.registry.deps import RegistryDeps
 from workers.registry.replies import failure
 
-# (deps, project, the command's fields as decoded, the command's bytes) -> the reply bytes, or
-# None: ask the handler
-MemoryAnswer = Callable[[RegistryDeps, str, dict[str, Any], bytes], "bytes | None"]
+# (deps, project, the command's fields as decoded, the command's bytes) -> the reply bytes; or
+# what is left to run in a task (the step validated the command already); or None: the handler
+MemoryAnswer = Callable[[RegistryDeps, str, dict[str, Any], bytes], "bytes | Later | None"]
 Handler = Callable[[Any, str, RegistryDeps], Awaitable[bytes]]
 
 
@@ -101,8 +101,10 @@ class FastPath:
                 out = subject.from_memory(deps, project, fields, payload) if isinstance(fields, dict) else None
             except Exception as exc:  # not JSON, or a value no cache key can hold
                 return failure(invalid_params(f"Unmarshal error: {exc}")), None
-            if out is not None:
+            if isinstance(out, bytes):
                 return out, None
+            if out is not None:  # validated by the memory step: the rest runs in a task
+                return None, out
 
             async def later() -> bytes:
                 return await subject.handler(subject.command.model_validate(fields), project, deps)

@@ -12,7 +12,8 @@ Events (data ``{"serviceId", "instanceId", "instance", "service"}``): ``register
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -106,13 +107,16 @@ def _unchanged(deps: RegistryDeps, project: str, inst: MicroServiceInstance, ser
     return Reregistration(service, known, (project, sid, iid), by_endpoints, ttl_of(doc), reply({"instanceId": iid}))
 
 
-def register_from_memory_fields(deps: RegistryDeps, project: str, fields: dict[str, Any], payload: bytes = b"") -> bytes | None:
+def register_from_memory_fields(
+    deps: RegistryDeps, project: str, fields: dict[str, Any], payload: bytes = b""
+) -> bytes | Callable[[], Awaitable[bytes]] | None:
     """The fast path's memory step (workers/registry/fast_path.py): the reply to an unchanged
     re-registration of an instance this process knows, from the command's fields as decoded (and
     its bytes: the same bytes as an earlier unchanged re-registration whose comparison still holds
-    are answered without validating them again); None (anything else, a service not cached, a
-    command that does not validate) leaves the command to :func:`register_instance`, which
-    answers it, errors included."""
+    are answered without validating them again). Any other valid registration: what is left to
+    do with the instance as validated here (:func:`register_validated`, run in a task; a new
+    instance is not validated twice). None (a command that does not validate): the handler,
+    :func:`register_instance`, answers it with its error."""
     seen = deps.caches.reregistrations.get((project, payload)) if payload else None
     if seen is None or not seen.holds(deps.caches):
         try:
@@ -121,11 +125,9 @@ def register_from_memory_fields(deps: RegistryDeps, project: str, fields: dict[s
         except Exception:  # the handler gives the error its proper reply
             return None
         service = deps.caches.services.get((project, inst.service_id or ""))
-        if service is None:
-            return None
-        seen = _unchanged(deps, project, inst, service, endpoints_key(inst.endpoints))
+        seen = None if service is None else _unchanged(deps, project, inst, service, endpoints_key(inst.endpoints))
         if seen is None:
-            return None
+            return partial(register_validated, deps, project, inst)
         if payload:
             deps.caches.remember_reregistration(project, payload, seen)
     deps.leases.renew(*seen.instance, seen.ttl)
@@ -141,7 +143,11 @@ def register_from_memory_fields(deps: RegistryDeps, project: str, fields: dict[s
     max_workers=CONCURRENT_COMMANDS,
 )
 async def register_instance(body: RegisterInstanceCommand, project: str = Path(), deps: RegistryDeps = Context()) -> bytes:
-    inst = v.validate_register_instance(body.body.instance, body.service_id)
+    return await register_validated(deps, project, v.validate_register_instance(body.body.instance, body.service_id))
+
+
+async def register_validated(deps: RegistryDeps, project: str, inst: MicroServiceInstance) -> bytes:
+    """:func:`register_instance` once its instance is validated."""
     sid = inst.service_id
     assert sid is not None  # validated
     service = await load_service(deps, project, sid)
