@@ -36,6 +36,22 @@ from pydantic.alias_generators import to_camel
 
 from services.contracts.registry_errors import invalid_params
 
+# per model class: (lower-cased alias or name -> the alias or name, the names as written)
+_KEY_NAMES: dict[type, tuple[dict[str, str], frozenset[str]]] = {}
+
+
+def _key_names(cls: type[BaseModel]) -> tuple[dict[str, str], frozenset[str]]:
+    """The field names a model takes in any letter case (worked out once per class)."""
+    known = _KEY_NAMES.get(cls)
+    if known is None:
+        wanted: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            wanted[alias.lower()] = alias
+            wanted.setdefault(name.lower(), name)
+        known = _KEY_NAMES[cls] = (wanted, frozenset(wanted.values()))
+    return known
+
 
 class _SCModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", alias_generator=to_camel)
@@ -45,14 +61,12 @@ class _SCModel(BaseModel):
     def _case_insensitive_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        wanted: dict[str, str] = {}
-        for name, field in cls.model_fields.items():
-            alias = field.alias or name
-            wanted[alias.lower()] = alias
-            wanted.setdefault(name.lower(), name)
+        wanted, canonical = _key_names(cls)
+        if all(key in canonical for key in data):  # (the usual case: nothing to rename)
+            return data
         out: dict[str, Any] = {}
         for key, value in data.items():
-            if isinstance(key, str) and key not in wanted.values():
+            if isinstance(key, str) and key not in canonical:
                 target = wanted.get(key.lower())
                 if target is not None and target not in data:
                     out[target] = value
