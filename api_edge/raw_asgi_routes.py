@@ -201,9 +201,9 @@ class RawAsgiRoutes:
         payload: BaseModel | bytes | None = call.payload
         if call.from_body is not None:
             received, body = await _read_body(receive)
-            key = (scope["path"], body)
+            key = (scope["path"], body) if call.pure_body else None
             payload = None
-            if call.pure_body and received[-1]["type"] == "http.request":
+            if key is not None and received[-1]["type"] == "http.request":
                 payload = self.encoded.get(key)
             if payload is None:
                 try:
@@ -213,7 +213,7 @@ class RawAsgiRoutes:
                 except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
                     await self.app(scope, _replay(received, receive), send)
                     return
-                if call.pure_body and len(body) <= MAX_ENCODED_BODY:
+                if key is not None and len(body) <= MAX_ENCODED_BODY:
                     payload = self._keep(key, payload)
         bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
         response = await bus.forward(scope["path"], call.project_id, route_command(call.route), payload)

@@ -167,47 +167,42 @@ def build_request(host: str, method: str, path: str, headers: dict[str, str], bo
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
-def run_python(url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int) -> Result:
+def _send(url: str, take: Callable[[float], bytes | None], connections: int) -> Result:
+    """``connections`` connections sending ``take(started)``'s requests until it gives None."""
     parts = urlsplit(url)
-    counter = itertools.count(1)
-
-    def make(n: int) -> bytes:
-        b = body.replace("{{n}}", str(n)).encode() if body is not None else None
-        return build_request(parts.netloc, method, path, headers, b)
 
     async def main() -> Result:
         latencies: list[float] = []
         statuses: dict[str, int] = {}
         started = time.perf_counter()
-
-        def take() -> bytes | None:
-            return make(next(counter)) if time.perf_counter() < started + seconds else None
-
-        errors = await asyncio.gather(*(_worker(parts.hostname, parts.port, take, latencies, statuses) for _ in range(connections)))
+        errors = await asyncio.gather(
+            *(_worker(parts.hostname, parts.port, lambda: take(started), latencies, statuses) for _ in range(connections))
+        )
         return from_latencies(latencies, time.perf_counter() - started, sum(errors), statuses)
 
     return asyncio.run(main())
+
+
+def run_python(url: str, method: str, path: str, headers: dict[str, str], body: str | None, seconds: float, connections: int) -> Result:
+    host = urlsplit(url).netloc
+    counter = itertools.count(1)
+
+    def take(started: float) -> bytes | None:
+        if time.perf_counter() >= started + seconds:
+            return None
+        b = body.replace("{{n}}", str(next(counter))).encode() if body is not None else None
+        return build_request(host, method, path, headers, b)
+
+    return _send(url, take, connections)
 
 
 def send_all(url: str, requests: list[tuple[str, str, dict[str, str], bytes | None]], connections: int) -> Result:
     """Send each of ``requests`` (method, path, headers, body) once, ``connections`` at a time, on
     persistent connections: a client that costs far less than httpx, for set-up runs whose time
     is itself a figure (registering 10,000 instances)."""
-    parts = urlsplit(url)
-    todo = [build_request(parts.netloc, *r) for r in reversed(requests)]
-
-    async def main() -> Result:
-        latencies: list[float] = []
-        statuses: dict[str, int] = {}
-        started = time.perf_counter()
-
-        def take() -> bytes | None:
-            return todo.pop() if todo else None
-
-        errors = await asyncio.gather(*(_worker(parts.hostname, parts.port, take, latencies, statuses) for _ in range(connections)))
-        return from_latencies(latencies, time.perf_counter() - started, sum(errors), statuses)
-
-    return asyncio.run(main())
+    host = urlsplit(url).netloc
+    todo = [build_request(host, *r) for r in reversed(requests)]
+    return _send(url, lambda _started: todo.pop() if todo else None, connections)
 
 
 def run_http(

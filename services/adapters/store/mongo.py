@@ -289,8 +289,8 @@ def eq(value: str) -> dict[str, str]:
     value's match. nx-27017 deviation: a plain equality on a field other than ``_id`` also matches
     arrays holding the value, an OR with a ``json_each`` check that keeps SQLite from using the
     index (a scan of the collection); ``$eq`` compiles to the plain ``json_extract(...) = ?`` the
-    index serves. Used for the lifecycle queries that are not by ``_id`` (the registry store has
-    its own, store/registry.py ``_eq``); each field is declared in ``FILTER_OPERATORS``."""
+    index serves. Used by the lifecycle and registry stores' queries that are not by ``_id`` (the
+    registry's through store/registry.py ``_eq``); each field is declared in ``FILTER_OPERATORS``."""
     return {"$eq": value}
 
 

@@ -34,6 +34,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.adapters.store import mongo
 from services.contracts import registry_errors as rerr
 
 SERVICES = "registry_services"
@@ -87,12 +88,9 @@ def _s(value: Any) -> str:
 
 
 def _eq(value: Any) -> dict[str, str]:
-    """An equality on a field that leads an index: ``{"$eq": value}``, the same match as the plain
-    value on MongoDB. nx-27017 deviation: a plain equality on a field that no index's name ends
-    with (``project``, ``app_id``) also matches arrays holding the value, an OR that keeps SQLite
-    from using the index (a full scan: 10 ms at 10,000 instances); ``$eq`` compiles to the plain
-    ``json_extract(...) = ?`` the expression index serves (0.7 ms)."""
-    return {"$eq": _s(value)}
+    """``mongo.eq`` of a plain string: an equality on a field that leads an index, served from it
+    by nx-27017 (a plain equality on ``project`` scanned: 10 ms at 10,000 instances, 0.7 ms so)."""
+    return mongo.eq(_s(value))
 
 
 def service_key(project: str, service_id: str) -> str:
