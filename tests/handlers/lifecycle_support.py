@@ -81,3 +81,23 @@ async def lifecycle_with_jobs(base_deps: Callable[[str], Awaitable[WorkerDeps]])
     deps = await compose(base)
     async with handler_broker(ALL_ROUTERS, deps) as broker:
         yield broker, deps
+
+
+async def environment_application_component(
+    broker: NatsBroker, component_body: dict[str, Any] | None = None, project: str = "p1"
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An environment ("env1"), an application ("app") and a component of it, created through the
+    handlers: their replies' results."""
+    from services.contracts.subjects import Lifecycle
+    from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY
+
+    async def ok(action: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await call(broker, project, LIFECYCLE, action, body)
+        assert reply.status == 200, reply
+        return reply.result
+
+    env = await ok(Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})
+    app = await ok(Lifecycle.APPLICATION_CREATE, {"name": "app"})
+    body = COMPONENT_BODY if component_body is None else component_body
+    comp = await ok(Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": body, "creator": "me"})
+    return env, app, comp

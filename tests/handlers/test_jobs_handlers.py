@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 
@@ -14,28 +13,11 @@ from services.contracts.jobs import JobDetail, ShowJob
 from services.contracts.subjects import JOBS, Jobs
 from services.domain.jobs import fold
 from tests.handlers.conftest import call, handler_broker
-from tests.support.job_events import job_run
+from tests.support.job_events import Delivered, job_run
 from workers.jobs.app import ROUTERS, compose
 from workers.jobs.deps import JobsDeps
 
 P = "p1"
-
-
-class Delivered:
-    """A message of the tracker's consumer, remembering how it was settled."""
-
-    def __init__(self, event: dict | bytes) -> None:
-        self.data = event if isinstance(event, bytes) else json.dumps(event).encode()
-        self.settled: str | None = None
-
-    async def ack(self) -> None:
-        self.settled = "ack"
-
-    async def nak(self, delay: float | None = None) -> None:
-        self.settled = "nak"
-
-    async def term(self) -> None:
-        self.settled = "term"
 
 
 @pytest.fixture

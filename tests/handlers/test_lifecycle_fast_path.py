@@ -14,7 +14,7 @@ import pytest
 from services.contracts import errors, subjects
 from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
 from tests.handlers.conftest import call
-from tests.handlers.lifecycle_support import lifecycle_with_jobs, lifecycle_worker
+from tests.handlers.lifecycle_support import environment_application_component, lifecycle_with_jobs, lifecycle_worker
 from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY, INSTANCE_BODY
 from workers.fast_path import failure_reply
 from workers.lifecycle.fast_path import answers
@@ -125,9 +125,7 @@ async def test_instances_answer_from_memory_between_jobs_and_follow_their_jobs(l
         assert reply.status == 200, reply
         return reply.result
 
-    env = await ok(Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})
-    app = await ok(Lifecycle.APPLICATION_CREATE, {"name": "app"})
-    comp = await ok(Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": {**COMPONENT_BODY, "name": "web"}, "creator": "me"})
+    env, app, comp = await environment_application_component(broker, {**COMPONENT_BODY, "name": "web"})
     scope = {"application_id": app["id"], "component_id": comp["id"]}
     ids = []
     for n in range(3):
@@ -180,13 +178,7 @@ async def answered_later(later) -> dict:
 async def test_an_instance_create_on_the_fast_path_answers_as_its_subscriber(lifecycle):
     broker, deps = lifecycle
     worker = SimpleNamespace(broker=broker)
-    env = (await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})).result
-    app = (await call(broker, "p1", LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": "app"})).result
-    comp = (
-        await call(
-            broker, "p1", LIFECYCLE, Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": COMPONENT_BODY, "creator": "me"}
-        )
-    ).result
+    env, app, comp = await environment_application_component(broker)
     scope = {"application_id": app["id"], "component_id": comp["id"], "creator": "me"}
 
     def create(name: str = "web-1", **changes) -> dict:
@@ -233,13 +225,7 @@ async def test_an_instance_create_on_the_fast_path_answers_as_its_subscriber(lif
 async def test_concurrent_instance_creates_on_the_fast_path_each_get_their_answer(lifecycle):
     """Creates in tasks share group commits; a name taken by one of them is refused to the other only."""
     broker, deps = lifecycle
-    env = (await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})).result
-    app = (await call(broker, "p1", LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": "app"})).result
-    comp = (
-        await call(
-            broker, "p1", LIFECYCLE, Lifecycle.COMPONENT_CREATE, {"application_id": app["id"], "body": COMPONENT_BODY, "creator": "me"}
-        )
-    ).result
+    env, app, comp = await environment_application_component(broker)
     scope = {"application_id": app["id"], "component_id": comp["id"]}
     names = [f"web-{n}" for n in range(12)] + ["web-3"]
     laters = []

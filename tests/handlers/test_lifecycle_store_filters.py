@@ -16,10 +16,10 @@ from services.adapters.store import mongo
 from services.adapters.store.components import COMPONENTS, instance_overviews
 from services.contracts.component_instances import ListInstances
 from services.contracts.components import Component, ListComponents
-from services.contracts.subjects import LIFECYCLE, ComponentInstances, Lifecycle
+from services.contracts.subjects import LIFECYCLE, ComponentInstances
 from tests.handlers.conftest import call
-from tests.handlers.lifecycle_support import lifecycle_with_jobs
-from tests.support.bodies import COMPONENT_BODY, ENVIRONMENT_BODY, INSTANCE_BODY
+from tests.handlers.lifecycle_support import environment_application_component, lifecycle_with_jobs
+from tests.support.bodies import INSTANCE_BODY
 from tests.support.instances import an_instance
 
 PROJECTS, APPS, COMPS, ENVS = ("p1", "p2"), ("a1", "a2"), ("c1", "c2", "c3"), ("e1", "e2")
@@ -126,10 +126,7 @@ async def lifecycle(base_deps):
 
 async def test_a_claim_takes_a_free_or_expired_lease_only(lifecycle):
     broker, deps = lifecycle
-    env = (await call(broker, "p1", LIFECYCLE, Lifecycle.ENVIRONMENT_CREATE, {**ENVIRONMENT_BODY, "name": "env1"})).result
-    app = (await call(broker, "p1", LIFECYCLE, Lifecycle.APPLICATION_CREATE, {"name": "app"})).result
-    comp_body = {"application_id": app["id"], "body": COMPONENT_BODY, "creator": "me"}
-    comp = (await call(broker, "p1", LIFECYCLE, Lifecycle.COMPONENT_CREATE, comp_body)).result
+    env, app, comp = await environment_application_component(broker)
     create = {"application_id": app["id"], "component_id": comp["id"], "body": {**INSTANCE_BODY, "environment_id": env["id"]}}
     job_id = (await call(broker, "p1", LIFECYCLE, ComponentInstances.CREATE, create)).result["job_id"]
     jobs = deps.db[store.JOBS]

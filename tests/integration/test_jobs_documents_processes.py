@@ -14,26 +14,9 @@ import nats
 from services.adapters.store import mongo
 from services.contracts import subjects
 from services.domain.jobs import fold
-from tests.support.job_events import job_run
+from tests.support.job_events import Delivered, job_run
 from workers.jobs.documents import JobDocuments
 from workers.jobs.tracker import Tracker
-
-
-class _Delivered:
-    """A message as the tracker's consumer hands it over (this process folds without the stream)."""
-
-    def __init__(self, event: dict) -> None:
-        self.data = json.dumps(event).encode()
-        self.settled: str | None = None
-
-    async def ack(self) -> None:
-        self.settled = "ack"
-
-    async def nak(self, delay: float | None = None) -> None:
-        self.settled = "nak"
-
-    async def term(self) -> None:
-        self.settled = "term"
 
 
 def _expected(events: list[dict]) -> dict:
@@ -74,7 +57,7 @@ async def test_a_job_folded_by_another_process_is_never_answered_from_stale_memo
 
         # 2. the other tracker folds the rest (they never reach the worker's tracker): the worker
         #    answers the whole job once the commit is noticed, not what it kept
-        delivered = [_Delivered(e) for e in events[3:]]
+        delivered = [Delivered(e) for e in events[3:]]
         await here.handle_batch(delivered)  # type: ignore[arg-type]
         assert {m.settled for m in delivered} == {"ack"}
         reply = await _shown_by_worker(nc, project, first, _expected(events), within=2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from services.contracts import subjects
@@ -103,3 +104,20 @@ def job_run(project: str, job_id: str, fail_at: int | None = None) -> list[dict]
     seq += 1
     events.append(_event(project, "job", "succeeded", {**base, "execution_status": "SUCCEEDED", "seq": seq, "time": t()}))
     return events
+
+
+class Delivered:
+    """A message of the tracker's consumer, remembering how it was settled."""
+
+    def __init__(self, event: dict | bytes) -> None:
+        self.data = event if isinstance(event, bytes) else json.dumps(event).encode()
+        self.settled: str | None = None
+
+    async def ack(self) -> None:
+        self.settled = "ack"
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled = "nak"
+
+    async def term(self) -> None:
+        self.settled = "term"
