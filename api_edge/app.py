@@ -20,11 +20,14 @@ from api_edge.bus_client import BusClient
 from api_edge.console import mount_console
 from api_edge.docs import mount_docs
 from api_edge.error_responses import error_response
+from api_edge.heartbeat_batches import HeartbeatBatches
 from api_edge.rate_limit import RateLimiter
 from api_edge.raw_asgi_routes import RawAsgiRoutes
+from api_edge.registry_memory import EdgeRegistryMemory
 from api_edge.registry_tokens import load_registry_auth
 from api_edge.routers import ROUTERS, registry_auth
 from services.adapters import bus
+from services.adapters.registry_events import RegistryEventSubscription
 from services.contracts import errors, subjects
 from services.contracts.errors import ServiceError
 from services.contracts.input_validation import describe_validation_error
@@ -122,12 +125,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     bus_client = BusClient(None, settings.request_timeout)
     workers = expected_workers(settings.workers)
+    # what the edge remembers of registry answers (api_edge/registry_memory.py), kept true by events
+    memory = EdgeRegistryMemory() if settings.edge_registry_memory else None
+    heartbeats = HeartbeatBatches(bus_client, memory) if memory is not None else None
+    registry_events = RegistryEventSubscription(memory, connection_name="openstage-edge-registry-events") if memory is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if settings.nats_url:
+            if registry_events is not None:  # following events before the first answer is kept
+                await registry_events.subscribe(settings.nats_url)
             bus_client.nc = await bus.connect(settings.nats_url, name="openstage-edge")
         yield
+        if heartbeats is not None:
+            await heartbeats.stop()
+        if registry_events is not None:
+            await registry_events.stop()
         if bus_client.nc:
             await bus_client.nc.drain()
 
@@ -201,7 +214,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "reason": f"workers not answering: {', '.join(missing)}"}, status_code=503)
         return JSONResponse({"status": "ready", "workers": sorted(workers)})
 
-    app.add_middleware(RawAsgiRoutes)  # heartbeat and discovery; inside AuthMiddleware (added last = outermost)
+    # heartbeat and discovery; inside AuthMiddleware (added last = outermost)
+    app.add_middleware(RawAsgiRoutes, memory=memory, heartbeats=heartbeats)
     app.add_middleware(
         AuthMiddleware,
         authenticator=load_authenticator(settings),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from nats.aio.client import Client as NATS
@@ -61,14 +62,23 @@ class BusClient:
         return subject, msg.data
 
     async def forward(
-        self, path: str, project_id: str, command: Command, payload: BaseModel | bytes | None, timeout: float | None = None
+        self,
+        path: str,
+        project_id: str,
+        command: Command,
+        payload: BaseModel | bytes | None,
+        timeout: float | None = None,
+        on_success: Callable[[int, dict[str, str] | None, bytes], None] | None = None,
     ) -> Response:
         """Request ``command`` with ``payload`` and answer with its reply as the HTTP response to
-        ``path``: a successful reply's result as it came (``split_success``), any other decoded."""
+        ``path``: a successful reply's result as it came (``split_success``; ``on_success`` gets
+        its status, headers and result JSON first), any other decoded."""
         try:
             subject, data = await self._request(project_id, command, payload, timeout)
             success = split_success(data)
             if success is not None:
+                if on_success is not None:
+                    on_success(*success)
                 return result_response(path, *success)
             reply = _decoded(subject, data)
         except errors.ServiceError as exc:

@@ -21,15 +21,19 @@ tests run through here. Runs inside AuthMiddleware: requests are authenticated, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api_edge.heartbeat_batches import HeartbeatBatches
+from api_edge.registry_memory import EdgeRegistryMemory, FindKey, InstanceKey
+from api_edge.reply_responses import result_response
 from api_edge.route_commands import route_command
 from api_edge.routers import applications, component_instances, components, environments, jobs, registry
 from api_edge.routers.forwarding import from_query, json_body
@@ -55,6 +59,11 @@ class RawCall:
     # the command depends on the path and the body only: the same again is the same command
     # (an instance's periodic re-registration), its JSON kept by RawAsgiRoutes (``encoded``)
     pure_body: bool = False
+    # a heartbeat: the instance's (serviceId, instanceId); a find: its key (query string, X-ConsumerId)
+    # (answered from api_edge/registry_memory.py while nothing changed)
+    heartbeat_of: InstanceKey | None = None
+    find_key: FindKey | None = None
+    registration_of: str | None = None  # a registration: the serviceId
 
 
 def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> RawCall | None:
@@ -129,17 +138,34 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
         and parts[5]
         and parts[7]
     ):
-        return RawCall(parts[2], registry.heartbeat, registry.heartbeat_command(parts[5], parts[7]))
+        return RawCall(parts[2], registry.heartbeat, registry.heartbeat_command(parts[5], parts[7]), heartbeat_of=(parts[5], parts[7]))
     if method == "GET" and len(parts) == 5 and parts[4] == "instances":
         query = _query(query_string)
         consumer = next((v.decode("latin-1") for k, v in headers if k == _CONSUMER_HEADER), None)
-        return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer))
+        return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer), find_key=(query_string, consumer))
     if method == "POST" and len(parts) == 7 and parts[4] == "microservices" and parts[6] == "instances" and parts[5]:
         service_id = parts[5]
         return RawCall(
-            parts[2], registry.register_instance, None, lambda body, _caller: registry.register_command(service_id, body), pure_body=True
+            parts[2],
+            registry.register_instance,
+            None,
+            lambda body, _caller: registry.register_command(service_id, body),
+            pure_body=True,
+            registration_of=service_id,
         )
     return None
+
+
+def registry_write_project(method: str, path: str) -> str | None:
+    """The project of a request that may change the registry (any /v4/{project}/registry/...
+    request but a read), else None. Pure: unit-tested."""
+    if method in _READS or not path.startswith("/v4/"):
+        return None
+    parts = path.split("/", 4)
+    return parts[2] if len(parts) > 3 and parts[2] and parts[3] == "registry" else None
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
@@ -185,29 +211,51 @@ MAX_ENCODED_BODY = 2_048
 
 
 class RawAsgiRoutes:
-    """ASGI middleware: answers ``match``-ed requests itself, passes every other one on."""
+    """ASGI middleware: answers ``match``-ed requests itself, passes every other one on.
 
-    def __init__(self, app: ASGIApp) -> None:
+    With a ``memory`` (api_edge/registry_memory.py), a heartbeat of a live instance and a find
+    answered before are answered from it (the heartbeat then leaves with the next of
+    ``heartbeats``' batches), and every registry write drops its project's memory before it is
+    forwarded and again once it is answered."""
+
+    def __init__(self, app: ASGIApp, memory: EdgeRegistryMemory | None = None, heartbeats: HeartbeatBatches | None = None) -> None:
         self.app = app
         self.encoded: dict[tuple[str, bytes], bytes] = {}  # a pure_body route's commands as JSON
+        self.memory = memory
+        self.heartbeats = heartbeats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        call = None
-        if scope["type"] == "http":
-            call = match(scope["method"], scope["path"], scope.get("query_string", b""), scope["headers"])
-        if call is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        call = match(scope["method"], scope["path"], scope.get("query_string", b""), scope["headers"])
+        memory = self.memory
+        project = None if memory is None else registry_write_project(scope["method"], scope["path"])
+        if call is None:
+            if memory is not None and project is not None:  # a registry write FastAPI answers
+                memory.changed(project)
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    memory.changed(project)
+            else:
+                await self.app(scope, receive, send)
+            return
         payload: BaseModel | bytes | None = call.payload
+        key: tuple[str, bytes] | None = None
         if call.from_body is not None:
             received, body = await _read_body(receive)
-            key = (scope["path"], body) if call.pure_body else None
-            payload = None
-            if key is not None and received[-1]["type"] == "http.request":
-                payload = self.encoded.get(key)
+            complete = received[-1]["type"] == "http.request"
+            key = (scope["path"], body) if call.pure_body and complete else None
+            if key is not None and memory is not None:
+                answer = self._reregistered(memory, call, key, scope["path"])
+                if answer is not None:
+                    await answer(scope, receive, send)
+                    return
+            payload = None if key is None else self.encoded.get(key)
             if payload is None:
                 try:
-                    if received[-1]["type"] != "http.request":  # the client left: as FastAPI meets it
+                    if not complete:  # the client left: as FastAPI meets it
                         raise ConnectionResetError
                     payload = call.from_body(body, scope["state"]["principal"].key_id)
                 except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
@@ -216,8 +264,77 @@ class RawAsgiRoutes:
                 if key is not None and len(body) <= MAX_ENCODED_BODY:
                     payload = self._keep(key, payload)
         bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
-        response = await bus.forward(scope["path"], call.project_id, route_command(call.route), payload)
+        forward = partial(bus.forward, scope["path"], call.project_id, route_command(call.route), payload)
+        if memory is None:
+            response = await forward()
+        elif call.heartbeat_of is not None or call.find_key is not None:
+            answer = self._remembered(memory, call, scope["path"])
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+            response = await forward(on_success=partial(self._remember, memory, call, memory.generation(call.project_id)))
+        elif project is not None:  # a registration
+            response = await self._forward_write(memory, project, forward, call, key)
+        else:
+            response = await forward()
         await response(scope, receive, send)
+
+    def _remembered(self, memory: EdgeRegistryMemory, call: RawCall, path: str) -> Response | None:
+        """The answer of a heartbeat of a live instance (passed on with the next batch) or of a
+        find answered before, while nothing changed; else None."""
+        if call.heartbeat_of is not None:
+            if self.heartbeats is None or not memory.is_live(call.project_id, *call.heartbeat_of):
+                return None
+            self.heartbeats.add(call.project_id, *call.heartbeat_of)
+            return result_response(path, 200, None, b"null")
+        assert call.find_key is not None
+        kept = memory.find(call.project_id, call.find_key)
+        return None if kept is None else result_response(path, kept.status, kept.headers, kept.result)
+
+    @staticmethod
+    def _remember(
+        memory: EdgeRegistryMemory, call: RawCall, generation: int, status: int, headers: dict[str, str] | None, result: bytes
+    ) -> None:
+        """A worker's successful answer to a heartbeat or a find (``BusClient.forward``'s ``on_success``)."""
+        if call.heartbeat_of is not None:
+            if status == 200:
+                memory.keep_live(call.project_id, *call.heartbeat_of, generation)
+        elif call.find_key is not None:
+            memory.keep_find(call.project_id, call.find_key, generation, status, headers, result)
+
+    def _reregistered(self, memory: EdgeRegistryMemory, call: RawCall, key: tuple[str, bytes], path: str) -> Response | None:
+        """The answer of a registration the same as one a worker answered since the project last
+        changed (a lease renewal, Service-Center's answer to a known instance: its renewal leaves
+        with the next heartbeat batch); else None."""
+        kept = memory.registration(call.project_id, key)
+        if kept is None or self.heartbeats is None:
+            return None
+        self.heartbeats.add(call.project_id, *kept.instance)
+        return result_response(path, kept.answer.status, kept.answer.headers, kept.answer.result)
+
+    async def _forward_write(
+        self,
+        memory: EdgeRegistryMemory,
+        project: str,
+        forward: Callable[..., Awaitable[Response]],
+        call: RawCall,
+        key: tuple[str, bytes] | None,
+    ) -> Response:
+        """Forward a registration: the project's memory is dropped before and after it (a find or
+        heartbeat answered meanwhile may predate it), then its answer is remembered by ``key`` when
+        nothing but the same registration (10 instances of a client re-registering at once) changed
+        the project meanwhile; its own event, if it changed anything, drops the answer again."""
+        memory.changed(project, key)
+        during = memory.generation(project)
+        answered: list[tuple[int, dict[str, str] | None, bytes]] = []
+        try:
+            response = await forward(on_success=lambda *success: answered.append(success))
+        finally:
+            unchanged = memory.changed_only_by(project, during, key)
+            memory.changed(project, key)
+        if answered and unchanged and key is not None and call.registration_of is not None and len(key[1]) <= MAX_ENCODED_BODY:
+            memory.keep_registration(project, key, memory.generation(project), call.registration_of, *answered[0])
+        return response
 
     def _keep(self, key: tuple[str, bytes], command: BaseModel) -> bytes:
         if len(self.encoded) >= MAX_ENCODED:

@@ -32,8 +32,12 @@ class Settings(BaseSettings):
     # The edge's address as registry clients reach it (e.g. http://10.0.0.5:8080): the endpoint of
     # the global services SERVICECENTER, KIE and CseConfigCenter. Unset: http://<host>:<port>.
     registry_advertise_url: str | None = None
-    # Edge processes sharing the HTTP port (uvicorn workers); the edge is stateless.
+    # Edge processes sharing the HTTP port (uvicorn workers); the edge owns no data.
     edge_workers: int = Field(default=1, ge=1, le=32)
+    # The edge answers a heartbeat of an instance a worker confirmed, and a find a worker answered,
+    # from memory while no event or write of the project came between (api_edge/registry_memory.py);
+    # false: every heartbeat and find goes to a registry worker.
+    edge_registry_memory: bool = True
     # Comma-separated domain workers /readyz expects to answer (default: every worker in workers.WORKERS).
     workers: str | None = None
     # Seconds the edge waits for a worker's reply before answering 503.

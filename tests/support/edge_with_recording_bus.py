@@ -28,14 +28,19 @@ class RecordingNats:
         self.reply = reply
         self.sent: list[tuple[str, dict, float]] = []
 
+    async def drain(self) -> None:
+        """The edge stopping (a client used as a context manager runs the app's lifespan)."""
+
     async def request(self, subject: str, data: bytes, timeout: float) -> _Msg:
         self.sent.append((subject, orjson.loads(data), timeout))
         return _Msg(orjson.dumps(self.reply))
 
 
-def edge_answering(reply: dict) -> tuple[TestClient, RecordingNats]:
-    """A client of the edge (authenticated with a token for every project) and the recorder."""
-    app = create_app(Settings(nats_url=None, tokens=orjson.dumps([{"token": TOKEN, "projects": ["*"]}]).decode()))
+def edge_answering(reply: dict, **settings: object) -> tuple[TestClient, RecordingNats]:
+    """A client of the edge (authenticated with a token for every project) and the recorder;
+    ``settings``: other Settings of the edge."""
+    tokens = orjson.dumps([{"token": TOKEN, "projects": ["*"]}]).decode()
+    app = create_app(Settings(nats_url=None, tokens=tokens, **settings))  # type: ignore[arg-type]
     nats = RecordingNats(reply)
     app.state.bus.nc = nats
     return TestClient(app, headers={"X-Auth-Token": TOKEN}), nats

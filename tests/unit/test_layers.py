@@ -90,6 +90,7 @@ def test_edge_never_touches_the_store_or_a_worker():
         "services.adapters.bus",
         "services.adapters.clock",
         "services.adapters.nats_auth",
+        "services.adapters.registry_events",  # a core-NATS subscription (the edge's registry memory follows events)
         "services.adapters.registry_secret",
         "services.settings",
         "api_edge",

@@ -4,7 +4,7 @@ Besides its command subscribers (the broker's connection) and the events connect
 worker has (outbox publishes), each registry process runs, each on a connection of its own:
 
 * the cache events: a core-NATS subscription to ``openstage.evt.*.registry.>`` applying every
-  registry event to the process's caches (workers/registry/cache_events.py, caches.py); on a
+  registry event to the process's caches (services/adapters/registry_events.py, caches.py); on a
   disconnect or reconnect the caches are dropped (events may have been missed);
 * the fast path: plain nats-py subscriptions serving ``instance.heartbeat`` and
   ``instance.find`` (workers/registry/fast_path.py);
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from services.adapters.registry_events import RegistryEventSubscription
 from services.adapters.store import registry as registry_store
 from services.contracts import subjects
 from services.contracts.registry import DependencyChangedData, InstanceEventData, SchemaChangedData, ServiceEventData, TagsChangedData
 from services.contracts.subjects import REGISTRY, Registry
 from workers.registry import dependencies, discovery, govern, health, heartbeats, microservice_instances, microservices, schemas, tags
-from workers.registry.cache_events import CacheEventSubscription
 from workers.registry.caches import RegistryCaches
 from workers.registry.deps import RegistryDeps
 from workers.registry.fast_path import FastPath
@@ -66,7 +66,7 @@ async def compose(base: WorkerDeps) -> RegistryDeps:
         **base.base(),
         caches=caches,
         leases=LeaseKeeper(base.db, base.clock, base.outbox, caches),
-        cache_events=CacheEventSubscription(caches),
+        cache_events=RegistryEventSubscription(caches),
     )
     deps.fast_path = FastPath(deps)
     deps.registrations = RegistrationBatcher(

@@ -13,7 +13,7 @@
   is answered from here as a lease renewal (workers/registry/microservice_instances.py
   ``register_from_memory``), which is what Service-Center does with a known instance.
 
-Every process subscribes to ``openstage.evt.*.registry.>`` (workers/registry/cache_events.py)
+Every process subscribes to ``openstage.evt.*.registry.>`` (services/adapters/registry_events.py)
 and applies each event with :meth:`RegistryCaches.apply_event`; the process that made a change
 applies its own events synchronously before it answers (workers/registry/transactions.py), so
 its next read is fresh. A find computed while an event for its scope arrived is not cached

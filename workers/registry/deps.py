@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from workers.registry.cache_events import CacheEventSubscription
+from services.adapters.registry_events import RegistryEventSubscription
 from workers.registry.caches import RegistryCaches
 from workers.registry.leases import LeaseKeeper
 from workers.registry.transactions import Write, commit_and_apply
@@ -24,7 +24,7 @@ T = TypeVar("T")
 class RegistryDeps(WorkerDeps):
     caches: RegistryCaches
     leases: LeaseKeeper
-    cache_events: CacheEventSubscription
+    cache_events: RegistryEventSubscription
     fast_path: FastPath | None = None  # set by compose (it calls the handlers with these deps)
     registrations: RegistrationBatcher | None = None  # set by compose: registrations written in batches
 
