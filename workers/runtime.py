@@ -163,7 +163,9 @@ async def connect_deps(settings: Settings, domain: str, streams: Sequence[Stream
     js = nc.jetstream()
     await bus.ensure_streams(js, list(streams))
     clock = Clock()
-    return WorkerDeps(settings=settings, clock=clock, db=db, nc=nc, js=js, outbox=Outbox(db, js, clock))
+    outbox = Outbox(db, js, clock)
+    await outbox.ensure_indexes()
+    return WorkerDeps(settings=settings, clock=clock, db=db, nc=nc, js=js, outbox=outbox)
 
 
 def build_worker(

@@ -34,7 +34,6 @@ from services.contracts.agent import HostAnnouncement, InstanceStatusQuery
 from services.contracts.component_instances import Instance
 from services.domain.lifecycle import component_instances as rules
 from services.domain.lifecycle.component_instances import InstanceEvent
-from services.domain.lifecycle.deployments import hosts_of
 from workers.lifecycle.replica_reports import ReplicaReports, apply_to_idle
 
 log = logging.getLogger("openstage.lifecycle.hosts")
@@ -184,11 +183,10 @@ class HostTable:
                     log.warning("host %s: marking its instances UNKNOWN failed: %s", h.host_id, exc)
 
     async def mark_unknown(self, host_id: str, silent_seconds: float) -> None:
-        async for doc in self.db[store.INSTANCES].find({"platform_type": "vmapp"}, {"_id": 1, "refer_resources": 1}):
-            if host_id not in hosts_of(doc.get("refer_resources") or []):
-                continue
+        """Mark UNKNOWN the replica-decided statuses of the idle instances placed on a silent host."""
 
-            def rule(inst: Instance) -> tuple[Instance, InstanceEvent | None]:
-                return rules.host_silent(inst, host_id, silent_seconds)
+        def rule(inst: Instance) -> tuple[Instance, InstanceEvent | None]:
+            return rules.host_silent(inst, host_id, silent_seconds)
 
-            await apply_to_idle(self.db, self.outbox, doc["_id"], rule)
+        for placed in await store.placed_on(self.db, host_id):
+            await apply_to_idle(self.db, self.outbox, placed.instance_id, rule)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -24,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.adapters.agent_client import AgentClient, AgentError, agent_report
 from services.adapters.background import cancel_and_wait
 from services.adapters.store import component_instances as store
+from services.adapters.store.mongo import eq
 from services.adapters.store.outbox import Outbox
 from services.contracts import subjects
 from services.contracts.agent import InstanceStatusQuery, ReplicaChange, ReplicaPhase, ReplicaState
@@ -35,16 +36,28 @@ from workers.lifecycle.component_instance_events import cloud_events
 
 log = logging.getLogger("openstage.lifecycle.replicas")
 
-REPORTS = "instance_replicas"  # {_id: "<instance>:<host>", instance_id, host_id, project_id, replicas: [ReplicaState]}
+# {_id: "<instance>:<host>", instance_id, host_id, project_id, replicas: [ReplicaState]}, indexed on
+# instance_id (store/component_instances.py ensure_indexes)
+REPORTS = store.REPLICA_REPORTS
 QUEUE = "lifecycle-replicas"
 SWEEP_SECONDS = 2.0
+UNKEYED_BATCH = 500
 
 StatusRule = Callable[[Instance], tuple[Instance, InstanceEvent | None]]
 
 
-async def apply_to_idle(db: AsyncDatabase, outbox: Outbox, instance_id: str, rule: StatusRule) -> bool:
-    """Apply ``rule`` to the instance unless a job holds it; persist and emit the change (True) if any."""
+def report_id(instance_id: str, host_id: str) -> str:
+    return f"{instance_id}:{host_id}"
+
+
+async def apply_to_idle(
+    db: AsyncDatabase, outbox: Outbox, instance_id: str, rule: StatusRule, missing: Callable[[], Awaitable[None]] | None = None
+) -> bool:
+    """Apply ``rule`` to the instance unless a job holds it; persist and emit the change (True) if
+    any. ``missing``: called when the instance does not exist (any more)."""
     seen = await store.by_id(db, instance_id)  # most reports and sweeps change nothing: no transaction then
+    if seen is None and missing is not None:
+        await missing()
     if seen is None or seen.active_job_id or rule(seen.instance)[1] is None:
         return False
 
@@ -101,6 +114,7 @@ class ReplicaReports:
         self.silent: Callable[[str], bool] = lambda host_id: False
 
     async def start(self) -> None:
+        await self.drop_unkeyed()
         self._sub = await self.nc.subscribe(f"{subjects.AGENT_PREFIX}.*.replica", queue=QUEUE, cb=self._on_message)
         self._loop = asyncio.create_task(self._sweep(), name="replica-sweep")
 
@@ -125,24 +139,42 @@ class ReplicaReports:
         """Keep a host's report of an instance's replicas and follow it in the instance's status."""
         stored = await store.by_id(self.db, instance_id)
         if stored is None or stored.instance.project_id != project_id:
-            await self.db[REPORTS].delete_many({"instance_id": instance_id, "host_id": host_id})
+            await self.db[REPORTS].delete_one({"_id": report_id(instance_id, host_id)})
             return
+        # ``_id`` in the document as well as in the filter: nx-27017 deviation, its upsert ignores the
+        # filter's ``_id`` and inserted a document with a new ObjectId at every report (MongoDB
+        # takes the filter's; both take the document's)
         doc = {
+            "_id": report_id(instance_id, host_id),
             "instance_id": instance_id,
             "host_id": host_id,
             "project_id": project_id,
             "replicas": [r.model_dump(mode="json") for r in replicas],
         }
-        await self.db[REPORTS].replace_one({"_id": f"{instance_id}:{host_id}"}, doc, upsert=True)
+        await self.db[REPORTS].replace_one({"_id": report_id(instance_id, host_id)}, doc, upsert=True)
         await self.evaluate(instance_id)
 
     async def reports_of(self, instance_id: str) -> dict[str, list[ReplicaState]]:
         out: dict[str, list[ReplicaState]] = {}
-        async for doc in self.db[REPORTS].find({"instance_id": instance_id}):
+        async for doc in self.db[REPORTS].find({"instance_id": eq(instance_id)}):  # (mongo.eq: served by the index on nx-27017)
             out[doc["host_id"]] = [ReplicaState.model_validate(r) for r in doc.get("replicas") or []]
         return out
 
+    async def drop_unkeyed(self) -> int:
+        """Remove the reports an nx-27017 store kept under an ObjectId (one per report, before the
+        ``_id`` was written in the document: see ``report``); the hosts' refresh writes them again."""
+        stale = [d["_id"] async for d in self.db[REPORTS].find({}, {"_id": 1}) if not isinstance(d["_id"], str)]
+        for start in range(0, len(stale), UNKEYED_BATCH):
+            await self.db[REPORTS].delete_many({"_id": {"$in": stale[start : start + UNKEYED_BATCH]}})
+        return len(stale)
+
+    async def forget(self, instance_id: str) -> None:
+        """Remove the reports of an instance that no longer exists (a report that raced its delete)."""
+        await self.db[REPORTS].delete_many({"instance_id": eq(instance_id)})
+
     async def evaluate(self, instance_id: str) -> bool:
+        """Follow the instance's reports in its status (True when it changed); the reports of an
+        instance that is gone are removed."""
         reports = await self.reports_of(instance_id)
         if not reports:
             return False
@@ -153,27 +185,30 @@ class ReplicaReports:
             ready, desired, detail = readiness(inst, reports)
             return rules.status_from_replicas(inst, ready, desired, detail)
 
-        return await apply_to_idle(self.db, self.outbox, instance_id, rule)
+        return await apply_to_idle(self.db, self.outbox, instance_id, rule, missing=lambda: self.forget(instance_id))
 
     async def refresh_host(self, host_id: str) -> None:
         """Ask the host's agent for the replicas of every instance placed on it, and follow them."""
-        async for doc in self.db[store.INSTANCES].find({"platform_type": "vmapp"}, {"_id": 1, "project_id": 1, "refer_resources": 1}):
-            if host_id not in hosts_of(doc.get("refer_resources") or []):
-                continue
+        for placed in await store.placed_on(self.db, host_id):
+            query = InstanceStatusQuery(project_id=placed.project_id, instance_id=placed.instance_id)
             try:
-                got = await self.agents.status(host_id, InstanceStatusQuery(project_id=doc["project_id"], instance_id=doc["_id"]))
+                got = await self.agents.status(host_id, query)
             except AgentError as exc:
-                log.info("host %s: no status of instance %s: %s", host_id, doc["_id"], exc.message)
+                log.info("host %s: no status of instance %s: %s", host_id, placed.instance_id, exc.message)
                 continue
-            await self.report(host_id, doc["project_id"], doc["_id"], got.replicas)
+            await self.report(host_id, placed.project_id, placed.instance_id, got.replicas)
+
+    async def sweep_once(self) -> None:
+        """Evaluate every reported instance again (those a job held at their last report, those gone)."""
+        ids = {d["instance_id"] async for d in self.db[REPORTS].find({}, {"instance_id": 1})}
+        for instance_id in ids:
+            await self.evaluate(instance_id)
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self.sweep_seconds)
             try:
-                ids = {d["instance_id"] async for d in self.db[REPORTS].find({}, {"instance_id": 1})}
-                for instance_id in ids:
-                    await self.evaluate(instance_id)
+                await self.sweep_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

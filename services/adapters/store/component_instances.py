@@ -3,10 +3,14 @@
 - ``instances``: one document per component instance (the API's fields) plus ``active_job_id``,
   the instance's job lock: set when a job is accepted, cleared (or handed to a waiting forced
   delete) when it ends. Setting it is a conditional update, so two jobs can never hold one instance.
+  And ``host_ids``, the hosts its refer resources place it on (``placed_on``).
 - ``instance_snapshots``: what each successful deploy/upgrade deployed (rollback targets).
 - ``instance_jobs``: the job runner's durable state of each job (``services.contracts.jobs.Job``:
   its plan, the next task, the event counter ``seq``, the runner's lease); the job tracker's read
   model is built from events.
+- ``instance_replicas``: the host agents' latest replica reports, one document per instance and
+  host (written and read by workers/lifecycle/replica_reports.py; its index is made here, with the
+  worker's other indexes).
 
 Times inside job documents are epoch milliseconds (nx-27017 returns datetimes from
 find_one_and_update as strings)."""
@@ -28,10 +32,12 @@ from services.contracts import errors
 from services.contracts.component_instances import Instance, ListInstances, ListSnapshots, Snapshot, StatusDetail
 from services.contracts.jobs import TERMINAL, Job, JobUpdate, task_key
 from services.domain.lifecycle.component_instances import version_key
+from services.domain.lifecycle.deployments import hosts_of
 
 INSTANCES = "instances"
 SNAPSHOTS = "instance_snapshots"
 JOBS = "instance_jobs"
+REPLICA_REPORTS = "instance_replicas"
 _TERMINAL = sorted(s.value for s in TERMINAL)
 
 
@@ -45,6 +51,10 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     )
     await db[SNAPSHOTS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
     await db[JOBS].create_index([("instance_id", ASCENDING), ("create_time", DESCENDING)])
+    # the instances on a host (``placed_on``; never an index holding host_ids, see there) and an
+    # instance's replica reports (replica_reports.py)
+    await db[INSTANCES].create_index([("platform_type", ASCENDING)])
+    await db[REPLICA_REPORTS].create_index([("instance_id", ASCENDING)])
 
 
 def missing(instance_id: str) -> errors.ServiceError:
@@ -60,6 +70,7 @@ def _doc(inst: Instance, active_job_id: str | None) -> dict:
     doc = inst.model_dump(mode="json")
     doc["_id"] = inst.id
     doc["active_job_id"] = active_job_id
+    doc["host_ids"] = hosts_of(doc["refer_resources"])  # for ``placed_on`` (not a field of the API's Instance)
     return doc
 
 
@@ -171,6 +182,35 @@ async def of_component(
     """Every instance of the component, with its job lock."""
     cursor = db[INSTANCES].find(_of_component(project_id, application_id, component_id), session=session)
     return [_stored(d) async for d in cursor]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An instance with replicas on a host."""
+
+    instance_id: str
+    project_id: str
+
+
+_PLACED = {"_id": 1, "project_id": 1}
+
+
+async def placed_on(db: AsyncDatabase, host_id: str) -> list[Placed]:
+    """The instances whose refer resources place replicas on ``host_id`` (``hosts_of``, kept in each
+    document as ``host_ids``; only vmapp instances run on hosts), and those written before
+    ``host_ids`` whose refer resources say so.
+
+    ``host_ids`` is matched by a plain equality, which matches an array holding the value; the
+    index serves ``platform_type`` (``$eq``, mongo.eq). nx-27017 deviations: it indexes
+    ``json_extract`` expressions, never an array's elements, and once a field is in an index it
+    compares the whole value there (an array never equals one host: nothing is found), so host_ids
+    is in no index. SQLite checks ``host_ids`` (``json_each``) without a document being loaded:
+    only the host's instances are read and sent."""
+    vmapp = eq("vmapp")
+    found = [Placed(d["_id"], d["project_id"]) async for d in db[INSTANCES].find({"platform_type": vmapp, "host_ids": host_id}, _PLACED)]
+    unmarked = db[INSTANCES].find({"platform_type": vmapp, "host_ids": {"$exists": False}}, {**_PLACED, "refer_resources": 1})
+    found += [Placed(d["_id"], d["project_id"]) async for d in unmarked if host_id in hosts_of(d.get("refer_resources") or [])]
+    return found
 
 
 # --- snapshots -------------------------------------------------------------------------------

@@ -64,12 +64,15 @@ FILTER_OPERATORS: dict[str, dict[str, frozenset[str]]] = {
         "component_id": frozenset({"$in", "$eq"}),  # $in: store/components.py instance_overviews
         "environment_id": frozenset({"$eq"}),
         "name": frozenset({"$eq"}),
+        "platform_type": frozenset({"$eq"}),  # store/component_instances.py placed_on
+        "host_ids": frozenset({"$exists"}),  # placed_on: the documents written before host_ids
     },
     "instance_snapshots": {"instance_id": frozenset({"$eq"})},
+    "instance_replicas": {"_id": frozenset({"$in"}), "instance_id": frozenset({"$eq"})},  # workers/lifecycle/replica_reports.py
     "instance_jobs": {"status": frozenset({"$nin"}), "lease_until": frozenset({"$lt"})},
     "kie_kv_history": {"_id": frozenset({"$in"}), "id": frozenset({"$in"})},  # store/kie_kvs.py
     "kie_kvs": {"_id": frozenset({"$in"})},  # store/kie_kvs.py
-    "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"})},
+    "outbox": {"_id": frozenset({"$in"}), "created": frozenset({"$lte"}), "created_ms": frozenset({"$lte", "$exists"})},
     # registry: {"$eq": v} on the field leading an index (store/registry.py _eq, an nx-27017 work-around)
     "registry_dependencies": {"project": frozenset({"$eq"})},
     "registry_instances": {

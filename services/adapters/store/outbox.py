@@ -1,7 +1,16 @@
 """Transactional outbox: a state change and the events it emits are written in one MongoDB
 transaction; then the events are published to JetStream with ``Nats-Msg-Id`` = event id and
 removed from the outbox. A relay sweeps what a crash left behind. JetStream's duplicate window
-drops a re-publish of the same id, so no event is lost and none is seen twice on the stream."""
+drops a re-publish of the same id, so no event is lost and none is seen twice on the stream.
+
+An outbox document: ``{_id: event id, subject, payload, created: datetime, created_ms: epoch ms}``.
+The sweeper finds the old ones by ``created_ms``, indexed (``ensure_indexes``). nx-27017 deviation:
+it compares a datetime field as ``datetime(json_extract(...)) <= datetime(?)`` -- whole seconds, and
+an expression no index serves -- and sorts and limits such a query's every match in Python; a number
+compares, sorts and limits in SQL, from the index (5,000 documents: 16 ms by ``created`` when none
+is old, 116 ms when 500 are; 1.3 ms and 23 ms by ``created_ms``). ``created`` stays for the
+documents written before ``created_ms`` (and for processes that still sweep by it): a process
+sweeps by ``created`` until it has seen none of those left."""
 
 from __future__ import annotations
 
@@ -15,13 +24,14 @@ from datetime import timedelta
 from typing import TypeVar
 
 from nats.js import JetStreamContext
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
-from services.adapters.store import group_inserts, nx_sessions
+from services.adapters.store import group_inserts, mongo, nx_sessions
 from services.adapters.store.mongo import transaction_scope
 from services.contracts.events import CloudEvent
 
@@ -39,6 +49,7 @@ SWEEP_GRACE_SECONDS = 2.0
 # (as for a crash between publish and delete before).
 DELETE_EVERY_SECONDS = 0.5
 DELETE_BATCH = 500  # ids per delete
+SWEEP_BATCH = 500  # events per sweep
 # Set while a group commit runs its writes: a transaction asked for inside one runs on its own.
 _in_group: contextvars.ContextVar[bool] = contextvars.ContextVar("openstage_outbox_group", default=False)
 
@@ -88,6 +99,11 @@ class Outbox:
         # called with the events of every commit of this process, in commit order, before they are
         # published (read models kept in memory apply their own process's changes here)
         self.commit_listeners: list[OnCommit] = []
+        self._unstamped = True  # documents without ``created_ms`` may be left (module docstring)
+
+    async def ensure_indexes(self) -> None:
+        """The sweeper's index (the worker's shared parts make it, workers/runtime.py connect_deps)."""
+        await self.db[OUTBOX].create_index([("created_ms", ASCENDING)])
 
     async def transaction(self, write: Write[T], on_commit: OnCommit | None = None) -> T:
         """Run ``write(session)``; it returns (result, events). The writes and the events commit
@@ -231,8 +247,15 @@ class Outbox:
                             results.append(result)
                             events.append(list(evs))
                         await group_inserts.flush(self.db, session)
+                    created, created_ms = self.clock.now(), self.clock.millis()
                     docs = [
-                        {"_id": e.id, "subject": e.openstagesubject, "payload": encode_event(e), "created": self.clock.now()}
+                        {
+                            "_id": e.id,
+                            "subject": e.openstagesubject,
+                            "payload": encode_event(e),
+                            "created": created,
+                            "created_ms": created_ms,
+                        }
                         for evs in events
                         for e in evs
                     ]
@@ -281,11 +304,17 @@ class Outbox:
             await self.db[OUTBOX].delete_many({"_id": {"$in": done}})
 
     async def sweep_once(self, grace_seconds: float = SWEEP_GRACE_SECONDS) -> int:
-        cutoff = self.clock.now() - timedelta(seconds=grace_seconds)
-        cursor = self.db[OUTBOX].find({"created": {"$lte": cutoff}}).sort([("created", 1)]).limit(500)
+        """Publish (and remove) up to SWEEP_BATCH events older than ``grace_seconds``, oldest first."""
+        if self._unstamped:  # by ``created``: also the documents written before ``created_ms``
+            query, field = {"created": {"$lte": self.clock.now() - timedelta(seconds=grace_seconds)}}, "created"
+        else:
+            query, field = {"created_ms": {"$lte": self.clock.millis() - round(grace_seconds * 1000)}}, "created_ms"
+        cursor = self.db[OUTBOX].find(query).sort([(field, 1)]).limit(SWEEP_BATCH)
         items = [(d["_id"], d["subject"], bytes(d["payload"])) async for d in cursor]
         if items:
             await self._publish(items)
+        if self._unstamped:  # until none is left (this process writes none)
+            self._unstamped = await mongo.exists(self.db[OUTBOX], {"created_ms": {"$exists": False}})
         return len(items)
 
     def start_sweeper(self, interval: float) -> None:
