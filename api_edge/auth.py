@@ -310,12 +310,13 @@ class Authenticator:
             if c.ak in self._credentials:
                 raise ValueError(f"duplicate ak {c.ak!r}")
             self._credentials[c.ak] = c
-        self._tokens: list[tuple[bytes, Token]] = []
+        # (sha256 of the token, the caller it authenticates: one frozen Principal per token)
+        self._tokens: list[tuple[bytes, Principal]] = []
         for t in tokens or []:
             digest = hashlib.sha256(t.token.encode("utf-8")).digest()
             if any(d == digest for d, _ in self._tokens):
                 raise ValueError("duplicate token")
-            self._tokens.append((digest, t))
+            self._tokens.append((digest, Principal(kind="token", key_id=digest.hex()[:8], projects=list(t.projects))))
         if max_skew_seconds < 0:
             raise ValueError("max_skew_seconds must be >= 0")
         self._max_skew = timedelta(seconds=max_skew_seconds)
@@ -347,13 +348,13 @@ class Authenticator:
 
     def _authenticate_token(self, token: str) -> Principal:
         digest = hashlib.sha256(token.encode("utf-8")).digest()
-        match: Token | None = None
+        match: Principal | None = None
         for candidate_digest, candidate in self._tokens:  # no early exit
             if hmac.compare_digest(digest, candidate_digest):
                 match = candidate
         if match is None:
             raise AuthError(401, "invalid token")
-        return Principal(kind="token", key_id=digest.hex()[:8], projects=list(match.projects))
+        return match
 
     # -- AK/SK ------------------------------------------------------------
 

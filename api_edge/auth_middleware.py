@@ -66,7 +66,7 @@ class AuthMiddleware:
             await error_response(path, status, code, message, detail, headers=headers)(scope, receive, send)
 
         body = b""
-        if scope["type"] == "http":
+        if scope["type"] == "http" and _has_body(scope["headers"]):
             limit = self.registry_max_body_bytes if path.startswith("/v4/") else self.max_body_bytes
             try:
                 async with asyncio.timeout(self.read_timeout or None):
@@ -174,3 +174,15 @@ class AuthMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request has a body to read (RFC 9112 6.3: one with neither Transfer-Encoding nor
+    Content-Length has none; a heartbeat or a find has none): those are not waited for at all."""
+    has = False
+    for k, v in headers:
+        if k == b"transfer-encoding":
+            return True
+        if k == b"content-length":
+            has = v.strip() != b"0"
+    return has

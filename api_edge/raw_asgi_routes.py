@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_edge.heartbeat_batches import HeartbeatBatches
-from api_edge.registry_memory import EdgeRegistryMemory, FindKey, InstanceKey
+from api_edge.registry_memory import EdgeRegistryMemory, FindKey, InstanceKey, KeptAnswer
 from api_edge.reply_responses import result_response
 from api_edge.route_commands import route_command
 from api_edge.routers import applications, component_instances, components, environments, jobs, registry
@@ -48,12 +48,13 @@ _CONSUMER_HEADER = registry.CONSUMER_ID_HEADER.lower().encode("latin-1")
 @dataclass(frozen=True)
 class RawCall:
     """A request for one of the raw-ASGI routes: its project, the route it stands for, and the
-    command payload: built from the path and query (``payload``), or, for a route that reads its
-    body, by ``from_body`` from the body as received."""
+    command payload: built from the path and query (``payload``; for a registry heartbeat or find,
+    a function that builds it, called by :meth:`command` only when the edge does not answer from
+    memory), or, for a route that reads its body, by ``from_body`` from the body as received."""
 
     project_id: str
     route: Callable[..., Any]
-    payload: BaseModel | None
+    payload: BaseModel | Callable[[], BaseModel] | None
     # (the body, the caller's key id) -> the command
     from_body: Callable[[bytes, str], BaseModel] | None = None
     # the command depends on the path and the body only: the same again is the same command
@@ -64,6 +65,10 @@ class RawCall:
     heartbeat_of: InstanceKey | None = None
     find_key: FindKey | None = None
     registration_of: str | None = None  # a registration: the serviceId
+
+    def command(self) -> BaseModel | None:
+        """The command built from the path and query (None for a route that reads its body)."""
+        return self.payload() if callable(self.payload) else self.payload
 
 
 def match(method: str, path: str, query_string: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> RawCall | None:
@@ -138,11 +143,12 @@ def _match_registry(method: str, parts: list[str], query_string: bytes, headers:
         and parts[5]
         and parts[7]
     ):
-        return RawCall(parts[2], registry.heartbeat, registry.heartbeat_command(parts[5], parts[7]), heartbeat_of=(parts[5], parts[7]))
+        heartbeat = partial(registry.heartbeat_command, parts[5], parts[7])
+        return RawCall(parts[2], registry.heartbeat, heartbeat, heartbeat_of=(parts[5], parts[7]))
     if method == "GET" and len(parts) == 5 and parts[4] == "instances":
-        query = _query(query_string)
         consumer = next((v.decode("latin-1") for k, v in headers if k == _CONSUMER_HEADER), None)
-        return RawCall(parts[2], registry.find_instances, registry.find_command(query, consumer), find_key=(query_string, consumer))
+        find = partial(_find_command, query_string, consumer)
+        return RawCall(parts[2], registry.find_instances, find, find_key=(query_string, consumer))
     if method == "POST" and len(parts) == 7 and parts[4] == "microservices" and parts[6] == "instances" and parts[5]:
         service_id = parts[5]
         return RawCall(
@@ -200,6 +206,10 @@ def _match_v2_read(parts: list[str], query_string: bytes) -> RawCall | None:
     return None
 
 
+def _find_command(query_string: bytes, consumer: str | None) -> BaseModel:
+    return registry.find_command(_query(query_string), consumer)
+
+
 def _query(query_string: bytes) -> dict[str, str]:
     return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
 
@@ -241,7 +251,7 @@ class RawAsgiRoutes:
             else:
                 await self.app(scope, receive, send)
             return
-        payload: BaseModel | bytes | None = call.payload
+        payload: BaseModel | bytes | None = None
         key: tuple[str, bytes] | None = None
         if call.from_body is not None:
             received, body = await _read_body(receive)
@@ -263,17 +273,20 @@ class RawAsgiRoutes:
                     return
                 if key is not None and len(body) <= MAX_ENCODED_BODY:
                     payload = self._keep(key, payload)
-        bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
-        forward = partial(bus.forward, scope["path"], call.project_id, route_command(call.route), payload)
-        if memory is None:
-            response = await forward()
-        elif call.heartbeat_of is not None or call.find_key is not None:
+        on_success = None
+        if memory is not None and (call.heartbeat_of is not None or call.find_key is not None):
             answer = self._remembered(memory, call, scope["path"])
             if answer is not None:
                 await answer(scope, receive, send)
                 return
-            response = await forward(on_success=partial(self._remember, memory, call, memory.generation(call.project_id)))
-        elif project is not None:  # a registration
+            on_success = partial(self._remember, memory, call, memory.generation(call.project_id))
+        if call.from_body is None:
+            payload = call.command()
+        bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
+        forward = partial(bus.forward, scope["path"], call.project_id, route_command(call.route), payload)
+        if on_success is not None:
+            response = await forward(on_success=on_success)
+        elif memory is not None and project is not None:  # a registration
             response = await self._forward_write(memory, project, forward, call, key)
         else:
             response = await forward()
@@ -286,10 +299,9 @@ class RawAsgiRoutes:
             if self.heartbeats is None or not memory.is_live(call.project_id, *call.heartbeat_of):
                 return None
             self.heartbeats.add(call.project_id, *call.heartbeat_of)
-            return result_response(path, 200, None, b"null")
+            return _HEARTBEAT_OK
         assert call.find_key is not None
-        kept = memory.find(call.project_id, call.find_key)
-        return None if kept is None else result_response(path, kept.status, kept.headers, kept.result)
+        return _prepared(memory.find(call.project_id, call.find_key), path)
 
     @staticmethod
     def _remember(
@@ -310,7 +322,7 @@ class RawAsgiRoutes:
         if kept is None or self.heartbeats is None:
             return None
         self.heartbeats.add(call.project_id, *kept.instance)
-        return result_response(path, kept.answer.status, kept.answer.headers, kept.answer.result)
+        return _prepared(kept.answer, path)
 
     async def _forward_write(
         self,
@@ -341,6 +353,20 @@ class RawAsgiRoutes:
             self.encoded.clear()
         self.encoded[key] = encoded = command.model_dump_json(by_alias=True).encode()
         return encoded
+
+
+# a heartbeat's answer (a worker's {"status":200}); a Response sends the same messages every time
+_HEARTBEAT_OK = result_response("/v4/", 200, None, b"null")
+
+
+def _prepared(kept: KeptAnswer | None, path: str) -> Response | None:
+    """The HTTP response of a kept answer, built at its first use."""
+    if kept is None:
+        return None
+    if kept.prepared is None:
+        kept.prepared = result_response(path, kept.status, kept.headers, kept.result)
+    response: Response = kept.prepared
+    return response
 
 
 async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:

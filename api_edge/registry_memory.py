@@ -41,7 +41,7 @@ InstanceKey = tuple[str, str]  # (serviceId, instanceId)
 RegistrationKey = tuple[str, bytes]  # (the path, the body)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KeptAnswer:
     """A worker's successful reply, as ``BusClient.forward`` sends it."""
 
@@ -49,6 +49,7 @@ class KeptAnswer:
     headers: dict[str, str] | None
     result: bytes  # the result's JSON as the worker wrote it
     kept_at: float
+    prepared: Any = None  # the HTTP response made of it, built once by its first user
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ def test_heartbeat_path_is_matched_exactly():
     assert call is not None
     assert call.project_id == "p1" and call.route is registry.heartbeat
     assert declared_command(call.route) == Command(REGISTRY, Registry.INSTANCE_HEARTBEAT)
-    assert orjson.loads(call.payload.model_dump_json()) == {"service_id": "s1", "instance_id": "i1"}
+    assert orjson.loads(call.command().model_dump_json()) == {"service_id": "s1", "instance_id": "i1"}
     for method, path in [
         ("GET", "/v4/p1/registry/microservices/s1/instances/i1/heartbeat"),
         ("PUT", "/v4/p1/registry/microservices/s1/instances/i1/heartbeats"),
@@ -36,7 +36,7 @@ def test_discovery_takes_query_values_as_plain_strings_and_the_consumer_header()
     )
     assert call is not None and call.project_id == "p1" and call.route is registry.find_instances
     assert declared_command(call.route) == Command(REGISTRY, Registry.INSTANCE_FIND)
-    assert orjson.loads(call.payload.model_dump_json()) == {
+    assert orjson.loads(call.command().model_dump_json()) == {
         "app_id": "b",
         "service_name": '{"$gt":""}',
         "version": "1.0.0+",
@@ -45,4 +45,4 @@ def test_discovery_takes_query_values_as_plain_strings_and_the_consumer_header()
         "rev": "",
         "consumer_id": "c1",
     }
-    assert match("GET", "/v4/p1/registry/instances").payload.consumer_id is None
+    assert match("GET", "/v4/p1/registry/instances").command().consumer_id is None
