@@ -3,10 +3,11 @@
 Pure: time comes from an injected monotonic clock, so it is tested without sleeping.
 
 Defaults (services/settings.py, ``OPENSTAGE_RATE_LIMIT_PER_SECOND`` / ``OPENSTAGE_RATE_LIMIT_BURST``):
-20,000 requests/s per credential with bursts of 40,000. Every request counts, heartbeats included:
-one tenant's instances usually share one credential, and Service-Center's benchmark reaches
-7,068 heartbeats/s on 2 cores and openstage 16,496/s on 16, so the limit sits above what a
-tenant's registry traffic can reach on one machine while still stopping a runaway client
+50,000 requests/s per credential and edge process, with bursts of 100,000. Every request counts,
+heartbeats included: one tenant's instances usually share one credential, and Service-Center's
+benchmark reaches 7,068 heartbeats/s on 2 cores and one openstage edge process ~17,000 heartbeats
+or finds/s (answered from its registry memory), so the limit sits above what a tenant's registry
+traffic can reach while still stopping a runaway client
 (tests/unit/test_rate_limit.py checks both). 0 turns it off."""
 
 from __future__ import annotations

@@ -239,58 +239,69 @@ class RawAsgiRoutes:
             await self.app(scope, receive, send)
             return
         call = match(scope["method"], scope["path"], scope.get("query_string", b""), scope["headers"])
-        memory = self.memory
-        project = None if memory is None else registry_write_project(scope["method"], scope["path"])
+        project = None if self.memory is None else registry_write_project(scope["method"], scope["path"])
         if call is None:
-            if memory is not None and project is not None:  # a registry write FastAPI answers
-                memory.changed(project)
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    memory.changed(project)
-            else:
-                await self.app(scope, receive, send)
+            await self._pass_on(scope, receive, send, project)
             return
-        payload: BaseModel | bytes | None = None
-        key: tuple[str, bytes] | None = None
-        if call.from_body is not None:
-            received, body = await _read_body(receive)
-            complete = received[-1]["type"] == "http.request"
-            key = (scope["path"], body) if call.pure_body and complete else None
-            if key is not None and memory is not None:
-                answer = self._reregistered(memory, call, key, scope["path"])
-                if answer is not None:
-                    await answer(scope, receive, send)
-                    return
-            payload = None if key is None else self.encoded.get(key)
-            if payload is None:
-                try:
-                    if not complete:  # the client left: as FastAPI meets it
-                        raise ConnectionResetError
-                    payload = call.from_body(body, scope["state"]["principal"].key_id)
-                except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
-                    await self.app(scope, _replay(received, receive), send)
-                    return
-                if key is not None and len(body) <= MAX_ENCODED_BODY:
-                    payload = self._keep(key, payload)
+        if call.from_body is None:
+            response = await self._answer_from_path(call, scope)
+        else:
+            response = await self._answer_from_body(call, scope, receive, send, project)
+        if response is not None:
+            await response(scope, receive, send)
+
+    async def _pass_on(self, scope: Scope, receive: Receive, send: Send, project: str | None) -> None:
+        """A request FastAPI answers; a registry write drops its project's memory before and after it."""
+        memory = self.memory
+        if memory is None or project is None:
+            await self.app(scope, receive, send)
+            return
+        memory.changed(project)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            memory.changed(project)
+
+    async def _answer_from_path(self, call: RawCall, scope: Scope) -> Response:
+        """A call built from the path and query: a heartbeat or a find from memory when it can be,
+        else the command is built and forwarded (the answer of a heartbeat or find kept)."""
+        memory = self.memory
         on_success = None
         if memory is not None and (call.heartbeat_of is not None or call.find_key is not None):
             answer = self._remembered(memory, call, scope["path"])
             if answer is not None:
-                await answer(scope, receive, send)
-                return
+                return answer
             on_success = partial(self._remember, memory, call, memory.generation(call.project_id))
-        if call.from_body is None:
-            payload = call.command()
         bus = scope["app"].state.bus  # Starlette puts the app in the scope before its middleware
+        return await bus.forward(scope["path"], call.project_id, route_command(call.route), call.command(), on_success=on_success)
+
+    async def _answer_from_body(self, call: RawCall, scope: Scope, receive: Receive, send: Send, project: str | None) -> Response | None:
+        """A call built from its body: an unchanged re-registration from memory when it can be,
+        else the command is built (or taken from ``encoded``) and forwarded. None when the route
+        answered instead (a body the builder refuses: FastAPI gets the same messages)."""
+        received, body = await _read_body(receive)
+        complete = received[-1]["type"] == "http.request"
+        key = (scope["path"], body) if call.pure_body and complete else None
+        memory = self.memory
+        if key is not None and memory is not None:
+            answer = self._reregistered(memory, call, key, scope["path"])
+            if answer is not None:
+                return answer
+        payload = None if key is None else self.encoded.get(key)
+        if payload is None:
+            try:
+                if not complete:  # the client left: as FastAPI meets it
+                    raise ConnectionResetError
+                command = call.from_body(body, scope["state"]["principal"].key_id)  # type: ignore[misc]
+            except Exception:  # refused (e.g. not JSON): the route answers it, from the same messages
+                await self.app(scope, _replay(received, receive), send)
+                return None
+            payload = self._keep(key, command) if key is not None and len(body) <= MAX_ENCODED_BODY else command
+        bus = scope["app"].state.bus
         forward = partial(bus.forward, scope["path"], call.project_id, route_command(call.route), payload)
-        if on_success is not None:
-            response = await forward(on_success=on_success)
-        elif memory is not None and project is not None:  # a registration
-            response = await self._forward_write(memory, project, forward, call, key)
-        else:
-            response = await forward()
-        await response(scope, receive, send)
+        if memory is not None and project is not None:  # a registration
+            return await self._forward_write(memory, project, forward, call, key)
+        return await forward()
 
     def _remembered(self, memory: EdgeRegistryMemory, call: RawCall, path: str) -> Response | None:
         """The answer of a heartbeat of a live instance (passed on with the next batch) or of a

@@ -46,3 +46,26 @@ def test_discovery_takes_query_values_as_plain_strings_and_the_consumer_header()
         "consumer_id": "c1",
     }
     assert match("GET", "/v4/p1/registry/instances").command().consumer_id is None
+
+
+def test_the_registry_writes_whose_project_the_edge_forgets():
+    from api_edge.raw_asgi_routes import registry_write_project
+
+    for method, path in [
+        ("POST", "/v4/p1/registry/microservices"),
+        ("POST", "/v4/p1/registry/microservices/s1/instances"),
+        ("DELETE", "/v4/p1/registry/microservices/s1/instances/i1"),
+        ("PUT", "/v4/p1/registry/microservices/s1/instances/i1/status"),
+        ("PUT", "/v4/p1/registry/heartbeats"),
+    ]:
+        assert registry_write_project(method, path) == "p1", (method, path)
+    for method, path in [
+        ("GET", "/v4/p1/registry/instances"),
+        ("HEAD", "/v4/p1/registry/microservices"),
+        ("POST", "/v4/token"),
+        ("POST", "/v3/p1/configuration/items"),
+        ("POST", "/v2/p1/cas/environments"),
+        ("PUT", "/v4//registry/heartbeats"),
+        ("PUT", "/v4/p1/govern/x"),
+    ]:
+        assert registry_write_project(method, path) is None, (method, path)

@@ -117,3 +117,16 @@ def test_registry_empty_body_is_refused_not_taken_as_an_empty_object():
         v.parse_body(UpdatePropertiesRequest, None)  # an empty PUT .../properties used to clear them
     assert caught.value.code == "400001"
     assert v.parse_body(UpdatePropertiesRequest, {}).properties is None
+
+
+def test_a_chunked_body_reaches_the_command_and_a_bodyless_request_is_not_waited_for():
+    from tests.support.edge_with_recording_bus import edge_answering
+
+    client, nats = edge_answering({"status": 200, "result": {"serviceId": "s1"}})
+    chunks = iter([b'{"service": {"serviceName": "chunked", ', b'"appId": "a", "version": "1.0.0"}}'])
+    r = client.post("/v4/p/registry/microservices", content=chunks, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert nats.sent[-1][1]["body"]["service"]["serviceName"] == "chunked"
+    # no Content-Length and no Transfer-Encoding: no body (RFC 9112 6.3), answered at once
+    assert client.put("/v4/p/registry/microservices/s1/instances/i1/heartbeat").status_code == 200
+    assert nats.sent[-1][0].endswith(".registry.instance.heartbeat")
