@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -39,6 +39,7 @@ MAX_KEPT_BODY = 4_194_304  # a find answer larger than this (over ~10,000 instan
 FindKey = tuple[bytes, str | None]  # (the query string, X-ConsumerId)
 InstanceKey = tuple[str, str]  # (serviceId, instanceId)
 RegistrationKey = tuple[str, bytes]  # (the path, the body)
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -132,27 +133,33 @@ class EdgeRegistryMemory:
             kept = self._projects[project] = _Project()
         return kept
 
+    def _put(self, entries: dict[Any, Any], key: Any, value: Any) -> None:
+        if key not in entries:
+            self._entries += 1
+        entries[key] = value
+
+    def _young(self, entries: dict[Any, Any], key: Any, value: V, kept_at: float) -> V | None:
+        """``value`` (``entries[key]``) unless it is older than ``max_age`` (then it is dropped)."""
+        if self.clock() - kept_at <= self.max_age:
+            return value
+        del entries[key]
+        self._entries -= 1
+        return None
+
     # --- finds --------------------------------------------------------------------------------
     def find(self, project: str, key: FindKey) -> KeptAnswer | None:
         kept = self._projects.get(project)
         if kept is None:
             return None
         answer = kept.finds.get(key)
-        if answer is not None and self.clock() - answer.kept_at > self.max_age:
-            del kept.finds[key]
-            self._entries -= 1
-            return None
-        return answer
+        return None if answer is None else self._young(kept.finds, key, answer, answer.kept_at)
 
     def keep_find(self, project: str, key: FindKey, generation: int, status: int, headers: dict[str, str] | None, result: bytes) -> None:
         if len(result) > MAX_KEPT_BODY:
             return
         kept = self._kept(project, generation)
-        if kept is None:
-            return
-        if key not in kept.finds:
-            self._entries += 1
-        kept.finds[key] = KeptAnswer(status, headers, result, self.clock())
+        if kept is not None:
+            self._put(kept.finds, key, KeptAnswer(status, headers, result, self.clock()))
 
     # --- live instances -------------------------------------------------------------------------
     def is_live(self, project: str, service_id: str, instance_id: str) -> bool:
@@ -164,11 +171,8 @@ class EdgeRegistryMemory:
 
     def keep_live(self, project: str, service_id: str, instance_id: str, generation: int) -> None:
         kept = self._kept(project, generation)
-        if kept is None:
-            return
-        if (service_id, instance_id) not in kept.live:
-            self._entries += 1
-        kept.live[(service_id, instance_id)] = self.clock()
+        if kept is not None:
+            self._put(kept.live, (service_id, instance_id), self.clock())
 
     # --- registrations ------------------------------------------------------------------------
     def registration(self, project: str, key: RegistrationKey) -> KeptRegistration | None:
@@ -176,11 +180,7 @@ class EdgeRegistryMemory:
         if kept is None:
             return None
         registration = kept.registrations.get(key)
-        if registration is not None and self.clock() - registration.answer.kept_at > self.max_age:
-            del kept.registrations[key]
-            self._entries -= 1
-            return None
-        return registration
+        return None if registration is None else self._young(kept.registrations, key, registration, registration.answer.kept_at)
 
     def keep_registration(
         self,
@@ -200,8 +200,6 @@ class EdgeRegistryMemory:
         if status != 200 or not isinstance(instance_id, str) or not instance_id:
             return
         kept = self._kept(project, generation)
-        if kept is None:
-            return
-        if key not in kept.registrations:
-            self._entries += 1
-        kept.registrations[key] = KeptRegistration(KeptAnswer(status, headers, result, self.clock()), (service_id, instance_id))
+        if kept is not None:
+            answer = KeptAnswer(status, headers, result, self.clock())
+            self._put(kept.registrations, key, KeptRegistration(answer, (service_id, instance_id)))

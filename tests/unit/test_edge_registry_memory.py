@@ -61,10 +61,13 @@ def test_what_is_kept_ages_out():
     memory = EdgeRegistryMemory(clock=clock, max_age=30.0)
     memory.keep_find("p", FIND, 0, 200, None, b"{}")
     memory.keep_live("p", "s1", "i1", 0)
+    memory.keep_registration("p", REGISTRATION, 0, "s1", 200, None, b'{"instanceId":"i1"}')
     clock.now += 30.0
     assert memory.find("p", FIND) is not None and memory.is_live("p", "s1", "i1")
+    assert memory.registration("p", REGISTRATION) is not None
     clock.now += 0.5
     assert memory.find("p", FIND) is None and not memory.is_live("p", "s1", "i1")
+    assert memory.registration("p", REGISTRATION) is None
 
 
 def test_memory_is_bounded():
