@@ -136,7 +136,8 @@ class AuthMiddleware:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        if body and json_nesting(body) > MAX_JSON_DEPTH:
+        # (a body with fewer opening brackets than the limit cannot nest deeper: most bodies)
+        if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and json_nesting(body) > MAX_JSON_DEPTH:
             message = f"request body nests deeper than {MAX_JSON_DEPTH} levels"
             await error_response(scope["path"], 400, None, message)(scope, receive, send)
             return
