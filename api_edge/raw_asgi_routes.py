@@ -17,7 +17,11 @@ request, then api_edge/reply_responses.py). A request the builder refuses (a mal
 ``limit``, a body that is not JSON...) is passed on to FastAPI, body included, so the route itself
 answers it: there is one validation and one error shape, whichever way a request goes
 (tests/unit/test_raw_asgi_same_answers.py sends the same requests both ways). The e2e registry
-tests run through here. Runs inside AuthMiddleware: requests are authenticated, bodies capped."""
+tests run through here. Runs inside AuthMiddleware: requests are authenticated, bodies capped.
+
+With the edge's registry memory (api_edge/registry_memory.py, on by default), a heartbeat, a find
+or a re-registration a worker has answered is answered here from memory while nothing of its
+project changed, and every registry write drops its project's memory before and after it."""
 
 from __future__ import annotations
 
