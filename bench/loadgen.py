@@ -59,7 +59,6 @@ function setup(thread)
 end
 function init(args)
   counter = 0
-  bad = 0
 end
 request = function()
   counter = counter + 1
@@ -69,12 +68,11 @@ request = function()
   end
   return wrk.format(method, path, headers, body)
 end
-response = function(status, hdrs, resp_body)
-  if status >= 400 then bad = bad + 1 end
-end
+-- no response(): wrk then neither keeps the answers' headers and bodies nor hands them to Lua
+-- (a find of 1,000 instances answers ~400 kB); it counts the answers of status 400 and above
+-- itself (summary.errors.status)
 done = function(summary, latency, requests)
   local errors = 0
-  for _, t in ipairs(threads) do errors = errors + t:get("bad") end
   io.write(string.format("OPENSTAGE_RESULT {\"requests\": %%d, \"seconds\": %%f, \"errors\": %%d, \"socket_errors\": %%d, \"p50\": %%f, \"p95\": %%f, \"p99\": %%f}\n",
     summary.requests, summary.duration / 1e6, errors,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
