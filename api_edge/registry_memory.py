@@ -118,7 +118,6 @@ class EdgeRegistryMemory:
         """Events may have been missed: forget everything."""
         for project in list(self._projects):
             self.changed(project)
-        self._entries = 0
 
     def _kept(self, project: str, generation: int) -> _Project | None:
         """The project's memory to add to, or None when the answer is stale (the project changed

@@ -137,21 +137,22 @@ class ReplicaReports:
 
     async def report(self, host_id: str, project_id: str, instance_id: str, replicas: list[ReplicaState]) -> None:
         """Keep a host's report of an instance's replicas and follow it in the instance's status."""
+        key = report_id(instance_id, host_id)
         stored = await store.by_id(self.db, instance_id)
         if stored is None or stored.instance.project_id != project_id:
-            await self.db[REPORTS].delete_one({"_id": report_id(instance_id, host_id)})
+            await self.db[REPORTS].delete_one({"_id": key})
             return
         # ``_id`` in the document as well as in the filter: nx-27017 deviation, its upsert ignores the
         # filter's ``_id`` and inserted a document with a new ObjectId at every report (MongoDB
         # takes the filter's; both take the document's)
         doc = {
-            "_id": report_id(instance_id, host_id),
+            "_id": key,
             "instance_id": instance_id,
             "host_id": host_id,
             "project_id": project_id,
             "replicas": [r.model_dump(mode="json") for r in replicas],
         }
-        await self.db[REPORTS].replace_one({"_id": report_id(instance_id, host_id)}, doc, upsert=True)
+        await self.db[REPORTS].replace_one({"_id": key}, doc, upsert=True)
         await self.evaluate(instance_id)
 
     async def reports_of(self, instance_id: str) -> dict[str, list[ReplicaState]]:
