@@ -3,8 +3,10 @@ is being written are queued and written together, in one outbox transaction with
 number of store round trips whatever the batch's size: one read of the instances named by id,
 one per service of the instances looked up by endpoints, one bulk write of the instances (each
 carries its lease), the outbox insert and the commit. The usual batch – new instances, no ids,
-distinct endpoints – skips the reads: one bulk of upserts inserts each instance unless its
-endpoints already have one (``_write_new_endpoints``).
+distinct endpoints, even a single one – skips the reads: its upserts insert each instance unless
+its endpoints already have one, and leave with the outbox's insert of their events in one write
+(services/adapters/store/final_writes.py), so it is two round trips, that write and the commit
+(``_write_new_endpoints``).
 
 The result is the one of running them one at a time in arrival order
 (workers/registry/microservice_instances.py ``register_instance``): a later registration of the
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.adapters.store import final_writes
 from services.adapters.store import registry as store
 from services.contracts.events import CloudEvent
 from services.contracts.registry import MicroServiceInstance
@@ -81,7 +84,8 @@ class RegistrationBatcher:
             if not batch:
                 continue
             try:
-                await self._write(batch) if len(batch) > 1 else await self._alone(batch[0])
+                # a new instance alone is written as a batch too: its upsert leaves with the outbox insert
+                await self._write(batch) if len(batch) > 1 or new_endpoints_only(batch) else await self._alone(batch[0])
             except BaseException as exc:  # never leave a caller waiting
                 for r in batch:
                     if not r.done.done():
@@ -99,21 +103,40 @@ class RegistrationBatcher:
         if not r.done.done():
             r.done.set_result(iid)
 
-    async def _write_new_endpoints(
-        self, batch: list[Registration], now: float, ts: str, session: Any
-    ) -> tuple[list[str], list[CloudEvent]]:
+    async def _write_new_endpoints(self, batch: list[Registration], now: float, ts: str, session: Any) -> list[CloudEvent]:
         """A batch of registrations without instance ids and with distinct endpoints (the usual
         one: new instances): each is inserted under a new id unless its endpoints already have an
-        instance, in one write and no read; those that do are then overwritten under their
-        instance's id (a read of them, a write), as one at a time would have."""
+        instance, in one write and no read, sent with the outbox's insert of their "registered"
+        events (services/adapters/store/final_writes.py); those whose endpoints had one are then
+        overwritten under their instance's id (a read of them, a write) and their events become
+        "updated", as one at a time would have. The events."""
         items = []
         for r in batch:
             doc = new_instance_json(r.inst, r.service, new_instance_id(), ts)
             ttl = ttl_of(doc)
             items.append((r.project, doc, r.ep_key, ttl, now + ttl))
             r.doc = doc
+        registered = [instance_event(r.project, "registered", instance_event_data(r.doc, r.service)) for r in batch]
+
+        async def settle(inserted: list[bool]) -> dict[str, CloudEvent]:
+            known = [i for i, new in enumerate(inserted) if not new]
+            await self._overwrite_known([batch[i] for i in known], now, ts, session)
+            return {
+                registered[i].id: instance_event(batch[i].project, "updated", instance_event_data(batch[i].doc, batch[i].service))
+                for i in known
+            }
+
+        if final_writes.defer(store.INSTANCES, store.new_instance_upserts(items), settle):
+            return registered
         inserted = await store.insert_new_instances(self.db, items, session)
-        known = [r for i, r in enumerate(batch) if i not in inserted]
+        replaced = await settle([i in inserted for i in range(len(batch))])
+        return [replaced.get(e.id, e) for e in registered]
+
+    async def _overwrite_known(self, known: list[Registration], now: float, ts: str, session: Any) -> None:
+        """Registrations whose endpoints already have an instance: each overwrites that instance,
+        under its id (``r.doc`` becomes what is written)."""
+        if not known:
+            return
         scopes: dict[tuple[str, str], list[str]] = {}
         for r in known:
             scopes.setdefault((r.project, r.service["serviceId"]), []).append(r.ep_key)
@@ -128,21 +151,17 @@ class RegistrationBatcher:
             rewrites.append((r.project, doc, r.ep_key, ttl, now + ttl))
             r.doc = doc
         await store.put_instances(self.db, rewrites, session)
-        events = [
-            instance_event(r.project, "registered" if i in inserted else "updated", instance_event_data(r.doc, r.service))
-            for i, r in enumerate(batch)
-            if r.doc is not None
-        ]
-        return [r.doc["instanceId"] for r in batch if r.doc is not None], events
 
     async def _write(self, batch: list[Registration]) -> None:
         now = self.clock.seconds()
         ts = unix_timestamp(now)
         generation = self.caches.instance_generation
 
-        async def write(session: Any) -> tuple[list[str], list[CloudEvent]]:
+        # each registration's instance id is its ``r.doc``'s once committed (a new endpoints'
+        # batch settles it after its write: final_writes.py)
+        async def write(session: Any) -> tuple[None, list[CloudEvent]]:
             if new_endpoints_only(batch):
-                return await self._write_new_endpoints(batch, now, ts, session)
+                return None, await self._write_new_endpoints(batch, now, ts, session)
             by_id = await store.instances_by_keys(
                 self.db,
                 [store.child_key(r.project, r.service["serviceId"], r.inst.instance_id) for r in batch if r.inst.instance_id],
@@ -183,7 +202,7 @@ class RegistrationBatcher:
                     written_ep[(r.project, sid, r.ep_key)] = doc
                 r.doc = doc
             await store.put_instances(self.db, items, session)
-            return [r.doc["instanceId"] for r in batch if r.doc is not None], events
+            return None, events
 
         written = asyncio.get_running_loop().create_future()
 
@@ -196,15 +215,16 @@ class RegistrationBatcher:
 
         async def finish() -> None:
             try:
-                iids = await self.outbox.transaction(write, on_commit=committed)
+                await self.outbox.transaction(write, on_commit=committed)
             except Exception as exc:  # each runs again on its own, so one failure answers only for itself
                 log.info("a batch of %d registrations failed (%s): each is run again alone", len(batch), exc)
                 for r in batch:
                     await self._alone(r)
                 return
-            for r, iid in zip(batch, iids, strict=True):
+            for r in batch:
                 if not r.done.done():
-                    r.done.set_result(iid)
+                    assert r.doc is not None
+                    r.done.set_result(r.doc["instanceId"])
 
         # the next batch starts once this one is committed (it reads what this one wrote); the
         # events are published and the callers answered meanwhile

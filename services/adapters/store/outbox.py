@@ -31,7 +31,7 @@ from pymongo.errors import PyMongoError
 
 from services.adapters.background import cancel_and_wait
 from services.adapters.clock import Clock
-from services.adapters.store import group_inserts, mongo, nx_sessions
+from services.adapters.store import final_writes, group_inserts, mongo, nx_sessions
 from services.adapters.store.mongo import transaction_scope
 from services.contracts.events import CloudEvent
 
@@ -240,28 +240,28 @@ class Outbox:
             async with self.db.client.start_session() as session:
                 nx_sessions.note(session)  # nx-27017: a transaction left open by a crash is ended on restart
                 async with await session.start_transaction():
-                    # a group's plain inserts leave together, before the outbox's (group_inserts.py)
-                    with group_inserts.collecting() if len(writes) > 1 else contextlib.nullcontext():
+                    # a group's plain inserts leave together, before the outbox's (group_inserts.py);
+                    # a write's last upserts leave with the outbox's insert (final_writes.py)
+                    with group_inserts.collecting() if len(writes) > 1 else contextlib.nullcontext(), final_writes.collecting():
                         for write in writes:
                             result, evs = await write(session)
                             results.append(result)
                             events.append(list(evs))
                         await group_inserts.flush(self.db, session)
-                    created, created_ms = self.clock.now(), self.clock.millis()
-                    docs = [
-                        {
-                            "_id": e.id,
-                            "subject": e.openstagesubject,
-                            "payload": encode_event(e),
-                            "created": created,
-                            "created_ms": created_ms,
-                        }
-                        for evs in events
-                        for e in evs
-                    ]
-                    if docs:
-                        await self.db[OUTBOX].insert_many(docs, session=session)
+                        docs = self._outbox_docs([e for evs in events for e in evs])
+                        replaced = await final_writes.send_with_outbox(self.db, session, OUTBOX, docs)
+                    if replaced:  # events a write settled differently: their documents are swapped
+                        await self.db[OUTBOX].delete_many({"_id": {"$in": list(replaced)}}, session=session)
+                        await self.db[OUTBOX].insert_many(self._outbox_docs(list(replaced.values())), session=session)
+                        events = [[replaced.get(e.id, e) for e in evs] for evs in events]
         return results, events
+
+    def _outbox_docs(self, events: Sequence[CloudEvent]) -> list[dict]:
+        created, created_ms = self.clock.now(), self.clock.millis()
+        return [
+            {"_id": e.id, "subject": e.openstagesubject, "payload": encode_event(e), "created": created, "created_ms": created_ms}
+            for e in events
+        ]
 
     async def _publish(self, items: list[tuple[str, str, bytes]]) -> None:
         await self._delete(await self._send(items))

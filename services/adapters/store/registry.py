@@ -34,7 +34,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.adapters.store import mongo
+from services.adapters.store import final_writes, mongo
 from services.contracts import registry_errors as rerr
 
 SERVICES = "registry_services"
@@ -398,16 +398,23 @@ async def insert_new_instances(db: AsyncDatabase, items: Sequence[InstanceItem],
     has an instance with that endpoints key (that one is left as it is): one bulk write of
     upserts, each found by the (project, service_id, endpoints_key) index. The positions of the
     items inserted. The endpoints keys must be non-empty and distinct per service."""
-    ops = []
-    for item in items:
-        doc = _instance_doc(*item)
-        query = {field: _eq(doc.pop(field)) for field in ("project", "service_id", "endpoints_key")}
-        # an upsert's insert starts from the query's equalities ($eq included), then $setOnInsert
-        ops.append(UpdateOne(query, {"$setOnInsert": doc}, upsert=True))
+    ops = [UpdateOne(u.query, u.update, upsert=True) for u in new_instance_upserts(items)]
     if not ops:
         return set()
     result = await db[INSTANCES].bulk_write(ops, ordered=True, session=session)
     return set(result.upserted_ids or {})
+
+
+def new_instance_upserts(items: Sequence[InstanceItem]) -> list[final_writes.Upsert]:
+    """The upserts of :func:`insert_new_instances`, one per item, in order (to hand to
+    ``final_writes.defer(INSTANCES, ...)``)."""
+    upserts = []
+    for item in items:
+        doc = _instance_doc(*item)
+        query = {field: _eq(doc.pop(field)) for field in ("project", "service_id", "endpoints_key")}
+        # an upsert's insert starts from the query's equalities ($eq included), then $setOnInsert
+        upserts.append(final_writes.Upsert(query, {"$setOnInsert": doc}))
+    return upserts
 
 
 async def replace_instance_json(db: AsyncDatabase, project: str, instance: Mapping[str, Any], session: Session) -> bool:
