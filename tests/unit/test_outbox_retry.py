@@ -13,12 +13,12 @@ def outbox_failing(times: int, label: str | None):
     box = Outbox(db=None, js=None, clock=Clock())
     calls = {"n": 0}
 
-    async def commit(writes):  # one group commit: every write of the group, then (results, events)
+    async def commit(writes):  # one group commit: every write of the group, then (results, events, items to publish)
         calls["n"] += 1
         if calls["n"] <= times:
             raise OperationFailure("conflict", 112, {"errorLabels": [label] if label else []})
         done = [await w(None) for w in writes]
-        return [result for result, _ in done], [list(events) for _, events in done]
+        return [result for result, _ in done], [list(events) for _, events in done], []
 
     box._commit_group = commit
     return box, calls
@@ -55,7 +55,7 @@ def test_concurrent_transactions_share_one_commit_and_a_refusal_answers_only_for
     async def commit(writes):
         groups.append(len(writes))
         done = [await w(None) for w in writes]
-        return [result for result, _ in done], [list(events) for _, events in done]
+        return [result for result, _ in done], [list(events) for _, events in done], []
 
     box._commit_group = commit
 

@@ -3,7 +3,12 @@ transaction; then the events are published to JetStream with ``Nats-Msg-Id`` = e
 removed from the outbox. A relay sweeps what a crash left behind. JetStream's duplicate window
 drops a re-publish of the same id, so no event is lost and none is seen twice on the stream.
 
-An outbox document: ``{_id: event id, subject, payload, created: datetime, created_ms: epoch ms}``.
+An outbox document holds the events of one commit, in order: ``{_id: its first event's id,
+events: [{id, subject, payload}], created: datetime, created_ms: epoch ms}``; it leaves the outbox
+once all of them are published. (One document per commit, not per event: on nx-27017 a document
+costs ~120 µs of the store's CPU to insert and again to delete, and a commit of a registration
+batch holds several events.) Documents written before, one per event (``{_id: event id, subject,
+payload, ...}``), are still swept.
 The sweeper finds the old ones by ``created_ms``, indexed (``ensure_indexes``). nx-27017 deviation:
 it compares a datetime field as ``datetime(json_extract(...)) <= datetime(?)`` -- whole seconds, and
 an expression no index serves -- and sorts and limits such a query's every match in Python; a number
@@ -56,6 +61,24 @@ _in_group: contextvars.ContextVar[bool] = contextvars.ContextVar("openstage_outb
 
 def encode_event(event: CloudEvent) -> bytes:
     return event.model_dump_json().encode()
+
+
+# an event to publish: (event id, subject, payload)
+Item = tuple[str, str, bytes]
+
+
+def _items(doc: dict) -> list[Item]:
+    """The events of an outbox document, in order (one per document as written before: the
+    document is the event)."""
+    if "events" in doc:
+        return [(e["id"], e["subject"], bytes(e["payload"])) for e in doc["events"]]
+    return [(doc["_id"], doc["subject"], bytes(doc["payload"]))]
+
+
+def _documents_published(documents: list[tuple[str, list[Item]]], published: list[str]) -> list[str]:
+    """The ids of the outbox documents (id, events) whose events were all published."""
+    done = set(published)
+    return [doc_id for doc_id, items in documents if all(item[0] in done for item in items)]
 
 
 Write = Callable[[AsyncClientSession], Awaitable[tuple[T, Sequence[CloudEvent]]]]
@@ -123,15 +146,15 @@ class Outbox:
         return await item.done
 
     async def _alone(self, write: Write[T], on_commit: OnCommit | None) -> T:
-        result, events = await self._with_retries([write])
+        result, events, items = await self._with_retries([write])
         self._notify(events[0])
         if on_commit is not None:
             on_commit(events[0])
-        if events[0]:
-            await self._publish([(e.id, e.openstagesubject, encode_event(e)) for e in events[0]])
+        if items:
+            await self._publish(items)
         return result[0]  # type: ignore[return-value]
 
-    async def _with_retries(self, writes: list[Write]) -> tuple[list[object], list[Sequence[CloudEvent]]]:
+    async def _with_retries(self, writes: list[Write]) -> tuple[list[object], list[Sequence[CloudEvent]], list[Item]]:
         for attempt in range(TRANSIENT_RETRIES + 1):
             try:
                 return await self._commit_group(writes)
@@ -169,7 +192,7 @@ class Outbox:
             await self._run_alone(group[0])
             return
         try:
-            results, events = await self._with_retries([q.write for q in group])
+            results, events, items = await self._with_retries([q.write for q in group])
         except Exception:  # one write refused (or the store failed): each runs again alone
             for q in group:
                 await self._run_alone(q)
@@ -177,26 +200,26 @@ class Outbox:
         for q, result, evs in zip(group, results, events, strict=True):
             q.result, q.events = result, evs
             self._call_on_commit(q)
-        self._publish_then_answer(group)
+        self._publish_then_answer(group, items)
 
     async def _run_alone(self, q: _Queued) -> None:
         if q.done.done():
             return
         try:
-            results, events = await self._with_retries([q.write])
+            results, events, items = await self._with_retries([q.write])
         except Exception as exc:  # the caller's own failure
             if not q.done.done():
                 q.done.set_exception(exc)
             return
         q.result, q.events = results[0], events[0]
         self._call_on_commit(q)
-        self._publish_then_answer([q])
+        self._publish_then_answer([q], items)
 
-    def _publish_then_answer(self, group: list[_Queued]) -> None:
-        """Publish a committed group's events after those of the groups committed before it, then
-        answer its callers (an answer never precedes its events' publication)."""
+    def _publish_then_answer(self, group: list[_Queued], items: list[Item]) -> None:
+        """Publish a committed group's events (``items``, as in its outbox document) after those
+        of the groups committed before it, then answer its callers (an answer never precedes its
+        events' publication)."""
         previous = self._publishing
-        items = [(e.id, e.openstagesubject, encode_event(e)) for q in group for e in q.events]
 
         async def publish() -> None:
             if previous is not None:
@@ -210,7 +233,8 @@ class Outbox:
                 for q in group:
                     if not q.done.done():
                         q.done.set_result(q.result)
-            self._delete_soon(done)  # housekeeping: neither the callers nor the next write wait for it
+            # housekeeping: neither the callers nor the next write wait for it
+            self._delete_soon(_documents_published([(items[0][0], items)] if items else [], done))
 
         self._publishing = asyncio.create_task(publish(), name="outbox-publish")
 
@@ -232,7 +256,9 @@ class Outbox:
             except Exception as exc:  # the commit stands
                 log.warning("commit listener failed: %s", exc)
 
-    async def _commit_group(self, writes: list[Write]) -> tuple[list[object], list[Sequence[CloudEvent]]]:
+    async def _commit_group(self, writes: list[Write]) -> tuple[list[object], list[Sequence[CloudEvent]], list[Item]]:
+        """Run ``writes`` in one transaction with the outbox document of their events; (results,
+        events per write, the events to publish as in the outbox document)."""
         results: list[object] = []
         events: list[Sequence[CloudEvent]] = []
         async with transaction_scope():
@@ -248,25 +274,32 @@ class Outbox:
                             results.append(result)
                             events.append(list(evs))
                         await group_inserts.flush(self.db, session)
-                        docs = self._outbox_docs([e for evs in events for e in evs])
-                        replaced = await final_writes.send_with_outbox(self.db, session, OUTBOX, docs)
-                    if replaced:  # events a write settled differently: their documents are swapped
-                        await self.db[OUTBOX].delete_many({"_id": {"$in": list(replaced)}}, session=session)
-                        await self.db[OUTBOX].insert_many(self._outbox_docs(list(replaced.values())), session=session)
+                        doc = self._outbox_doc([e for evs in events for e in evs])
+                        replaced = await final_writes.send_with_outbox(self.db, session, OUTBOX, [doc] if doc else [])
+                    if replaced:  # events a write settled differently: its document is swapped
+                        assert doc is not None
                         events = [[replaced.get(e.id, e) for e in evs] for evs in events]
-        return results, events
+                        await self.db[OUTBOX].delete_many({"_id": {"$in": [doc["_id"]]}}, session=session)
+                        doc = self._outbox_doc([e for evs in events for e in evs])
+                        await self.db[OUTBOX].insert_many([doc], session=session)
+        return results, events, _items(doc) if doc else []
 
-    def _outbox_docs(self, events: Sequence[CloudEvent]) -> list[dict]:
-        created, created_ms = self.clock.now(), self.clock.millis()
-        return [
-            {"_id": e.id, "subject": e.openstagesubject, "payload": encode_event(e), "created": created, "created_ms": created_ms}
-            for e in events
-        ]
+    def _outbox_doc(self, events: Sequence[CloudEvent]) -> dict | None:
+        """The outbox document of a commit's events (None without any)."""
+        if not events:
+            return None
+        return {
+            "_id": events[0].id,
+            "events": [{"id": e.id, "subject": e.openstagesubject, "payload": encode_event(e)} for e in events],
+            "created": self.clock.now(),
+            "created_ms": self.clock.millis(),
+        }
 
-    async def _publish(self, items: list[tuple[str, str, bytes]]) -> None:
-        await self._delete(await self._send(items))
+    async def _publish(self, items: list[Item]) -> None:
+        """Publish one commit's events and remove its outbox document once all are published."""
+        await self._delete(_documents_published([(items[0][0], items)], await self._send(items)))
 
-    async def _send(self, items: list[tuple[str, str, bytes]]) -> list[str]:
+    async def _send(self, items: list[Item]) -> list[str]:
         """Publish events (in order: the messages leave on the one connection in the order given,
         their acks are awaited together); the ids JetStream acknowledged, up to the first failure
         (the rest are left in the outbox for the sweeper, in order)."""
@@ -285,7 +318,8 @@ class Outbox:
         return done
 
     def _delete_soon(self, done: list[str]) -> None:
-        """Remove published events from the outbox with the next batched delete (DELETE_EVERY_SECONDS)."""
+        """Remove outbox documents whose events are published with the next batched delete
+        (DELETE_EVERY_SECONDS)."""
         self._published.extend(done)
         if self._published and (self._deleter is None or self._deleter.done()):
             self._deleter = asyncio.create_task(self._delete_published(DELETE_EVERY_SECONDS), name="outbox-delete")
@@ -310,9 +344,10 @@ class Outbox:
         else:
             query, field = {"created_ms": {"$lte": self.clock.millis() - round(grace_seconds * 1000)}}, "created_ms"
         cursor = self.db[OUTBOX].find(query).sort([(field, 1)]).limit(SWEEP_BATCH)
-        items = [(d["_id"], d["subject"], bytes(d["payload"])) async for d in cursor]
+        documents = [(d["_id"], _items(d)) async for d in cursor]
+        items = [item for _, of_document in documents for item in of_document]
         if items:
-            await self._publish(items)
+            await self._delete(_documents_published(documents, await self._send(items)))
         if self._unstamped:  # until none is left (this process writes none)
             self._unstamped = await mongo.exists(self.db[OUTBOX], {"created_ms": {"$exists": False}})
         return len(items)
