@@ -33,6 +33,10 @@ POLL_SECONDS = 0.001  # how often deploy_latency asks for the job (figures befor
 DEPLOYS = 100  # deploys of the deploy group, one after another: a p95 of 20 was their second slowest (before session 5: 20)
 PROJECT = "bench"
 AUTH = {"X-Auth-Token": TOKEN, "Content-Type": "application/json"}
+# The bench's httpx clients drop an idle connection after 1 s: httpx keeps one for 5 s by default,
+# as long as uvicorn's keep-alive timeout (5 s), and a request sent on a connection the edge is
+# closing that very moment fails with httpx.ReadError (seen once creating 10,000 environments).
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=1.0)
 SERVICE_CENTER = {  # Service-Center's published figures (2 cores, 8 GB, k6 with 10 VUs on the same machine)
     "register growing instances": (699, 32.0),
     "register the same instance": (5069, 5.6),
@@ -132,7 +136,7 @@ class Bench:
         self.system.start(list(WORKERS))
         self.system.wait_ready(60)
         self.base = f"http://127.0.0.1:{self.system.port}"
-        self.http = httpx.Client(base_url=self.base, headers=AUTH, timeout=30)
+        self.http = httpx.Client(base_url=self.base, headers=AUTH, timeout=30, limits=CLIENT_LIMITS)
 
     def processes(self) -> dict[str, int]:
         procs = {name: c.proc.pid for name, c in self.system.children.items()}
@@ -406,7 +410,7 @@ class Bench:
         for kind, path, body in kinds:
 
             async def create_all(path: str = path, body: Callable[[int], dict] = body) -> list[str]:
-                async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60) as client:
+                async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60, limits=CLIENT_LIMITS) as client:
                     sem = asyncio.Semaphore(20)
 
                     async def one(i: int) -> str:
@@ -447,7 +451,7 @@ class Bench:
         artifact = {"storage": "swr", "type": "image", "url": "swr.example.com/bench/app:1.0.0", "auth": "iam"}
 
         async def deploy_all() -> list[dict]:
-            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60) as client:
+            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=60, limits=CLIENT_LIMITS) as client:
                 sem = asyncio.Semaphore(20)
 
                 async def one(i: int) -> dict:
@@ -598,7 +602,7 @@ class Bench:
                 },
             ).json()
             started = time.perf_counter()
-            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=30) as client:
+            async with httpx.AsyncClient(base_url=self.base, headers=AUTH, timeout=30, limits=CLIENT_LIMITS) as client:
                 for i in range(events):
                     await client.put(f"/v2/{PROJECT}/cas/environments/{env['id']}", json={"alias": f"a{i}"})
             try:
