@@ -59,9 +59,9 @@ def client_bulk(request, registry):
     """Both ways: the server's ``bulkWrite`` command (nx-27017, MongoDB 8.0+), and the separate
     writes of a server without it."""
     if request.param == "without bulkWrite":
-        final_writes._client_bulk[id(registry.db.client)] = False
+        final_writes._client_bulk[registry.db.client] = False
         yield False
-        final_writes._client_bulk.pop(id(registry.db.client), None)
+        final_writes._client_bulk.pop(registry.db.client, None)
     else:
         yield True
 
@@ -85,7 +85,16 @@ async def test_a_batch_of_new_and_known_endpoints_settles_in_its_transaction(reg
     known = await existing_instance(deps, "known")
     hosts = ["n1", "known", "n2", "n3"]
     instances = [an_instance(h) for h in hosts]
+    alone = []  # a batch whose transaction fails runs each registration on its own: not this one
+    real_alone = deps.registrations.alone
+
+    async def recorded_alone(*args):
+        alone.append(args)
+        return await real_alone(*args)
+
+    deps.registrations.alone = recorded_alone
     ids = await asyncio.gather(*(deps.registrations.register("p1", i, SERVICE, endpoints_key(i.endpoints)) for i in instances))
+    assert alone == []
 
     assert ids[1] == "already-there"  # the endpoints' instance, overwritten under its id
     assert len({ids[0], ids[2], ids[3], "already-there"}) == 4

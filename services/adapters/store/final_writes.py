@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +64,8 @@ class _Kept:
 
 
 _kept: contextvars.ContextVar[_Kept | None] = contextvars.ContextVar("openstage_final_writes", default=None)
-_client_bulk: dict[int, bool] = {}  # id(client) -> whether its server has the bulkWrite command
+# client -> whether its server has the bulkWrite command (asked once per client)
+_client_bulk: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def defer(collection: str, upserts: Sequence[Upsert], settle: Settle) -> bool:
@@ -113,10 +115,10 @@ async def send_with_outbox(db: Any, session: Any, outbox: str, docs: list[dict[s
 
 
 async def _has_client_bulk_write(client: Any) -> bool:
-    known = _client_bulk.get(id(client))
+    known = _client_bulk.get(client)
     if known is None:
         hello = await client.admin.command("hello")
-        known = _client_bulk[id(client)] = int(hello.get("maxWireVersion", 0)) >= CLIENT_BULK_WRITE_WIRE_VERSION
+        known = _client_bulk[client] = int(hello.get("maxWireVersion", 0)) >= CLIENT_BULK_WRITE_WIRE_VERSION
     return known
 
 
