@@ -58,6 +58,13 @@ def run_once(tree: Path, only: str, seconds: float, extra: list[str]) -> dict[st
     return figures
 
 
+def _unit(scene: str) -> str:
+    for word, unit in (("deploy", " ms p95"), ("CPU", " µs"), ("seconds", " s"), ("footprint", "")):
+        if word in scene:
+            return unit
+    return "/s"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     p.add_argument("--base", required=True, help="a checkout of the tree to compare against (e.g. a git worktree of HEAD)")
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = c / b if b else None
         result[scene] = {"base": b, "current": c, "ratio": ratio, "base_runs": [r.get(scene) for r in runs["base"]]}
         result[scene]["current_runs"] = [r.get(scene) for r in runs["current"]]
-        unit = " ms p95" if "deploy" in scene else " µs" if "CPU" in scene else " s" if "seconds" in scene else "" if "footprint" in scene else "/s"
+        unit = _unit(scene)
         table.append(
             f"| {scene} | {b or 0:,.1f}{unit} | {c:,.1f}{unit} | {ratio:.2f} |" if ratio else f"| {scene} | – | {c:,.1f}{unit} | |"
         )

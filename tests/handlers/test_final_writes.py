@@ -29,7 +29,12 @@ SERVICE = {"serviceId": "svc-1", "appId": "shop", "serviceName": "final", "versi
 
 def an_instance(host: str) -> MicroServiceInstance:
     return MicroServiceInstance.model_validate(
-        {"serviceId": SERVICE["serviceId"], "hostName": host, "endpoints": [f"rest://{host}:8080"], "healthCheck": {"mode": "push", "interval": 30}}
+        {
+            "serviceId": SERVICE["serviceId"],
+            "hostName": host,
+            "endpoints": [f"rest://{host}:8080"],
+            "healthCheck": {"mode": "push", "interval": 30},
+        }
     )
 
 
@@ -103,7 +108,9 @@ async def test_a_batch_of_new_and_known_endpoints_settles_in_its_transaction(reg
     assert stored["already-there"]["timestamp"] == known["timestamp"]  # registered then, rewritten now
     assert stored["already-there"]["modTimestamp"] != known["modTimestamp"]
 
-    events = {e.data["instanceId"]: e for e in deps.js.published if e.type.endswith("instance.registered") or e.type.endswith("instance.updated")}
+    events = {
+        e.data["instanceId"]: e for e in deps.js.published if e.type.endswith("instance.registered") or e.type.endswith("instance.updated")
+    }
     assert {iid: e.type.rsplit(".", 1)[1] for iid, e in events.items()} == {
         ids[0]: "registered",
         "already-there": "updated",
@@ -119,9 +126,7 @@ async def test_a_batch_of_new_and_known_endpoints_settles_in_its_transaction(reg
 
 async def test_new_registrations_are_one_bulk_write_and_the_commit(registry, store_url):
     listener = Commands()
-    db = mongo.GuardedDatabase(
-        AsyncMongoClient(store_url, tz_aware=True, event_listeners=[listener])[registry.db.name]
-    )
+    db = mongo.GuardedDatabase(AsyncMongoClient(store_url, tz_aware=True, event_listeners=[listener])[registry.db.name])
     js = RecordingJetStream()
     outbox = Outbox(db, js, registry.clock)
     now = registry.clock.seconds()
