@@ -5,7 +5,8 @@ drops a re-publish of the same id, so no event is lost and none is seen twice on
 
 An outbox document holds the events of one commit, in order: ``{_id: its first event's id,
 events: [{id, subject, payload}], created: datetime, created_ms: epoch ms}``; it leaves the outbox
-once all of them are published. (One document per commit, not per event: on nx-27017 a document
+once all of them are published (one partly published keeps only the events still to publish, so
+none is published twice after JetStream's duplicate window). (One document per commit, not per event: on nx-27017 a document
 costs ~120 µs of the store's CPU to insert and again to delete, and a commit of a registration
 batch holds several events.) Documents written before, one per event (``{_id: event id, subject,
 payload, ...}``), are still swept.
@@ -75,10 +76,18 @@ def _items(doc: dict) -> list[Item]:
     return [(doc["_id"], doc["subject"], bytes(doc["payload"]))]
 
 
-def _documents_published(documents: list[tuple[str, list[Item]]], published: list[str]) -> list[str]:
-    """The ids of the outbox documents (id, events) whose events were all published."""
+def _documents_published(documents: list[tuple[str, list[Item]]], published: list[str]) -> tuple[list[str], list[tuple[str, list[Item]]]]:
+    """Of the outbox documents (id, events): the ids of those whose events were all published,
+    and those partly published with the events still to publish."""
     done = set(published)
-    return [doc_id for doc_id, items in documents if all(item[0] in done for item in items)]
+    whole, partly = [], []
+    for doc_id, items in documents:
+        left = [item for item in items if item[0] not in done]
+        if not left:
+            whole.append(doc_id)
+        elif len(left) < len(items):
+            partly.append((doc_id, left))
+    return whole, partly
 
 
 Write = Callable[[AsyncClientSession], Awaitable[tuple[T, Sequence[CloudEvent]]]]
@@ -234,7 +243,9 @@ class Outbox:
                     if not q.done.done():
                         q.done.set_result(q.result)
             # housekeeping: neither the callers nor the next write wait for it
-            self._delete_soon(_documents_published([(items[0][0], items)] if items else [], done))
+            whole, partly = _documents_published([(items[0][0], items)] if items else [], done)
+            self._delete_soon(whole)
+            await self._keep_unpublished(partly)
 
         self._publishing = asyncio.create_task(publish(), name="outbox-publish")
 
@@ -297,7 +308,23 @@ class Outbox:
 
     async def _publish(self, items: list[Item]) -> None:
         """Publish one commit's events and remove its outbox document once all are published."""
-        await self._delete(_documents_published([(items[0][0], items)], await self._send(items)))
+        await self._published_from([(items[0][0], items)], await self._send(items))
+
+    async def _published_from(self, documents: list[tuple[str, list[Item]]], published: list[str]) -> None:
+        whole, partly = _documents_published(documents, published)
+        await self._delete(whole)
+        await self._keep_unpublished(partly)
+
+    async def _keep_unpublished(self, partly: list[tuple[str, list[Item]]]) -> None:
+        """Leave in a partly published document only the events still to publish: the sweeper
+        publishes those, and never again the others (after JetStream's duplicate window it would
+        store them twice)."""
+        try:
+            for doc_id, left in partly:
+                events = [{"id": event_id, "subject": subject, "payload": payload} for event_id, subject, payload in left]
+                await self.db[OUTBOX].update_one({"_id": doc_id}, {"$set": {"events": events}})
+        except Exception as exc:  # the sweeper publishes the whole document again: JetStream drops duplicates within its window
+            log.warning("a partly published outbox document not trimmed: %s", exc)
 
     async def _send(self, items: list[Item]) -> list[str]:
         """Publish events (in order: the messages leave on the one connection in the order given,
@@ -347,7 +374,7 @@ class Outbox:
         documents = [(d["_id"], _items(d)) async for d in cursor]
         items = [item for _, of_document in documents for item in of_document]
         if items:
-            await self._delete(_documents_published(documents, await self._send(items)))
+            await self._published_from(documents, await self._send(items))
         if self._unstamped:  # until none is left (this process writes none)
             self._unstamped = await mongo.exists(self.db[OUTBOX], {"created_ms": {"$exists": False}})
         return len(items)
