@@ -70,9 +70,8 @@ end
 -- (a find of 1,000 instances answers ~400 kB); it counts the answers of status 400 and above
 -- itself (summary.errors.status)
 done = function(summary, latency, requests)
-  local errors = 0  -- (wrk's own count is in socket_errors: summary.errors.status)
-  io.write(string.format("OPENSTAGE_RESULT {\"requests\": %%d, \"seconds\": %%f, \"errors\": %%d, \"socket_errors\": %%d, \"p50\": %%f, \"p95\": %%f, \"p99\": %%f}\n",
-    summary.requests, summary.duration / 1e6, errors,
+  io.write(string.format("OPENSTAGE_RESULT {\"requests\": %%d, \"seconds\": %%f, \"socket_errors\": %%d, \"p50\": %%f, \"p95\": %%f, \"p99\": %%f}\n",
+    summary.requests, summary.duration / 1e6,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
 end
@@ -124,7 +123,7 @@ def run_wrk(
     if not m:
         raise RuntimeError(f"wrk gave no result:\n{out}")
     d = json.loads(m.group(1))
-    return Result(d["requests"], d["seconds"], d["errors"] + d["socket_errors"], d["p50"], d["p95"], d["p99"])
+    return Result(d["requests"], d["seconds"], d["socket_errors"], d["p50"], d["p95"], d["p99"])
 
 
 # --- asyncio HTTP/1.1 client ---------------------------------------------------------------------

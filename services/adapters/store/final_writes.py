@@ -50,6 +50,12 @@ class Upsert:
     query: Mapping[str, Any]
     update: Mapping[str, Any]
 
+    def operation(self, namespace: str | None = None) -> UpdateOne:
+        """PyMongo's upsert (``namespace``: "db.collection", for a client-level bulk write)."""
+        if namespace is None:
+            return UpdateOne(dict(self.query), dict(self.update), upsert=True)
+        return UpdateOne(dict(self.query), dict(self.update), upsert=True, namespace=namespace)
+
 
 @dataclass
 class _Deferred:
@@ -128,7 +134,7 @@ async def _one_bulk_write(db: Any, session: Any, outbox: str, deferred: list[_De
     for d in deferred:
         namespace = f"{db.name}.{d.collection}"
         spans.append((len(ops), len(d.upserts)))
-        ops += [UpdateOne(dict(u.query), dict(u.update), upsert=True, namespace=namespace) for u in d.upserts]
+        ops += [u.operation(namespace) for u in d.upserts]
     ops += [InsertOne(doc, namespace=f"{db.name}.{outbox}") for doc in docs]
     result = await db.client.bulk_write(ops, session=session, ordered=True, verbose_results=True)
     updates = result.update_results
@@ -136,8 +142,6 @@ async def _one_bulk_write(db: Any, session: Any, outbox: str, deferred: list[_De
 
 
 async def _upsert(db: Any, session: Any, d: _Deferred) -> list[bool]:
-    result = await db[d.collection].bulk_write(
-        [UpdateOne(dict(u.query), dict(u.update), upsert=True) for u in d.upserts], ordered=True, session=session
-    )
+    result = await db[d.collection].bulk_write([u.operation() for u in d.upserts], ordered=True, session=session)
     upserted = result.upserted_ids or {}
     return [i in upserted for i in range(len(d.upserts))]

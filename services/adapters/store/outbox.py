@@ -76,6 +76,11 @@ def _items(doc: dict) -> list[Item]:
     return [(doc["_id"], doc["subject"], bytes(doc["payload"]))]
 
 
+def _of_commit(items: list[Item]) -> list[tuple[str, list[Item]]]:
+    """A commit's events as (outbox document id, events): its document is named by its first event."""
+    return [(items[0][0], items)] if items else []
+
+
 def _documents_published(documents: list[tuple[str, list[Item]]], published: list[str]) -> tuple[list[str], list[tuple[str, list[Item]]]]:
     """Of the outbox documents (id, events): the ids of those whose events were all published,
     and those partly published with the events still to publish."""
@@ -243,7 +248,7 @@ class Outbox:
                     if not q.done.done():
                         q.done.set_result(q.result)
             # housekeeping: neither the callers nor the next write wait for it
-            whole, partly = _documents_published([(items[0][0], items)] if items else [], done)
+            whole, partly = _documents_published(_of_commit(items), done)
             self._delete_soon(whole)
             await self._keep_unpublished(partly)
 
@@ -308,7 +313,7 @@ class Outbox:
 
     async def _publish(self, items: list[Item]) -> None:
         """Publish one commit's events and remove its outbox document once all are published."""
-        await self._published_from([(items[0][0], items)], await self._send(items))
+        await self._published_from(_of_commit(items), await self._send(items))
 
     async def _published_from(self, documents: list[tuple[str, list[Item]]], published: list[str]) -> None:
         whole, partly = _documents_published(documents, published)

@@ -398,7 +398,7 @@ async def insert_new_instances(db: AsyncDatabase, items: Sequence[InstanceItem],
     has an instance with that endpoints key (that one is left as it is): one bulk write of
     upserts, each found by the (project, service_id, endpoints_key) index. The positions of the
     items inserted. The endpoints keys must be non-empty and distinct per service."""
-    ops = [UpdateOne(u.query, u.update, upsert=True) for u in new_instance_upserts(items)]
+    ops = [u.operation() for u in new_instance_upserts(items)]
     if not ops:
         return set()
     result = await db[INSTANCES].bulk_write(ops, ordered=True, session=session)
